@@ -1,0 +1,64 @@
+/**
+ * The one registry of vigil's errors. Every error that can reach a user carries a stable
+ * `VIGIL_ERR_*` code; the CLI prints `code: message` and exits non-zero, the server (later)
+ * maps `httpStatus` / `wsClose`. A test keeps this table and the README's list in agreement.
+ */
+
+export interface ErrorSpec {
+  /** One-line message template; `%s` is replaced by the detail passed at creation. */
+  readonly message: string;
+  /** HTTP status when the error crosses the API. */
+  readonly httpStatus: number;
+  /** WebSocket close code when the error ends a socket (4000-4999 are ours). */
+  readonly wsClose: number;
+}
+
+export const ERRORS = Object.freeze({
+  VIGIL_ERR_SOURCE_NOT_FOUND: { message: 'no such file: %s', httpStatus: 404, wsClose: 4404 },
+  VIGIL_ERR_SOURCE_NOT_FILE: { message: 'not a regular file: %s', httpStatus: 400, wsClose: 4400 },
+  VIGIL_ERR_SOURCE_EMPTY: { message: 'file is empty: %s', httpStatus: 400, wsClose: 4400 },
+  VIGIL_ERR_SOURCE_INVALID: { message: 'not a readable video: %s', httpStatus: 415, wsClose: 4415 },
+  VIGIL_ERR_SOURCE_NO_VIDEO: { message: 'source has no video stream: %s', httpStatus: 415, wsClose: 4415 },
+  VIGIL_ERR_SOURCE_SCHEME: {
+    message: 'unsupported source %s (use a file path, rtsp://, rtsps://, http:// or https://)',
+    httpStatus: 400,
+    wsClose: 4400,
+  },
+  VIGIL_ERR_SOURCE_UNREACHABLE: { message: 'cannot reach %s', httpStatus: 502, wsClose: 4502 },
+  VIGIL_ERR_DECODE: { message: 'ffmpeg failed while decoding: %s', httpStatus: 422, wsClose: 4422 },
+  VIGIL_ERR_FFMPEG_NOT_FOUND: { message: 'no usable ffmpeg: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_MODEL_NOT_FOUND: { message: 'no such model: %s', httpStatus: 404, wsClose: 4404 },
+  VIGIL_ERR_MODEL_INVALID: { message: 'bad model folder: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_EXTRACTOR_UNKNOWN: { message: 'unknown feature extractor: %s', httpStatus: 400, wsClose: 4400 },
+  VIGIL_ERR_BACKEND: { message: 'no tensor backend could start: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_INVALID_ARGUMENT: { message: 'invalid argument: %s', httpStatus: 400, wsClose: 4400 },
+  VIGIL_ERR_ABORTED: { message: 'aborted: %s', httpStatus: 499, wsClose: 1000 },
+  VIGIL_ERR_DATASET: { message: 'bad dataset: %s', httpStatus: 400, wsClose: 4400 },
+} satisfies Record<string, ErrorSpec>);
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class VigilError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  readonly wsClose: number;
+
+  /** @internal use {@link vigilError}; the constructor is not part of the API. */
+  constructor(code: ErrorCode, detail: string, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(spec.message.replace('%s', detail), options);
+    this.name = 'VigilError';
+    this.code = code;
+    this.httpStatus = spec.httpStatus;
+    this.wsClose = spec.wsClose;
+  }
+}
+
+/** Creates a coded error: `vigilError('VIGIL_ERR_SOURCE_NOT_FOUND', path)`. */
+export function vigilError(code: ErrorCode, detail: string, cause?: unknown): VigilError {
+  return new VigilError(code, detail, cause === undefined ? undefined : { cause });
+}
+
+export function isVigilError(e: unknown, code?: ErrorCode): e is VigilError {
+  return e instanceof VigilError && (code === undefined || e.code === code);
+}

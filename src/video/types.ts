@@ -1,0 +1,51 @@
+/** One decoded frame: packed RGB24, row-major, `width * height * 3` bytes. */
+export interface Frame {
+  /** 0-based index among the frames this source yielded (after sampling). */
+  readonly index: number;
+  /** Presentation time in ms from the stream's own timestamps (not index / fps). */
+  readonly tMs: number;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+/** What `probe()` learns about a source before decoding it. */
+export interface ProbeInfo {
+  /** Seconds; `null` for live sources. */
+  readonly durationS: number | null;
+  /** Average frame rate of the video stream; `null` when unknown. */
+  readonly fps: number | null;
+  /** Coded size, before rotation. */
+  readonly width: number;
+  readonly height: number;
+  readonly codec: string;
+  /** Display rotation in degrees (0, 90, 180, 270); ffmpeg applies it while decoding. */
+  readonly rotation: number;
+  /** Frame count when the container states it, else `null`. */
+  readonly frames: number | null;
+}
+
+/** Where frames come from: a file path, an rtsp/http(s) URL, or a readable byte stream. */
+export type SourceInput = string | NodeJS.ReadableStream;
+
+export interface FrameSourceOptions {
+  /** Sampling rate. [fps=8]; the source's own rate caps it (frames are never duplicated). */
+  fps?: number;
+  /** Output size in pixels; frames are letterboxed into it (aspect kept, black bars). */
+  width: number;
+  height: number;
+  /** Aborts decoding; the ffmpeg process is killed. */
+  signal?: AbortSignal;
+  /** Treat the file as a live feed: read it at its native rate (`-re`) [realtime=false]. */
+  realtime?: boolean;
+  /** Loop a file forever (with `realtime`, for demo cameras) [loop=false]. */
+  loop?: boolean;
+}
+
+/**
+ * An async iterable of frames backed by one ffmpeg process. Breaking out of `for await`,
+ * calling `close()` or aborting the signal kills ffmpeg and waits for it to exit.
+ */
+export interface FrameSource extends AsyncIterable<Frame> {
+  close(): Promise<void>;
+}

@@ -34,6 +34,8 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_INVALID_ARGUMENT: { message: 'invalid argument: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_ABORTED: { message: 'aborted: %s', httpStatus: 499, wsClose: 1000 },
   VIGIL_ERR_DATASET: { message: 'bad dataset: %s', httpStatus: 400, wsClose: 4400 },
+  VIGIL_ERR_OUTPUT: { message: 'cannot write output: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_INTERNAL: { message: 'internal error: %s', httpStatus: 500, wsClose: 1011 },
 } satisfies Record<string, ErrorSpec>);
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -19,7 +19,7 @@ export interface ProbeInfo {
   readonly width: number;
   readonly height: number;
   readonly codec: string;
-  /** Display rotation in degrees (0, 90, 180, 270); ffmpeg applies it while decoding. */
+  /** Display rotation in degrees clockwise (0, 90, 180, 270); ffmpeg applies it while decoding. */
   readonly rotation: number;
   /** Frame count when the container states it, else `null`. */
   readonly frames: number | null;
@@ -40,6 +40,13 @@ export interface FrameSourceOptions {
   realtime?: boolean;
   /** Loop a file forever (with `realtime`, for demo cameras) [loop=false]. */
   loop?: boolean;
+  /** Network I/O timeout for URLs, in ms [timeoutMs=10000]. */
+  timeoutMs?: number;
+  /**
+   * Called when decoding ended early but some frames were delivered (e.g. a truncated file):
+   * the good frames are kept and the source ends instead of throwing. [onWarning=ignore]
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**

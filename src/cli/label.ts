@@ -1,0 +1,52 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { vigilError } from '../errors.js';
+import { labelClip } from '../label-clip.js';
+import { DEFAULT_MODEL } from '../model/model-folder.js';
+import { loadModel } from '../model/model.js';
+import { toTable, toWebVtt } from '../timeline/format.js';
+import { positive } from './options.js';
+
+const FORMATS = ['table', 'json', 'vtt'] as const;
+
+export function labelCommand(): Command {
+  return new Command('label')
+    .description('label what people do over time in a clip (file, rtsp://, http(s)://)')
+    .argument('<source>', 'video file path or rtsp/http(s) URL')
+    .option('-m, --model <name|path>', 'shipped model name or model folder', DEFAULT_MODEL)
+    .option('--fps <n>', "sampling rate (default: the model's)", positive)
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('-o, --out <file>', 'write the output to a file instead of stdout')
+    .option('--window-ms <ms>', "smoothing window (default: the model's)", positive)
+    .option('--min-hold-ms <ms>', "how long a new label must hold before it switches (default: the model's)", positive)
+    .action(async (source: string, o: { model: string; fps?: number; format: (typeof FORMATS)[number]; out?: string; windowMs?: number; minHoldMs?: number }) => {
+      const model = await loadModel(o.model);
+      const bar = process.stderr.isTTY ? new SingleBar({ format: 'labelling [{bar}] {percentage}% | {value}/{total} s', hideCursor: true, stream: process.stderr }) : undefined;
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        const timeline = await labelClip(source, model, {
+          fps: o.fps,
+          windowMs: o.windowMs,
+          minHoldMs: o.minHoldMs,
+          signal: abort.signal,
+          onProgress(tMs, durationMs) {
+            if (!bar || durationMs === null) return;
+            if (!bar.isActive) bar.start(Math.round(durationMs / 100) / 10, 0);
+            bar.update(Math.min(Math.round(tMs / 100) / 10, bar.getTotal()));
+          },
+        });
+        bar?.stop();
+        const text =
+          o.format === 'json' ? JSON.stringify(timeline, null, 2) + '\n' : o.format === 'vtt' ? toWebVtt(timeline.segments) : toTable(timeline.segments);
+        if (o.out === undefined) process.stdout.write(text);
+        else await writeFile(o.out, text).catch((e: Error) => Promise.reject(vigilError('VIGIL_ERR_OUTPUT', `${o.out}: ${e.message}`)));
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', onSignal);
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { listModelNames, readManifest, SHIPPED_MODELS_DIR } from '../model/model-folder.js';
+import type { ModelManifest } from '../model/manifest.js';
+
+/** The card in a few lines: what it labels and how well it did on held-out data. */
+export function describeModel(m: ModelManifest): string {
+  const cv = m.training.crossValidation as { folds: number; accuracyMean: number; accuracyStd: number; grouping: string } | null | undefined;
+  const lines = [
+    `${m.name} ${m.version}: ${m.description}`,
+    `  classes:   ${m.classes.join(', ')}`,
+    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
+    `  head:      sigmoid RNN, ${m.head.hidden} hidden units`,
+  ];
+  if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);
+  if (typeof m.training.dataset === 'string') lines.push(`  trained on ${m.training.dataset}`);
+  return lines.join('\n');
+}
+
+export function modelsCommand(): Command {
+  return new Command('models')
+    .description('list the shipped models with their classes and card')
+    .option('--json', 'print the manifests as JSON')
+    .action((o: { json?: boolean }) => {
+      const manifests = listModelNames().map((n) => readManifest(join(SHIPPED_MODELS_DIR, n)));
+      if (o.json) process.stdout.write(JSON.stringify(manifests, null, 2) + '\n');
+      else process.stdout.write(manifests.map(describeModel).join('\n\n') + '\n');
+    });
+}

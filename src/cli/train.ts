@@ -1,0 +1,63 @@
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { INPUT_MODES, type InputMode } from '../model/input.js';
+import { SHIPPED_MODELS_DIR } from '../model/model-folder.js';
+import { trainClipModel } from '../train/train-clips.js';
+import { describeModel } from './models.js';
+import { integer, positive } from './options.js';
+
+interface TrainOptions {
+  data: string;
+  groups?: string;
+  name: string;
+  out?: string;
+  description: string;
+  extractor: string;
+  input: InputMode;
+  fps: number;
+  hidden: number;
+  window: number;
+  epochs: number;
+  folds: number;
+  seed: number;
+  cache: string;
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train a model on a clip-labelled dataset (<data>/<label>/*.mp4) and write its folder and card')
+    .requiredOption('-d, --data <dir>', 'dataset folder, one sub-folder per class')
+    .option('-g, --groups <file>', 'source groups (videos.txt format): clips of one source never straddle a split')
+    .requiredOption('-n, --name <name>', 'model name')
+    .option('-o, --out <dir>', 'model folder to write (default: models/<name>)')
+    .option('--description <text>', 'one line for the model card', 'behaviour classifier')
+    .option('--extractor <name>', 'feature extractor', 'mobilenet_v2')
+    .addOption(new Option('--input <mode>', 'what the CNN sees').choices(INPUT_MODES).default('framediff'))
+    .option('--fps <n>', 'sampling rate', positive, 8)
+    .option('--hidden <n>', 'recurrent units', integer, 32)
+    .option('--window <n>', 'frames per training window', integer, 12)
+    .option('--epochs <n>', 'most epochs (early stopping ends sooner)', integer, 60)
+    .option('--folds <k>', 'grouped CV folds for the card (0 = none)', integer, 5)
+    .option('--seed <n>', 'random seed', integer, 1)
+    .option('--cache <dir>', 'feature cache folder', resolve('.cache/features'))
+    .action(async (o: TrainOptions) => {
+      const manifest = await trainClipModel({
+        data: resolve(o.data),
+        groups: o.groups && resolve(o.groups),
+        name: o.name,
+        out: o.out ?? join(SHIPPED_MODELS_DIR, o.name),
+        description: o.description,
+        extractor: o.extractor,
+        input: o.input,
+        fps: o.fps,
+        folds: o.folds,
+        cacheDir: o.cache,
+        seed: o.seed,
+        fit: { hidden: o.hidden, window: o.window, epochs: o.epochs },
+        smoothing: { windowMs: 1000, minHoldMs: 500 },
+        command: ['vigil', ...process.argv.slice(2)].join(' '),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(describeModel(manifest) + '\n');
+    });
+}

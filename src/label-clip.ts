@@ -1,0 +1,68 @@
+import { log } from './log.js';
+import { createLabeler } from './model/labeler.js';
+import type { VigilModel } from './model/model.js';
+import { buildTimeline } from './timeline/segments.js';
+import { toTimelineJson, type TimelineJson } from './timeline/format.js';
+import type { FrameProbs } from './timeline/types.js';
+import { openFrames } from './video/decode.js';
+import { probe } from './video/probe.js';
+import type { Frame } from './video/types.js';
+
+export interface LabelClipOptions {
+  /** Sampling rate [fps=the model's]; another rate changes what the recurrent head sees. */
+  fps?: number;
+  /** Smoothing [the model's]. */
+  windowMs?: number;
+  minHoldMs?: number;
+  /** [batch=8] frames per CNN call. */
+  batch?: number;
+  signal?: AbortSignal;
+  /** Called after each batch with the stream time reached and the clip length (ms, or null). */
+  onProgress?: (tMs: number, durationMs: number | null) => void;
+}
+
+/**
+ * Labels a recorded clip (file or URL) end to end: probe, decode at the model's rate and
+ * size, CNN in batches, recurrent head carried across batches, smoothed timeline.
+ *
+ * @example
+ *   const model = await loadModel('fight');
+ *   const timeline = await labelClip('hall.mp4', model);
+ *   console.log(toTable(timeline.segments));
+ */
+export async function labelClip(source: string, model: VigilModel, options: LabelClipOptions = {}): Promise<TimelineJson> {
+  const { manifest } = model;
+  const fps = options.fps ?? manifest.fps;
+  if (fps !== manifest.fps) log.warn(`sampling at ${fps} fps; model ${manifest.name} was trained at ${manifest.fps} fps`);
+  const info = await probe(source, { signal: options.signal });
+  const durationMs = info.durationS === null ? null : info.durationS * 1000;
+  const batchSize = options.batch ?? 8;
+  const labeler = createLabeler(model, { maxBatch: batchSize });
+  const probs: FrameProbs[] = [];
+  let batch: Frame[] = [];
+  const flush = async () => {
+    for (const p of await labeler.labelBatch(batch)) probs.push({ tMs: p.tMs, probs: Array.from(p.probs) });
+    options.onProgress?.(batch[batch.length - 1].tMs, durationMs);
+    batch = [];
+  };
+  const size = manifest.inputSize;
+  for await (const frame of openFrames(source, { fps, width: size, height: size, signal: options.signal })) {
+    batch.push(frame);
+    if (batch.length === batchSize) await flush();
+  }
+  if (batch.length > 0) await flush();
+
+  const smoothing = { windowMs: options.windowMs ?? manifest.smoothing.windowMs, minHoldMs: options.minHoldMs ?? manifest.smoothing.minHoldMs };
+  const endMs = durationMs !== null && probs.length > 0 && durationMs > probs[probs.length - 1].tMs ? durationMs : undefined;
+  const timeline = buildTimeline(manifest.classes, probs, { ...smoothing, endMs });
+  return toTimelineJson({
+    source: { uri: source, width: info.width, height: info.height, codec: info.codec },
+    model: { name: manifest.name, version: manifest.version },
+    classes: manifest.classes,
+    fps,
+    durationMs,
+    frames: timeline.frames,
+    segments: timeline.segments,
+    options: smoothing,
+  });
+}

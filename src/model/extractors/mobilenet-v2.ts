@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import { countFlops } from '../flops.js';
+import { selectBackend } from '../backend.js';
+import type { FeatureExtractor } from './types.js';
+
+const INPUT = 224;
+/** Global average pool of the last 7x7x1280 block: the network's penultimate features. */
+const FEATURE_LAYER = 'flatten_1';
+
+interface BundledModel {
+  modelJson(): Promise<{ default: { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] } }>;
+  weightBundles: (() => Promise<{ default: string }>)[];
+}
+
+/**
+ * MobileNetV2 (alpha 1.0, 224x224) as shipped, base64 inside the `nsfwjs` package: an
+ * ImageNet MobileNetV2 fine-tuned by nsfwjs on its own images, trained on pixels / 255.
+ * The classifier on top is cut off; the 1280-d pooled features remain.
+ */
+export async function loadMobileNetV2(): Promise<FeatureExtractor> {
+  await selectBackend();
+  const { MobileNetV2Model } = (await import('nsfwjs/models/mobilenet_v2')) as unknown as {
+    MobileNetV2Model: BundledModel;
+  };
+  const json = (await MobileNetV2Model.modelJson()).default;
+  const shards = await Promise.all(MobileNetV2Model.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64')));
+  const weights = Buffer.concat(shards);
+  const full = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  );
+  const net = tf.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER).output as tf.SymbolicTensor });
+  const featureSize = 1280;
+
+  return {
+    name: 'mobilenet_v2',
+    inputSize: INPUT,
+    featureSize,
+    flopsPerFrame: countFlops(net),
+    async extract(pixels, batch) {
+      const out = tf.tidy(() => net.predict(tf.tensor4d(pixels, [batch, INPUT, INPUT, 3])) as tf.Tensor);
+      try {
+        return (await out.data()) as Float32Array;
+      } finally {
+        out.dispose();
+      }
+    },
+    dispose() {
+      full.dispose();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { INPUT_MODES } from './input.js';
+
+export const MANIFEST_SCHEMA = 'vigil.model/1';
+
+/**
+ * `models/<name>/manifest.json`. Everything needed to run the model the way it was trained:
+ * which extractor, what it looks at, the decode size and sampling rate, the class order.
+ */
+export const manifestSchema = z
+  .object({
+    schema: z.literal(MANIFEST_SCHEMA),
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, - and _'),
+    version: z.string().regex(/^\d+\.\d+\.\d+$/, 'semver, e.g. 1.0.0'),
+    description: z.string(),
+    extractor: z.string(),
+    input: z.enum(INPUT_MODES),
+    inputSize: z.number().int().positive(),
+    fps: z.number().positive().max(60),
+    classes: z
+      .array(z.string().min(1))
+      .min(2)
+      .refine((c) => new Set(c).size === c.length, 'class names must be unique'),
+    head: z.object({
+      type: z.literal('sigmoid_rnn'),
+      featureSize: z.number().int().positive(),
+      hidden: z.number().int().positive(),
+    }),
+    smoothing: z.object({
+      windowMs: z.number().nonnegative(),
+      minHoldMs: z.number().nonnegative(),
+    }),
+    /** Free-form record of how it was trained and how well it does (the model card's data). */
+    training: z.record(z.unknown()),
+  })
+  .strict();
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+
+/** Turns zod issues into one line: `classes: class names must be unique; fps: ...`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}

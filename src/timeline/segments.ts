@@ -1,0 +1,180 @@
+import { vigilError } from '../errors.js';
+import {
+  checkTime,
+  copyProbs,
+  createSmoother,
+  describe,
+  validateClasses,
+  type SmoothedFrame,
+  type SmootherOptions,
+} from './smoother.js';
+import type { FrameProbs, Segment } from './types.js';
+
+/**
+ * What the segmenter reports as frames arrive. In `start` and `update` the segment is
+ * provisional: `endMs` is the latest frame's `tMs` and the figures cover the frames so far.
+ * An `end` carries the final segment.
+ */
+export interface SegmentEvent {
+  readonly type: 'start' | 'update' | 'end';
+  readonly segment: Segment;
+}
+
+export interface Segmenter {
+  /**
+   * Adds the next smoothed frame. Returns `[start]` for the first frame, `[end, start]` when
+   * the label changes (the old segment ends where the new one starts), else `[update]`.
+   */
+  push(frame: SmoothedFrame): SegmentEvent[];
+  /**
+   * Ends the open segment at `endMs` and clears the state (the next `push` starts a new
+   * timeline). Returns `[end]`, or `[]` when no frame was pushed.
+   * @param [endMs] must be >= the last frame's `tMs`; defaults to the last `tMs` plus the
+   *   median interval of the last {@link MEDIAN_INTERVALS} frame intervals (0 after a single frame)
+   */
+  finish(endMs?: number): SegmentEvent[];
+}
+
+/** How many recent frame intervals the default end of the last segment is estimated from. */
+export const MEDIAN_INTERVALS = 1000;
+
+/**
+ * Cuts a stream of smoothed frames into labelled segments, as it goes.
+ *
+ * A segment runs from the `tMs` of the frame where its label became current to the `tMs` of
+ * the frame where the next label took over, so segments tile the timeline: each starts where
+ * the previous ended. Its frames are those in `[startMs, endMs)` (the last segment's include
+ * its last frame); `confidence` is the mean of the label's raw probability over them, `peak`
+ * the highest.
+ *
+ * @param classes class names in the model's order (the frames' `probs` order)
+ * @throws VIGIL_ERR_INVALID_ARGUMENT for bad classes (here), frames or `endMs` (in the methods)
+ */
+export function createSegmenter(classes: readonly string[]): Segmenter {
+  const names = validateClasses(classes);
+
+  interface Open {
+    label: number;
+    startMs: number;
+    sum: number;
+    count: number;
+    peak: number;
+  }
+  let open: Open | null = null;
+  let lastMs = -Infinity;
+  let intervals: number[] = [];
+
+  const snapshot = (o: Open, endMs: number): Segment => ({
+    label: names[o.label],
+    startMs: o.startMs,
+    endMs,
+    confidence: o.sum / o.count,
+    peak: o.peak,
+  });
+
+  return {
+    push(frame: SmoothedFrame): SegmentEvent[] {
+      const what = 'smoothed frame';
+      if (frame === null || typeof frame !== 'object') {
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what} must be an object, got ${describe(frame)}`);
+      }
+      const tMs = checkTime(frame.tMs, lastMs, what);
+      const label = names.indexOf(frame.label);
+      if (label < 0) {
+        throw vigilError(
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `${what}.label must be one of ${names.join(', ')}, got ${describe(frame.label)}`,
+        );
+      }
+      const p = copyProbs(frame.probs, names, what)[label];
+
+      if (lastMs !== -Infinity) {
+        intervals.push(tMs - lastMs);
+        if (intervals.length > MEDIAN_INTERVALS) intervals.shift();
+      }
+      lastMs = tMs;
+
+      if (open !== null && open.label === label) {
+        open.sum += p;
+        open.count += 1;
+        open.peak = Math.max(open.peak, p);
+        return [{ type: 'update', segment: snapshot(open, tMs) }];
+      }
+      const events: SegmentEvent[] = [];
+      if (open !== null) events.push({ type: 'end', segment: snapshot(open, tMs) });
+      open = { label, startMs: tMs, sum: p, count: 1, peak: p };
+      events.push({ type: 'start', segment: snapshot(open, tMs) });
+      return events;
+    },
+
+    finish(endMs?: number): SegmentEvent[] {
+      if (endMs !== undefined && (typeof endMs !== 'number' || !Number.isFinite(endMs) || endMs < lastMs)) {
+        throw vigilError(
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `endMs must be a finite number >= the last frame's tMs (${lastMs}), got ${describe(endMs)}`,
+        );
+      }
+      const last = open;
+      const end = endMs ?? lastMs + median(intervals);
+      open = null;
+      lastMs = -Infinity;
+      intervals = [];
+      return last === null ? [] : [{ type: 'end', segment: snapshot(last, end) }];
+    },
+  };
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Options of {@link buildTimeline}: the smoothing options plus where the timeline ends. */
+export interface BuildTimelineOptions extends SmootherOptions {
+  /** End of the last segment in ms [endMs=last tMs + median frame interval]. */
+  endMs?: number;
+}
+
+export interface Timeline {
+  readonly frames: SmoothedFrame[];
+  /** Tiles `[first tMs, endMs]` in order; empty when there are no frames. */
+  readonly segments: Segment[];
+}
+
+/**
+ * Offline path: runs a whole clip through {@link createSmoother} and {@link createSegmenter},
+ * so its segments are exactly the `end` events a live run would emit.
+ * @param classes class names in the model's order
+ * @param frames frames in non-decreasing `tMs` order
+ * @param [options.windowMs=1000] moving-window length in ms
+ * @param [options.minHoldMs=500] hysteresis hold in ms
+ * @param [options.endMs] end of the last segment; defaults to last `tMs` + median frame interval
+ * @throws VIGIL_ERR_INVALID_ARGUMENT
+ */
+export function buildTimeline(
+  classes: readonly string[],
+  frames: Iterable<FrameProbs>,
+  options: BuildTimelineOptions = {},
+): Timeline {
+  const { endMs, ...smoothing } = options ?? {};
+  const smoother = createSmoother(classes, smoothing);
+  const segmenter = createSegmenter(classes);
+  if (endMs !== undefined && (typeof endMs !== 'number' || !Number.isFinite(endMs))) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `endMs must be a finite number (ms), got ${describe(endMs)}`);
+  }
+
+  const out: SmoothedFrame[] = [];
+  const segments: Segment[] = [];
+  const collect = (events: SegmentEvent[]): void => {
+    for (const e of events) if (e.type === 'end') segments.push(e.segment);
+  };
+  for (const frame of frames) {
+    const sf = smoother.push(frame);
+    out.push(sf);
+    collect(segmenter.push(sf));
+  }
+  collect(segmenter.finish(endMs));
+  return { frames: out, segments };
+}

@@ -1,0 +1,231 @@
+import { vigilError } from '../errors.js';
+import type { FrameProbs } from './types.js';
+
+/** Smoothing options; see {@link createSmoother}. */
+export interface SmootherOptions {
+  /** Length of the moving window in ms [windowMs=1000]; 0 disables smoothing. */
+  windowMs?: number;
+  /** How long a new class must lead the window before the label switches, in ms [minHoldMs=500]. */
+  minHoldMs?: number;
+}
+
+/** {@link SmootherOptions} after validation, every field present. */
+export interface ResolvedSmootherOptions {
+  readonly windowMs: number;
+  readonly minHoldMs: number;
+}
+
+/** One frame after smoothing. */
+export interface SmoothedFrame {
+  readonly tMs: number;
+  /** The frame's own probabilities (a copy), in class order. */
+  readonly probs: readonly number[];
+  /** Mean of `probs` over the frames in the window `(tMs - windowMs, tMs]`. */
+  readonly smoothed: readonly number[];
+  /** The current stable label (after hysteresis). */
+  readonly label: string;
+  /** True when `label` became current at this frame, including the first frame after creation or `reset()`. */
+  readonly switched: boolean;
+}
+
+export interface Smoother {
+  /**
+   * Adds the next frame and returns it smoothed. `tMs` must not decrease; call `reset()`
+   * when a stream restarts.
+   */
+  push(frame: FrameProbs): SmoothedFrame;
+  /** Forgets the window and the current label; the next frame starts a new track. */
+  reset(): void;
+}
+
+export const DEFAULT_SMOOTHER_OPTIONS: ResolvedSmootherOptions = Object.freeze({ windowMs: 1000, minHoldMs: 500 });
+
+/**
+ * Timestamps come from stream time bases (e.g. 1001/30000 s) and are rarely exact in binary;
+ * a frame lying exactly on a window or hold boundary must not flip in or out on rounding noise.
+ */
+export const TIME_EPSILON_MS = 1e-6;
+
+const OPTION_KEYS = Object.keys(DEFAULT_SMOOTHER_OPTIONS) as (keyof ResolvedSmootherOptions)[];
+
+/**
+ * Validates smoothing options once into a full copy with defaults.
+ * @param [options.windowMs=1000] moving-window length in ms, a finite number >= 0
+ * @param [options.minHoldMs=500] hysteresis hold in ms, a finite number >= 0
+ * @throws VIGIL_ERR_INVALID_ARGUMENT naming the option and what is allowed
+ */
+export function validateSmootherOptions(options: SmootherOptions = {}): ResolvedSmootherOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `smoothing options must be an object with ${OPTION_KEYS.join(', ')}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_KEYS as string[]).includes(key)) {
+      throw vigilError(
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `unknown smoothing option '${key}' (allowed: ${OPTION_KEYS.join(', ')})`,
+      );
+    }
+  }
+  const resolved = { ...DEFAULT_SMOOTHER_OPTIONS };
+  for (const key of OPTION_KEYS) {
+    const value: unknown = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw vigilError(
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `${key} must be a finite number >= 0 (ms), got ${describe(value)}`,
+      );
+    }
+    resolved[key] = value;
+  }
+  return Object.freeze(resolved);
+}
+
+/**
+ * Checks a class list (non-empty array of unique, non-empty strings) and returns a frozen copy.
+ * @throws VIGIL_ERR_INVALID_ARGUMENT
+ */
+export function validateClasses(classes: readonly string[]): readonly string[] {
+  const rule = 'classes must be a non-empty array of unique, non-empty strings';
+  if (!Array.isArray(classes) || classes.length === 0) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${rule}, got ${describe(classes)}`);
+  }
+  const seen = new Set<string>();
+  for (const c of classes as unknown[]) {
+    if (typeof c !== 'string' || c === '') {
+      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${rule}, got ${describe(c)} in ${describe(classes)}`);
+    }
+    if (seen.has(c)) {
+      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${rule}, got '${c}' twice in ${describe(classes)}`);
+    }
+    seen.add(c);
+  }
+  return Object.freeze([...classes]);
+}
+
+/**
+ * Checks a frame timestamp against the previous one.
+ * @internal shared with the segmenter
+ */
+export function checkTime(tMs: unknown, previousMs: number, what: string): number {
+  if (typeof tMs !== 'number' || !Number.isFinite(tMs)) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.tMs must be a finite number, got ${describe(tMs)}`);
+  }
+  if (tMs < previousMs) {
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `${what}.tMs must not decrease: got ${tMs} after ${previousMs} (reset when a stream restarts)`,
+    );
+  }
+  return tMs;
+}
+
+/**
+ * Copies a frame's probabilities, checking their count and that they are finite numbers.
+ * @internal shared with the segmenter and the formats
+ */
+export function copyProbs(probs: ArrayLike<number>, classes: readonly string[], what: string): number[] {
+  if (probs === null || typeof probs !== 'object' || probs.length !== classes.length) {
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `${what}.probs must hold ${classes.length} numbers, one per class (${classes.join(', ')}), got ${describe(probs)}`,
+    );
+  }
+  const out = Array.from(probs);
+  for (const p of out) {
+    if (typeof p !== 'number' || !Number.isFinite(p)) {
+      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.probs must be finite numbers, got ${describe(p)}`);
+    }
+  }
+  return out;
+}
+
+/** @internal for error messages */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || value === undefined || value === null) return String(value);
+  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  if (ArrayBuffer.isView(value) && 'length' in value) return `${value.constructor.name}(${String(value.length)})`;
+  return typeof value;
+}
+
+/**
+ * Smooths per-frame class probabilities over time and derives a stable label.
+ *
+ * Each frame's `smoothed` is the plain mean of the probabilities of the frames with `tMs` in
+ * `(t - windowMs, t]` (the current frame always counts, so `windowMs = 0` means no smoothing).
+ * The label starts as the first frame's argmax and switches to another class only once that
+ * class has been the smoothed argmax on every frame for at least `minHoldMs`, measured from
+ * the first frame of its run to the current one; the switch happens on that frame. On a tie
+ * the current label wins, then the class listed first.
+ *
+ * @param classes class names in the model's order
+ * @param [options.windowMs=1000] moving-window length in ms
+ * @param [options.minHoldMs=500] hysteresis hold in ms; 0 switches on the first frame a class leads
+ * @throws VIGIL_ERR_INVALID_ARGUMENT for bad classes or options (here) and bad frames (in `push`)
+ * @example
+ * const s = createSmoother(['fight', 'no_fight'], { windowMs: 1000, minHoldMs: 500 });
+ * s.push({ tMs: 0, probs: [0.2, 0.8] }); // { label: 'no_fight', switched: true, ... }
+ */
+export function createSmoother(classes: readonly string[], options: SmootherOptions = {}): Smoother {
+  const names = validateClasses(classes);
+  const { windowMs, minHoldMs } = validateSmootherOptions(options);
+
+  let window: { tMs: number; probs: number[] }[] = [];
+  let label = -1;
+  let candidate = -1;
+  let candidateSinceMs = 0;
+  let lastMs = -Infinity;
+
+  return {
+    push(frame: FrameProbs): SmoothedFrame {
+      const what = 'frame';
+      if (frame === null || typeof frame !== 'object') {
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `frame must be an object { tMs, probs }, got ${describe(frame)}`);
+      }
+      const tMs = checkTime(frame.tMs, lastMs, what);
+      const probs = copyProbs(frame.probs, names, what);
+      lastMs = tMs;
+
+      window.push({ tMs, probs });
+      let drop = 0;
+      while (drop < window.length - 1 && tMs - window[drop].tMs >= windowMs - TIME_EPSILON_MS) drop++;
+      if (drop > 0) window = window.slice(drop);
+
+      // Summed afresh each frame: a running sum would drift over a days-long live stream.
+      const smoothed = new Array<number>(names.length).fill(0);
+      for (const w of window) for (let i = 0; i < smoothed.length; i++) smoothed[i] += w.probs[i];
+      for (let i = 0; i < smoothed.length; i++) smoothed[i] /= window.length;
+
+      let best = 0;
+      for (let i = 1; i < smoothed.length; i++) if (smoothed[i] > smoothed[best]) best = i;
+      if (label >= 0 && smoothed[label] === smoothed[best]) best = label;
+
+      let switched = false;
+      if (label < 0) {
+        label = best;
+        switched = true;
+      } else if (best === label) {
+        candidate = -1;
+      } else {
+        if (best !== candidate) {
+          candidate = best;
+          candidateSinceMs = tMs;
+        }
+        if (tMs - candidateSinceMs >= minHoldMs - TIME_EPSILON_MS) {
+          label = best;
+          candidate = -1;
+          switched = true;
+        }
+      }
+      return { tMs, probs, smoothed, label: names[label], switched };
+    },
+
+    reset(): void {
+      window = [];
+      label = -1;
+      candidate = -1;
+      lastMs = -Infinity;
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../model/backend.js';
+import { buildHeadModel, createRecurrentHead } from '../model/recurrent-head.js';
+import { createRandom, shuffle } from './random.js';
+
+/** One training sequence: a clip's features and a class index per frame. */
+export interface Sequence {
+  features: Float32Array;
+  dim: number;
+  labels: Int32Array;
+}
+
+export interface FitOptions {
+  numClasses: number;
+  /** [hidden=32] recurrent units. */
+  hidden?: number;
+  /** [window=12] frames per training window (random crop of each clip, every epoch). */
+  window?: number;
+  /** [epochs=60] upper bound; early stopping usually ends sooner. */
+  epochs?: number;
+  /** [patience=10] epochs without a better validation loss before stopping. */
+  patience?: number;
+  /** [batchSize=16] */
+  batchSize?: number;
+  /** [learningRate=0.002] Adam. */
+  learningRate?: number;
+  /** [l2=0.001] weight decay on the input and output kernels. */
+  l2?: number;
+  /** [featureDropout=0.3] fraction of feature entries zeroed per training window. */
+  featureDropout?: number;
+  /** [seed=1] */
+  seed?: number;
+  onEpoch?: (e: { epoch: number; loss: number; valLoss: number | null; valAccuracy: number | null }) => void;
+}
+
+export interface FitResult {
+  /** The best epoch's head, with feature standardisation folded into its input kernel. */
+  model: tf.LayersModel;
+  epochs: number;
+  bestEpoch: number;
+  valLoss: number | null;
+}
+
+interface Standardiser {
+  mean: Float32Array;
+  std: Float32Array;
+}
+
+function standardiser(seqs: Sequence[], dim: number): Standardiser {
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  let n = 0;
+  for (const s of seqs) {
+    for (let r = 0; r < s.labels.length; r++) {
+      for (let d = 0; d < dim; d++) {
+        const v = s.features[r * dim + d];
+        mean[d] += v;
+        sq[d] += v * v;
+      }
+      n++;
+    }
+  }
+  const m = new Float32Array(dim);
+  const sd = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) {
+    m[d] = mean[d] / n;
+    // Dead ReLU channels have no spread; a floor keeps them from blowing up.
+    sd[d] = Math.max(Math.sqrt(Math.max(sq[d] / n - m[d] * m[d], 0)), 1e-2);
+  }
+  return { mean: m, std: sd };
+}
+
+/**
+ * Folds x' = (x - mean) / std into the first layer: K' = K / std (per input row),
+ * b' = b - (mean / std)·K. The shipped head then takes raw CNN features and stays exactly
+ * h_t = sigmoid(W_h·[h_{t-1}, x_t] + b_h).
+ */
+function foldStandardiser(model: tf.LayersModel, s: Standardiser): void {
+  const rnn = model.getLayer('rnn');
+  const [K, U, b] = rnn.getWeights();
+  const folded = tf.tidy(() => {
+    const inv = tf.tensor1d(s.std).reciprocal();
+    const K2 = K.mul(inv.expandDims(1));
+    const b2 = b.sub(tf.tensor1d(s.mean).mul(inv).expandDims(0).matMul(K).squeeze());
+    return [K2, U.clone(), b2];
+  });
+  rnn.setWeights(folded);
+  tf.dispose(folded);
+}
+
+function meanLossAndAccuracy(model: tf.LayersModel, seqs: Sequence[], s: Standardiser, k: number) {
+  const head = createRecurrentHead(model);
+  try {
+    let loss = 0;
+    let frames = 0;
+    let correct = 0;
+    for (const q of seqs) {
+      const steps = q.labels.length;
+      const x = new Float32Array(q.features.length);
+      for (let i = 0; i < x.length; i++) x[i] = (q.features[i] - s.mean[i % q.dim]) / s.std[i % q.dim];
+      const { probs } = head.sequence(x, steps);
+      const votes = new Float64Array(k);
+      for (let t = 0; t < steps; t++) {
+        loss -= Math.log(Math.max(probs[t * k + q.labels[t]], 1e-7));
+        for (let c = 0; c < k; c++) votes[c] += probs[t * k + c];
+      }
+      frames += steps;
+      // Clip-level accuracy against the majority frame label: the figure clip datasets report.
+      const truth = majority(q.labels, k);
+      if (votes.indexOf(Math.max(...votes)) === truth) correct++;
+    }
+    return { loss: loss / frames, accuracy: correct / seqs.length };
+  } finally {
+    head.dispose();
+  }
+}
+
+function majority(labels: Int32Array, k: number): number {
+  const n = new Array<number>(k).fill(0);
+  for (const l of labels) n[l]++;
+  return n.indexOf(Math.max(...n));
+}
+
+/**
+ * Trains the sigmoid RNN head on cached features with per-frame cross-entropy, on random
+ * windows of each clip, and keeps the epoch with the lowest validation loss.
+ * Deterministic for a seed: batches, crops and dropout come from the seeded generator.
+ */
+export async function fitHead(train: Sequence[], val: Sequence[], options: FitOptions): Promise<FitResult> {
+  await selectBackend();
+  const o = {
+    hidden: 32, window: 12, epochs: 60, patience: 10, batchSize: 16, learningRate: 0.002, l2: 0.001,
+    featureDropout: 0.3, seed: 1, ...options,
+  };
+  const dim = train[0].dim;
+  const k = o.numClasses;
+  const std = standardiser(train, dim);
+  const random = createRandom(o.seed);
+  const model = buildHeadModel({ featureSize: dim, hidden: o.hidden, numClasses: k }, { l2: o.l2, seed: o.seed });
+  model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'categoricalCrossentropy' });
+
+  const T = Math.min(o.window, ...train.map((s) => s.labels.length));
+  let best: { loss: number; weights: tf.Tensor[]; epoch: number } | undefined;
+  let epoch = 0;
+  let since = 0;
+  let lastLoss = NaN;
+  for (; epoch < o.epochs && since < o.patience; epoch++) {
+    const order = shuffle(train.map((_, i) => i), random);
+    let sum = 0;
+    let batches = 0;
+    for (let at = 0; at < order.length; at += o.batchSize) {
+      const idx = order.slice(at, at + o.batchSize);
+      const xs = new Float32Array(idx.length * T * dim);
+      const ys = new Float32Array(idx.length * T * k);
+      idx.forEach((clip, b) => {
+        const s = train[clip];
+        const start = Math.floor(random() * (s.labels.length - T + 1));
+        for (let t = 0; t < T; t++) {
+          const src = (start + t) * dim;
+          const dst = (b * T + t) * dim;
+          for (let d = 0; d < dim; d++) {
+            xs[dst + d] = random() < o.featureDropout ? 0 : (s.features[src + d] - std.mean[d]) / std.std[d];
+          }
+          ys[(b * T + t) * k + s.labels[start + t]] = 1;
+        }
+      });
+      const x = tf.tensor3d(xs, [idx.length, T, dim]);
+      const y = tf.tensor3d(ys, [idx.length, T, k]);
+      const loss = (await model.trainOnBatch(x, y)) as number;
+      tf.dispose([x, y]);
+      sum += loss;
+      batches++;
+    }
+    lastLoss = sum / batches;
+    const v = val.length > 0 ? meanLossAndAccuracy(model, val, std, k) : null;
+    o.onEpoch?.({ epoch, loss: lastLoss, valLoss: v?.loss ?? null, valAccuracy: v?.accuracy ?? null });
+    const score = v?.loss ?? lastLoss;
+    if (best === undefined || score < best.loss - 1e-4) {
+      tf.dispose(best?.weights);
+      best = { loss: score, weights: model.getWeights().map((w) => w.clone()), epoch };
+      since = 0;
+    } else {
+      since++;
+    }
+  }
+  model.setWeights(best!.weights);
+  tf.dispose(best!.weights);
+  foldStandardiser(model, std);
+  return { model, epochs: epoch, bestEpoch: best!.epoch, valLoss: val.length > 0 ? best!.loss : null };
+}

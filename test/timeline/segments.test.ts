@@ -1,0 +1,184 @@
+import { expect } from 'chai';
+import { VigilError } from '../../src/errors.js';
+import {
+  buildTimeline,
+  createSegmenter,
+  createSmoother,
+  type FrameProbs,
+  type Segment,
+  type SegmentEvent,
+} from '../../src/timeline/index.js';
+
+const AB = ['a', 'b'];
+
+// windowMs 0 and minHoldMs 0: the label is each frame's raw argmax, so the numbers below
+// can be worked out by hand.
+const RAW = { windowMs: 0, minHoldMs: 0 };
+const CLIP: FrameProbs[] = [
+  { tMs: 0, probs: [0.9, 0.1] }, // a
+  { tMs: 100, probs: [0.7, 0.3] }, // a
+  { tMs: 250, probs: [0.2, 0.8] }, // b
+  { tMs: 300, probs: [0.4, 0.6] }, // b
+  { tMs: 400, probs: [0.6, 0.4] }, // a
+  { tMs: 500, probs: [0.8, 0.2] }, // a
+];
+
+function expectSegments(actual: readonly Segment[], expected: Segment[]): void {
+  expect(actual.map((s) => [s.label, s.startMs, s.endMs])).to.deep.equal(expected.map((s) => [s.label, s.startMs, s.endMs]));
+  actual.forEach((s, i) => {
+    expect(s.confidence, `confidence ${i}`).to.be.closeTo(expected[i].confidence, 1e-12);
+    expect(s.peak, `peak ${i}`).to.be.closeTo(expected[i].peak, 1e-12);
+  });
+}
+
+function expectTiles(segments: readonly Segment[], fromMs: number, toMs: number): void {
+  expect(segments[0].startMs).to.equal(fromMs);
+  for (let i = 1; i < segments.length; i++) {
+    expect(segments[i].startMs).to.equal(segments[i - 1].endMs);
+    expect(segments[i].label).to.not.equal(segments[i - 1].label);
+  }
+  expect(segments[segments.length - 1].endMs).to.equal(toMs);
+}
+
+/** Deterministic noisy two-class clip with uneven timestamps and a gap. */
+function noisyClip(n: number): FrameProbs[] {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const out: FrameProbs[] = [];
+  let t = 12.5;
+  for (let i = 0; i < n; i++) {
+    const base = Math.floor(i / 40) % 2 === 0 ? 0.8 : 0.2;
+    const p = Math.min(1, Math.max(0, base + (rand() - 0.5) * 0.9));
+    out.push({ tMs: t, probs: [p, 1 - p] });
+    t += i === 100 ? 3000 : 80 + rand() * 90;
+  }
+  return out;
+}
+
+describe('timeline/segments', () => {
+  it('cuts segments at label changes with confidence and peak from raw probabilities', () => {
+    const { segments } = buildTimeline(AB, CLIP, RAW);
+    // intervals 100, 150, 50, 100, 100: median 100, so the last segment ends at 500 + 100.
+    expectSegments(segments, [
+      { label: 'a', startMs: 0, endMs: 250, confidence: (0.9 + 0.7) / 2, peak: 0.9 },
+      { label: 'b', startMs: 250, endMs: 400, confidence: (0.8 + 0.6) / 2, peak: 0.8 },
+      { label: 'a', startMs: 400, endMs: 600, confidence: (0.6 + 0.8) / 2, peak: 0.8 },
+    ]);
+    expectTiles(segments, 0, 600);
+  });
+
+  it('uses the raw probability of the label, not the smoothed one', () => {
+    // With smoothing the label stays 'a' through the dip at 100 ms.
+    const { segments } = buildTimeline(AB, [
+      { tMs: 0, probs: [0.9, 0.1] },
+      { tMs: 100, probs: [0.3, 0.7] },
+      { tMs: 200, probs: [0.9, 0.1] },
+    ], { windowMs: 1000, minHoldMs: 500 });
+    expectSegments(segments, [{ label: 'a', startMs: 0, endMs: 300, confidence: 2.1 / 3, peak: 0.9 }]);
+  });
+
+  it('emits start, update and end events as frames arrive', () => {
+    const smoother = createSmoother(AB, RAW);
+    const segmenter = createSegmenter(AB);
+    const perFrame = CLIP.map((f) => segmenter.push(smoother.push(f)));
+    expect(perFrame.map((evs) => evs.map((e) => e.type))).to.deep.equal([
+      ['start'],
+      ['update'],
+      ['end', 'start'],
+      ['update'],
+      ['end', 'start'],
+      ['update'],
+    ]);
+    // Provisional segments end at the latest frame.
+    expectSegments([perFrame[1][0].segment], [{ label: 'a', startMs: 0, endMs: 100, confidence: 0.8, peak: 0.9 }]);
+    expectSegments(
+      perFrame[2].map((e) => e.segment),
+      [
+        { label: 'a', startMs: 0, endMs: 250, confidence: 0.8, peak: 0.9 },
+        { label: 'b', startMs: 250, endMs: 250, confidence: 0.8, peak: 0.8 },
+      ],
+    );
+    const fin = segmenter.finish(700);
+    expect(fin.map((e) => e.type)).to.deep.equal(['end']);
+    expectSegments([fin[0].segment], [{ label: 'a', startMs: 400, endMs: 700, confidence: 0.7, peak: 0.8 }]);
+  });
+
+  it('gives the same segments incrementally as offline, tiling [first tMs, endMs]', () => {
+    const clip = noisyClip(300);
+    const offline = buildTimeline(AB, clip);
+    expect(offline.segments.length).to.be.greaterThan(3);
+
+    const smoother = createSmoother(AB);
+    const segmenter = createSegmenter(AB);
+    const events: SegmentEvent[] = [];
+    const live = clip.map((f) => {
+      const sf = smoother.push(f);
+      events.push(...segmenter.push(sf));
+      return sf;
+    });
+    events.push(...segmenter.finish());
+    expect(live).to.deep.equal(offline.frames);
+    expect(events.filter((e) => e.type === 'end').map((e) => e.segment)).to.deep.equal(offline.segments);
+    expect(events.filter((e) => e.type === 'start').length).to.equal(offline.segments.length);
+
+    const last = offline.segments[offline.segments.length - 1];
+    expectTiles(offline.segments, clip[0].tMs, last.endMs);
+    expect(last.endMs).to.be.greaterThan(clip[clip.length - 1].tMs);
+    // Each segment's label is the frames' label over [startMs, endMs).
+    for (const f of offline.frames) {
+      const seg = offline.segments.find((s) => f.tMs >= s.startMs && f.tMs < s.endMs)!;
+      expect(seg.label).to.equal(f.label);
+    }
+  });
+
+  it('ends the last segment at the median interval (even count: mean of the middle two)', () => {
+    const { segments } = buildTimeline(AB, [
+      { tMs: 0, probs: [1, 0] },
+      { tMs: 100, probs: [1, 0] },
+      { tMs: 400, probs: [1, 0] },
+    ]);
+    expect(segments[0].endMs).to.equal(400 + 200);
+  });
+
+  it('gives a single frame a zero-length segment unless endMs is given', () => {
+    expect(buildTimeline(AB, [{ tMs: 40, probs: [0, 1] }]).segments).to.deep.equal([
+      { label: 'b', startMs: 40, endMs: 40, confidence: 1, peak: 1 },
+    ]);
+    expect(buildTimeline(AB, [{ tMs: 40, probs: [0, 1] }], { endMs: 165 }).segments[0].endMs).to.equal(165);
+  });
+
+  it('returns nothing for no frames', () => {
+    expect(buildTimeline(AB, [])).to.deep.equal({ frames: [], segments: [] });
+    expect(createSegmenter(AB).finish()).to.deep.equal([]);
+  });
+
+  it('finish() clears the state so the segmenter can start over', () => {
+    const segmenter = createSegmenter(AB);
+    const smoother = createSmoother(AB, RAW);
+    segmenter.push(smoother.push({ tMs: 1000, probs: [1, 0] }));
+    segmenter.finish();
+    smoother.reset();
+    const evs = segmenter.push(smoother.push({ tMs: 0, probs: [1, 0] }));
+    expect(evs).to.deep.equal([{ type: 'start', segment: { label: 'a', startMs: 0, endMs: 0, confidence: 1, peak: 1 } }]);
+  });
+
+  it('rejects a bad endMs, unknown labels and decreasing time with VIGIL_ERR_INVALID_ARGUMENT', () => {
+    const check = (fn: () => unknown, text: string) => {
+      try {
+        fn();
+        expect.fail('should throw');
+      } catch (e) {
+        expect(e).to.be.instanceOf(VigilError);
+        expect((e as VigilError).code).to.equal('VIGIL_ERR_INVALID_ARGUMENT');
+        expect((e as VigilError).message).to.contain(text);
+      }
+    };
+    check(() => buildTimeline(AB, CLIP, { endMs: 499, ...RAW }), "endMs must be a finite number >= the last frame's tMs (500)");
+    check(() => buildTimeline(AB, CLIP, { endMs: Number.NaN }), 'endMs must be a finite number');
+    check(() => buildTimeline(AB, CLIP, { windowMs: -5 }), 'windowMs must be a finite number >= 0');
+    const seg = createSegmenter(AB);
+    check(() => seg.push({ tMs: 0, probs: [1, 0], smoothed: [1, 0], label: 'c', switched: true }), 'label must be one of a, b');
+    seg.push({ tMs: 10, probs: [1, 0], smoothed: [1, 0], label: 'a', switched: true });
+    check(() => seg.push({ tMs: 5, probs: [1, 0], smoothed: [1, 0], label: 'a', switched: false }), 'must not decrease');
+  });
+});

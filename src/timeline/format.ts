@@ -255,7 +255,7 @@ function escapeVtt(text: string): string {
  * no trailing newline.
  * @example
  * toTable([{ label: 'fight', startMs: 1500, endMs: 64250, confidence: 0.8712, peak: 0.97 }]);
- * // start  end     duration  label  confidence  peak
+ * // start   end     duration  label  confidence  peak
  * // 0:01.5  1:04.3  1:02.8    fight  0.87        0.97
  */
 export function toTable(segments: readonly Segment[]): string {

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: per-stage cost of the offline pipeline on this machine, as medians.
+ *   decode ms/frame · CNN ms/frame at batch 1 and 8 · FLOPs/frame and GFLOP/s ·
+ *   RNN step ms · end-to-end × real time on a 60 s clip.
+ * Figures, not pass/fail: these machines are noisy, so each figure is a median of repeats.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { labelClip } from '../src/label-clip.js';
+import { selectBackend } from '../src/model/backend.js';
+import { createLabeler } from '../src/model/labeler.js';
+import { loadModel } from '../src/model/model.js';
+import { resolveFfmpeg } from '../src/video/ffmpeg.js';
+import { openFrames } from '../src/video/decode.js';
+import type { Frame } from '../src/video/types.js';
+
+const FIXTURE = 'fixtures/fight-fi002.mp4';
+const CLIP_S = 60;
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (x: number, d = 2) => x.toFixed(d);
+
+async function sixtySecondClip(): Promise<string> {
+  const dir = join('.cache', 'bench');
+  const out = join(dir, `loop-${CLIP_S}s.mp4`);
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const { ffmpeg } = await resolveFfmpeg();
+  const r = spawnSync(ffmpeg.path, ['-v', 'error', '-y', '-stream_loop', '-1', '-i', FIXTURE, '-t', String(CLIP_S), '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', out]);
+  if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr}`);
+  return out;
+}
+
+async function timeDecode(clip: string, size: number, fps: number): Promise<{ msPerFrame: number; frames: Frame[] }> {
+  const runs: number[] = [];
+  let frames: Frame[] = [];
+  for (let i = 0; i < 3; i++) {
+    const got: Frame[] = [];
+    const t = performance.now();
+    for await (const f of openFrames(clip, { fps, width: size, height: size })) got.push(f);
+    runs.push((performance.now() - t) / got.length);
+    frames = got;
+  }
+  return { msPerFrame: median(runs), frames };
+}
+
+const backend = await selectBackend();
+const model = await loadModel('fight');
+const { extractor, head, manifest } = model;
+const clip = await sixtySecondClip();
+const size = manifest.inputSize;
+
+const decode = await timeDecode(clip, size, manifest.fps);
+const cnn: Record<number, number> = {};
+for (const batch of [1, 8]) {
+  const pixels = new Float32Array(batch * size * size * 3).map((_, i) => (i % 251) / 255);
+  await extractor.extract(pixels, batch); // warm-up: kernels compile on first use
+  const runs: number[] = [];
+  for (let i = 0; i < REPEATS * 2; i++) {
+    const t = performance.now();
+    await extractor.extract(pixels, batch);
+    runs.push((performance.now() - t) / batch);
+  }
+  cnn[batch] = median(runs);
+}
+const x = new Float32Array(head.featureSize).fill(0.1);
+let h = new Float32Array(head.hidden) as Float32Array;
+const stepRuns: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const t = performance.now();
+  h = head.step(x, h).h;
+  stepRuns.push(performance.now() - t);
+}
+const labeler = createLabeler(model);
+const liveRuns: number[] = [];
+for (const f of decode.frames.slice(0, 40)) {
+  const t = performance.now();
+  await labeler.label(f);
+  liveRuns.push(performance.now() - t);
+}
+const e2e: number[] = [];
+for (let i = 0; i < Math.max(1, Math.floor(REPEATS / 2)); i++) {
+  const t = performance.now();
+  await labelClip(clip, model);
+  e2e.push((CLIP_S * 1000) / (performance.now() - t));
+}
+
+const gflop = extractor.flopsPerFrame / 1e9;
+const rows: [string, string][] = [
+  ['backend', `${backend.name}${backend.simd ? ' (simd)' : ''}: ${backend.reason}`],
+  ['extractor', `${extractor.name} ${size}x${size}, ${fmt(gflop, 3)} GFLOP/frame`],
+  ['decode ms/frame', `${fmt(decode.msPerFrame)} (${decode.frames.length} frames of a ${CLIP_S} s clip at ${manifest.fps} fps)`],
+  ['CNN ms/frame, batch 1', `${fmt(cnn[1])}  (${fmt(gflop / (cnn[1] / 1000), 1)} GFLOP/s)`],
+  ['CNN ms/frame, batch 8', `${fmt(cnn[8])}  (${fmt(gflop / (cnn[8] / 1000), 1)} GFLOP/s, ${fmt(cnn[1] / cnn[8])}x batch 1)`],
+  ['RNN step ms', `${fmt(median(stepRuns), 3)} (hidden ${head.hidden})`],
+  ['live label() ms/frame', `${fmt(median(liveRuns))} (CNN + step, batch 1)`],
+  ['end-to-end x real time', `${fmt(median(e2e), 1)}x  (${CLIP_S} s clip, ${e2e.length} runs)`],
+];
+const w = Math.max(...rows.map(([k]) => k.length));
+process.stdout.write(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');
+model.dispose();

@@ -16,6 +16,7 @@ interface TrainOptions {
   input: InputMode;
   fps: number;
   hidden: number;
+  lr: number;
   window: number;
   epochs: number;
   folds: number;
@@ -34,7 +35,8 @@ export function trainCommand(): Command {
     .option('--extractor <name>', 'feature extractor', 'mobilenet_v2')
     .addOption(new Option('--input <mode>', 'what the CNN sees').choices(INPUT_MODES).default('framediff'))
     .option('--fps <n>', 'sampling rate', positive, 8)
-    .option('--hidden <n>', 'recurrent units', integer, 32)
+    .option('--hidden <n>', 'recurrent units', integer, 16)
+    .option('--lr <rate>', 'Adam learning rate', positive, 0.0005)
     .option('--window <n>', 'frames per training window', integer, 12)
     .option('--epochs <n>', 'most epochs (early stopping ends sooner)', integer, 60)
     .option('--folds <k>', 'grouped CV folds for the card (0 = none)', integer, 5)
@@ -53,9 +55,9 @@ export function trainCommand(): Command {
         folds: o.folds,
         cacheDir: o.cache,
         seed: o.seed,
-        fit: { hidden: o.hidden, window: o.window, epochs: o.epochs },
+        fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
         smoothing: { windowMs: 1000, minHoldMs: 500 },
-        command: ['vigil', ...process.argv.slice(2)].join(' '),
+        command: ['vigil', ...process.argv.slice(2).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' '),
         log: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(describeModel(manifest) + '\n');

@@ -12,7 +12,7 @@ export interface Sequence {
 
 export interface FitOptions {
   numClasses: number;
-  /** [hidden=32] recurrent units. */
+  /** [hidden=16] recurrent units. */
   hidden?: number;
   /** [window=12] frames per training window (random crop of each clip, every epoch). */
   window?: number;
@@ -22,7 +22,7 @@ export interface FitOptions {
   patience?: number;
   /** [batchSize=16] */
   batchSize?: number;
-  /** [learningRate=0.002] Adam. */
+  /** [learningRate=0.0005] Adam. */
   learningRate?: number;
   /** [l2=0.001] weight decay on the input and output kernels. */
   l2?: number;
@@ -129,7 +129,7 @@ function majority(labels: Int32Array, k: number): number {
 export async function fitHead(train: Sequence[], val: Sequence[], options: FitOptions): Promise<FitResult> {
   await selectBackend();
   const o = {
-    hidden: 32, window: 12, epochs: 60, patience: 10, batchSize: 16, learningRate: 0.002, l2: 0.001,
+    hidden: 16, window: 12, epochs: 60, patience: 10, batchSize: 16, learningRate: 0.0005, l2: 0.001,
     featureDropout: 0.3, seed: 1, ...options,
   };
   const dim = train[0].dim;

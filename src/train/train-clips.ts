@@ -1,6 +1,8 @@
+import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { extractorEntry } from '../model/extractors/registry.js';
+import { selectBackend } from '../model/backend.js';
+import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import type { InputMode } from '../model/input.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
 import { writeModelFolder } from '../model/model-folder.js';
@@ -10,6 +12,7 @@ import { createFeatureCache } from './feature-cache.js';
 import { fitHead, type FitOptions, type Sequence } from './fit-head.js';
 import { readGroupsFile } from './groups.js';
 import { classificationReport, meanStd, type ClassificationReport } from './metrics.js';
+import { renderModelCard } from './model-card.js';
 import { groupedFolds } from './split.js';
 
 export interface TrainClipsOptions {
@@ -122,7 +125,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
     inputSize: entry.inputSize,
     fps: o.fps,
     classes,
-    head: { type: 'sigmoid_rnn', featureSize: entry.featureSize, hidden: o.fit.hidden ?? 32 },
+    head: { type: 'sigmoid_rnn', featureSize: entry.featureSize, hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
     smoothing: o.smoothing,
     training: {
       dataset: o.data.split('/').slice(-2).join('/'),
@@ -136,9 +139,26 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
       command: o.command,
     },
   };
-  await writeModelFolder(join(o.out), manifest, fit.model);
+  manifest.training.perFrameCost = await measureCnnCost(o.extractor);
+  await writeModelFolder(o.out, manifest, fit.model);
+  await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
   fit.model.dispose();
   return manifest;
+}
+
+/** The per-frame CNN cost on this machine, for the card: median of a few batches of 8. */
+async function measureCnnCost(name: string): Promise<{ backend: string; cnnMsPerFrame: number; batch: number }> {
+  const extractor = await loadExtractor(name);
+  const batch = 8;
+  const pixels = new Float32Array(batch * extractor.inputSize * extractor.inputSize * 3).fill(0.5);
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await extractor.extract(pixels, batch);
+    runs.push((performance.now() - t) / batch);
+  }
+  runs.sort((a, b) => a - b);
+  return { backend: (await selectBackend()).name, cnnMsPerFrame: round(runs[2]), batch };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { vigilError } from '../errors.js';
+import { log } from '../log.js';
 
 const exec = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -58,6 +59,10 @@ let memo: Promise<Binaries> | undefined;
 export function resolveFfmpeg(): Promise<Binaries> {
   if (!memo) {
     memo = findFfmpeg(process.env);
+    memo.then(({ ffmpeg, ffprobe }) => {
+      log.info(`ffmpeg: ${ffmpeg.path} (${ffmpeg.source}${ffmpeg.skipped.length ? `; skipped ${ffmpeg.skipped.join('; ')}` : ''})`);
+      log.info(`ffprobe: ${ffprobe.path} (${ffprobe.source})`);
+    }, () => {});
     // A failure is not cached: the user may fix the env var and retry (e.g. `vigil doctor`).
     memo.catch(() => (memo = undefined));
   }

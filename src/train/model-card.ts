@@ -1,0 +1,66 @@
+import type { ModelManifest } from '../model/manifest.js';
+
+interface Cv {
+  folds: number;
+  grouping: string;
+  accuracyMean: number;
+  accuracyStd: number;
+  foldAccuracies: number[];
+  pooled: { accuracy: number; confusion: number[][]; perClass: { label: string; precision: number; recall: number; f1: number; support: number }[] };
+}
+
+/** The model card, `models/<name>/README.md`, rendered from the manifest's training record. */
+export function renderModelCard(m: ModelManifest): string {
+  const t = m.training as Record<string, unknown>;
+  const cv = t.crossValidation as Cv | null;
+  const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
+  const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
+  const lines = [
+    `# ${m.name} ${m.version}`,
+    '',
+    m.description,
+    '',
+    `- Classes (output order): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
+    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
+    `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
+    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold`,
+    '',
+    '## Data',
+    '',
+    `${t.dataset}: ${Object.entries(t.clips as Record<string, number>).map(([c, n]) => `${n} \`${c}\` clips`).join(', ')}, in ${t.groups} source groups.`,
+    '',
+    '## Evaluation',
+    '',
+  ];
+  if (cv) {
+    lines.push(
+      `Grouped ${cv.folds}-fold cross-validation (groups from \`${cv.grouping}\`: clips of one source video stay in one fold; early stopping on a grouped split of the training folds only). Clip accuracy = the class with the highest mean per-frame probability.`,
+      '',
+      `- Clip accuracy: **${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)}** (folds: ${cv.foldAccuracies.map((a) => a.toFixed(3)).join(', ')})`,
+      '',
+      '| class | precision | recall | F1 | clips |',
+      '|---|---|---|---|---|',
+      ...cv.pooled.perClass.map((c) => `| ${c.label} | ${c.precision.toFixed(3)} | ${c.recall.toFixed(3)} | ${c.f1.toFixed(3)} | ${c.support} |`),
+      '',
+      `Confusion (rows true, columns predicted, ${m.classes.join(' / ')}): ${cv.pooled.confusion.map((r) => `[${r.join(', ')}]`).join(' ')}`,
+    );
+  } else {
+    lines.push('No cross-validation was run.');
+  }
+  lines.push(
+    '',
+    '## Training',
+    '',
+    `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} held-out clips (grouped), best epoch ${final.bestEpoch} of ${final.epochs}`,
+    `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
+    `- Training time: ${t.trainingSeconds} s (features cached), ${t.trainedAt}`,
+    ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
+    `- Reproduce: \`${t.command}\``,
+    '',
+    '## Limits',
+    '',
+    'Trained on short CCTV-style clips (about 2 s each). The figure above is on held-out source videos of the same dataset; footage unlike it (other cameras, crowds, sports) will do worse. A label is a cue for a person to look, not a verdict.',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -55,7 +55,7 @@ describe('vigil CLI', function () {
   });
 
   it('has --help for every command', async () => {
-    for (const args of [['--help'], ['label', '--help'], ['models', '--help'], ['doctor', '--help'], ['train', '--help']]) {
+    for (const args of [['--help'], ['label', '--help'], ['models', '--help'], ['doctor', '--help'], ['train', '--help'], ['eval', '--help'], ['import', '--help']]) {
       const r = await vigil(args);
       expect(r.code, args.join(' ')).to.equal(0);
       expect(r.stdout).to.match(/^Usage: vigil/);

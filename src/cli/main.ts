@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { isVigilError } from '../errors.js';
 import { setLogLevel } from '../log.js';
 import { doctorCommand } from './doctor.js';
+import { evalCommand } from './eval.js';
+import { importCommand } from './import.js';
 import { labelCommand } from './label.js';
 import { modelsCommand } from './models.js';
 import { trainCommand } from './train.js';
@@ -23,6 +25,8 @@ program.addCommand(labelCommand());
 program.addCommand(modelsCommand());
 program.addCommand(doctorCommand());
 program.addCommand(trainCommand());
+program.addCommand(evalCommand());
+program.addCommand(importCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,13 +1,17 @@
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { vigilError } from '../errors.js';
 import { INPUT_MODES, type InputMode } from '../model/input.js';
 import { SHIPPED_MODELS_DIR } from '../model/model-folder.js';
 import { trainClipModel } from '../train/train-clips.js';
+import { trainSpanModel } from '../train/train-spans.js';
 import { describeModel } from './models.js';
 import { integer, positive } from './options.js';
 
 interface TrainOptions {
-  data: string;
+  data?: string;
+  manifest?: string;
+  classes?: string[];
   groups?: string;
   name: string;
   out?: string;
@@ -26,9 +30,11 @@ interface TrainOptions {
 
 export function trainCommand(): Command {
   return new Command('train')
-    .description('train a model on a clip-labelled dataset (<data>/<label>/*.mp4) and write its folder and card')
-    .requiredOption('-d, --data <dir>', 'dataset folder, one sub-folder per class')
-    .option('-g, --groups <file>', 'source groups (videos.txt format): clips of one source never straddle a split')
+    .description('train a model on a clip-labelled dataset (<data>/<label>/*.mp4) or a time-span manifest, and write its folder and card')
+    .option('-d, --data <dir>', 'dataset folder, one sub-folder per class')
+    .option('--manifest <file>', 'time-span dataset instead: CSV or JSONL rows clip,label,start,end[,group] (seconds)')
+    .option('--classes <list>', 'with --manifest: the classes, in priority order where spans overlap (e.g. falling,lying,sitting,standing,walking)', classList)
+    .option('-g, --groups <file>', "source groups (videos.txt format): clips of one source never straddle a split (default with --manifest: its group column)")
     .requiredOption('-n, --name <name>', 'model name')
     .option('-o, --out <dir>', 'model folder to write (default: models/<name>)')
     .option('--description <text>', 'one line for the model card', 'behaviour classifier')
@@ -43,8 +49,37 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed', integer, 1)
     .option('--cache <dir>', 'feature cache folder', resolve('.cache/features'))
     .action(async (o: TrainOptions) => {
+      if ((o.data === undefined) === (o.manifest === undefined)) {
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'give one of --data DIR (class folders) or --manifest FILE (time spans)');
+      }
+      const command = ['vigil', ...process.argv.slice(2).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ');
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      if (o.manifest !== undefined) {
+        if (o.classes === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--manifest needs --classes a,b,c (the order is the priority where spans overlap)');
+        const manifest = await trainSpanModel({
+          manifest: resolve(o.manifest),
+          groups: o.groups && resolve(o.groups),
+          classes: o.classes,
+          name: o.name,
+          out: o.out ?? join(SHIPPED_MODELS_DIR, o.name),
+          description: o.description,
+          extractor: o.extractor,
+          input: o.input,
+          fps: o.fps,
+          folds: o.folds,
+          cacheDir: o.cache,
+          seed: o.seed,
+          fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
+          smoothing: { windowMs: 1000, minHoldMs: 500 },
+          command,
+          log,
+        });
+        process.stdout.write(describeModel(manifest) + '\n');
+        return;
+      }
+      if (o.classes !== undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--classes goes with --manifest; with --data the classes are the folders');
       const manifest = await trainClipModel({
-        data: resolve(o.data),
+        data: resolve(o.data!),
         groups: o.groups && resolve(o.groups),
         name: o.name,
         out: o.out ?? join(SHIPPED_MODELS_DIR, o.name),
@@ -57,9 +92,17 @@ export function trainCommand(): Command {
         seed: o.seed,
         fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
         smoothing: { windowMs: 1000, minHoldMs: 500 },
-        command: ['vigil', ...process.argv.slice(2).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' '),
-        log: (line) => process.stderr.write(`${line}\n`),
+        command,
+        log,
       });
       process.stdout.write(describeModel(manifest) + '\n');
     });
+}
+
+/** `a, b,c` → ['a', 'b', 'c'] for --classes. */
+export function classList(value: string): string[] {
+  const list = value.split(',').map((c) => c.trim());
+  if (list.some((c) => c === '')) throw new InvalidArgumentError('a comma-separated list of class names, e.g. falling,lying,sitting');
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError('class names must be unique');
+  return list;
 }

@@ -7,6 +7,7 @@ import { createRandom, shuffle } from './random.js';
 export interface Sequence {
   features: Float32Array;
   dim: number;
+  /** Class index per frame; -1 (`UNLABELLED`, a frame in no span) takes no part in the loss. */
   labels: Int32Array;
 }
 
@@ -30,7 +31,8 @@ export interface FitOptions {
   featureDropout?: number;
   /** [seed=1] */
   seed?: number;
-  onEpoch?: (e: { epoch: number; loss: number; valLoss: number | null; valAccuracy: number | null }) => void;
+  /** After each epoch: training loss, and on the validation clips the loss, clip and frame accuracy. */
+  onEpoch?: (e: { epoch: number; loss: number; valLoss: number | null; valAccuracy: number | null; valFrameAccuracy?: number | null }) => void;
 }
 
 export interface FitResult {
@@ -94,22 +96,33 @@ function meanLossAndAccuracy(model: tf.LayersModel, seqs: Sequence[], s: Standar
     let loss = 0;
     let frames = 0;
     let correct = 0;
+    let clips = 0;
+    let framesCorrect = 0;
     for (const q of seqs) {
       const steps = q.labels.length;
       const x = new Float32Array(q.features.length);
       for (let i = 0; i < x.length; i++) x[i] = (q.features[i] - s.mean[i % q.dim]) / s.std[i % q.dim];
       const { probs } = head.sequence(x, steps);
       const votes = new Float64Array(k);
+      let labelled = 0;
       for (let t = 0; t < steps; t++) {
-        loss -= Math.log(Math.max(probs[t * k + q.labels[t]], 1e-7));
         for (let c = 0; c < k; c++) votes[c] += probs[t * k + c];
+        const l = q.labels[t];
+        if (l < 0) continue;
+        loss -= Math.log(Math.max(probs[t * k + l], 1e-7));
+        labelled++;
+        let best = 0;
+        for (let c = 1; c < k; c++) if (probs[t * k + c] > probs[t * k + best]) best = c;
+        if (best === l) framesCorrect++;
       }
-      frames += steps;
+      frames += labelled;
+      if (labelled === 0) continue;
       // Clip-level accuracy against the majority frame label: the figure clip datasets report.
       const truth = majority(q.labels, k);
       if (votes.indexOf(Math.max(...votes)) === truth) correct++;
+      clips++;
     }
-    return { loss: loss / frames, accuracy: correct / seqs.length };
+    return { loss: loss / frames, accuracy: correct / clips, frameAccuracy: framesCorrect / frames, frames };
   } finally {
     head.dispose();
   }
@@ -117,7 +130,7 @@ function meanLossAndAccuracy(model: tf.LayersModel, seqs: Sequence[], s: Standar
 
 function majority(labels: Int32Array, k: number): number {
   const n = new Array<number>(k).fill(0);
-  for (const l of labels) n[l]++;
+  for (const l of labels) if (l >= 0) n[l]++;
   return n.indexOf(Math.max(...n));
 }
 
@@ -144,6 +157,7 @@ export async function fitHead(train: Sequence[], val: Sequence[], options: FitOp
   let epoch = 0;
   let since = 0;
   let lastLoss = NaN;
+  let validated = false;
   for (; epoch < o.epochs && since < o.patience; epoch++) {
     const order = shuffle(train.map((_, i) => i), random);
     let sum = 0;
@@ -161,7 +175,8 @@ export async function fitHead(train: Sequence[], val: Sequence[], options: FitOp
           for (let d = 0; d < dim; d++) {
             xs[dst + d] = random() < o.featureDropout ? 0 : (s.features[src + d] - std.mean[d]) / std.std[d];
           }
-          ys[(b * T + t) * k + s.labels[start + t]] = 1;
+          // An unlabelled frame keeps an all-zero target: zero cross-entropy, no gradient.
+          if (s.labels[start + t] >= 0) ys[(b * T + t) * k + s.labels[start + t]] = 1;
         }
       });
       const x = tf.tensor3d(xs, [idx.length, T, dim]);
@@ -172,8 +187,10 @@ export async function fitHead(train: Sequence[], val: Sequence[], options: FitOp
       batches++;
     }
     lastLoss = sum / batches;
-    const v = val.length > 0 ? meanLossAndAccuracy(model, val, std, k) : null;
-    o.onEpoch?.({ epoch, loss: lastLoss, valLoss: v?.loss ?? null, valAccuracy: v?.accuracy ?? null });
+    const measured = val.length > 0 ? meanLossAndAccuracy(model, val, std, k) : null;
+    const v = measured !== null && measured.frames > 0 ? measured : null;
+    validated = v !== null;
+    o.onEpoch?.({ epoch, loss: lastLoss, valLoss: v?.loss ?? null, valAccuracy: v?.accuracy ?? null, valFrameAccuracy: v?.frameAccuracy ?? null });
     const score = v?.loss ?? lastLoss;
     if (best === undefined || score < best.loss - 1e-4) {
       tf.dispose(best?.weights);
@@ -186,5 +203,5 @@ export async function fitHead(train: Sequence[], val: Sequence[], options: FitOp
   model.setWeights(best!.weights);
   tf.dispose(best!.weights);
   foldStandardiser(model, std);
-  return { model, epochs: epoch, bestEpoch: best!.epoch, valLoss: val.length > 0 ? best!.loss : null };
+  return { model, epochs: epoch, bestEpoch: best!.epoch, valLoss: validated ? best!.loss : null };
 }

@@ -12,6 +12,7 @@ interface Cv {
 /** The model card, `models/<name>/README.md`, rendered from the manifest's training record. */
 export function renderModelCard(m: ModelManifest): string {
   const t = m.training as Record<string, unknown>;
+  if (t.kind === 'spans') return renderSpanModelCard(m);
   const cv = t.crossValidation as Cv | null;
   const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
   const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
@@ -60,6 +61,103 @@ export function renderModelCard(m: ModelManifest): string {
     '## Limits',
     '',
     'Trained on short CCTV-style clips (about 2 s each). The figure above is on held-out source videos of the same dataset; footage unlike it (other cameras, crowds, sports) will do worse. A label is a cue for a person to look, not a verdict.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+interface SpanCv {
+  folds: number;
+  grouping: string;
+  accuracyMean: number;
+  accuracyStd: number;
+  foldAccuracies: (number | null)[];
+  pooled: Cv['pooled'];
+  rawFrameAccuracy: number;
+  toleranceS: number;
+  events: {
+    label: string;
+    events: number;
+    hits: number;
+    missed: number;
+    falseAlarms: number;
+    recall: number | null;
+    precision: number | null;
+    onsetErrorMeanS: number | null;
+    onsetErrorMaxS: number | null;
+    falseAlarmsPerHour: number | null;
+  }[];
+}
+
+const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
+
+/** The card of a model trained on time spans (`training.kind = 'spans'`). */
+function renderSpanModelCard(m: ModelManifest): string {
+  const t = m.training as Record<string, unknown>;
+  const cv = t.crossValidation as SpanCv | null;
+  const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
+  const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
+  const frames = t.frames as Record<string, number>;
+  const spans = t.spans as Record<string, number>;
+  const lines = [
+    `# ${m.name} ${m.version}`,
+    '',
+    m.description,
+    '',
+    `- Classes (output order, and priority where spans overlap): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
+    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
+    `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
+    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold`,
+    '',
+    '## Data',
+    '',
+    `${t.dataset}${t.manifest ? ` (manifest \`${t.manifest}\`)` : ''}: ${t.clips} clips in ${t.groups} groups, labelled by time spans. ` +
+      `A frame takes the class of the span covering it (class order decides overlaps); frames in no span are left out of the loss and of the frame figures.`,
+    '',
+    '| class | spans | labelled frames |',
+    '|---|---|---|',
+    ...m.classes.map((c) => `| ${c} | ${spans[c] ?? 0} | ${frames[c] ?? 0} |`),
+    '',
+    '## Evaluation',
+    '',
+  ];
+  if (cv) {
+    lines.push(
+      `Grouped ${cv.folds}-fold cross-validation (groups: ${cv.grouping}; early stopping on a split of the training folds only). Frame accuracy is the smoothed timeline's label against the spans (raw per-frame argmax: ${f3(cv.rawFrameAccuracy)}).`,
+      '',
+      `- Frame accuracy: **${f3(cv.accuracyMean)} ± ${f3(cv.accuracyStd)}** (folds: ${cv.foldAccuracies.map(f3).join(', ')})`,
+      '',
+      '| class | precision | recall | F1 | frames |',
+      '|---|---|---|---|---|',
+      ...cv.pooled.perClass.map((c) => `| ${c.label} | ${c.precision.toFixed(3)} | ${c.recall.toFixed(3)} | ${c.f1.toFixed(3)} | ${c.support} |`),
+      '',
+      `Confusion over frames (rows true, columns predicted, ${m.classes.join(' / ')}): ${cv.pooled.confusion.map((r) => `[${r.join(', ')}]`).join(' ')}`,
+      '',
+      `Events (a span is an event; a hit is a timeline segment of its class starting within ${cv.toleranceS} s of its onset), pooled over the held-out folds:`,
+      '',
+      '| class | events | hits | missed | false alarms | recall | precision | onset error mean / max (s) | false alarms / h |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...cv.events.map(
+        (e) =>
+          `| ${e.label} | ${e.events} | ${e.hits} | ${e.missed} | ${e.falseAlarms} | ${f3(e.recall)} | ${f3(e.precision)} | ${f3(e.onsetErrorMeanS)} / ${f3(e.onsetErrorMaxS)} | ${e.falseAlarmsPerHour === null ? '–' : e.falseAlarmsPerHour.toFixed(1)} |`,
+      ),
+    );
+  } else {
+    lines.push('No cross-validation was run.');
+  }
+  lines.push(
+    '',
+    '## Training',
+    '',
+    `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} held-out clips, best epoch ${final.bestEpoch} of ${final.epochs}`,
+    `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
+    `- Training time: ${t.trainingSeconds} s (features cached), ${t.trainedAt}`,
+    ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
+    `- Reproduce: \`${t.command}\``,
+    '',
+    '## Limits',
+    '',
+    `Trained on ${t.clips} clips from ${t.groups} groups: the cross-validated figures carry a wide margin, and scenes, cameras and people unlike these will do worse. A label is a cue for a person to look, not a verdict.`,
     '',
   );
   return lines.join('\n');

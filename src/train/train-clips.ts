@@ -147,7 +147,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
 }
 
 /** The per-frame CNN cost on this machine, for the card: median of a few batches of 8. */
-async function measureCnnCost(name: string): Promise<{ backend: string; cnnMsPerFrame: number; batch: number }> {
+export async function measureCnnCost(name: string): Promise<{ backend: string; cnnMsPerFrame: number; batch: number }> {
   const extractor = await loadExtractor(name);
   const batch = 8;
   const pixels = new Float32Array(batch * extractor.inputSize * extractor.inputSize * 3).fill(0.5);
@@ -161,7 +161,8 @@ async function measureCnnCost(name: string): Promise<{ backend: string; cnnMsPer
   return { backend: (await selectBackend()).name, cnnMsPerFrame: round(runs[2]), batch };
 }
 
-const round = (x: number) => Math.round(x * 1000) / 1000;
-function roundDeep<T>(v: T): T {
+export const round = (x: number) => Math.round(x * 1000) / 1000;
+/** Every number in a JSON-able value to 3 decimals, for manifests and reports. */
+export function roundDeep<T>(v: T): T {
   return JSON.parse(JSON.stringify(v, (_, x) => (typeof x === 'number' ? round(x) : x)));
 }

@@ -1,0 +1,136 @@
+/**
+ * Event metrics for one behaviour: did the timeline say "falling" when a fall began, how
+ * late, and how often did it say so when nothing happened.
+ */
+
+/** One clip's events of one behaviour: onsets in ms, and how long the clip is. */
+export interface ClipEvents {
+  /** Onsets of the true events (spans of the behaviour). */
+  truth: readonly number[];
+  /** Starts of the predicted timeline segments of the behaviour. */
+  predicted: readonly number[];
+  /** Length of video the predictions cover, for false alarms per hour. */
+  durationMs: number;
+}
+
+export interface EventMatch {
+  /** [true index, predicted index] pairs, one-to-one. */
+  pairs: [number, number][];
+  /** True events no prediction matched. */
+  missed: number[];
+  /** Predictions that matched no true event. */
+  falseAlarms: number[];
+}
+
+/**
+ * Matches predicted onsets to true onsets one-to-one: a pair is allowed when they are at most
+ * `toleranceMs` apart, and the closest allowed pairs are taken first (ties: earlier true
+ * event, then earlier prediction). A prediction near two true events matches one of them;
+ * the other is missed unless another prediction is near it.
+ */
+export function matchEvents(truth: readonly number[], predicted: readonly number[], toleranceMs: number): EventMatch {
+  const candidates: { i: number; j: number; d: number }[] = [];
+  truth.forEach((t, i) =>
+    predicted.forEach((p, j) => {
+      const d = Math.abs(p - t);
+      // A hair of slack so 1.0 s away counts at a 1.0 s tolerance despite float noise.
+      if (d <= toleranceMs + 1e-6) candidates.push({ i, j, d });
+    }),
+  );
+  candidates.sort((a, b) => a.d - b.d || a.i - b.i || a.j - b.j);
+  const usedT = new Set<number>();
+  const usedP = new Set<number>();
+  const pairs: [number, number][] = [];
+  for (const { i, j } of candidates) {
+    if (usedT.has(i) || usedP.has(j)) continue;
+    usedT.add(i);
+    usedP.add(j);
+    pairs.push([i, j]);
+  }
+  pairs.sort((a, b) => a[0] - b[0]);
+  return {
+    pairs,
+    missed: truth.map((_, i) => i).filter((i) => !usedT.has(i)),
+    falseAlarms: predicted.map((_, j) => j).filter((j) => !usedP.has(j)),
+  };
+}
+
+export interface EventReport {
+  label: string;
+  /** True events. */
+  events: number;
+  /** Predicted segments. */
+  predicted: number;
+  hits: number;
+  missed: number;
+  falseAlarms: number;
+  /** hits / events; null without true events. */
+  recall: number | null;
+  /** hits / predicted; null without predictions. */
+  precision: number | null;
+  /** |predicted start − true onset| over hits, seconds; null without hits. */
+  onsetErrorMeanS: number | null;
+  onsetErrorMaxS: number | null;
+  /** Mean signed (predicted − true) onset over hits, seconds: > 0 means late. */
+  onsetDelayMeanS: number | null;
+  /** Hours of video the predictions cover. */
+  hours: number;
+  falseAlarmsPerHour: number | null;
+}
+
+/**
+ * Event metrics of one behaviour over many clips (matched clip by clip, see
+ * {@link matchEvents}).
+ * @param [toleranceS=1] how far a predicted start may be from the true onset, in seconds
+ */
+export function eventReport(label: string, clips: readonly ClipEvents[], toleranceS = 1): EventReport {
+  let events = 0;
+  let predicted = 0;
+  let missed = 0;
+  let falseAlarms = 0;
+  let durationMs = 0;
+  const errors: number[] = [];
+  for (const c of clips) {
+    const m = matchEvents(c.truth, c.predicted, toleranceS * 1000);
+    events += c.truth.length;
+    predicted += c.predicted.length;
+    missed += m.missed.length;
+    falseAlarms += m.falseAlarms.length;
+    durationMs += c.durationMs;
+    for (const [i, j] of m.pairs) errors.push((c.predicted[j] - c.truth[i]) / 1000);
+  }
+  const hits = errors.length;
+  const abs = errors.map(Math.abs);
+  const hours = durationMs / 3_600_000;
+  return {
+    label,
+    events,
+    predicted,
+    hits,
+    missed,
+    falseAlarms,
+    recall: events === 0 ? null : hits / events,
+    precision: predicted === 0 ? null : hits / predicted,
+    onsetErrorMeanS: hits === 0 ? null : abs.reduce((a, b) => a + b, 0) / hits,
+    onsetErrorMaxS: hits === 0 ? null : Math.max(...abs),
+    onsetDelayMeanS: hits === 0 ? null : errors.reduce((a, b) => a + b, 0) / hits,
+    hours,
+    falseAlarmsPerHour: hours === 0 ? null : falseAlarms / hours,
+  };
+}
+
+/**
+ * The true events of a behaviour in one clip: its spans, with overlapping or touching spans
+ * of the same label merged into one event (one onset).
+ * @returns onsets in ms, ascending
+ */
+export function eventOnsets(spans: readonly { label: string; startS: number; endS: number }[], label: string): number[] {
+  const own = spans.filter((s) => s.label === label).sort((a, b) => a.startS - b.startS);
+  const onsets: number[] = [];
+  let end = -Infinity;
+  for (const s of own) {
+    if (s.startS > end) onsets.push(s.startS * 1000);
+    end = Math.max(end, s.endS);
+  }
+  return onsets;
+}

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: per-stage cost of the offline pipeline on this machine, as medians.
+ * `npm run bench`: per-stage cost of the offline pipeline on this machine, as medians, on the
+ * engine vigil picks (VIGIL_ENGINE=tfjs|ort to choose; `npm run bench:engines` compares them).
  *   decode ms/frame · CNN ms/frame at batch 1 and 8 · FLOPs/frame and GFLOP/s ·
  *   RNN step ms · end-to-end × real time on a 60 s clip.
  * Figures, not pass/fail: these machines are noisy, so each figure is a median of repeats.
@@ -9,6 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { labelClip } from '../src/label-clip.js';
 import { selectBackend } from '../src/model/backend.js';
+import { describeEngine } from '../src/model/engine.js';
 import { createLabeler } from '../src/model/labeler.js';
 import { loadModel } from '../src/model/model.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
@@ -93,6 +95,7 @@ for (let i = 0; i < Math.max(1, Math.floor(REPEATS / 2)); i++) {
 
 const gflop = extractor.flopsPerFrame / 1e9;
 const rows: [string, string][] = [
+  ['engine', describeEngine(model.engine)],
   ['backend', `${backend.name}${backend.simd ? ' (simd)' : ''}: ${backend.reason}`],
   ['extractor', `${extractor.name} ${size}x${size}, ${fmt(gflop, 3)} GFLOP/frame`],
   ['decode ms/frame', `${fmt(decode.msPerFrame)} (${decode.frames.length} frames of a ${CLIP_S} s clip at ${manifest.fps} fps)`],

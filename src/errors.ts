@@ -31,6 +31,8 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_MODEL_INVALID: { message: 'bad model folder: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_EXTRACTOR_UNKNOWN: { message: 'unknown feature extractor: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_BACKEND: { message: 'no tensor backend could start: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_ENGINE: { message: 'inference engine unavailable: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_ONNX_UNSUPPORTED: { message: 'cannot convert to ONNX: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_INVALID_ARGUMENT: { message: 'invalid argument: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_ABORTED: { message: 'aborted: %s', httpStatus: 499, wsClose: 1000 },
   VIGIL_ERR_DATASET: { message: 'bad dataset: %s', httpStatus: 400, wsClose: 4400 },

@@ -64,7 +64,7 @@ describe('vigil CLI', function () {
     for (const flag of ['--model', '--fps', '--format', '--out']) expect(label.stdout).to.contain(flag);
   });
 
-  it('doctor says which backend and ffmpeg it chose and why', async () => {
+  it('doctor says which engine, backend and ffmpeg it chose and why', async () => {
     const r = await vigil(['doctor', '--json']);
     expect(r.code, r.stderr).to.equal(0);
     const report = JSON.parse(r.stdout);
@@ -72,8 +72,10 @@ describe('vigil CLI', function () {
     expect(report.backend.reason).to.be.a('string').and.not.equal('');
     expect(report.ffmpeg.path).to.be.a('string');
     expect(report.models.shipped).to.include('fight');
-    const forced = JSON.parse((await vigil(['doctor', '--json'], { VIGIL_BACKEND: 'cpu' })).stdout);
+    expect(['ort', 'tfjs']).to.include(report.engine.name);
+    const forced = JSON.parse((await vigil(['doctor', '--json'], { VIGIL_BACKEND: 'cpu', VIGIL_ENGINE: 'tfjs' })).stdout);
     expect(forced.backend).to.deep.include({ name: 'cpu', reason: 'forced by VIGIL_BACKEND' });
+    expect(forced.engine).to.deep.include({ name: 'tfjs', reason: 'forced by VIGIL_ENGINE' });
   });
 
   it('models lists the shipped models with classes and card', async () => {

@@ -19,3 +19,13 @@ describe('errors', () => {
     }
   });
 });
+
+describe('errors in the README', () => {
+  it('lists exactly the codes of the registry', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('\n## ', readme.indexOf('## Errors') + 1));
+    const documented = [...section.matchAll(/^\| `(VIGIL_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).to.deep.equal(Object.keys(ERRORS).sort());
+  });
+});

@@ -1,19 +1,20 @@
 import { Command } from 'commander';
-import { selectBackend } from '../model/backend.js';
+import { describeEngine, selectEngine } from '../model/engine.js';
 import { EXTRACTORS } from '../model/extractors/registry.js';
 import { listModelNames, SHIPPED_MODELS_DIR } from '../model/model-folder.js';
-import { resolveFfmpeg } from '../video/ffmpeg.js';
+import { describeFfmpeg, resolveFfmpeg } from '../video/ffmpeg.js';
 
 export function doctorCommand(): Command {
   return new Command('doctor')
     .alias('info')
-    .description('show which tensor backend and ffmpeg vigil uses here, and why')
+    .description('show which inference engine, tensor backend and ffmpeg vigil uses here, and why')
     .option('--json', 'machine-readable')
     .action(async (o: { json?: boolean }) => {
-      const [backend, tools] = await Promise.all([selectBackend(), resolveFfmpeg()]);
+      const [engine, tools] = await Promise.all([selectEngine(), resolveFfmpeg()]);
       const report = {
         node: process.version,
-        backend,
+        engine: { name: engine.name, reason: engine.reason, ort: engine.ort ?? null },
+        backend: engine.tfjs,
         ffmpeg: tools.ffmpeg,
         ffprobe: tools.ffprobe,
         extractors: Object.keys(EXTRACTORS),
@@ -23,17 +24,19 @@ export function doctorCommand(): Command {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         return;
       }
+      const backend = engine.tfjs;
       const simd = backend.simd === undefined ? '' : backend.simd ? ' (simd)' : ' (no simd)';
       process.stdout.write(
         [
           `node        ${report.node}`,
-          `backend     ${backend.name}${simd}: ${backend.reason}`,
-          `ffmpeg      ${tools.ffmpeg.path} (${tools.ffmpeg.version}): ${tools.ffmpeg.source}`,
-          `ffprobe     ${tools.ffprobe.path} (${tools.ffprobe.version}): ${tools.ffprobe.source}`,
+          `engine      ${describeEngine(engine)}`,
+          `tfjs        ${backend.name}${simd}: ${backend.reason}${engine.name === 'ort' ? ' (loads weights for conversion, trains heads)' : ''}`,
           `extractors  ${report.extractors.join(', ')}`,
           `models      ${report.models.shipped.join(', ') || '(none)'} in ${report.models.dir}`,
+          await describeFfmpeg(),
           '',
-          'override with VIGIL_BACKEND=tensorflow|wasm|cpu, VIGIL_FFMPEG=/path, VIGIL_FFPROBE=/path',
+          'override with VIGIL_ENGINE=ort|tfjs, VIGIL_ORT_THREADS=n, VIGIL_BACKEND=tensorflow|wasm|cpu,',
+          '              VIGIL_FFMPEG=/path, VIGIL_FFPROBE=/path, VIGIL_CACHE_DIR=/path',
         ].join('\n') + '\n',
       );
     });

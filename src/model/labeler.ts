@@ -20,7 +20,7 @@ export interface Labeler {
  * @param [options.maxBatch=8] largest batch `labelBatch` accepts (sizes the pixel buffer).
  */
 export function createLabeler(model: VigilModel, options: { maxBatch?: number } = {}): Labeler {
-  const { manifest, extractor, head } = model;
+  const { manifest, extractor, head, live } = model;
   const entry = extractorEntry(manifest.extractor);
   const size = manifest.inputSize;
   const frameFloats = size * size * 3;
@@ -45,8 +45,10 @@ export function createLabeler(model: VigilModel, options: { maxBatch?: number } 
   return {
     async label(frame) {
       encode([frame]);
-      const x = await extractor.extract(pixels.subarray(0, frameFloats), 1);
-      const out = head.step(x, h);
+      // One engine call where the engine fuses CNN and step (ort); same numbers either way.
+      const out = live
+        ? await live.step(pixels.subarray(0, frameFloats), h)
+        : head.step(await extractor.extract(pixels.subarray(0, frameFloats), 1), h);
       h = out.h;
       return { tMs: frame.tMs, probs: out.probs };
     },

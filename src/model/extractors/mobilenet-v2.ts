@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { countFlops } from '../flops.js';
 import { selectBackend } from '../backend.js';
-import type { FeatureExtractor } from './types.js';
+import type { FeatureExtractor, LoadedLayers } from './types.js';
 
 const INPUT = 224;
 /** Global average pool of the last 7x7x1280 block: the network's penultimate features. */
@@ -13,11 +13,12 @@ interface BundledModel {
 }
 
 /**
- * MobileNetV2 (alpha 1.0, 224x224) as shipped, base64 inside the `nsfwjs` package: an
- * ImageNet MobileNetV2 fine-tuned by nsfwjs on its own images, trained on pixels / 255.
- * The classifier on top is cut off; the 1280-d pooled features remain.
+ * The tfjs MobileNetV2 (alpha 1.0, 224x224) as shipped, base64 inside the `nsfwjs` package:
+ * an ImageNet MobileNetV2 fine-tuned by nsfwjs on its own images, trained on pixels / 255.
+ * The classifier on top is cut off; `model` gives the 1280-d pooled features.
+ * `dispose()` frees the whole network (the cut shares the full model's weights).
  */
-export async function loadMobileNetV2(): Promise<FeatureExtractor> {
+export async function loadMobileNetV2Layers(): Promise<LoadedLayers> {
   await selectBackend();
   const { MobileNetV2Model } = (await import('nsfwjs/models/mobilenet_v2')) as unknown as {
     MobileNetV2Model: BundledModel;
@@ -32,7 +33,13 @@ export async function loadMobileNetV2(): Promise<FeatureExtractor> {
       weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
     }),
   );
-  const net = tf.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER).output as tf.SymbolicTensor });
+  const model = tf.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER).output as tf.SymbolicTensor });
+  return { model, dispose: () => full.dispose() };
+}
+
+/** MobileNetV2 on tfjs (see {@link loadMobileNetV2Layers}). */
+export async function loadMobileNetV2(): Promise<FeatureExtractor> {
+  const { model: net, dispose } = await loadMobileNetV2Layers();
   const featureSize = 1280;
 
   return {
@@ -48,8 +55,6 @@ export async function loadMobileNetV2(): Promise<FeatureExtractor> {
         out.dispose();
       }
     },
-    dispose() {
-      full.dispose();
-    },
+    dispose,
   };
 }

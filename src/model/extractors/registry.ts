@@ -1,5 +1,7 @@
 import { vigilError } from '../../errors.js';
-import { loadMobileNetV2 } from './mobilenet-v2.js';
+import { selectEngine } from '../engine.js';
+import { loadOrtExtractor } from '../onnx/extractor.js';
+import { loadMobileNetV2, loadMobileNetV2Layers } from './mobilenet-v2.js';
 import type { ExtractorEntry, FeatureExtractor } from './types.js';
 
 /** Every feature extractor vigil knows, by the name model manifests use. */
@@ -12,6 +14,7 @@ export const EXTRACTORS: Readonly<Record<string, ExtractorEntry>> = Object.freez
     pixelScale: 1 / 255,
     pixelOffset: 0,
     load: loadMobileNetV2,
+    loadLayers: loadMobileNetV2Layers,
   },
 });
 
@@ -25,12 +28,17 @@ export function extractorEntry(name: string): ExtractorEntry {
 
 const loaded = new Map<string, Promise<FeatureExtractor>>();
 
-/** Loads an extractor once per process; models that share one share its weights. */
+/**
+ * Loads an extractor once per process on the engine {@link selectEngine} picks (under
+ * `ort` it is an `OrtFeatureExtractor`); models that share one share its weights.
+ */
 export function loadExtractor(name: string): Promise<FeatureExtractor> {
   const entry = extractorEntry(name);
   let p = loaded.get(name);
   if (p === undefined) {
-    p = entry.load();
+    p = selectEngine().then((engine) =>
+      engine.name === 'ort' ? loadOrtExtractor(name, entry, { threads: engine.ort?.threads.batch }) : entry.load(),
+    );
     loaded.set(name, p);
     p.catch(() => loaded.delete(name));
   }

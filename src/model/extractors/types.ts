@@ -1,3 +1,5 @@
+import type * as tf from '@tensorflow/tfjs';
+
 /**
  * A pretrained CNN that turns frames into feature vectors. Engines (tfjs today, a native
  * runtime later) sit under this interface; callers only see pixels in, features out.
@@ -27,5 +29,14 @@ export interface ExtractorEntry {
   /** Byte value v becomes v * pixelScale + pixelOffset, as in the network's training. */
   readonly pixelScale: number;
   readonly pixelOffset: number;
+  /** The extractor on tfjs. */
   load(): Promise<FeatureExtractor>;
+  /** The network as a tfjs layers model, for conversion to other engines. */
+  loadLayers(): Promise<LoadedLayers>;
+}
+
+/** A tfjs layers model and how to free it (it may share weights with a larger model). */
+export interface LoadedLayers {
+  readonly model: tf.LayersModel;
+  dispose(): void;
 }

@@ -40,7 +40,7 @@ export function labelCommand(): Command {
         });
         bar?.stop();
         const text =
-          o.format === 'json' ? JSON.stringify(timeline, null, 2) + '\n' : o.format === 'vtt' ? toWebVtt(timeline.segments) : toTable(timeline.segments);
+          o.format === 'json' ? JSON.stringify(timeline, null, 2) + '\n' : o.format === 'vtt' ? toWebVtt(timeline.segments) : toTable(timeline.segments) + '\n';
         if (o.out === undefined) process.stdout.write(text);
         else await writeFile(o.out, text).catch((e: Error) => Promise.reject(vigilError('VIGIL_ERR_OUTPUT', `${o.out}: ${e.message}`)));
       } finally {

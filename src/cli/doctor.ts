@@ -1,7 +1,5 @@
 import { Command } from 'commander';
-import { describeEngine, selectEngine } from '../model/engine.js';
-import { EXTRACTORS } from '../model/extractors/registry.js';
-import { listModelNames, SHIPPED_MODELS_DIR } from '../model/model-folder.js';
+import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
 import { describeFfmpeg, resolveFfmpeg } from '../video/ffmpeg.js';
 
 export function doctorCommand(): Command {
@@ -10,6 +8,7 @@ export function doctorCommand(): Command {
     .description('show which inference engine, tensor backend and ffmpeg vigil uses here, and why')
     .option('--json', 'machine-readable')
     .action(async (o: { json?: boolean }) => {
+      const [{ describeEngine, selectEngine }, { EXTRACTORS }] = await Promise.all([import('../model/engine.js'), import('../model/extractors/registry.js')]);
       const [engine, tools] = await Promise.all([selectEngine(), resolveFfmpeg()]);
       const report = {
         node: process.version,

@@ -2,9 +2,8 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { vigilError } from '../errors.js';
 import type { EventReport } from '../train/event-metrics.js';
-import { evaluate, type EvaluationReport, type FoldSummary, type Scores } from '../train/evaluate.js';
+import type { EvaluationReport, FoldSummary, Scores } from '../train/evaluate.js';
 import type { ClassificationReport } from '../train/metrics.js';
-import { roundDeep } from '../train/train-clips.js';
 import { integer, positive } from './options.js';
 
 interface EvalOptions {
@@ -37,6 +36,7 @@ export function evalCommand(): Command {
       }
       if (o.cv !== undefined && o.cv < 2) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `--cv ${o.cv}: need at least 2 folds`);
       const groups = o.groups && resolve(o.groups);
+      const [{ evaluate }, { roundDeep }] = await Promise.all([import('../train/evaluate.js'), import('../train/train-clips.js')]);
       const report = await evaluate({
         model: o.model,
         source: o.data !== undefined ? { kind: 'clips', dir: resolve(o.data), groups } : { kind: 'spans', manifest: resolve(o.manifest!), groups },

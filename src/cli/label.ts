@@ -2,9 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { vigilError } from '../errors.js';
-import { labelClip } from '../label-clip.js';
-import { DEFAULT_MODEL } from '../model/model-folder.js';
-import { loadModel } from '../model/model.js';
+import { DEFAULT_MODEL } from '../model/paths.js';
 import { toTable, toWebVtt } from '../timeline/format.js';
 import { positive } from './options.js';
 
@@ -21,6 +19,8 @@ export function labelCommand(): Command {
     .option('--window-ms <ms>', "smoothing window (default: the model's)", positive)
     .option('--min-hold-ms <ms>', "how long a new label must hold before it switches (default: the model's)", positive)
     .action(async (source: string, o: { model: string; fps?: number; format: (typeof FORMATS)[number]; out?: string; windowMs?: number; minHoldMs?: number }) => {
+      // Loaded here, not at the top: `vigil --help` should not pay for tfjs and ONNX Runtime.
+      const [{ loadModel }, { labelClip }] = await Promise.all([import('../model/model.js'), import('../label-clip.js')]);
       const model = await loadModel(o.model);
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'labelling [{bar}] {percentage}% | {value}/{total} s', hideCursor: true, stream: process.stderr }) : undefined;
       const abort = new AbortController();

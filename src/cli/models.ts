@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { listModelNames, readManifest, SHIPPED_MODELS_DIR } from '../model/model-folder.js';
+import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
 import type { ModelManifest } from '../model/manifest.js';
 
 /** The card in a few lines: what it labels and how well it did on held-out data. */
@@ -21,7 +21,8 @@ export function modelsCommand(): Command {
   return new Command('models')
     .description('list the shipped models with their classes and card')
     .option('--json', 'print the manifests as JSON')
-    .action((o: { json?: boolean }) => {
+    .action(async (o: { json?: boolean }) => {
+      const { readManifest } = await import('../model/model-folder.js');
       const manifests = listModelNames().map((n) => readManifest(join(SHIPPED_MODELS_DIR, n)));
       if (o.json) process.stdout.write(JSON.stringify(manifests, null, 2) + '\n');
       else process.stdout.write(manifests.map(describeModel).join('\n\n') + '\n');

@@ -2,9 +2,9 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { vigilError } from '../errors.js';
 import { INPUT_MODES, type InputMode } from '../model/input.js';
-import { SHIPPED_MODELS_DIR } from '../model/model-folder.js';
-import { trainClipModel } from '../train/train-clips.js';
-import { trainSpanModel } from '../train/train-spans.js';
+import { SHIPPED_MODELS_DIR } from '../model/paths.js';
+import type { ModelManifest } from '../model/manifest.js';
+import type { TrainCommonOptions } from '../train/train-clips.js';
 import { describeModel } from './models.js';
 import { integer, positive } from './options.js';
 
@@ -54,33 +54,8 @@ export function trainCommand(): Command {
       }
       const command = ['vigil', ...process.argv.slice(2).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ');
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      if (o.manifest !== undefined) {
-        if (o.classes === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--manifest needs --classes a,b,c (the order is the priority where spans overlap)');
-        const manifest = await trainSpanModel({
-          manifest: resolve(o.manifest),
-          groups: o.groups && resolve(o.groups),
-          classes: o.classes,
-          name: o.name,
-          out: o.out ?? join(SHIPPED_MODELS_DIR, o.name),
-          description: o.description,
-          extractor: o.extractor,
-          input: o.input,
-          fps: o.fps,
-          folds: o.folds,
-          cacheDir: o.cache,
-          seed: o.seed,
-          fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
-          smoothing: { windowMs: 1000, minHoldMs: 500 },
-          command,
-          log,
-        });
-        process.stdout.write(describeModel(manifest) + '\n');
-        return;
-      }
-      if (o.classes !== undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--classes goes with --manifest; with --data the classes are the folders');
-      const manifest = await trainClipModel({
-        data: resolve(o.data!),
-        groups: o.groups && resolve(o.groups),
+      const [{ trainClipModel }, { trainSpanModel }] = await Promise.all([import('../train/train-clips.js'), import('../train/train-spans.js')]);
+      const common: TrainCommonOptions = {
         name: o.name,
         out: o.out ?? join(SHIPPED_MODELS_DIR, o.name),
         description: o.description,
@@ -94,7 +69,16 @@ export function trainCommand(): Command {
         smoothing: { windowMs: 1000, minHoldMs: 500 },
         command,
         log,
-      });
+      };
+      const groups = o.groups && resolve(o.groups);
+      let manifest: ModelManifest;
+      if (o.manifest !== undefined) {
+        if (o.classes === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--manifest needs --classes a,b,c (the order is the priority where spans overlap)');
+        manifest = await trainSpanModel({ ...common, manifest: resolve(o.manifest), groups, classes: o.classes });
+      } else {
+        if (o.classes !== undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--classes goes with --manifest; with --data the classes are the folders');
+        manifest = await trainClipModel({ ...common, data: resolve(o.data!), groups });
+      }
       process.stdout.write(describeModel(manifest) + '\n');
     });
 }

@@ -1,29 +1,17 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../errors.js';
 import { extractorEntry } from './extractors/registry.js';
 import { describeIssues, manifestSchema, type ModelManifest } from './manifest.js';
+import { listModelNames, MANIFEST_FILE, SHIPPED_MODELS_DIR } from './paths.js';
 
-const MANIFEST = 'manifest.json';
+const MANIFEST = MANIFEST_FILE;
 const TOPOLOGY = 'model.json';
 const WEIGHTS = 'weights.bin';
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
-
-/** The models that ship with vigil. */
-export const SHIPPED_MODELS_DIR = join(packageRoot(), 'models');
-export const DEFAULT_MODEL = 'fight';
+export { DEFAULT_MODEL, listModelNames, SHIPPED_MODELS_DIR } from './paths.js';
 
 /** A bare name (`fight`) means a shipped model; anything with a slash or a dot is a path. */
 export function resolveModelDir(nameOrPath: string): string {
@@ -35,11 +23,6 @@ export function resolveModelDir(nameOrPath: string): string {
   }
   if (!statSync(dir).isDirectory()) throw vigilError('VIGIL_ERR_MODEL_INVALID', `${dir} is not a folder`);
   return dir;
-}
-
-export function listModelNames(): string[] {
-  if (!existsSync(SHIPPED_MODELS_DIR)) return [];
-  return readdirSync(SHIPPED_MODELS_DIR).filter((n) => existsSync(join(SHIPPED_MODELS_DIR, n, MANIFEST)));
 }
 
 function readJson(dir: string, file: string): unknown {

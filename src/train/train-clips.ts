@@ -15,11 +15,8 @@ import { classificationReport, meanStd, type ClassificationReport } from './metr
 import { renderModelCard } from './model-card.js';
 import { groupedFolds } from './split.js';
 
-export interface TrainClipsOptions {
-  /** Dataset folder: `<data>/<label>/*.mp4`. */
-  data: string;
-  /** Source groups (the fight dataset's `videos.txt` format); clips not in it are their own group. */
-  groups?: string;
+/** What every training run takes, whatever the dataset's shape. */
+export interface TrainCommonOptions {
   name: string;
   out: string;
   description: string;
@@ -35,6 +32,13 @@ export interface TrainClipsOptions {
   /** The command line that reproduces this run, recorded in the card. */
   command: string;
   log: (line: string) => void;
+}
+
+export interface TrainClipsOptions extends TrainCommonOptions {
+  /** Dataset folder: `<data>/<label>/*.mp4`. */
+  data: string;
+  /** Source groups (the fight dataset's `videos.txt` format); clips not in it are their own group. */
+  groups?: string;
 }
 
 interface Item extends LabelledClip {

@@ -2,40 +2,25 @@ import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { vigilError } from '../errors.js';
 import { extractorEntry } from '../model/extractors/registry.js';
-import type { InputMode } from '../model/input.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
 import { writeModelFolder } from '../model/model-folder.js';
 import { loadDataset, labelledFrames } from './dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from './evaluate.js';
-import { fitHead, type FitOptions } from './fit-head.js';
+import { fitHead } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
 import type { SpanDataset } from './span-manifest.js';
 import { earlyStoppingSplit } from './split.js';
-import { measureCnnCost, roundDeep } from './train-clips.js';
+import { measureCnnCost, roundDeep, type TrainCommonOptions } from './train-clips.js';
 
-export interface TrainSpansOptions {
+export interface TrainSpansOptions extends TrainCommonOptions {
   /** A span manifest path, or a dataset already in memory (e.g. from the GMDCSA24 importer). */
   manifest: string | SpanDataset;
   /** Source groups (videos.txt format); else the manifest's group column; else one group per clip. */
   groups?: string;
   /** The model's classes in priority order (see `spanFrameLabels`); spans of other labels are ignored. */
   classes: string[];
-  name: string;
-  out: string;
-  description: string;
-  extractor: string;
-  input: InputMode;
-  fps: number;
-  /** [folds=5] grouped cross-validation folds reported in the card; 0 skips CV. */
-  folds?: number;
-  cacheDir: string;
-  fit: Omit<FitOptions, 'numClasses' | 'onEpoch' | 'seed'>;
-  seed: number;
-  smoothing: { windowMs: number; minHoldMs: number };
   /** [toleranceS=1] onset tolerance of the CV event metrics, seconds. */
   toleranceS?: number;
-  command: string;
-  log: (line: string) => void;
 }
 
 /**

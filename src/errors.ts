@@ -42,7 +42,11 @@ export const ERRORS = Object.freeze({
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** Marks vigil's errors so `instanceof` holds across copies of this module (see below). */
+const BRAND = Symbol.for('vigil.error');
+
 export class VigilError extends Error {
+  readonly [BRAND] = true;
   readonly code: ErrorCode;
   readonly httpStatus: number;
   readonly wsClose: number;
@@ -55,6 +59,12 @@ export class VigilError extends Error {
     this.code = code;
     this.httpStatus = spec.httpStatus;
     this.wsClose = spec.wsClose;
+  }
+
+  // A module loaded twice (CJS and ESM copies, as test runners and bundlers can produce)
+  // has two VigilError classes; the brand keeps `instanceof` true for either.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

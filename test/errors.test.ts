@@ -12,6 +12,13 @@ describe('errors', () => {
     expect(isVigilError(e, 'VIGIL_ERR_DECODE')).to.equal(false);
   });
 
+  it('instanceof holds for a copy of the class, and only for vigil errors', () => {
+    const copy = Object.assign(new Error('x'), { [Symbol.for('vigil.error')]: true, code: 'VIGIL_ERR_DECODE' });
+    expect(copy).to.be.instanceOf(VigilError);
+    expect(new Error('x')).to.not.be.instanceOf(VigilError);
+    expect(null).to.not.be.instanceOf(VigilError);
+  });
+
   it('every code is VIGIL_ERR_* and has a message with a %s slot', () => {
     for (const [code, spec] of Object.entries(ERRORS)) {
       expect(code).to.match(/^VIGIL_ERR_[A-Z_]+$/);

@@ -1,18 +1,14 @@
-import { writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../model/backend.js';
-import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import type { InputMode } from '../model/input.js';
-import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
-import { writeModelFolder } from '../model/model-folder.js';
+import type { ModelManifest } from '../model/manifest.js';
 import { createRecurrentHead } from '../model/recurrent-head.js';
 import { readClipFolders, type LabelledClip } from './clip-folders.js';
 import { createFeatureCache } from './feature-cache.js';
 import { fitHead, type FitOptions, type Sequence } from './fit-head.js';
 import { readGroupsFile } from './groups.js';
 import { classificationReport, meanStd, type ClassificationReport } from './metrics.js';
-import { renderModelCard } from './model-card.js';
+import { shipModel } from './ship.js';
 import { groupedFolds } from './split.js';
 
 /** What every training run takes, whatever the dataset's shape. */
@@ -118,52 +114,14 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
 
   const { train, val } = innerSplit(usable, o.seed);
   const fit = await fitHead(train.map((i) => i.seq), val.map((i) => i.seq), { ...fitBase, seed: o.seed, onEpoch: (e) => o.log(`final epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${e.valLoss?.toFixed(4)} acc ${e.valAccuracy?.toFixed(3)}`) });
-  const entry = extractorEntry(o.extractor);
-  const manifest: ModelManifest = {
-    schema: MANIFEST_SCHEMA,
-    name: o.name,
-    version: '1.0.0',
-    description: o.description,
-    extractor: o.extractor,
-    input: o.input,
-    inputSize: entry.inputSize,
-    fps: o.fps,
-    classes,
-    head: { type: 'sigmoid_rnn', featureSize: entry.featureSize, hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
-    smoothing: o.smoothing,
-    training: {
-      dataset: o.data.split('/').slice(-2).join('/'),
-      clips: Object.fromEntries(classes.map((c) => [c, usable.filter((i) => i.label === c).length])),
-      groups: new Set(usable.map((i) => i.group)).size,
-      crossValidation: cv ?? null,
-      final: { trainClips: train.length, earlyStoppingClips: val.length, epochs: fit.epochs, bestEpoch: fit.bestEpoch + 1 },
-      hyperparameters: { ...o.fit, seed: o.seed },
-      trainingSeconds: Math.round((Date.now() - started) / 1000),
-      trainedAt: new Date().toISOString(),
-      command: o.command,
-    },
-  };
-  manifest.training.perFrameCost = await measureCnnCost(o.extractor);
-  await writeModelFolder(o.out, manifest, fit.model);
-  await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
-  fit.model.dispose();
-  return manifest;
+  return shipModel(o, classes, fit, { trainClips: train.length, earlyStoppingClips: val.length }, {
+    dataset: o.data.split('/').slice(-2).join('/'),
+    clips: Object.fromEntries(classes.map((c) => [c, usable.filter((i) => i.label === c).length])),
+    groups: new Set(usable.map((i) => i.group)).size,
+    crossValidation: cv ?? null,
+  }, started);
 }
 
-/** The per-frame CNN cost on this machine, for the card: median of a few batches of 8. */
-export async function measureCnnCost(name: string): Promise<{ backend: string; cnnMsPerFrame: number; batch: number }> {
-  const extractor = await loadExtractor(name);
-  const batch = 8;
-  const pixels = new Float32Array(batch * extractor.inputSize * extractor.inputSize * 3).fill(0.5);
-  const runs: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    await extractor.extract(pixels, batch);
-    runs.push((performance.now() - t) / batch);
-  }
-  runs.sort((a, b) => a - b);
-  return { backend: (await selectBackend()).name, cnnMsPerFrame: round(runs[2]), batch };
-}
 
 export const round = (x: number) => Math.round(x * 1000) / 1000;
 /** Every number in a JSON-able value to 3 decimals, for manifests and reports. */

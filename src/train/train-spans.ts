@@ -1,16 +1,13 @@
-import { writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { vigilError } from '../errors.js';
-import { extractorEntry } from '../model/extractors/registry.js';
-import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
-import { writeModelFolder } from '../model/model-folder.js';
+import type { ModelManifest } from '../model/manifest.js';
 import { loadDataset, labelledFrames } from './dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from './evaluate.js';
 import { fitHead } from './fit-head.js';
-import { renderModelCard } from './model-card.js';
+import { shipModel } from './ship.js';
 import type { SpanDataset } from './span-manifest.js';
 import { earlyStoppingSplit } from './split.js';
-import { measureCnnCost, roundDeep, type TrainCommonOptions } from './train-clips.js';
+import { roundDeep, type TrainCommonOptions } from './train-clips.js';
 
 export interface TrainSpansOptions extends TrainCommonOptions {
   /** A span manifest path, or a dataset already in memory (e.g. from the GMDCSA24 importer). */
@@ -85,41 +82,17 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
         o.log(`final epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${e.valLoss?.toFixed(4) ?? '-'} frame acc ${e.valFrameAccuracy?.toFixed(3) ?? '-'}`),
     },
   );
-  const entry = extractorEntry(o.extractor);
   const spans: Record<string, number> = {};
   for (const i of usable) for (const s of i.spans ?? []) if (classes.includes(s.label)) spans[s.label] = (spans[s.label] ?? 0) + 1;
-  const manifest: ModelManifest = {
-    schema: MANIFEST_SCHEMA,
-    name: o.name,
-    version: '1.0.0',
-    description: o.description,
-    extractor: o.extractor,
-    input: o.input,
-    inputSize: entry.inputSize,
-    fps: o.fps,
-    classes,
-    head: { type: 'sigmoid_rnn', featureSize: entry.featureSize, hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
-    smoothing,
-    training: {
-      kind: 'spans',
-      dataset: data.name,
-      manifest: typeof o.manifest === 'string' ? basename(o.manifest) : null,
-      clips: usable.length,
-      spans,
-      frames,
-      groups: new Set(usable.map((i) => i.group)).size,
-      labelling: 'frame label = covering span, class order = priority; frames in no span are left out of the loss',
-      crossValidation: cv,
-      final: { trainClips: train.length, earlyStoppingClips: val.length, epochs: fit.epochs, bestEpoch: fit.bestEpoch + 1 },
-      hyperparameters: { ...o.fit, seed: o.seed },
-      trainingSeconds: Math.round((Date.now() - started) / 1000),
-      trainedAt: new Date().toISOString(),
-      command: o.command,
-    },
-  };
-  manifest.training.perFrameCost = await measureCnnCost(o.extractor);
-  await writeModelFolder(o.out, manifest, fit.model);
-  await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
-  fit.model.dispose();
-  return manifest;
+  return shipModel(o, classes, fit, { trainClips: train.length, earlyStoppingClips: val.length }, {
+    kind: 'spans',
+    dataset: data.name,
+    manifest: typeof o.manifest === 'string' ? basename(o.manifest) : null,
+    clips: usable.length,
+    spans,
+    frames,
+    groups: new Set(usable.map((i) => i.group)).size,
+    labelling: 'frame label = covering span, class order = priority; frames in no span are left out of the loss',
+    crossValidation: cv,
+  }, started);
 }

@@ -1,0 +1,68 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { selectEngine } from '../model/engine.js';
+import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
+import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
+import { writeModelFolder } from '../model/model-folder.js';
+import type { FitResult } from './fit-head.js';
+import { renderModelCard } from './model-card.js';
+import type { TrainCommonOptions } from './train-clips.js';
+
+/**
+ * Writes a trained head as a model folder with its card: the manifest fields every training
+ * run shares, the dataset-specific `training` record, the final fit and the CNN's cost here.
+ * Disposes the fitted model.
+ */
+export async function shipModel(
+  o: TrainCommonOptions,
+  classes: string[],
+  fit: FitResult,
+  split: { trainClips: number; earlyStoppingClips: number },
+  training: Record<string, unknown>,
+  startedMs: number,
+): Promise<ModelManifest> {
+  const entry = extractorEntry(o.extractor);
+  const manifest: ModelManifest = {
+    schema: MANIFEST_SCHEMA,
+    name: o.name,
+    version: '1.0.0',
+    description: o.description,
+    extractor: o.extractor,
+    input: o.input,
+    inputSize: entry.inputSize,
+    fps: o.fps,
+    classes,
+    head: { type: 'sigmoid_rnn', featureSize: entry.featureSize, hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
+    smoothing: o.smoothing,
+    training: {
+      ...training,
+      final: { ...split, epochs: fit.epochs, bestEpoch: fit.bestEpoch + 1 },
+      hyperparameters: { ...o.fit, seed: o.seed },
+      trainingSeconds: Math.round((Date.now() - startedMs) / 1000),
+      trainedAt: new Date().toISOString(),
+      command: o.command,
+      perFrameCost: await measureCnnCost(o.extractor),
+    },
+  };
+  await writeModelFolder(o.out, manifest, fit.model);
+  await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
+  fit.model.dispose();
+  return manifest;
+}
+
+/** The per-frame CNN cost on this machine and engine, for the card: median of 5 batches of 8. */
+export async function measureCnnCost(name: string): Promise<{ backend: string; cnnMsPerFrame: number; batch: number }> {
+  const extractor = await loadExtractor(name);
+  const batch = 8;
+  const pixels = new Float32Array(batch * extractor.inputSize * extractor.inputSize * 3).fill(0.5);
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await extractor.extract(pixels, batch);
+    runs.push((performance.now() - t) / batch);
+  }
+  runs.sort((a, b) => a - b);
+  const engine = await selectEngine();
+  const backend = engine.name === 'ort' ? `onnxruntime-node ${engine.ort?.version}` : `tfjs ${engine.tfjs.name}`;
+  return { backend, cnnMsPerFrame: Math.round(runs[2] * 1000) / 1000, batch };
+}

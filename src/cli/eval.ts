@@ -36,7 +36,7 @@ export function evalCommand(): Command {
       }
       if (o.cv !== undefined && o.cv < 2) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `--cv ${o.cv}: need at least 2 folds`);
       const groups = o.groups && resolve(o.groups);
-      const [{ evaluate }, { roundDeep }] = await Promise.all([import('../train/evaluate.js'), import('../train/train-clips.js')]);
+      const [{ evaluate }, { roundDeep }] = await Promise.all([import('../train/evaluate.js'), import('../train/metrics.js')]);
       const report = await evaluate({
         model: o.model,
         source: o.data !== undefined ? { kind: 'clips', dir: resolve(o.data), groups } : { kind: 'spans', manifest: resolve(o.manifest!), groups },

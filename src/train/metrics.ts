@@ -28,3 +28,9 @@ export function meanStd(xs: readonly number[]): { mean: number; std: number } {
   const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
   return { mean, std };
 }
+
+export const round = (x: number) => Math.round(x * 1000) / 1000;
+/** Every number in a JSON-able value to 3 decimals, for manifests and reports. */
+export function roundDeep<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v, (_, x) => (typeof x === 'number' ? round(x) : x)));
+}

@@ -7,7 +7,8 @@ import { fitHead } from './fit-head.js';
 import { shipModel } from './ship.js';
 import type { SpanDataset } from './span-manifest.js';
 import { earlyStoppingSplit } from './split.js';
-import { roundDeep, type TrainCommonOptions } from './train-clips.js';
+import { roundDeep } from './metrics.js';
+import type { TrainCommonOptions } from './train-clips.js';
 
 export interface TrainSpansOptions extends TrainCommonOptions {
   /** A span manifest path, or a dataset already in memory (e.g. from the GMDCSA24 importer). */

@@ -1,1 +1,15 @@
-export {};
+/**
+ * vigil's API: decode (src/video), label (src/model), timeline (src/timeline).
+ * @example
+ *   const model = await loadModel('fight');
+ *   const timeline = await labelClip('hall.mp4', model);
+ */
+export * from './video/index.js';
+export * from './timeline/index.js';
+export { labelClip, type LabelClipOptions } from './label-clip.js';
+export { loadModel, type VigilModel } from './model/model.js';
+export { createLabeler, type Labeler } from './model/labeler.js';
+export { DEFAULT_MODEL, listModelNames, SHIPPED_MODELS_DIR } from './model/paths.js';
+export type { ModelManifest } from './model/manifest.js';
+export { selectEngine, describeEngine, type EngineChoice } from './model/engine.js';
+export { ERRORS, VigilError, isVigilError, type ErrorCode } from './errors.js';

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFeatureCache, type FeatureSpec } from '../../src/train/feature-cache.js';
+import { fixture } from '../helpers/clips.js';
+
+type Event = { type: 'hit' | 'miss' | 'corrupt'; path: string };
+
+describe('feature cache', function () {
+  this.timeout(120_000);
+  const spec: FeatureSpec = { extractor: 'mobilenet_v2', input: 'framediff', fps: 8 };
+  const clipA = fixture('nofight-nofi090.mp4');
+  const clipB = fixture('fight-fi150.mp4');
+  let dir: string;
+  let events: Event[];
+  const cache = () => createFeatureCache(dir, (e) => events.push(e));
+  const entry = (ext: string) => readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f));
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-features-'));
+    events = [];
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('computes once, then serves the same features from disk', async () => {
+    const first = await cache().get(clipA, spec);
+    const again = await cache().get(clipA, spec);
+    expect(events.map((e) => e.type)).to.deep.equal(['miss', 'hit']);
+    expect(first.tMs).to.have.length(16);
+    expect(first.features).to.have.length(16 * 1280);
+    expect(Array.from(again.features)).to.deep.equal(Array.from(first.features));
+    expect(again.tMs).to.deep.equal(first.tMs);
+  });
+
+  it('resumes an interrupted run: clips done before are hits, the rest are computed', async () => {
+    await cache().get(clipA, spec); // the run that was killed after one clip
+    events = [];
+    for (const clip of [clipA, clipB]) await cache().get(clip, spec);
+    expect(events).to.deep.equal([
+      { type: 'hit', path: clipA },
+      { type: 'miss', path: clipB },
+    ]);
+  });
+
+  it('misses when the sampling settings change', async () => {
+    await cache().get(clipA, spec);
+    await cache().get(clipA, { ...spec, fps: 4 });
+    await cache().get(clipA, { ...spec, input: 'frame' });
+    expect(events.map((e) => e.type)).to.deep.equal(['miss', 'miss', 'miss']);
+  });
+
+  it('detects a damaged entry by its checksum and recomputes it', async () => {
+    const good = await cache().get(clipA, spec);
+    const [data] = entry('.f32');
+    const bytes = readFileSync(data);
+    bytes[100] ^= 0xff;
+    writeFileSync(data, bytes);
+    const healed = await cache().get(clipA, spec);
+    expect(events.map((e) => e.type)).to.deep.equal(['miss', 'corrupt']);
+    expect(Array.from(healed.features)).to.deep.equal(Array.from(good.features));
+    await cache().get(clipA, spec);
+    expect(events.at(-1)!.type).to.equal('hit');
+  });
+
+  it('treats an unreadable header or a short data file as damaged', async () => {
+    await cache().get(clipA, spec);
+    writeFileSync(entry('.json')[0], '{"tMs": [0, 1');
+    await cache().get(clipA, spec);
+    writeFileSync(entry('.f32')[0], Buffer.alloc(8));
+    await cache().get(clipA, spec);
+    expect(events.map((e) => e.type)).to.deep.equal(['miss', 'corrupt', 'corrupt']);
+  });
+});

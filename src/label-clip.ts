@@ -16,7 +16,13 @@ export interface LabelClipOptions {
   minHoldMs?: number;
   /** [batch=8] frames per CNN call. */
   batch?: number;
+  /** Aborts: labelling stops and the promise rejects with VIGIL_ERR_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Ends early without failing: decoding stops and the timeline so far is returned, ending at
+   * the last labelled frame (Ctrl-C on a live camera: what it saw until then).
+   */
+  stop?: AbortSignal;
   /** Called after each batch with the stream time reached and the clip length (ms, or null). */
   onProgress?: (tMs: number, durationMs: number | null) => void;
 }
@@ -46,14 +52,23 @@ export async function labelClip(source: string, model: VigilModel, options: Labe
     batch = [];
   };
   const size = manifest.inputSize;
-  for await (const frame of openFrames(source, { fps, width: size, height: size, signal: options.signal })) {
-    batch.push(frame);
-    if (batch.length === batchSize) await flush();
+  const frames = openFrames(source, { fps, width: size, height: size, signal: options.signal });
+  // Closing the source ends the loop normally, even while it waits on a silent camera.
+  const onStop = () => void frames.close();
+  options.stop?.addEventListener('abort', onStop, { once: true });
+  try {
+    for await (const frame of frames) {
+      batch.push(frame);
+      if (batch.length === batchSize) await flush();
+    }
+  } finally {
+    options.stop?.removeEventListener('abort', onStop);
   }
   if (batch.length > 0) await flush();
+  const stopped = options.stop?.aborted === true;
 
   const smoothing = { windowMs: options.windowMs ?? manifest.smoothing.windowMs, minHoldMs: options.minHoldMs ?? manifest.smoothing.minHoldMs };
-  const endMs = durationMs !== null && probs.length > 0 && durationMs > probs[probs.length - 1].tMs ? durationMs : undefined;
+  const endMs = !stopped && durationMs !== null && probs.length > 0 && durationMs > probs[probs.length - 1].tMs ? durationMs : undefined;
   const timeline = buildTimeline(manifest.classes, probs, { ...smoothing, endMs });
   return toTimelineJson({
     source: { uri: source, width: info.width, height: info.height, codec: info.codec },

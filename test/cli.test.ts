@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,32 @@ describe('vigil CLI', function () {
       const written = await vigil(['label', fixture('nofight-nofi090.mp4'), '-f', 'vtt', '-o', out]);
       expect(written.stdout).to.equal('');
       expect(readFileSync(out, 'utf8')).to.equal(vtt.stdout);
+    });
+
+    it('prints the timeline so far on Ctrl-C (a live camera never ends)', async () => {
+      const long = await clips.clip('long.mp4', { width: 320, height: 240, fps: 25, durationS: 60, pattern: 'testsrc2' });
+      const child = spawn(process.execPath, [BIN, '-v', 'label', long], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      const ready = new Promise<void>((resolve) =>
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('ffprobe:')) resolve(); // the model is loaded and decoding starts
+        }),
+      );
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await ready;
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill('SIGINT');
+      expect(await exited).to.equal(130);
+      expect(stderr).to.contain('stopping; printing the timeline so far');
+      const rows = stdout.trimEnd().split('\n');
+      expect(rows[0]).to.match(/^start +end +duration +label/);
+      const lastEnd = rows.at(-1)!.split(/ +/)[1];
+      const [m, sec] = lastEnd.split(':').map(Number);
+      expect(m * 60 + sec, 'stopped before the end of the 60 s clip').to.be.within(0.1, 59);
+      expect(ffmpegProcessesFor(long)).to.deep.equal([]);
     });
 
     it('rejects an unknown format listing the allowed ones', async () => {

@@ -23,15 +23,25 @@ export function labelCommand(): Command {
       const [{ loadModel }, { labelClip }] = await Promise.all([import('../model/model.js'), import('../label-clip.js')]);
       const model = await loadModel(o.model);
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'labelling [{bar}] {percentage}% | {value}/{total} s', hideCursor: true, stream: process.stderr }) : undefined;
+      // First Ctrl-C: stop reading and print the timeline so far (a live camera never ends);
+      // a second one gives up at once.
+      const stop = new AbortController();
       const abort = new AbortController();
-      const onSignal = () => abort.abort();
-      process.once('SIGINT', onSignal);
+      const onSignal = () => {
+        if (stop.signal.aborted) abort.abort();
+        else {
+          stop.abort();
+          process.stderr.write('vigil: stopping; printing the timeline so far (Ctrl-C again to quit)\n');
+        }
+      };
+      process.on('SIGINT', onSignal);
       try {
         const timeline = await labelClip(source, model, {
           fps: o.fps,
           windowMs: o.windowMs,
           minHoldMs: o.minHoldMs,
           signal: abort.signal,
+          stop: stop.signal,
           onProgress(tMs, durationMs) {
             if (!bar || durationMs === null) return;
             if (!bar.isActive) bar.start(Math.round(durationMs / 100) / 10, 0);
@@ -46,6 +56,7 @@ export function labelCommand(): Command {
       } finally {
         bar?.stop();
         process.off('SIGINT', onSignal);
+        if (stop.signal.aborted) process.exitCode = 130;
         model.dispose();
       }
     });

@@ -9,25 +9,60 @@ interface Cv {
   pooled: { accuracy: number; confusion: number[][]; perClass: { label: string; precision: number; recall: number; f1: number; support: number }[] };
 }
 
-/** The model card, `models/<name>/README.md`, rendered from the manifest's training record. */
-export function renderModelCard(m: ModelManifest): string {
-  const t = m.training as Record<string, unknown>;
-  if (t.kind === 'spans') return renderSpanModelCard(m);
-  const cv = t.crossValidation as Cv | null;
-  const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
-  const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
-  const lines = [
+type PerClass = Cv['pooled']['perClass'];
+
+/** Title, description and what the model is: the same head for every card. */
+function aboutLines(m: ModelManifest, classesNote: string): string[] {
+  return [
     `# ${m.name} ${m.version}`,
     '',
     m.description,
     '',
-    `- Classes (output order): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
+    `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
     `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
     `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
     `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold`,
     '',
     '## Data',
     '',
+  ];
+}
+
+function perClassLines(perClass: PerClass, unit: string): string[] {
+  return [
+    `| class | precision | recall | F1 | ${unit} |`,
+    '|---|---|---|---|---|',
+    ...perClass.map((c) => `| ${c.label} | ${c.precision.toFixed(3)} | ${c.recall.toFixed(3)} | ${c.f1.toFixed(3)} | ${c.support} |`),
+  ];
+}
+
+/** The training record and how to reproduce it. */
+function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
+  const t = m.training as Record<string, unknown>;
+  const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
+  const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
+  return [
+    '',
+    '## Training',
+    '',
+    `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`,
+    `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
+    `- Training time: ${t.trainingSeconds} s (features cached), ${t.trainedAt}`,
+    ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
+    `- Reproduce: \`${t.command}\``,
+    '',
+    '## Limits',
+    '',
+  ];
+}
+
+/** The model card, `models/<name>/README.md`, rendered from the manifest's training record. */
+export function renderModelCard(m: ModelManifest): string {
+  const t = m.training as Record<string, unknown>;
+  if (t.kind === 'spans') return renderSpanModelCard(m);
+  const cv = t.crossValidation as Cv | null;
+  const lines = [
+    ...aboutLines(m, 'output order'),
     `${t.dataset}: ${Object.entries(t.clips as Record<string, number>).map(([c, n]) => `${n} \`${c}\` clips`).join(', ')}, in ${t.groups} source groups.`,
     '',
     '## Evaluation',
@@ -39,9 +74,7 @@ export function renderModelCard(m: ModelManifest): string {
       '',
       `- Clip accuracy: **${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)}** (folds: ${cv.foldAccuracies.map((a) => a.toFixed(3)).join(', ')})`,
       '',
-      '| class | precision | recall | F1 | clips |',
-      '|---|---|---|---|---|',
-      ...cv.pooled.perClass.map((c) => `| ${c.label} | ${c.precision.toFixed(3)} | ${c.recall.toFixed(3)} | ${c.f1.toFixed(3)} | ${c.support} |`),
+      ...perClassLines(cv.pooled.perClass, 'clips'),
       '',
       `Confusion (rows true, columns predicted, ${m.classes.join(' / ')}): ${cv.pooled.confusion.map((r) => `[${r.join(', ')}]`).join(' ')}`,
     );
@@ -49,17 +82,7 @@ export function renderModelCard(m: ModelManifest): string {
     lines.push('No cross-validation was run.');
   }
   lines.push(
-    '',
-    '## Training',
-    '',
-    `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} held-out clips (grouped), best epoch ${final.bestEpoch} of ${final.epochs}`,
-    `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
-    `- Training time: ${t.trainingSeconds} s (features cached), ${t.trainedAt}`,
-    ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
-    `- Reproduce: \`${t.command}\``,
-    '',
-    '## Limits',
-    '',
+    ...trainingLines(m, 'held-out clips (grouped)'),
     'Trained on short CCTV-style clips (about 2 s each). The figure above is on held-out source videos of the same dataset; footage unlike it (other cameras, crowds, sports) will do worse. A label is a cue for a person to look, not a verdict.',
     '',
   );
@@ -95,22 +118,10 @@ const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '�
 function renderSpanModelCard(m: ModelManifest): string {
   const t = m.training as Record<string, unknown>;
   const cv = t.crossValidation as SpanCv | null;
-  const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
-  const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
   const frames = t.frames as Record<string, number>;
   const spans = t.spans as Record<string, number>;
   const lines = [
-    `# ${m.name} ${m.version}`,
-    '',
-    m.description,
-    '',
-    `- Classes (output order, and priority where spans overlap): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
-    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
-    `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
-    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold`,
-    '',
-    '## Data',
-    '',
+    ...aboutLines(m, 'output order, and priority where spans overlap'),
     `${t.dataset}${t.manifest ? ` (manifest \`${t.manifest}\`)` : ''}: ${t.clips} clips in ${t.groups} groups, labelled by time spans. ` +
       `A frame takes the class of the span covering it (class order decides overlaps); frames in no span are left out of the loss and of the frame figures.`,
     '',
@@ -127,9 +138,7 @@ function renderSpanModelCard(m: ModelManifest): string {
       '',
       `- Frame accuracy: **${f3(cv.accuracyMean)} ± ${f3(cv.accuracyStd)}** (folds: ${cv.foldAccuracies.map(f3).join(', ')})`,
       '',
-      '| class | precision | recall | F1 | frames |',
-      '|---|---|---|---|---|',
-      ...cv.pooled.perClass.map((c) => `| ${c.label} | ${c.precision.toFixed(3)} | ${c.recall.toFixed(3)} | ${c.f1.toFixed(3)} | ${c.support} |`),
+      ...perClassLines(cv.pooled.perClass, 'frames'),
       '',
       `Confusion over frames (rows true, columns predicted, ${m.classes.join(' / ')}): ${cv.pooled.confusion.map((r) => `[${r.join(', ')}]`).join(' ')}`,
       '',
@@ -146,17 +155,7 @@ function renderSpanModelCard(m: ModelManifest): string {
     lines.push('No cross-validation was run.');
   }
   lines.push(
-    '',
-    '## Training',
-    '',
-    `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} held-out clips, best epoch ${final.bestEpoch} of ${final.epochs}`,
-    `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
-    `- Training time: ${t.trainingSeconds} s (features cached), ${t.trainedAt}`,
-    ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
-    `- Reproduce: \`${t.command}\``,
-    '',
-    '## Limits',
-    '',
+    ...trainingLines(m, 'held-out clips'),
     `Trained on ${t.clips} clips from ${t.groups} groups: the cross-validated figures carry a wide margin, and scenes, cameras and people unlike these will do worse. A label is a cue for a person to look, not a verdict.`,
     '',
   );

@@ -40,3 +40,40 @@ export function createInputEncoder(mode: InputMode, scale: number, offset: numbe
     },
   };
 }
+
+/** Turns a batch of decoded frames into the CNN's input, in one buffer reused for its life. */
+export interface FrameEncoder {
+  /** Encodes consecutive frames of one stream; returns a view valid until the next call. */
+  encode(frames: readonly { width: number; height: number; data: Uint8Array }[]): Float32Array;
+  /** Forgets the previous frame (see {@link InputEncoder.reset}). */
+  reset(): void;
+}
+
+/**
+ * The one place frames become pixels, for the labeler and for training features alike, so
+ * both see exactly the same input.
+ * @param o.size square input side; frames of another size are refused with a coded error.
+ * @param o.maxBatch most frames per `encode` call (sizes the buffer).
+ * @param o.owner named in errors, e.g. `model fight`.
+ */
+export function createFrameEncoder(o: { mode: InputMode; scale: number; offset: number; size: number; maxBatch: number; owner: string }): FrameEncoder {
+  const encoder = createInputEncoder(o.mode, o.scale, o.offset);
+  const frameFloats = o.size * o.size * 3;
+  // Allocated once: the per-frame path creates no pixel arrays.
+  const pixels = new Float32Array(o.maxBatch * frameFloats);
+  return {
+    encode(frames) {
+      if (frames.length > o.maxBatch) {
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `batch of ${frames.length} frames; maxBatch is ${o.maxBatch}`);
+      }
+      frames.forEach((f, i) => {
+        if (f.width !== o.size || f.height !== o.size) {
+          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `frame is ${f.width}x${f.height}; ${o.owner} takes ${o.size}x${o.size}`);
+        }
+        encoder.encode(f.data, pixels, i * frameFloats);
+      });
+      return pixels.subarray(0, frames.length * frameFloats);
+    },
+    reset: () => encoder.reset(),
+  };
+}

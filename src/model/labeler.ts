@@ -1,8 +1,7 @@
-import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
 import { extractorEntry } from './extractors/registry.js';
-import { createInputEncoder } from './input.js';
+import { createFrameEncoder } from './input.js';
 import type { VigilModel } from './model.js';
 
 /** Labels one stream's frames in order, carrying the recurrent state between calls. */
@@ -22,40 +21,27 @@ export interface Labeler {
 export function createLabeler(model: VigilModel, options: { maxBatch?: number } = {}): Labeler {
   const { manifest, extractor, head, live } = model;
   const entry = extractorEntry(manifest.extractor);
-  const size = manifest.inputSize;
-  const frameFloats = size * size * 3;
-  const maxBatch = options.maxBatch ?? 8;
-  const encoder = createInputEncoder(manifest.input, entry.pixelScale, entry.pixelOffset);
-  // One buffer for the life of the labeler: the per-frame path allocates no pixel arrays.
-  const pixels = new Float32Array(maxBatch * frameFloats);
+  const pixels = createFrameEncoder({
+    mode: manifest.input,
+    scale: entry.pixelScale,
+    offset: entry.pixelOffset,
+    size: manifest.inputSize,
+    maxBatch: options.maxBatch ?? 8,
+    owner: `model ${manifest.name}`,
+  });
   let h: Float32Array = new Float32Array(head.hidden);
-
-  function encode(frames: readonly Frame[]): void {
-    if (frames.length > maxBatch) {
-      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `batch of ${frames.length} frames; maxBatch is ${maxBatch}`);
-    }
-    frames.forEach((f, i) => {
-      if (f.width !== size || f.height !== size) {
-        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `frame is ${f.width}x${f.height}; model ${manifest.name} takes ${size}x${size}`);
-      }
-      encoder.encode(f.data, pixels, i * frameFloats);
-    });
-  }
 
   return {
     async label(frame) {
-      encode([frame]);
+      const px = pixels.encode([frame]);
       // One engine call where the engine fuses CNN and step (ort); same numbers either way.
-      const out = live
-        ? await live.step(pixels.subarray(0, frameFloats), h)
-        : head.step(await extractor.extract(pixels.subarray(0, frameFloats), 1), h);
+      const out = live ? await live.step(px, h) : head.step(await extractor.extract(px, 1), h);
       h = out.h;
       return { tMs: frame.tMs, probs: out.probs };
     },
     async labelBatch(frames) {
       if (frames.length === 0) return [];
-      encode(frames);
-      const x = await extractor.extract(pixels.subarray(0, frames.length * frameFloats), frames.length);
+      const x = await extractor.extract(pixels.encode(frames), frames.length);
       const out = head.sequence(x, frames.length, h);
       h = out.h;
       const k = head.numClasses;
@@ -63,7 +49,7 @@ export function createLabeler(model: VigilModel, options: { maxBatch?: number } 
     },
     reset() {
       h = new Float32Array(head.hidden);
-      encoder.reset();
+      pixels.reset();
     },
   };
 }

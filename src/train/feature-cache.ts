@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
-import { createInputEncoder, type InputMode } from '../model/input.js';
+import { createFrameEncoder, type InputMode } from '../model/input.js';
 import { openFrames } from '../video/decode.js';
 import type { Frame } from '../video/types.js';
 
@@ -36,15 +36,12 @@ export async function computeClipFeatures(path: string, spec: FeatureSpec): Prom
   const entry = extractorEntry(spec.extractor);
   const extractor = await loadExtractor(spec.extractor);
   const size = entry.inputSize;
-  const frameFloats = size * size * 3;
-  const encoder = createInputEncoder(spec.input, entry.pixelScale, entry.pixelOffset);
-  const pixels = new Float32Array(BATCH * frameFloats);
+  const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size, maxBatch: BATCH, owner: spec.extractor });
   const tMs: number[] = [];
   const rows: Float32Array[] = [];
   let batch: Frame[] = [];
   const flush = async () => {
-    batch.forEach((f, i) => encoder.encode(f.data, pixels, i * frameFloats));
-    rows.push((await extractor.extract(pixels.subarray(0, batch.length * frameFloats), batch.length)).slice());
+    rows.push((await extractor.extract(pixels.encode(batch), batch.length)).slice());
     batch = [];
   };
   for await (const frame of openFrames(path, { fps: spec.fps, width: size, height: size })) {

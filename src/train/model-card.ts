@@ -1,4 +1,5 @@
 import type { ModelManifest } from '../model/manifest.js';
+import type { EventReport } from './event-metrics.js';
 
 interface Cv {
   folds: number;
@@ -98,18 +99,7 @@ interface SpanCv {
   pooled: Cv['pooled'];
   rawFrameAccuracy: number;
   toleranceS: number;
-  events: {
-    label: string;
-    events: number;
-    hits: number;
-    missed: number;
-    falseAlarms: number;
-    recall: number | null;
-    precision: number | null;
-    onsetErrorMeanS: number | null;
-    onsetErrorMaxS: number | null;
-    falseAlarmsPerHour: number | null;
-  }[];
+  events: EventReport[];
 }
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));

@@ -21,25 +21,12 @@ import {
   type ClipSpec,
   FASTSTART,
 } from '../helpers/clips.js';
+import { expectCoded, rejection } from '../helpers/errors.js';
 
 async function collect(input: SourceInput, options: FrameSourceOptions): Promise<Frame[]> {
   const frames: Frame[] = [];
   for await (const f of openFrames(input, options)) frames.push(f);
   return frames;
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a rejection').to.be.instanceOf(VigilError);
-  return e as VigilError;
-}
-
-function expectCoded(e: unknown, code: ErrorCode, message: string): void {
-  expect(e).to.be.instanceOf(VigilError);
-  expect(e).to.include({ code, message });
 }
 
 /** Mean brightness of one pixel. */

@@ -1,22 +1,9 @@
 import { expect } from 'chai';
 import { createReadStream } from 'node:fs';
-import { VigilError, type ErrorCode } from '../../src/errors.js';
+import { VigilError } from '../../src/errors.js';
 import { classifySource, displaySource, hostLookupCrash, probe } from '../../src/video/probe.js';
 import { createClipDir, fixture, serveFile, silentServer, type BadInputs, type ClipDir } from '../helpers/clips.js';
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a rejection').to.be.instanceOf(VigilError);
-  return e as VigilError;
-}
-
-function expectCoded(e: unknown, code: ErrorCode, message: string): void {
-  expect(e).to.be.instanceOf(VigilError);
-  expect(e).to.include({ code, message });
-}
+import { expectCoded, rejection } from '../helpers/errors.js';
 
 describe('video/probe', () => {
   let clips: ClipDir;

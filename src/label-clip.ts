@@ -4,9 +4,9 @@ import type { VigilModel } from './model/model.js';
 import { buildTimeline } from './timeline/segments.js';
 import { toTimelineJson, type TimelineJson } from './timeline/format.js';
 import type { FrameProbs } from './timeline/types.js';
+import { inBatches } from './video/batches.js';
 import { openFrames } from './video/decode.js';
 import { probe } from './video/probe.js';
-import type { Frame } from './video/types.js';
 
 export interface LabelClipOptions {
   /** Sampling rate [fps=the model's]; another rate changes what the recurrent head sees. */
@@ -45,26 +45,19 @@ export async function labelClip(source: string, model: VigilModel, options: Labe
   const batchSize = options.batch ?? 8;
   const labeler = createLabeler(model, { maxBatch: batchSize });
   const probs: FrameProbs[] = [];
-  let batch: Frame[] = [];
-  const flush = async () => {
-    for (const p of await labeler.labelBatch(batch)) probs.push({ tMs: p.tMs, probs: Array.from(p.probs) });
-    options.onProgress?.(batch[batch.length - 1].tMs, durationMs);
-    batch = [];
-  };
   const size = manifest.inputSize;
   const frames = openFrames(source, { fps, width: size, height: size, signal: options.signal });
   // Closing the source ends the loop normally, even while it waits on a silent camera.
   const onStop = () => void frames.close();
   options.stop?.addEventListener('abort', onStop, { once: true });
   try {
-    for await (const frame of frames) {
-      batch.push(frame);
-      if (batch.length === batchSize) await flush();
+    for await (const batch of inBatches(frames, batchSize)) {
+      for (const p of await labeler.labelBatch(batch)) probs.push({ tMs: p.tMs, probs: Array.from(p.probs) });
+      options.onProgress?.(batch[batch.length - 1].tMs, durationMs);
     }
   } finally {
     options.stop?.removeEventListener('abort', onStop);
   }
-  if (batch.length > 0) await flush();
   const stopped = options.stop?.aborted === true;
 
   const smoothing = { windowMs: options.windowMs ?? manifest.smoothing.windowMs, minHoldMs: options.minHoldMs ?? manifest.smoothing.minHoldMs };

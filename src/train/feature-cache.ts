@@ -4,8 +4,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { createFrameEncoder, type InputMode } from '../model/input.js';
+import { inBatches } from '../video/batches.js';
 import { openFrames } from '../video/decode.js';
-import type { Frame } from '../video/types.js';
 
 /** What decides a clip's features: change any of it and the cache misses. */
 export interface FeatureSpec {
@@ -39,17 +39,10 @@ export async function computeClipFeatures(path: string, spec: FeatureSpec): Prom
   const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size, maxBatch: BATCH, owner: spec.extractor });
   const tMs: number[] = [];
   const rows: Float32Array[] = [];
-  let batch: Frame[] = [];
-  const flush = async () => {
+  for await (const batch of inBatches(openFrames(path, { fps: spec.fps, width: size, height: size }), BATCH)) {
+    for (const f of batch) tMs.push(f.tMs);
     rows.push((await extractor.extract(pixels.encode(batch), batch.length)).slice());
-    batch = [];
-  };
-  for await (const frame of openFrames(path, { fps: spec.fps, width: size, height: size })) {
-    tMs.push(frame.tMs);
-    batch.push(frame);
-    if (batch.length === BATCH) await flush();
   }
-  if (batch.length > 0) await flush();
   const features = new Float32Array(tMs.length * extractor.featureSize);
   let at = 0;
   for (const r of rows) {

@@ -11,3 +11,4 @@ export {
   type FfmpegInfo,
 } from './ffmpeg.js';
 export { createFrameAssembler, type FrameAssembler } from './frame-assembler.js';
+export { inBatches } from './batches.js';

@@ -9,14 +9,14 @@ import { vigilError } from '../errors.js';
 export const INPUT_MODES = ['frame', 'framediff'] as const;
 export type InputMode = (typeof INPUT_MODES)[number];
 
-export interface InputEncoder {
+interface InputEncoder {
   /** Writes one frame's scaled pixels into `out` at `offset` (in floats). */
   encode(rgb: Uint8Array, out: Float32Array, offset: number): void;
   /** Forgets the previous frame (a new clip or a reconnected stream). */
   reset(): void;
 }
 
-export function createInputEncoder(mode: InputMode, scale: number, offset: number): InputEncoder {
+function createInputEncoder(mode: InputMode, scale: number, offset: number): InputEncoder {
   if (!(INPUT_MODES as readonly string[]).includes(mode)) {
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `input mode ${mode}; allowed: ${INPUT_MODES.join(', ')}`);
   }

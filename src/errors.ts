@@ -37,6 +37,15 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_ABORTED: { message: 'aborted: %s', httpStatus: 499, wsClose: 1000 },
   VIGIL_ERR_DATASET: { message: 'bad dataset: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_OUTPUT: { message: 'cannot write output: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_NOT_FOUND: { message: 'not found: %s', httpStatus: 404, wsClose: 4404 },
+  VIGIL_ERR_CONFLICT: { message: 'conflict: %s', httpStatus: 409, wsClose: 4409 },
+  VIGIL_ERR_TOO_LARGE: { message: 'too large: %s', httpStatus: 413, wsClose: 1009 },
+  VIGIL_ERR_UNSUPPORTED_MEDIA: { message: 'unsupported media type: %s', httpStatus: 415, wsClose: 4415 },
+  VIGIL_ERR_UNAUTHORIZED: { message: 'access token missing or wrong: %s', httpStatus: 401, wsClose: 4401 },
+  VIGIL_ERR_MESSAGE: { message: 'bad message: %s', httpStatus: 400, wsClose: 4400 },
+  VIGIL_ERR_SLOW_CLIENT: { message: 'client too slow: %s', httpStatus: 503, wsClose: 4408 },
+  VIGIL_ERR_STORE: { message: 'storage failed: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_CONFIG: { message: 'bad configuration: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_INTERNAL: { message: 'internal error: %s', httpStatus: 500, wsClose: 1011 },
 } satisfies Record<string, ErrorSpec>);
 

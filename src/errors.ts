@@ -39,6 +39,7 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_OUTPUT: { message: 'cannot write output: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_NOT_FOUND: { message: 'not found: %s', httpStatus: 404, wsClose: 4404 },
   VIGIL_ERR_CONFLICT: { message: 'conflict: %s', httpStatus: 409, wsClose: 4409 },
+  VIGIL_ERR_RANGE: { message: 'range not satisfiable: %s', httpStatus: 416, wsClose: 4400 },
   VIGIL_ERR_TOO_LARGE: { message: 'too large: %s', httpStatus: 413, wsClose: 1009 },
   VIGIL_ERR_UNSUPPORTED_MEDIA: { message: 'unsupported media type: %s', httpStatus: 415, wsClose: 4415 },
   VIGIL_ERR_UNAUTHORIZED: { message: 'access token missing or wrong: %s', httpStatus: 401, wsClose: 4401 },

@@ -7,6 +7,7 @@ import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
 import { labelCommand } from './label.js';
 import { modelsCommand } from './models.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 const program = new Command('vigil')
@@ -27,6 +28,7 @@ program.addCommand(doctorCommand());
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(importCommand());
+program.addCommand(serveCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -13,8 +13,11 @@ function packageRoot(): string {
   return dir;
 }
 
+/** The folder holding vigil's package.json (models/ and fixtures/ sit beside it). */
+export const PACKAGE_ROOT = packageRoot();
+
 /** The models that ship with vigil. */
-export const SHIPPED_MODELS_DIR = join(packageRoot(), 'models');
+export const SHIPPED_MODELS_DIR = join(PACKAGE_ROOT, 'models');
 export const DEFAULT_MODEL = 'fight';
 export const MANIFEST_FILE = 'manifest.json';
 

@@ -87,9 +87,10 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
       if (signal?.aborted) throw aborted();
       if (stopped) return;
 
-      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs });
-      const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n));
+      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs, extra: options.extraOutputArgs ?? [] });
+      const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n), options.extraPipes ?? 0);
       child = run.proc;
+      if (options.extraPipes) options.onExtraPipes?.(run.proc.stdio.slice(3) as Readable[]);
       exited = run.exited;
       let inputFailure: string | undefined;
       if (typeof input !== 'string') {
@@ -170,6 +171,7 @@ interface Plan {
   fps: number;
   realtime: boolean;
   loop: boolean;
+  extra: readonly string[];
   timeoutMs: number;
 }
 
@@ -193,7 +195,7 @@ function ffmpegArgs(ffmpeg: FfmpegInfo, input: SourceInput, kind: SourceKind, p:
     'showinfo',
   ];
   args.push('-map', '0:v:0', '-vf', filters.join(','), ...passthroughArgs(ffmpeg));
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1', ...p.extra);
   return args;
 }
 
@@ -206,8 +208,9 @@ interface Run {
   nextStamp(): Promise<number | null>;
 }
 
-function startFfmpeg(path: string, args: string[], withStdin: boolean, onFrames: (n: number) => void): Run {
-  const proc = spawn(path, args, { stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+function startFfmpeg(path: string, args: string[], withStdin: boolean, onFrames: (n: number) => void, extraPipes: number): Run {
+  const extra = Array.from({ length: extraPipes }, () => 'pipe' as const);
+  const proc = spawn(path, args, { stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...extra] });
   const exited = new Promise<Exit>((done) => {
     proc.once('exit', (code, signal) => done({ code, signal }));
     proc.on('error', (error) => done({ code: null, signal: null, error }));

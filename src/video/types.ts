@@ -47,6 +47,20 @@ export interface FrameSourceOptions {
    * the good frames are kept and the source ends instead of throwing. [onWarning=ignore]
    */
   onWarning?: (message: string) => void;
+  /**
+   * More ffmpeg outputs on the same input, appended after the frames' output, e.g. a
+   * recording (`-map 0:v:0 -c:v libx264 ... -f segment ...`): the source is read once.
+   * [extraOutputArgs=none]
+   */
+  extraOutputArgs?: readonly string[];
+  /**
+   * Extra pipes from ffmpeg, as fds 3, 4, ... (`pipe:3` in `extraOutputArgs`); each ffmpeg
+   * process started hands them to this callback, which must keep reading them, or ffmpeg
+   * stalls. [onExtraPipes=none]
+   */
+  onExtraPipes?: (pipes: NodeJS.ReadableStream[]) => void;
+  /** How many extra pipes [extraPipes=0]. */
+  extraPipes?: number;
 }
 
 /**

@@ -1,0 +1,129 @@
+import { vigilError } from '../errors.js';
+import type { FrameProbs } from '../timeline/types.js';
+import type { Frame } from '../video/types.js';
+import { extractorEntry } from './extractors/registry.js';
+import { createFrameEncoder } from './input.js';
+import type { VigilModel } from './model.js';
+
+/** One live stream's labeler; its recurrent state and previous frame live here. */
+export interface StreamLabeler {
+  /** One CNN pass and one recurrent step; frames of all open streams share engine calls. */
+  label(frame: Frame): Promise<FrameProbs>;
+  /** Zero state, no previous frame (a reconnected camera). */
+  reset(): void;
+  /** Leaves the batcher; a pending `label` still resolves. */
+  close(): void;
+}
+
+/** Shares one loaded model between many live streams (cameras). */
+export interface StreamBatcher {
+  open(): StreamLabeler;
+  /** Frames labelled and engine calls made: `frames / runs` is the mean batch. */
+  readonly stats: { readonly frames: number; readonly runs: number };
+  readonly streams: number;
+}
+
+interface Pending {
+  pixels: Float32Array;
+  stream: { h: Float32Array };
+  tMs: number;
+  resolve(p: FrameProbs): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Batches the frames of many streams into one engine call. While a call runs, frames that
+ * arrive queue up and go together in the next one, so a quiet server answers each frame
+ * at once (batch 1) and a busy one makes fewer, larger calls; the engine call blocks the
+ * event loop, so fewer calls also means fewer stalls for the sockets.
+ * @param [options.maxBatch=16] most frames per engine call.
+ */
+export function createStreamBatcher(model: VigilModel, options: { maxBatch?: number } = {}): StreamBatcher {
+  const maxBatch = options.maxBatch ?? 16;
+  const { manifest, extractor, head, live } = model;
+  const entry = extractorEntry(manifest.extractor);
+  const S = manifest.inputSize;
+  const frameFloats = S * S * 3;
+  const hidden = head.hidden;
+  const k = head.numClasses;
+  const pixels = new Float32Array(maxBatch * frameFloats);
+  const hs = new Float32Array(maxBatch * hidden);
+  const queue: Pending[] = [];
+  const stats = { frames: 0, runs: 0 };
+  let streams = 0;
+  let running = false;
+
+  async function run(batch: Pending[]): Promise<void> {
+    const n = batch.length;
+    batch.forEach((p, i) => {
+      pixels.set(p.pixels, i * frameFloats);
+      hs.set(p.stream.h, i * hidden);
+    });
+    const px = pixels.subarray(0, n * frameFloats);
+    const h = hs.subarray(0, n * hidden);
+    const out = live ? await live.step(px, h, n) : head.step(await extractor.extract(px, n), h, n);
+    stats.frames += n;
+    stats.runs += 1;
+    batch.forEach((p, i) => {
+      p.stream.h = out.h.slice(i * hidden, (i + 1) * hidden);
+      p.resolve({ tMs: p.tMs, probs: out.probs.slice(i * k, (i + 1) * k) });
+    });
+  }
+
+  async function drain(): Promise<void> {
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        try {
+          await run(batch);
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    stats,
+    get streams() {
+      return streams;
+    },
+    open() {
+      streams += 1;
+      let closed = false;
+      const stream = { h: new Float32Array(hidden) };
+      // Per stream: framediff needs this stream's previous frame.
+      const encoder = createFrameEncoder({
+        mode: manifest.input,
+        scale: entry.pixelScale,
+        offset: entry.pixelOffset,
+        size: S,
+        maxBatch: 1,
+        owner: `model ${manifest.name}`,
+      });
+      return {
+        label(frame) {
+          if (closed) return Promise.reject(vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'label() on a closed stream'));
+          // Copied: the encoder's buffer is reused by this stream's next frame.
+          const px = encoder.encode([frame]).slice();
+          return new Promise<FrameProbs>((resolve, reject) => {
+            queue.push({ pixels: px, stream, tMs: frame.tMs, resolve, reject });
+            // A microtask later, so frames handed in during the same tick share the call.
+            if (!running) queueMicrotask(() => void (running || drain()));
+          });
+        },
+        reset() {
+          stream.h = new Float32Array(hidden);
+          encoder.reset();
+        },
+        close() {
+          if (!closed) streams -= 1;
+          closed = true;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import express from 'express';
+import { WebSocketServer } from 'ws';
+import { isVigilError, vigilError } from '../errors.js';
+import { log } from '../log.js';
+import { describeEngine, selectEngine } from '../model/engine.js';
+import { readManifest, resolveModelDir } from '../model/model-folder.js';
+import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/paths.js';
+import { openStore, type Store } from '../store/index.js';
+import { checkToken, requireToken } from './auth.js';
+import { createCameraService, type CameraService } from './cameras.js';
+import { resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import { errorMiddleware, handle } from './http.js';
+import { createHub, type Hub } from './hub.js';
+import { attachIngest } from './ingest.js';
+import { createJobQueue } from './jobs.js';
+import { createModelPool } from './model-pool.js';
+import { PROTOCOL_VERSION } from './protocol.js';
+import { camerasRouter } from './routes/cameras.js';
+import { clipsRouter } from './routes/clips.js';
+
+/** The fixture the demo camera plays in a loop on a first start. */
+export const DEMO_CLIP = join(PACKAGE_ROOT, 'fixtures', 'fight-fi002.mp4');
+const WEB_DIR = join(PACKAGE_ROOT, 'src', 'web');
+const RETENTION_EVERY_MS = 60_000;
+
+/** A running vigil server. */
+export interface VigilServer {
+  /** `http://host:port` actually bound (port 0 resolved). */
+  readonly url: string;
+  readonly port: number;
+  readonly config: ServerConfig;
+  readonly store: Store;
+  readonly cameras: CameraService;
+  readonly hub: Hub;
+  /** Stops cameras and jobs, closes sockets, the database and the port. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the live service: REST API, WebSocket hub at `/ws`, webcam ingest at
+ * `/api/cameras/:id/ingest`, the web UI at `/`, every stored camera running.
+ * @param input settings (see {@link resolveConfig}); `VIGIL_*` variables fill the rest.
+ * @example
+ *   const server = await startServer({ port: 0, dataDir: '/tmp/vigil' });
+ *   console.log(server.url); // http://127.0.0.1:41873
+ *   await server.close();
+ */
+export async function startServer(input: ServerConfigInput = {}): Promise<VigilServer> {
+  const config = resolveConfig(input);
+  const store = openStore(config.dataDir);
+  const models = createModelPool();
+  const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
+  const publish = hub.publish;
+  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs });
+  const jobs = createJobQueue({ store, models, publish });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.static(WEB_DIR, { index: 'index.html', dotfiles: 'deny' }));
+  const api = express.Router();
+  api.use(requireToken(config.token));
+  api.use(express.json({ limit: config.limits.jsonBytes }));
+  api.get('/status', handle(async (_req, res) => {
+    res.json({
+      server: 'vigil',
+      protocol: PROTOCOL_VERSION,
+      engine: describeEngine(await selectEngine()),
+      models: models.loaded(),
+      cameras: cameras.statuses(),
+      clients: hub.clients,
+      jobsWaiting: jobs.waiting,
+    });
+  }));
+  api.get('/models', handle((_req, res) => {
+    res.json({
+      models: listModelNames().map((name) => {
+        const m = readManifest(resolveModelDir(name));
+        return { name, version: m.version, description: m.description, classes: m.classes, fps: m.fps, default: name === DEFAULT_MODEL };
+      }),
+    });
+  }));
+  api.use('/cameras', camerasRouter(cameras));
+  api.use('/clips', clipsRouter({ store, jobs, uploadBytes: config.limits.uploadBytes }));
+  api.use(handle(() => {
+    throw vigilError('VIGIL_ERR_NOT_FOUND', 'no such API path');
+  }));
+  app.use('/api', api);
+  app.use(errorMiddleware);
+
+  const http: Server = createHttpServer(app);
+  const hubWss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMessageBytes });
+  const ingestWss = new WebSocketServer({ noServer: true, maxPayload: config.limits.ingestMessageBytes });
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const ingest = /^\/api\/cameras\/([^/]+)\/ingest$/.exec(path);
+    const wss = path === '/ws' ? hubWss : ingest ? ingestWss : undefined;
+    if (!wss) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        // Checked after the upgrade so a browser sees the coded close, not a bare failure.
+        checkToken(req, config.token);
+        if (ingest) attachIngest(ws, decodeURIComponent(ingest[1]), cameras);
+        else hub.attach(ws);
+      } catch (e) {
+        const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+        ws.close(err.wsClose, err.code);
+      }
+    });
+  });
+
+  // Crash leftovers first: clips a crash left mid-labelling are labelled again.
+  for (const clip of store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 }).reverse()) jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
+  const retention = () => {
+    try {
+      const removed = store.applyRetention({ maxAgeMs: config.retention.maxAgeHours * 3_600_000, maxBytes: config.retention.maxBytes });
+      if (removed.length > 0) log.info(`retention removed ${removed.length} recordings`);
+    } catch (e) {
+      log.warn(`retention: ${(e as Error).message}`);
+    }
+  };
+  retention();
+  const retentionTimer = setInterval(retention, RETENTION_EVERY_MS);
+  retentionTimer.unref();
+
+  seedDemo(config, store);
+  await cameras.startAll();
+
+  await new Promise<void>((done, fail) => {
+    http.once('error', (e: NodeJS.ErrnoException) => fail(vigilError('VIGIL_ERR_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`)));
+    http.listen(config.port, config.host, done);
+  });
+  const port = (http.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  log.info(`vigil serving ${url} (data in ${config.dataDir})`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    config,
+    store,
+    cameras,
+    hub,
+    close() {
+      closing ??= (async () => {
+        clearInterval(retentionTimer);
+        hub.close();
+        for (const ws of ingestWss.clients) ws.terminate();
+        await Promise.all([cameras.stopAll(), jobs.close()]);
+        await new Promise<void>((done) => {
+          http.close(() => done());
+          http.closeAllConnections();
+        });
+        models.dispose();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * A first start gets one camera playing a shipped clip, so the UI has something live; a
+ * marker file remembers it was offered, so a user who deletes it is not given it back.
+ */
+function seedDemo(config: ServerConfig, store: Store): void {
+  const marker = join(config.dataDir, '.demo-offered');
+  if (!config.demo || existsSync(marker)) return;
+  if (store.cameras.list().length === 0 && existsSync(DEMO_CLIP)) {
+    store.cameras.create({ id: 'demo', name: 'Demo (fixture clip, looped)', source: DEMO_CLIP, model: DEFAULT_MODEL, fps: null, loop: true, record: { mode: 'off' } });
+    log.info(`added camera "demo" playing ${DEMO_CLIP}`);
+  }
+  writeFileSync(marker, '');
+}

@@ -1,0 +1,269 @@
+import type { Readable } from 'node:stream';
+import { isVigilError, vigilError, type ErrorCode } from '../errors.js';
+import { log } from '../log.js';
+import type { ModelManifest } from '../model/manifest.js';
+import type { StreamLabeler } from '../model/stream-batcher.js';
+import { createSegmenter, type SegmentEvent } from '../timeline/segments.js';
+import { createSmoother, type SmoothedFrame } from '../timeline/smoother.js';
+import { openFrames } from '../video/decode.js';
+import { classifySource, displaySource } from '../video/probe.js';
+import type { Frame, SourceInput } from '../video/types.js';
+import { createPreview, type Preview } from './preview.js';
+import type { CameraState, CameraStatus, ServerMessage, WireError } from './protocol.js';
+
+/** What a camera is, as the runner needs it (the store's record has more). */
+export interface CameraSpec {
+  id: string;
+  /** A file path, an rtsp/http(s) URL, or `webcam` (bytes arrive through `ingest`). */
+  source: string;
+  fps: number | null;
+  loop: boolean;
+}
+
+/** Hooks for a recorder that rides on the camera's ffmpeg (see recorder.ts). */
+export interface RunnerRecorder {
+  /** ffmpeg output arguments added to each decoding session (a second output). */
+  outputArgs(): string[];
+  /** A decoding session ended (reconnect, end of file, stop): flush what it wrote. */
+  sessionEnded(): Promise<void>;
+  /** A labelled frame, in stream time of the current session. */
+  frame(f: SmoothedFrame, sessionTMs: number): void;
+  segment(e: SegmentEvent): void;
+}
+
+export interface CameraRunner {
+  readonly id: string;
+  /** JPEGs of what the camera sees, for the web UI. */
+  readonly preview: Preview;
+  status(): CameraStatus;
+  /** A webcam publisher's byte stream (webm); replaces the previous one. */
+  ingest(stream: Readable): void;
+  /** Stops decoding and waits for ffmpeg to exit; the open segment ends. */
+  stop(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  labeler: StreamLabeler;
+  manifest: ModelManifest;
+  publish(msg: ServerMessage): void;
+  maxBackoffMs: number;
+  recorder?: RunnerRecorder;
+}
+
+/** Errors of a local file that no retry can fix. */
+const PERMANENT = new Set<ErrorCode>(['VIGIL_ERR_SOURCE_NOT_FOUND', 'VIGIL_ERR_SOURCE_NOT_FILE', 'VIGIL_ERR_SOURCE_EMPTY', 'VIGIL_ERR_SOURCE_INVALID', 'VIGIL_ERR_SOURCE_NO_VIDEO', 'VIGIL_ERR_SOURCE_SCHEME']);
+
+/**
+ * Runs one camera: ffmpeg → CNN → recurrent step → smoother → segments, published as they
+ * happen. Labelling never queues: while a frame is in the model, only the newest decoded
+ * frame waits, and each one it replaces counts as dropped, so latency stays one frame deep
+ * however slow the machine. A source that fails or ends (other than a file without loop)
+ * reconnects with exponential backoff; stream time keeps increasing across reconnects.
+ */
+export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): CameraRunner {
+  const { labeler, manifest, publish, recorder } = options;
+  const fps = camera.fps ?? manifest.fps;
+  const smoothing = manifest.smoothing;
+  const state: CameraStatus = { cameraId: camera.id, state: 'starting', frames: 0, dropped: 0 };
+  const stopCtl = new AbortController();
+  const preview = createPreview({ fps: Math.min(fps, 10) });
+  let source: ReturnType<typeof openFrames> | undefined;
+  let publisher: Readable | undefined;
+  let wakePublisher = () => {};
+  // Stream time of this camera = session time + offset, so it never goes back on reconnect.
+  let offsetMs = 0;
+  let lastMs = -1;
+
+  function setState(next: CameraState, extra: { error?: WireError; retryAtMs?: number } = {}): void {
+    state.state = next;
+    state.error = extra.error;
+    state.retryAtMs = extra.retryAtMs;
+    publish({ type: 'status', ...state });
+  }
+
+  async function session(input: SourceInput, kind: 'file' | 'url' | 'stream'): Promise<void> {
+    labeler.reset();
+    const smoother = createSmoother(manifest.classes, smoothing);
+    const segmenter = createSegmenter(manifest.classes);
+    const emit = (events: SegmentEvent[]) => {
+      for (const e of events) {
+        recorder?.segment(e);
+        publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: e.segment });
+      }
+    };
+    const S = manifest.inputSize;
+    source = openFrames(input, {
+      fps,
+      width: S,
+      height: S,
+      realtime: kind === 'file',
+      loop: kind === 'file' && camera.loop,
+      signal: stopCtl.signal,
+      extraOutputArgs: [...preview.outputArgs(3), ...(recorder?.outputArgs() ?? [])],
+      extraPipes: 1,
+      onExtraPipes: ([jpegs]) => preview.attach(jpegs),
+    });
+    const base = offsetMs;
+    let waiting: { frame: Frame; wallMs: number } | undefined;
+    let busy: Promise<void> | undefined;
+    let failure: unknown;
+
+    const labelOne = async (frame: Frame, wallMs: number): Promise<void> => {
+      const p = await labeler.label(frame);
+      const tMs = base + frame.tMs;
+      const s = smoother.push({ tMs, probs: p.probs });
+      state.frames += 1;
+      lastMs = tMs;
+      const li = manifest.classes.indexOf(s.label);
+      publish({
+        type: 'label',
+        cameraId: camera.id,
+        tMs,
+        wallMs,
+        probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i])])),
+        label: s.label,
+        confidence: round(s.smoothed[li]),
+      });
+      recorder?.frame(s, frame.tMs);
+      emit(segmenter.push(s));
+    };
+    const pump = async (frame: Frame, wallMs: number): Promise<void> => {
+      let next: { frame: Frame; wallMs: number } | undefined = { frame, wallMs };
+      while (next) {
+        await labelOne(next.frame, next.wallMs);
+        next = waiting;
+        waiting = undefined;
+      }
+    };
+
+    try {
+      let first = true;
+      for await (const frame of source) {
+        if (first) {
+          first = false;
+          setState('live');
+        }
+        const wallMs = Date.now();
+        if (busy) {
+          if (waiting) state.dropped += 1;
+          waiting = { frame, wallMs };
+          continue;
+        }
+        busy = pump(frame, wallMs)
+          .catch((e) => {
+            failure = e;
+            void source?.close();
+          })
+          .finally(() => (busy = undefined));
+      }
+      await busy;
+      if (failure) throw failure;
+    } finally {
+      await busy;
+      emit(segmenter.finish());
+      // The next session starts a frame interval after the last labelled frame.
+      if (lastMs >= 0) offsetMs = lastMs + 1000 / fps;
+      await recorder?.sessionEnded();
+    }
+  }
+
+  async function run(): Promise<void> {
+    let attempt = 0;
+    while (!stopCtl.signal.aborted) {
+      let kind: 'file' | 'url' | 'stream';
+      let input: SourceInput;
+      if (camera.source === 'webcam') {
+        if (!publisher) {
+          setState('waiting');
+          await new Promise<void>((done) => (wakePublisher = done));
+          if (stopCtl.signal.aborted) break;
+        }
+        input = publisher as Readable;
+        publisher = undefined;
+        kind = 'stream';
+      } else {
+        input = camera.source;
+        kind = 'url';
+      }
+      if (state.state !== 'reconnecting') setState('starting');
+      try {
+        if (kind !== 'stream') kind = classifySource(camera.source) as 'file' | 'url';
+        const framesBefore = state.frames;
+        await session(input, kind);
+        if (state.frames > framesBefore) attempt = 0;
+        if (stopCtl.signal.aborted) break;
+        if (kind === 'file' && !camera.loop) {
+          setState('ended');
+          return;
+        }
+        if (kind === 'stream') continue; // back to waiting for the next publisher
+        throw vigilError('VIGIL_ERR_SOURCE_UNREACHABLE', `${displaySource(camera.source)} ended`);
+      } catch (e) {
+        if (stopCtl.signal.aborted) break;
+        const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+        const wire = { code: err.code, message: err.message };
+        if (kind === 'file' && PERMANENT.has(err.code)) {
+          log.warn(`camera ${camera.id}: ${err.code}: ${err.message}`);
+          setState('error', { error: wire });
+          return;
+        }
+        if (kind === 'stream') {
+          log.warn(`camera ${camera.id}: webcam stream failed: ${err.message}`);
+          continue;
+        }
+        // Exponential backoff with jitter, so many cameras behind one dead switch do not
+        // all knock at once.
+        const delay = Math.min(options.maxBackoffMs, 1000 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+        attempt += 1;
+        log.info(`camera ${camera.id}: ${err.code}; retry ${attempt} in ${Math.round(delay)} ms`);
+        setState('reconnecting', { error: wire, retryAtMs: Date.now() + Math.round(delay) });
+        await sleep(delay, stopCtl.signal);
+      }
+    }
+  }
+
+  const done = run().catch((e) => {
+    log.error(`camera ${camera.id} stopped: ${(e as Error).stack}`);
+    setState('error', { error: { code: 'VIGIL_ERR_INTERNAL', message: (e as Error).message } });
+  });
+
+  return {
+    id: camera.id,
+    preview,
+    status: () => ({ ...state }),
+    ingest(stream) {
+      if (camera.source !== 'webcam') throw vigilError('VIGIL_ERR_CONFLICT', `camera ${camera.id} reads ${displaySource(camera.source)}, not a webcam`);
+      publisher?.destroy();
+      publisher = stream;
+      // A publisher replacing a live one: end the running session; the loop picks this one up.
+      void source?.close();
+      wakePublisher();
+    },
+    async stop() {
+      stopCtl.abort();
+      wakePublisher();
+      publisher?.destroy();
+      await source?.close();
+      await done;
+      preview.close();
+      labeler.close();
+      setState('stopped');
+    },
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((done) => {
+    const t = setTimeout(finish, ms);
+    function finish() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', finish);
+      done();
+    }
+    signal.addEventListener('abort', finish, { once: true });
+  });
+}

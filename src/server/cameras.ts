@@ -1,0 +1,131 @@
+import type { Readable } from 'node:stream';
+import { isVigilError, vigilError } from '../errors.js';
+import { log } from '../log.js';
+import { resolveModelDir } from '../model/model-folder.js';
+import type { CameraInput, CameraRecord, Store } from '../store/index.js';
+import { classifySource } from '../video/probe.js';
+import { startCameraRunner, type CameraRunner } from './camera-runner.js';
+import type { ModelPool } from './model-pool.js';
+import type { Preview } from './preview.js';
+import type { CameraStatus, ServerMessage } from './protocol.js';
+import { createRecorder } from './recorder.js';
+
+/** A camera's stored settings and where it stands now. */
+export type CameraView = CameraRecord & { status: CameraStatus };
+
+/** Cameras as the API sees them: stored settings plus a runner for each. */
+export interface CameraService {
+  list(): CameraView[];
+  /** @throws VIGIL_ERR_NOT_FOUND */
+  get(id: string): CameraView;
+  /** Checks the source and model, stores the camera and starts it. */
+  create(input: CameraInput): Promise<CameraView>;
+  /** Stores the change and restarts the camera. */
+  update(id: string, patch: Partial<CameraInput>): Promise<CameraView>;
+  remove(id: string): Promise<void>;
+  statuses(): CameraStatus[];
+  /** The running camera's JPEG preview. @throws VIGIL_ERR_NOT_FOUND, VIGIL_ERR_CONFLICT (not running) */
+  preview(id: string): Preview;
+  /** Feeds a webcam camera from a publisher's byte stream. */
+  ingest(id: string, stream: Readable): void;
+  /** Starts every stored camera (server start). */
+  startAll(): Promise<void>;
+  stopAll(): Promise<void>;
+}
+
+export interface CameraServiceOptions {
+  store: Store;
+  models: ModelPool;
+  publish(msg: ServerMessage): void;
+  maxBackoffMs: number;
+}
+
+export function createCameraService(o: CameraServiceOptions): CameraService {
+  const runners = new Map<string, CameraRunner>();
+
+  function view(record: CameraRecord): CameraView {
+    const status = runners.get(record.id)?.status() ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0 };
+    return { ...record, status };
+  }
+
+  /** Bad settings are refused on the API, not discovered later by the runner. */
+  function check(input: Partial<CameraInput>): void {
+    if (input.source !== undefined && input.source !== 'webcam') classifySource(input.source);
+    if (input.model !== undefined) resolveModelDir(input.model);
+  }
+
+  async function start(record: CameraRecord): Promise<void> {
+    let pooled;
+    try {
+      pooled = await o.models.get(record.model);
+    } catch (e) {
+      const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+      log.warn(`camera ${record.id}: model ${record.model}: ${err.message}`);
+      o.publish({ type: 'status', cameraId: record.id, state: 'error', frames: 0, dropped: 0, error: { code: err.code, message: err.message } });
+      return;
+    }
+    const recorder = record.record.mode === 'off' ? undefined : createRecorder({ camera: record, store: o.store, manifest: pooled.model.manifest, publish: o.publish });
+    runners.set(
+      record.id,
+      startCameraRunner(record, {
+        labeler: pooled.batcher.open(),
+        manifest: pooled.model.manifest,
+        publish: o.publish,
+        maxBackoffMs: o.maxBackoffMs,
+        recorder,
+      }),
+    );
+  }
+
+  async function stop(id: string): Promise<void> {
+    const r = runners.get(id);
+    runners.delete(id);
+    await r?.stop();
+  }
+
+  function must(id: string): CameraRecord {
+    const record = o.store.cameras.get(id);
+    if (!record) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id}`);
+    return record;
+  }
+
+  function running(id: string): CameraRunner {
+    must(id);
+    const r = runners.get(id);
+    if (!r) throw vigilError('VIGIL_ERR_CONFLICT', `camera ${id} is not running`);
+    return r;
+  }
+
+  return {
+    list: () => o.store.cameras.list().map(view),
+    get: (id) => view(must(id)),
+    async create(input) {
+      check(input);
+      const record = o.store.cameras.create(input);
+      await start(record);
+      return view(record);
+    },
+    async update(id, patch) {
+      must(id);
+      check(patch);
+      const record = o.store.cameras.update(id, patch);
+      await stop(id);
+      await start(record);
+      return view(record);
+    },
+    async remove(id) {
+      must(id);
+      await stop(id);
+      o.store.cameras.remove(id);
+    },
+    statuses: () => o.store.cameras.list().map((c) => view(c).status),
+    preview: (id) => running(id).preview,
+    ingest: (id, stream) => running(id).ingest(stream),
+    async startAll() {
+      for (const c of o.store.cameras.list()) await start(c);
+    },
+    async stopAll() {
+      await Promise.all([...runners.keys()].map(stop));
+    },
+  };
+}

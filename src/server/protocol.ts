@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { vigilError, type ErrorCode } from '../errors.js';
+import { describeIssues } from '../model/manifest.js';
+import type { Segment } from '../timeline/types.js';
+
+/**
+ * The WebSocket protocol (README, "WebSocket protocol"). Bump on any change a client must
+ * know about; the server says its version in `hello`.
+ */
+export const PROTOCOL_VERSION = 1;
+
+export type CameraState = 'starting' | 'live' | 'reconnecting' | 'waiting' | 'ended' | 'error' | 'stopped';
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface CameraStatus {
+  cameraId: string;
+  state: CameraState;
+  /** Frames labelled since the camera started. */
+  frames: number;
+  /** Frames skipped on purpose because labelling was behind (newest frame wins). */
+  dropped: number;
+  /** The last error, while `reconnecting` or `error`. */
+  error?: WireError;
+  /** When the next reconnect is tried (epoch ms), while `reconnecting`. */
+  retryAtMs?: number;
+}
+
+export type ServerMessage =
+  | { type: 'hello'; protocol: number; server: string; cameras: CameraStatus[] }
+  | {
+      type: 'label';
+      cameraId: string;
+      /** Stream time: increases for as long as the camera runs, across reconnects. */
+      tMs: number;
+      /** When the frame left the decoder (epoch ms): `Date.now() - wallMs` is the latency. */
+      wallMs: number;
+      /** Raw probabilities of this frame, by class. */
+      probs: Record<string, number>;
+      /** The smoothed, stable label and its smoothed probability. */
+      label: string;
+      confidence: number;
+    }
+  | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
+  | ({ type: 'status' } & CameraStatus)
+  | { type: 'clip'; clipId: string; status: 'pending' | 'processing' | 'ready' | 'failed'; progress?: number; error?: WireError }
+  | { type: 'subscribed'; cameras: string[]; clips: boolean }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+const cameraList = z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]);
+
+const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('subscribe'), cameras: cameraList.optional(), clips: z.boolean().optional() }).strict(),
+  z.object({ type: z.literal('unsubscribe'), cameras: cameraList.optional(), clips: z.boolean().optional() }).strict(),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+/** @throws VIGIL_ERR_MESSAGE saying what is wrong */
+export function parseClientMessage(text: string): ClientMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw vigilError('VIGIL_ERR_MESSAGE', 'not JSON');
+  }
+  const parsed = clientMessage.safeParse(raw);
+  if (!parsed.success) throw vigilError('VIGIL_ERR_MESSAGE', `${describeIssues(parsed.error)} (known types: subscribe, unsubscribe)`);
+  return parsed.data;
+}

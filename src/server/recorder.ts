@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { log } from '../log.js';
+import type { ModelManifest } from '../model/manifest.js';
+import { buildTimeline, type SegmentEvent } from '../timeline/segments.js';
+import { toTimelineJson } from '../timeline/format.js';
+import type { SmoothedFrame } from '../timeline/smoother.js';
+import { resolveFfmpeg } from '../video/ffmpeg.js';
+import type { CameraRecord, Store } from '../store/index.js';
+import type { RunnerRecorder } from './camera-runner.js';
+import type { ServerMessage } from './protocol.js';
+
+export interface RecorderOptions {
+  camera: CameraRecord;
+  store: Store;
+  manifest: ModelManifest;
+  publish(msg: ServerMessage): void;
+  /** How often ffmpeg's segment list is read [pollMs=500]. */
+  pollMs?: number;
+}
+
+/** Segment length when only events are kept: the granularity of pre- and post-roll. */
+const EVENT_SEGMENT_S = 2;
+
+interface Piece {
+  path: string;
+  /** Camera stream time. */
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * Records a camera as a second output of its decoding ffmpeg (the source is read once):
+ * H.264 in short mp4 segments written to the store's staging folder. ffmpeg lists a segment
+ * only after closing it, so only complete files are ever adopted as clips; the segment
+ * being written when ffmpeg dies is discarded (the store wipes staging on start, too).
+ *
+ * `continuous` keeps every segment as a clip. `events` writes 2 s segments and keeps those
+ * within pre-/post-roll of a segment of one of the policy's labels, joining consecutive kept
+ * pieces into one clip; a piece is decided once the stream is `preRoll` past its end.
+ * Re-encoding (ultrafast) costs CPU but makes every source, MJPEG or webcam VP8 included,
+ * a browser-playable mp4 that cuts exactly at segment boundaries.
+ */
+export function createRecorder(o: RecorderOptions): RunnerRecorder {
+  const { camera, store, manifest } = o;
+  const policy = camera.record;
+  const events = policy.mode === 'events';
+  const segmentS = policy.mode === 'continuous' ? policy.segmentS : EVENT_SEGMENT_S;
+  const preMs = policy.mode === 'events' ? policy.preRollS * 1000 : 0;
+  const postMs = policy.mode === 'events' ? policy.postRollS * 1000 : 0;
+  const wanted = new Set(policy.mode === 'events' && policy.labels.length > 0 ? policy.labels : [manifest.classes[0]]);
+
+  let prefix = '';
+  let listPath = '';
+  let listRead = 0;
+  let poll: NodeJS.Timeout | undefined;
+  // Camera time = session time + offset (learned from the first frame of a session).
+  let offsetMs = 0;
+  let wall0 = 0;
+  let frames: Array<{ tMs: number; probs: number[] }> = [];
+  let lastMs = -Infinity;
+  const intervals: Array<{ startMs: number; endMs: number | null }> = [];
+  const undecided: Piece[] = [];
+  let group: Piece[] = [];
+  let chain: Promise<void> = Promise.resolve();
+
+  function later(task: () => Promise<void> | void): Promise<void> {
+    chain = chain.then(task).catch((e) => log.warn(`camera ${camera.id}: recording: ${(e as Error).message}`));
+    return chain;
+  }
+
+  function readList(): void {
+    let text: string;
+    try {
+      text = readFileSync(listPath, 'utf8');
+    } catch {
+      return;
+    }
+    const lines = text.split('\n');
+    // The last line may be half-written; it is read again next time.
+    for (; listRead < lines.length - 1; listRead++) {
+      const [name, start, end] = lines[listRead].split(',');
+      const piece = { path: `${prefix}-dir/${name}`, startMs: Number(start) * 1000 + offsetMs, endMs: Number(end) * 1000 + offsetMs };
+      if (!name || !Number.isFinite(piece.startMs)) continue;
+      if (events) undecided.push(piece);
+      else later(() => keep([piece]));
+    }
+    if (events) decide(false);
+  }
+
+  function overlapsEvent(p: Piece): boolean {
+    return intervals.some((iv) => iv.startMs - preMs < p.endMs && (iv.endMs ?? Infinity) + postMs > p.startMs);
+  }
+
+  function decide(final: boolean): void {
+    while (undecided.length > 0 && (final || lastMs >= undecided[0].endMs + preMs)) {
+      const p = undecided.shift() as Piece;
+      if (overlapsEvent(p)) {
+        group.push(p);
+      } else {
+        rmSync(p.path, { force: true });
+        flushGroup();
+      }
+    }
+    if (final) flushGroup();
+    // Frames and intervals older than anything still undecided are not needed any more.
+    const horizon = (undecided[0]?.startMs ?? group[0]?.startMs ?? lastMs) - preMs - postMs;
+    if (frames.length > 0 && frames[0].tMs < horizon) frames = frames.filter((f) => f.tMs >= horizon);
+  }
+
+  function flushGroup(): void {
+    if (group.length === 0) return;
+    const pieces = group;
+    group = [];
+    later(() => keep(pieces));
+  }
+
+  async function keep(pieces: Piece[]): Promise<void> {
+    const path = pieces.length === 1 ? pieces[0].path : await concat(pieces);
+    const startMs = pieces[0].startMs;
+    const endMs = pieces[pieces.length - 1].endMs;
+    const inside = frames.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs }));
+    if (!events) frames = frames.filter((f) => f.tMs >= endMs);
+    const durationMs = Math.round(endMs - startMs);
+    const timeline = buildTimeline(manifest.classes, inside, { ...manifest.smoothing, endMs: inside.length > 0 ? durationMs : undefined });
+    const json = toTimelineJson({
+      source: `camera:${camera.id}`,
+      model: { name: manifest.name, version: manifest.version },
+      classes: manifest.classes,
+      fps: camera.fps ?? manifest.fps,
+      durationMs,
+      frames: timeline.frames,
+      segments: timeline.segments,
+      options: manifest.smoothing,
+    });
+    const startedAtMs = Math.round(wall0 + startMs - offsetMs);
+    const clip = await store.clips.adopt(path, {
+      kind: 'recording',
+      cameraId: camera.id,
+      name: `${camera.name} ${new Date(startedAtMs).toISOString()}`,
+      mime: 'video/mp4',
+      startedAtMs,
+      durationMs,
+      status: 'ready',
+      timeline: json,
+    });
+    if (pieces.length > 1) for (const p of pieces) rmSync(p.path, { force: true });
+    o.publish({ type: 'clip', clipId: clip.id, status: 'ready' });
+  }
+
+  async function concat(pieces: Piece[]): Promise<string> {
+    const list = store.stagingPath('.txt');
+    const out = store.stagingPath('.mp4');
+    writeFileSync(list, pieces.map((p) => `file '${p.path.replace(/'/g, "'\\''")}'\n`).join(''));
+    const { ffmpeg } = await resolveFfmpeg();
+    await new Promise<void>((done, fail) => {
+      const proc = spawn(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-movflags', '+faststart', '-y', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      proc.stderr.on('data', (d) => (err += d));
+      proc.on('error', fail);
+      proc.on('exit', (code) => (code === 0 ? done() : fail(new Error(`ffmpeg concat exited ${code}: ${err.trim()}`))));
+    });
+    rmSync(list, { force: true });
+    return out;
+  }
+
+  return {
+    outputArgs() {
+      prefix = store.stagingPath('');
+      listPath = `${prefix}-dir/list.csv`;
+      listRead = 0;
+      // ffmpeg's segment muxer does not create folders.
+      mkdirSync(`${prefix}-dir`, { recursive: true });
+      poll = setInterval(readList, o.pollMs ?? 500);
+      poll.unref();
+      return [
+        '-map', '0:v:0', '-an',
+        '-vf', "scale='min(640,iw)':-2",
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+        // A keyframe on every boundary, so each segment starts cleanly and lasts segmentS.
+        '-force_key_frames', `expr:gte(t,n_forced*${segmentS})`,
+        '-f', 'segment', '-segment_time', String(segmentS), '-segment_format', 'mp4',
+        '-segment_format_options', 'movflags=+faststart', '-reset_timestamps', '1',
+        '-segment_list', listPath, '-segment_list_type', 'csv',
+        `${prefix}-dir/seg-%06d.mp4`,
+      ];
+    },
+    frame(f: SmoothedFrame, sessionTMs: number) {
+      if (frames.length === 0 || lastMs === -Infinity) {
+        offsetMs = f.tMs - sessionTMs;
+        wall0 = Date.now() - sessionTMs;
+      }
+      lastMs = f.tMs;
+      frames.push({ tMs: f.tMs, probs: [...f.probs] });
+      if (events) decide(false);
+    },
+    segment(e: SegmentEvent) {
+      if (!wanted.has(e.segment.label)) return;
+      if (e.type === 'start') intervals.push({ startMs: e.segment.startMs, endMs: null });
+      else if (e.type === 'end') {
+        const open = intervals[intervals.length - 1];
+        if (open && open.endMs === null) open.endMs = e.segment.endMs;
+      }
+    },
+    async sessionEnded() {
+      clearInterval(poll);
+      readList();
+      if (events) decide(true);
+      await later(() => {
+        rmSync(`${prefix}-dir`, { recursive: true, force: true });
+      });
+      lastMs = -Infinity;
+      intervals.length = 0;
+    },
+  };
+}

@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import { vigilError } from '../errors.js';
+import { describeIssues } from '../model/manifest.js';
+import { guard, type Db } from './db.js';
+import { assertCameraId, CAMERA_ID_PATTERN, MODEL_NAME_PATTERN, newCameraId } from './ids.js';
+
+/**
+ * What a camera records. `continuous`: back-to-back segments of `segmentS` seconds.
+ * `events`: a clip around each span where one of `labels` is current, from `preRollS` before
+ * it starts to `postRollS` after it ends.
+ */
+export type RecordPolicy =
+  | { mode: 'off' }
+  | { mode: 'continuous'; segmentS: number }
+  | { mode: 'events'; labels: string[]; preRollS: number; postRollS: number };
+
+/** A camera as stored; every field is filled in. */
+export interface CameraRecord {
+  id: string;
+  name: string;
+  /** File path, `rtsp(s)://` or `http(s)://` URL, or `webcam` (frames pushed by a browser). Not probed here. */
+  source: string;
+  /** Model name, as `vigil models` lists them. */
+  model: string;
+  /** Sampling rate in frames/s; null = the model's own. */
+  fps: number | null;
+  /** Restart a file source at its end. */
+  loop: boolean;
+  record: RecordPolicy;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * What {@link CameraRepo.create} takes; `update` takes any subset of it except `id`.
+ * @property [id=cam-<8 hex>] 1-64 of `a-z 0-9 _ -`, starting with a letter or digit
+ * @property [name=id] shown in the UI, 1-100 characters
+ * @property [fps=null] 0 < fps <= 60, or null for the model's own rate
+ * @property [loop=false]
+ * @property [record={ mode: 'off' }] `continuous` defaults `segmentS` to 60; `events` defaults
+ *   `preRollS` to 5 and `postRollS` to 10
+ */
+export interface CameraInput {
+  id?: string;
+  name?: string;
+  source: string;
+  model: string;
+  fps?: number | null;
+  loop?: boolean;
+  record?: RecordPolicyInput;
+}
+
+export type RecordPolicyInput =
+  | { mode: 'off' }
+  | { mode: 'continuous'; segmentS?: number }
+  | { mode: 'events'; labels: string[]; preRollS?: number; postRollS?: number };
+
+export interface CameraRepo {
+  /** Every camera, oldest first. */
+  list(): CameraRecord[];
+  /** @throws VIGIL_ERR_INVALID_ARGUMENT for a malformed id */
+  get(id: string): CameraRecord | undefined;
+  /** @throws VIGIL_ERR_CONFLICT when the id exists; VIGIL_ERR_INVALID_ARGUMENT naming the bad fields */
+  create(input: CameraInput): CameraRecord;
+  /** Changes the given fields (a field set to undefined is left alone); the id cannot change.
+   *  @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_INVALID_ARGUMENT naming the bad fields */
+  update(id: string, patch: Partial<CameraInput>): CameraRecord;
+  /** Removes the camera; its recordings stay, with `cameraId` null. False when there was none. */
+  remove(id: string): boolean;
+}
+
+const recordPolicySchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('off') }).strict(),
+  z.object({ mode: z.literal('continuous'), segmentS: z.number().int().min(1).max(3600).default(60) }).strict(),
+  z
+    .object({
+      mode: z.literal('events'),
+      labels: z.array(z.string().min(1)).min(1, 'name at least one label to record'),
+      preRollS: z.number().min(0).max(60).default(5),
+      postRollS: z.number().min(0).max(600).default(10),
+    })
+    .strict(),
+]);
+
+const cameraSchema = z
+  .object({
+    id: z.string().regex(CAMERA_ID_PATTERN, '1-64 lowercase letters, digits, - and _, starting with a letter or digit'),
+    name: z.string().trim().min(1).max(100).optional(),
+    // Control characters have no business in a path or URL and would garble logs.
+    source: z
+      .string()
+      .min(1)
+      .max(2048)
+      .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'),
+    model: z.string().regex(MODEL_NAME_PATTERN, 'a model name: lowercase letters, digits, - and _'),
+    fps: z.number().positive().max(60).nullable().default(null),
+    loop: z.boolean().default(false),
+    record: recordPolicySchema.default({ mode: 'off' }),
+  })
+  .strict();
+
+type CameraFields = Omit<CameraRecord, 'createdAt' | 'updatedAt'>;
+
+function parseCamera(input: unknown): CameraFields {
+  const parsed = cameraSchema.safeParse(input);
+  if (!parsed.success) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera: ${describeIssues(parsed.error)}`);
+  const { name, ...rest } = parsed.data;
+  return { ...rest, name: name ?? rest.id };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface CameraRow {
+  id: string;
+  name: string;
+  source: string;
+  model: string;
+  fps: number | null;
+  loop: number;
+  record: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function fromRow(r: CameraRow): CameraRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    source: r.source,
+    model: r.model,
+    fps: r.fps,
+    loop: r.loop === 1,
+    record: JSON.parse(r.record) as RecordPolicy,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function createCameraRepo(db: Db, dbPath: string, now: () => number): CameraRepo {
+  const q = guard(dbPath, () => ({
+    list: db.prepare<[], CameraRow>('SELECT * FROM cameras ORDER BY created_at, id'),
+    get: db.prepare<[string], CameraRow>('SELECT * FROM cameras WHERE id = ?'),
+    insert: db.prepare(
+      `INSERT INTO cameras (id, name, source, model, fps, loop, record, created_at, updated_at)
+       VALUES (@id, @name, @source, @model, @fps, @loop, @record, @createdAt, @updatedAt)`,
+    ),
+    update: db.prepare(
+      `UPDATE cameras SET name = @name, source = @source, model = @model, fps = @fps, loop = @loop,
+       record = @record, updated_at = @updatedAt WHERE id = @id`,
+    ),
+    remove: db.prepare<[string]>('DELETE FROM cameras WHERE id = ?'),
+  }));
+  const toParams = (c: CameraRecord) => ({ ...c, loop: c.loop ? 1 : 0, record: JSON.stringify(c.record) });
+  const get = (id: string): CameraRecord | undefined => {
+    assertCameraId(id);
+    const row = guard(dbPath, () => q.get.get(id));
+    return row && fromRow(row);
+  };
+
+  return {
+    list: () => guard(dbPath, () => q.list.all().map(fromRow)),
+    get,
+    create(input) {
+      if (!isObject(input)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera must be an object');
+      const fields = parseCamera({ ...input, id: input.id ?? newCameraId() });
+      const at = new Date(now()).toISOString();
+      const record: CameraRecord = { ...fields, createdAt: at, updatedAt: at };
+      return guard(dbPath, () =>
+        db.transaction(() => {
+          if (q.get.get(record.id)) throw vigilError('VIGIL_ERR_CONFLICT', `camera ${record.id} already exists`);
+          q.insert.run(toParams(record));
+          return record;
+        })(),
+      );
+    },
+    update(id, patch) {
+      assertCameraId(id);
+      if (!isObject(patch)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera patch must be an object');
+      const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      if ('id' in changes && changes.id !== id) {
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera id cannot change (${id} to ${String(changes.id)})`);
+      }
+      return guard(dbPath, () =>
+        db.transaction(() => {
+          const current = q.get.get(id);
+          if (!current) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id}`);
+          const { createdAt, updatedAt: _, ...fields } = fromRow(current);
+          const next: CameraRecord = { ...parseCamera({ ...fields, ...changes }), createdAt, updatedAt: new Date(now()).toISOString() };
+          q.update.run(toParams(next));
+          return next;
+        })(),
+      );
+    },
+    remove(id) {
+      assertCameraId(id);
+      return guard(dbPath, () => q.remove.run(id).changes > 0);
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * The live service's store: cameras and clips in SQLite, clip videos on disk, kept in
+ * agreement across crashes (see store.ts).
+ */
+export { openStore, type Store, type StoreOptions } from './store.js';
+export type { CameraInput, CameraRecord, CameraRepo, RecordPolicy, RecordPolicyInput } from './cameras.js';
+export type { AdoptMeta, ClipKind, ClipQuery, ClipRecord, ClipRepo, ClipStatus, ClipSummary, StatusExtra } from './clips.js';
+export { CLIP_KINDS, CLIP_STATUSES } from './clips.js';
+export type { StageOptions } from './staging.js';
+export type { RetentionPolicy } from './retention.js';
+export type { ReconcileReport } from './reconcile.js';
+export { CAMERA_ID_PATTERN, CLIP_ID_PATTERN, assertCameraId, assertClipId } from './ids.js';
+export { resolveInside } from './paths.js';

@@ -1,0 +1,83 @@
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { log } from '../log.js';
+import type { Db } from './db.js';
+import { CLIP_ID_PATTERN, EXT_PATTERN } from './ids.js';
+import { resolveInside, type Layout } from './paths.js';
+
+/** What {@link reconcile} repaired. */
+export interface ReconcileReport {
+  /** Entries deleted from `staging/` (writes a crash interrupted). */
+  staging: number;
+  /** Files (or anything else) in `clips/` without a row, deleted. */
+  orphanFiles: string[];
+  /** Clips whose video file was missing; their rows were deleted. */
+  missingFiles: string[];
+  /** Clips left `processing` by a crash, put back to `pending`. */
+  requeued: string[];
+}
+
+/**
+ * Makes the database and the disk agree after whatever happened last time. It relies on the
+ * write order of the rest of the store: files are written in staging and renamed into
+ * `clips/` before their row commits; rows are deleted before their files. So any crash
+ * leaves at worst a staged file, a file without a row, or (after the disk lost a rename or
+ * someone deleted a file) a row without a file — each repaired here.
+ */
+export function reconcile(db: Db, layout: Layout): ReconcileReport {
+  mkdirSync(layout.staging, { recursive: true });
+  mkdirSync(layout.clips, { recursive: true });
+  const report: ReconcileReport = { staging: 0, orphanFiles: [], missingFiles: [], requeued: [] };
+
+  for (const name of readdirSync(layout.staging)) {
+    rmSync(join(layout.staging, name), { recursive: true, force: true });
+    report.staging++;
+  }
+  if (report.staging > 0) log.info(`store: deleted ${report.staging} unfinished file(s) from ${layout.staging}`);
+
+  const rows = db.prepare<[], { id: string; ext: string; status: string }>('SELECT id, ext, status FROM clips').all();
+  const expected = new Set<string>();
+  for (const row of rows) {
+    // A row that does not fit the patterns cannot name a safe path: treat its file as missing.
+    const name = `${row.id}.${row.ext}`;
+    if (CLIP_ID_PATTERN.test(row.id) && EXT_PATTERN.test(row.ext) && isFile(resolveInside(layout.clips, name))) {
+      expected.add(name);
+      if (row.status === 'processing') report.requeued.push(row.id);
+    } else {
+      report.missingFiles.push(row.id);
+    }
+  }
+  db.transaction(() => {
+    const remove = db.prepare<[string]>('DELETE FROM clips WHERE id = ?');
+    for (const id of report.missingFiles) remove.run(id);
+    const requeue = db.prepare<[string]>("UPDATE clips SET status = 'pending' WHERE id = ?");
+    for (const id of report.requeued) requeue.run(id);
+  })();
+  if (report.missingFiles.length > 0) {
+    log.warn(`store: ${report.missingFiles.length} clip(s) had no video file and were removed: ${sample(report.missingFiles)}`);
+  }
+  if (report.requeued.length > 0) log.info(`store: ${report.requeued.length} clip(s) interrupted while labelling are pending again`);
+
+  for (const name of readdirSync(layout.clips)) {
+    if (expected.has(name)) continue;
+    rmSync(join(layout.clips, name), { recursive: true, force: true });
+    report.orphanFiles.push(name);
+  }
+  if (report.orphanFiles.length > 0) {
+    log.warn(`store: deleted ${report.orphanFiles.length} file(s) without a clip from ${layout.clips}: ${sample(report.orphanFiles)}`);
+  }
+  return report;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+function sample(names: string[]): string {
+  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')}, ...`;
+}

@@ -1,0 +1,210 @@
+import { expect } from 'chai';
+import { fixture } from '../helpers/clips.js';
+import { connect, startTestServer, type TestServer } from '../helpers/server.js';
+
+describe('server: live cameras over WebSocket', function () {
+  this.timeout(90_000);
+  let t: TestServer;
+
+  before(async () => {
+    t = await startTestServer({ demo: true });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('adds the demo camera on a first start and streams its labels in stream-time order', async () => {
+    const c = await connect(`${t.url}/ws`);
+    const hello = await c.next('hello');
+    expect(hello.protocol).to.equal(1);
+    expect(hello.cameras.map((s) => s.cameraId)).to.deep.equal(['demo']);
+    c.send({ type: 'subscribe', cameras: ['demo'] });
+    expect(await c.next('subscribed')).to.deep.include({ cameras: ['demo'], clips: false });
+    await c.next('status', (s) => s.state === 'live');
+    // 2.5 s clip looped at real speed, 8 fps: 30 labels take ~4 s and cross a loop.
+    for (let i = 0; i < 30; i++) await c.next('label', (_m) => c.messages.filter((m) => m.type === 'label').length > i);
+    const labels = c.messages.filter((m) => m.type === 'label');
+    const times = labels.map((m) => m.tMs);
+    expect(times.every((x, i) => i === 0 || x > times[i - 1]), `tMs increasing: ${times.join(',')}`).to.equal(true);
+    // The loop restarts the file at 0; stream time must go on past the clip's 2.5 s.
+    expect(times[times.length - 1]).to.be.greaterThan(2600);
+    for (const l of labels) {
+      expect(l.cameraId).to.equal('demo');
+      expect(Object.keys(l.probs)).to.deep.equal(['fight', 'no_fight']);
+      expect(l.probs.fight + l.probs.no_fight).to.be.closeTo(1, 1e-3);
+      expect(['fight', 'no_fight']).to.include(l.label);
+      expect(l.confidence).to.be.within(0, 1);
+      expect(l.wallMs).to.be.within(Date.now() - 60_000, Date.now());
+    }
+    const start = await c.next('segment', (m) => m.event === 'start');
+    expect(start.segment.startMs).to.be.at.most(times[0] + 1);
+    c.close();
+  });
+
+  it('serves what the camera sees as JPEG and MJPEG', async () => {
+    const snap = await fetch(`${t.url}/api/cameras/demo/snapshot.jpg`);
+    expect(snap.status).to.equal(200);
+    const jpeg = Buffer.from(await snap.arrayBuffer());
+    expect([...jpeg.subarray(0, 2)]).to.deep.equal([0xff, 0xd8]);
+    expect([...jpeg.subarray(-2)]).to.deep.equal([0xff, 0xd9]);
+    const ctl = new AbortController();
+    const res = await fetch(`${t.url}/api/cameras/demo/preview.mjpeg`, { signal: ctl.signal });
+    expect(res.headers.get('content-type')).to.equal('multipart/x-mixed-replace; boundary=vigilframe');
+    const reader = res.body!.getReader();
+    let text = '';
+    while ((text.match(/--vigilframe/g) ?? []).length < 3) text += Buffer.from((await reader.read()).value!).toString('latin1');
+    expect(text).to.match(/^--vigilframe\r\nContent-Type: image\/jpeg\r\nContent-Length: \d+\r\n\r\n\xff\xd8/);
+    ctl.abort();
+  });
+
+  it('manages cameras over REST and keeps them across a restart', async () => {
+    const created = await t.api('/api/cameras', { method: 'POST', body: { id: 'hall', name: 'Hall', source: fixture('nofight-nofi090.mp4'), model: 'fight' } });
+    expect(created.status).to.equal(201);
+    expect(created.body).to.deep.include({ id: 'hall', name: 'Hall', model: 'fight', fps: null, loop: false });
+    expect(created.body.record).to.deep.equal({ mode: 'off' });
+    const c = await connect(`${t.url}/ws`);
+    c.send({ type: 'subscribe', cameras: '*' });
+    // Not looped: the file plays once and the camera says it ended.
+    await c.next('status', (s) => s.cameraId === 'hall' && s.state === 'ended');
+    const patched = await t.api('/api/cameras/hall', { method: 'PATCH', body: { name: 'Main hall', loop: true } });
+    expect(patched.status).to.equal(200);
+    expect(patched.body).to.deep.include({ name: 'Main hall', loop: true });
+    await c.next('status', (s) => s.cameraId === 'hall' && s.state === 'live');
+    c.close();
+
+    await t.restart();
+    const list = await t.api('/api/cameras');
+    expect(list.body.cameras.map((x: { id: string }) => x.id).sort()).to.deep.equal(['demo', 'hall']);
+    expect(list.body.cameras.find((x: { id: string }) => x.id === 'hall')).to.deep.include({ name: 'Main hall', loop: true });
+    const c2 = await connect(`${t.url}/ws`);
+    c2.send({ type: 'subscribe', cameras: ['hall'] });
+    await c2.next('label', (m) => m.cameraId === 'hall');
+    c2.close();
+
+    expect((await t.api('/api/cameras/hall', { method: 'DELETE' })).status).to.equal(204);
+    expect((await t.api('/api/cameras/hall')).body.error.code).to.equal('VIGIL_ERR_NOT_FOUND');
+    // The demo is offered once: deleting it sticks across restarts.
+    await t.api('/api/cameras/demo', { method: 'DELETE' });
+    await t.restart();
+    expect((await t.api('/api/cameras')).body.cameras).to.deep.equal([]);
+  });
+});
+
+describe('server: bad input on the API and the socket', function () {
+  this.timeout(60_000);
+  let t: TestServer;
+
+  before(async () => {
+    t = await startTestServer({ limits: { jsonBytes: 1024, wsMessageBytes: 1024 } });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  const cases: Array<[string, unknown, number, string, RegExp]> = [
+    ['a URL scheme ffmpeg will not get', { source: 'ftp://cam/1', model: 'fight' }, 400, 'VIGIL_ERR_SOURCE_SCHEME', /ftp:\/\/cam\/1/],
+    ['a missing file', { source: '/nope/cam.mp4', model: 'fight' }, 404, 'VIGIL_ERR_SOURCE_NOT_FOUND', /\/nope\/cam\.mp4/],
+    ['an unknown model', { source: 'webcam', model: 'nosuch' }, 404, 'VIGIL_ERR_MODEL_NOT_FOUND', /nosuch/],
+    ['a bad id', { id: '../etc', source: 'webcam', model: 'fight' }, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /id/],
+    ['an unknown field', { source: 'webcam', model: 'fight', colour: 'red' }, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /colour/],
+    ['no source', { model: 'fight' }, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /source/],
+  ];
+  for (const [what, body, status, code, message] of cases) {
+    it(`refuses a camera with ${what}: ${status} ${code}`, async () => {
+      const res = await t.api('/api/cameras', { method: 'POST', body });
+      expect(res.status).to.equal(status);
+      expect(res.body.error.code).to.equal(code);
+      expect(res.body.error.message).to.match(message);
+      expect((await t.api('/api/cameras')).body.cameras).to.deep.equal([]);
+    });
+  }
+
+  it('refuses malformed, non-JSON and oversized bodies with codes', async () => {
+    const bad = await t.api('/api/cameras', { method: 'POST', body: '{"source":', headers: { 'content-type': 'application/json' } });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error).to.deep.equal({ code: 'VIGIL_ERR_INVALID_ARGUMENT', message: 'invalid argument: request body is not valid JSON' });
+    const text = await t.api('/api/cameras', { method: 'POST', body: 'source=x', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).to.equal(415);
+    expect(text.body.error.code).to.equal('VIGIL_ERR_UNSUPPORTED_MEDIA');
+    const big = await t.api('/api/cameras', { method: 'POST', body: { source: 'webcam', model: 'fight', name: 'x'.repeat(2000) } });
+    expect(big.status).to.equal(413);
+    expect(big.body.error.code).to.equal('VIGIL_ERR_TOO_LARGE');
+    const nopath = await t.api('/api/nothing');
+    expect(nopath.status).to.equal(404);
+    expect(nopath.body.error.code).to.equal('VIGIL_ERR_NOT_FOUND');
+  });
+
+  it('answers a bad WebSocket message with a coded error and keeps the connection', async () => {
+    const c = await connect(`${t.url}/ws`);
+    await c.next('hello');
+    c.send('not json');
+    expect(await c.next('error')).to.deep.equal({ type: 'error', code: 'VIGIL_ERR_MESSAGE', message: 'bad message: not JSON' });
+    c.send({ type: 'shout' });
+    const e2 = await c.next('error', (m) => m.message !== 'bad message: not JSON');
+    expect(e2.code).to.equal('VIGIL_ERR_MESSAGE');
+    expect(e2.message).to.match(/known types: subscribe, unsubscribe/);
+    c.send({ type: 'subscribe', cameras: ['a'] });
+    expect(await c.next('subscribed')).to.deep.include({ cameras: ['a'] });
+    c.close();
+  });
+
+  it('closes a socket that sends an oversized message (1009)', async () => {
+    const c = await connect(`${t.url}/ws`);
+    c.send({ type: 'subscribe', cameras: Array.from({ length: 100 }, (_, i) => `camera-${i}`) });
+    expect((await c.closed).code).to.equal(1009);
+  });
+
+  it('reports a dead camera URL as reconnecting with a code, and retries', async () => {
+    await t.restart({ maxBackoffMs: 300 });
+    const c = await connect(`${t.url}/ws`);
+    c.send({ type: 'subscribe', cameras: ['dead'] });
+    const res = await t.api('/api/cameras', { method: 'POST', body: { id: 'dead', source: 'http://127.0.0.1:1/stream.mjpeg', model: 'fight' } });
+    expect(res.status).to.equal(201);
+    const first = await c.next('status', (s) => s.state === 'reconnecting');
+    expect(first.error?.code).to.equal('VIGIL_ERR_SOURCE_UNREACHABLE');
+    expect(first.retryAtMs).to.be.greaterThan(Date.now() - 5000);
+    // Backoff capped at 300 ms: several attempts within a few seconds, each reported.
+    await c.next('status', () => c.messages.filter((m) => m.type === 'status' && m.state === 'reconnecting').length >= 3, 15_000);
+    expect((await t.api('/api/cameras/dead')).body.status.state).to.be.oneOf(['reconnecting', 'starting']);
+    c.close();
+    await t.api('/api/cameras/dead', { method: 'DELETE' });
+  });
+});
+
+describe('server: access token', function () {
+  this.timeout(30_000);
+
+  it('will not bind beyond loopback without a token', async () => {
+    const { startServer } = await import('../../src/server/app.js');
+    const e = await startServer({ host: '0.0.0.0', port: 0, dataDir: '/tmp/never' }).then(
+      () => undefined,
+      (err) => err,
+    );
+    expect(e).to.include({ code: 'VIGIL_ERR_CONFIG' });
+    expect(e.message).to.match(/set an access token/);
+  });
+
+  it('refuses the API and the socket without the token, accepts them with it', async () => {
+    const token = 'a-long-enough-secret-token';
+    const t = await startTestServer({ host: '0.0.0.0', token });
+    try {
+      const url = t.url.replace('0.0.0.0', '127.0.0.1');
+      const no = await fetch(`${url}/api/cameras`);
+      expect(no.status).to.equal(401);
+      expect(((await no.json()) as any).error.code).to.equal('VIGIL_ERR_UNAUTHORIZED');
+      const wrong = await fetch(`${url}/api/cameras`, { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).to.equal(401);
+      expect((await fetch(`${url}/api/cameras`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(200);
+      expect((await fetch(`${url}/api/cameras?token=${token}`)).status).to.equal(200);
+      // The page itself is public; it holds no data.
+      expect((await fetch(`${url}/`)).status).to.equal(200);
+      const c = await connect(`${url}/ws`);
+      expect(await c.closed).to.deep.equal({ code: 4401, reason: 'VIGIL_ERR_UNAUTHORIZED' });
+      const ok = await connect(`${url}/ws?token=${token}`);
+      await ok.next('hello');
+      ok.close();
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { openStore } from '../../src/store/index.js';
+import { probe } from '../../src/video/probe.js';
+import { fixture } from '../helpers/clips.js';
+import { connect, startTestServer } from '../helpers/server.js';
+
+const BIN = new URL('../../bin/vigil.js', import.meta.url).pathname;
+
+describe('server: recording', function () {
+  this.timeout(120_000);
+
+  it('keeps only the pieces around a label event, joined into one playable clip', async () => {
+    const t = await startTestServer();
+    try {
+      const c = await connect(`${t.url}/ws`);
+      c.send({ type: 'subscribe', cameras: ['ev'], clips: true });
+      const body = { id: 'ev', source: fixture('fight-fi002.mp4'), model: 'fight', loop: true, record: { mode: 'events', labels: ['fight'], preRollS: 1, postRollS: 1 } };
+      expect((await t.api('/api/cameras', { method: 'POST', body })).status).to.equal(201);
+      await c.next('segment', (m) => m.event === 'start' && m.segment.label === 'fight');
+      // Two-second pieces: let a few complete while the fight goes on, then stop the camera.
+      await new Promise((r) => setTimeout(r, 7000));
+      // Recording off restarts the camera: the session ends and its pieces are joined.
+      await t.api('/api/cameras/ev', { method: 'PATCH', body: { record: { mode: 'off' } } });
+      const ready = await c.next('clip', (m) => m.status === 'ready');
+      const clip = (await t.api(`/api/clips/${ready.clipId}`)).body;
+      expect(clip).to.deep.include({ kind: 'recording', cameraId: 'ev', status: 'ready' });
+      expect(clip.durationMs).to.be.at.least(3900);
+      const info = await probe(join(t.dataDir, 'clips', `${clip.id}.mp4`));
+      expect(info.durationS! * 1000).to.be.closeTo(clip.durationMs, 150);
+      expect(clip.timeline.segments.map((s: { label: string }) => s.label)).to.include('fight');
+      expect((await t.api('/api/clips?camera=ev')).body.clips.length).to.equal(1);
+      expect(readdirSync(join(t.dataDir, 'staging'))).to.deep.equal([]);
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('after a crash mid-recording, every clip row has a playable file and no file lacks a row', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
+    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir, '--no-demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((done, fail) => {
+        let out = '';
+        proc.stdout.on('data', (d) => {
+          out += d;
+          const m = /serving (http:\/\/[^/\s]+)\//.exec(out);
+          if (m) done(m[1]);
+        });
+        proc.once('exit', (code) => fail(new Error(`vigil serve exited ${code}`)));
+      });
+      const body = { id: 'rec', source: fixture('fight-fi002.mp4'), model: 'fight', loop: true, record: { mode: 'continuous', segmentS: 1 } };
+      const res = await fetch(`${url}/api/cameras`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).to.equal(201);
+      // Wait for some segments to land, then kill -9 in the middle of the next one.
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const clips = ((await (await fetch(`${url}/api/clips`)).json()) as any).clips;
+        if (clips.length >= 2) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 450));
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc.once('exit', r));
+      // The orphaned ffmpeg dies of SIGPIPE on its next write; give it that moment.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(readdirSync(join(dataDir, 'staging')).length, 'a half-written segment was left behind').to.be.greaterThan(0);
+
+      const store = openStore(dataDir);
+      try {
+        const rows = store.clips.list({ limit: 1000 });
+        expect(rows.length).to.be.at.least(2);
+        for (const row of rows) {
+          const info = await probe(store.clips.videoPath(row.id));
+          expect(info.durationS! * 1000, row.id).to.be.closeTo(row.durationMs!, 80);
+        }
+        const files = readdirSync(join(dataDir, 'clips')).sort();
+        expect(files).to.deep.equal(rows.map((r) => `${r.id}.mp4`).sort());
+        expect(readdirSync(join(dataDir, 'staging'))).to.deep.equal([]);
+      } finally {
+        store.close();
+      }
+      // And a server starts on it and serves the clips.
+      const t = await startTestServer({ dataDir });
+      try {
+        expect((await t.api('/api/cameras')).body.cameras.map((x: { id: string }) => x.id)).to.deep.equal(['rec']);
+      } finally {
+        await t.stop();
+      }
+    } finally {
+      proc.kill('SIGKILL');
+      if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import { expectCoded } from '../helpers/errors.js';
+import type { CameraInput } from '../../src/store/index.js';
+import { manualClock, tempStores } from './temp-dir.js';
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('store cameras', () => {
+  const stores = tempStores();
+
+  it('creates with defaults filled in, gets, lists oldest first', () => {
+    const clock = manualClock();
+    const store = stores.open({ now: clock.now });
+    const hall = store.cameras.create({ id: 'hall', name: 'Hall', source: 'rtsp://10.0.0.5/stream', model: 'fight' });
+    expect(hall).to.deep.equal({
+      id: 'hall',
+      name: 'Hall',
+      source: 'rtsp://10.0.0.5/stream',
+      model: 'fight',
+      fps: null,
+      loop: false,
+      record: { mode: 'off' },
+      createdAt: '2025-01-31T12:00:00.000Z',
+      updatedAt: '2025-01-31T12:00:00.000Z',
+    });
+    clock.advance(1000);
+    const gen = store.cameras.create({ source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight'] } });
+    expect(gen.id).to.match(/^cam-[0-9a-f]{8}$/);
+    expect(gen.name).to.equal(gen.id);
+    expect(gen.record).to.deep.equal({ mode: 'events', labels: ['fight'], preRollS: 5, postRollS: 10 });
+    expect(store.cameras.get('hall')).to.deep.equal(hall);
+    expect(store.cameras.list().map((c) => c.id)).to.deep.equal(['hall', gen.id]);
+  });
+
+  it('refuses a second camera with the same id', () => {
+    const store = stores.open();
+    store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+    expectCoded(thrown(() => store.cameras.create({ id: 'hall', source: 'x.mp4', model: 'fight' })), 'VIGIL_ERR_CONFLICT', 'conflict: camera hall already exists');
+    expect(store.cameras.get('hall')?.source).to.equal('webcam');
+  });
+
+  it('updates the given fields, keeps the rest, bumps updatedAt', () => {
+    const clock = manualClock();
+    const store = stores.open({ now: clock.now });
+    store.cameras.create({ id: 'yard', name: 'Yard', source: 'yard.mp4', model: 'fight', loop: true, fps: 4 });
+    clock.advance(60_000);
+    const next = store.cameras.update('yard', { name: 'Back yard', record: { mode: 'continuous' }, fps: undefined });
+    expect(next).to.deep.equal({
+      id: 'yard',
+      name: 'Back yard',
+      source: 'yard.mp4',
+      model: 'fight',
+      fps: 4,
+      loop: true,
+      record: { mode: 'continuous', segmentS: 60 },
+      createdAt: '2025-01-31T12:00:00.000Z',
+      updatedAt: '2025-01-31T12:01:00.000Z',
+    });
+    expect(store.cameras.update('yard', { fps: null }).fps).to.equal(null);
+    expect(store.cameras.get('yard')?.fps).to.equal(null);
+  });
+
+  it('update and remove of unknown cameras', () => {
+    const store = stores.open();
+    expectCoded(thrown(() => store.cameras.update('nope', { name: 'x' })), 'VIGIL_ERR_NOT_FOUND', 'not found: camera nope');
+    expect(store.cameras.remove('nope')).to.equal(false);
+    store.cameras.create({ id: 'gone', source: 'webcam', model: 'fight' });
+    expect(store.cameras.remove('gone')).to.equal(true);
+    expect(store.cameras.get('gone')).to.equal(undefined);
+    expect(store.cameras.list()).to.deep.equal([]);
+  });
+
+  it('persists across close and reopen', () => {
+    const first = stores.open();
+    const a = first.cameras.create({ id: 'a', name: 'A', source: 'rtsp://10.0.0.9/live', model: 'fight', fps: 2.5, record: { mode: 'events', labels: ['fight', 'fall'], preRollS: 0, postRollS: 30 } });
+    const b = first.cameras.create({ id: 'b', source: 'b.mp4', model: 'fight', loop: true });
+    first.close();
+    const second = stores.open();
+    expect(second.cameras.list()).to.deep.equal([a, b]);
+  });
+
+  describe('validation', () => {
+    const base: CameraInput = { source: 'webcam', model: 'fight' };
+    const cases: Array<[string, unknown, string]> = [
+      ['a bad id', { ...base, id: 'Hall' }, 'camera: id: 1-64 lowercase letters, digits, - and _, starting with a letter or digit'],
+      ['an empty source', { ...base, source: '' }, 'camera: source: String must contain at least 1 character(s)'],
+      ['a source with a newline', { ...base, source: 'a.mp4\nrm -rf' }, 'camera: source: no control characters'],
+      ['a missing model', { source: 'webcam' }, 'camera: model: Required'],
+      ['a bad model name', { ...base, model: '../fight' }, 'camera: model: a model name: lowercase letters, digits, - and _'],
+      ['fps over 60', { ...base, fps: 120 }, 'camera: fps: Number must be less than or equal to 60'],
+      ['fps zero', { ...base, fps: 0 }, 'camera: fps: Number must be greater than 0'],
+      ['loop as a string', { ...base, loop: 'yes' }, 'camera: loop: Expected boolean, received string'],
+      ['an unknown record mode', { ...base, record: { mode: 'always' } }, "camera: record.mode: Invalid discriminator value. Expected 'off' | 'continuous' | 'events'"],
+      ['events without labels', { ...base, record: { mode: 'events', labels: [] } }, 'camera: record.labels: name at least one label to record'],
+      ['a fractional segment', { ...base, record: { mode: 'continuous', segmentS: 1.5 } }, 'camera: record.segmentS: Expected integer, received float'],
+      ['an unknown field', { ...base, url: 'x' }, "camera: (root): Unrecognized key(s) in object: 'url'"],
+      ['two problems at once', { ...base, name: ' ', fps: -1 }, 'camera: name: String must contain at least 1 character(s); fps: Number must be greater than 0'],
+    ];
+    for (const [what, input, detail] of cases) {
+      it(`refuses ${what}`, () => {
+        const store = stores.open();
+        expectCoded(thrown(() => store.cameras.create(input as CameraInput)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: ${detail}`);
+        expect(store.cameras.list()).to.deep.equal([]);
+      });
+    }
+
+    it('refuses a bad patch and leaves the camera as it was', () => {
+      const store = stores.open();
+      const cam = store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+      expectCoded(thrown(() => store.cameras.update('hall', { fps: 0 })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: camera: fps: Number must be greater than 0');
+      expectCoded(thrown(() => store.cameras.update('hall', { id: 'other' })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: camera id cannot change (hall to other)');
+      expect(store.cameras.get('hall')).to.deep.equal(cam);
+    });
+  });
+});

@@ -65,7 +65,7 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
       kind: 'upload',
       cameraId: null,
       name: clipName(req),
-      mime: type === 'application/octet-stream' ? 'video/mp4' : type,
+      mime: type === 'application/octet-stream' ? mimeFromName(clipName(req)) : type,
       startedAtMs: null,
       durationMs: info.durationS === null ? null : Math.round(info.durationS * 1000),
       status: 'pending',
@@ -120,6 +120,13 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
   }));
 
   return r;
+}
+
+/** An untyped upload is served with the type its file name suggests (mp4 when it says none). */
+function mimeFromName(name: string): string {
+  const ext = /\.[a-z0-9]+$/i.exec(name)?.[0].toLowerCase();
+  const found = Object.entries(VIDEO_TYPES).find(([type, e]) => e === ext && type !== 'application/octet-stream');
+  return found ? found[0] : 'video/mp4';
 }
 
 function clipName(req: Request): string {

@@ -1,0 +1,66 @@
+import { api } from './api.js';
+import { mountClipView } from './clip-view.js';
+import { mountClips } from './clips.js';
+import { h, replace } from './dom.js';
+import { mountLive } from './live.js';
+import { createHub } from './socket.js';
+
+/** Hash routes: each mounts a view into `<main>` and returns `{ destroy() }`. */
+const ROUTES = [
+  { name: 'live', re: /^#\/live(?:\/([^/]+))?$/, mount: (root, ctx, [id]) => mountLive(root, ctx, id && decodeURIComponent(id)) },
+  { name: 'clips', re: /^#\/clips\/?$/, mount: (root, ctx) => mountClips(root, ctx) },
+  { name: 'clips', re: /^#\/clips\/([^/]+)$/, mount: (root, ctx, [id]) => mountClipView(root, ctx, decodeURIComponent(id)) },
+];
+
+const root = document.getElementById('view');
+const hub = createHub(api.hubUrl());
+let modelsPromise;
+const ctx = {
+  api,
+  hub,
+  /** The models list, fetched once (a failure is retried on the next call). */
+  models() {
+    modelsPromise ??= api.models().catch((e) => {
+      modelsPromise = undefined;
+      throw e;
+    });
+    return modelsPromise;
+  },
+};
+let current;
+
+function route() {
+  const hash = location.hash || '#/live';
+  let match;
+  const r = ROUTES.find((x) => (match = x.re.exec(hash)));
+  current?.destroy();
+  current = undefined;
+  for (const a of document.querySelectorAll('nav a')) {
+    if (r && a.dataset.route === r.name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (!r) {
+    replace(root, h('p', { class: 'error', role: 'alert', 'data-testid': 'error' }, `No page ${hash}. `, h('a', { href: '#/live' }, 'Go to the live page')));
+    return;
+  }
+  current = r.mount(root, ctx, match.slice(1));
+}
+
+const hubState = document.querySelector('[data-testid="hub-state"]');
+hub.on('state', (s) => {
+  hubState.dataset.state = s.state;
+  hubState.textContent =
+    s.state === 'open' ? 'connected' : s.state === 'connecting' ? 'connecting…' : `disconnected${s.lastClose?.reason ? ` (${s.lastClose.reason})` : ''}, retrying`;
+});
+hub.on('error', (msg) => showBanner(msg));
+
+const banner = document.querySelector('[data-testid="error-banner"]');
+/** Shows an error that belongs to no view (a hub `error` message). */
+function showBanner(err) {
+  replace(banner, h('code', { text: err.code }), ` ${err.message} `, h('button', { type: 'button', onclick: () => (banner.hidden = true) }, 'Dismiss'));
+  banner.hidden = false;
+}
+
+addEventListener('hashchange', route);
+if (!location.hash) history.replaceState(null, '', '#/live');
+route();

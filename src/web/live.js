@@ -1,0 +1,252 @@
+import { colorFor } from './colors.js';
+import { errorView, h, replace } from './dom.js';
+import { prob } from './format.js';
+import { createTimelineStrip } from './timeline-strip.js';
+import { startWebcam } from './webcam.js';
+
+/** How often the camera list is fetched again (statuses of cameras not subscribed to). */
+const LIST_REFRESH_MS = 5000;
+
+/**
+ * The live page: the camera list, the selected camera's video with its current label over
+ * it, a rolling one-minute strip, a status line, and the webcam publisher. Leaving the page
+ * stops a running webcam.
+ * @param selectedId camera from the URL (`#/live/<id>`), else the first one
+ */
+export function mountLive(root, ctx, selectedId) {
+  const { api, hub } = ctx;
+  let cameras = [];
+  let models = [];
+  let selected;
+  let releaseSub = () => {};
+  let webcam;
+  let strip;
+  let destroyed = false;
+
+  const list = h('ul', { class: 'camera-list', 'data-testid': 'camera-list' });
+  const listError = h('div');
+  const modelSelect = h('select', { id: 'webcam-model', 'data-testid': 'webcam-model' });
+  const startBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'webcam-start', onclick: onStartWebcam }, 'Start webcam');
+  const stopBtn = h('button', { type: 'button', 'data-testid': 'webcam-stop', hidden: true, onclick: () => stopWebcam() }, 'Stop webcam');
+  const webcamMsg = h('div', { 'data-testid': 'webcam-message' });
+
+  const media = h('div', { class: 'media' });
+  const labelEl = h('span', { class: 'label', 'data-testid': 'live-label' }, '–');
+  const confEl = h('span', { class: 'confidence', 'data-testid': 'live-confidence' });
+  const overlay = h('div', { class: 'overlay', 'data-testid': 'live-overlay', 'aria-live': 'polite', 'aria-atomic': 'true' }, labelEl, ' ', confEl);
+  const stage = h('div', { class: 'stage', 'data-testid': 'live-stage' }, media, overlay);
+  const title = h('h2', { 'data-testid': 'live-title' }, 'Live');
+  const statusLine = h('p', { class: 'status-line', role: 'status', 'data-testid': 'live-status' }, 'No camera selected.');
+  const stripBox = h('div', { class: 'strip-slot' });
+
+  replace(root,
+    h('section', { class: 'live' },
+      h('aside', { class: 'sidebar' },
+        h('h2', {}, 'Cameras'), listError, list,
+        h('div', { class: 'webcam-box' },
+          h('h3', {}, 'Your webcam'),
+          h('label', { for: 'webcam-model' }, 'Model'), modelSelect,
+          h('div', { class: 'buttons' }, startBtn, stopBtn), webcamMsg)),
+      h('div', { class: 'viewer' }, title, stage, stripBox, statusLine)));
+
+  const offs = [
+    hub.on('label', onLabel),
+    hub.on('status', onStatus),
+  ];
+  const timer = setInterval(() => loadCameras().catch(() => {}), LIST_REFRESH_MS);
+
+  init();
+
+  async function init() {
+    try {
+      [models] = await Promise.all([ctx.models(), loadCameras()]);
+    } catch (e) {
+      replace(listError, errorView(e, 'Cannot load cameras'));
+      return;
+    }
+    if (destroyed) return;
+    replace(modelSelect, models.map((m) => h('option', { value: m.name, selected: m.default }, `${m.name} (${m.classes.join(', ')})`)));
+    const first = cameras.find((c) => c.id === selectedId) ?? cameras.find((c) => c.source !== 'webcam') ?? cameras[0];
+    if (selectedId && !cameras.some((c) => c.id === selectedId)) {
+      replace(listError, errorView({ code: 'VIGIL_ERR_NOT_FOUND', message: `camera ${selectedId}` }));
+    }
+    if (first) select(first.id);
+  }
+
+  async function loadCameras() {
+    const got = await api.cameras();
+    if (destroyed) return;
+    cameras = got;
+    replace(listError);
+    renderList();
+    const cam = cameras.find((c) => c.id === selected);
+    if (cam) showStatus(cam.status);
+  }
+
+  function renderList() {
+    replace(list, cameras.length === 0 ? h('li', { class: 'muted' }, 'No cameras yet.') : cameras.map((c) =>
+      h('li', {},
+        h('button', {
+          type: 'button',
+          class: 'camera',
+          'data-testid': `camera-${c.id}`,
+          'aria-pressed': String(c.id === selected),
+          onclick: () => select(c.id),
+        },
+        h('span', { class: 'name' }, c.name),
+        h('span', { class: 'state', 'data-state': c.status.state }, c.status.state)))));
+  }
+
+  function classesOf(cam) {
+    return models.find((m) => m.name === cam.model)?.classes ?? [];
+  }
+
+  function select(id) {
+    const cam = cameras.find((c) => c.id === id);
+    if (!cam) return;
+    releaseSub();
+    selected = id;
+    history.replaceState(null, '', `#/live/${encodeURIComponent(id)}`);
+    renderList();
+    title.textContent = cam.name;
+    labelEl.textContent = '–';
+    delete labelEl.dataset.label;
+    confEl.textContent = '';
+    delete confEl.dataset.value;
+    overlay.style.borderColor = '';
+    strip = createTimelineStrip({ classes: classesOf(cam) });
+    replace(stripBox, strip.element);
+    showMedia(cam);
+    showStatus(cam.status);
+    releaseSub = hub.camera(id);
+  }
+
+  function showMedia(cam) {
+    closeMedia();
+    if (cam.source === 'webcam') {
+      if (webcam && webcam.camera.id === cam.id) {
+        const video = h('video', { 'data-testid': 'webcam-video', autoplay: true, muted: true, playsinline: true, 'aria-label': 'Your webcam' });
+        video.muted = true;
+        video.srcObject = webcam.stream;
+        replace(media, video);
+      } else {
+        replace(media, h('p', { class: 'placeholder' }, 'A webcam camera: its video is shown in the browser that publishes it.'));
+      }
+      return;
+    }
+    const img = h('img', { 'data-testid': 'live-preview', alt: `Live video of ${cam.name}` });
+    img.addEventListener('error', () => previewFailed(cam, img), { once: true });
+    img.src = api.previewUrl(cam.id);
+    replace(media, img);
+  }
+
+  /** An <img> cannot say why it failed: ask the server again for the coded error. */
+  async function previewFailed(cam, img) {
+    if (!img.isConnected) return;
+    let err = { code: 'PREVIEW_FAILED', message: 'the preview stream did not load' };
+    const ctl = new AbortController();
+    try {
+      const res = await fetch(api.previewUrl(cam.id), { signal: ctl.signal });
+      if (!res.ok) err = (await res.json()).error ?? err;
+    } catch {
+      // keep the generic message
+    } finally {
+      ctl.abort();
+    }
+    if (img.isConnected) replace(media, h('div', { class: 'placeholder' }, errorView(err, 'No video')));
+  }
+
+  function closeMedia() {
+    // Removing src ends the MJPEG request (browsers keep few connections per host).
+    for (const img of media.querySelectorAll('img')) img.removeAttribute('src');
+    for (const v of media.querySelectorAll('video')) v.srcObject = null;
+    replace(media);
+  }
+
+  function onLabel(msg) {
+    if (msg.cameraId !== selected) return;
+    labelEl.textContent = msg.label;
+    labelEl.dataset.label = msg.label;
+    confEl.textContent = prob(msg.confidence);
+    confEl.dataset.value = String(msg.confidence);
+    const cam = cameras.find((c) => c.id === selected);
+    overlay.dataset.label = msg.label;
+    if (cam) overlay.style.borderColor = colorFor(msg.label, classesOf(cam));
+    strip?.push(msg.tMs, msg.label, msg.confidence);
+  }
+
+  function onStatus(msg) {
+    const cam = cameras.find((c) => c.id === msg.cameraId);
+    if (cam) {
+      const { type, ...status } = msg;
+      cam.status = status;
+      const badge = list.querySelector(`[data-testid="camera-${CSS.escape(cam.id)}"] .state`);
+      if (badge) {
+        badge.textContent = status.state;
+        badge.dataset.state = status.state;
+      }
+    }
+    if (msg.cameraId === selected) showStatus(msg);
+  }
+
+  function showStatus(s) {
+    statusLine.dataset.state = s.state;
+    const parts = [h('strong', { class: 'state', 'data-state': s.state }, s.state)];
+    parts.push(` · ${s.frames} frames labelled · ${s.dropped} dropped`);
+    if (s.error) parts.push(' · ', h('code', { 'data-testid': 'live-error-code' }, s.error.code), ` ${s.error.message}`);
+    if (s.state === 'reconnecting' && s.retryAtMs) parts.push(` · retry in ${Math.max(0, Math.round((s.retryAtMs - Date.now()) / 1000))} s`);
+    if (s.state === 'waiting') parts.push(' · waiting for a webcam publisher');
+    replace(statusLine, parts);
+  }
+
+  async function onStartWebcam() {
+    startBtn.disabled = true;
+    replace(webcamMsg, h('p', { class: 'muted' }, 'Starting the webcam…'));
+    try {
+      webcam = await startWebcam({ api, model: modelSelect.value, onEnd: (why) => webcamEnded(why) });
+    } catch (e) {
+      startBtn.disabled = false;
+      replace(webcamMsg, errorView(e, 'Webcam'));
+      return;
+    }
+    if (destroyed) {
+      webcam.stop();
+      return;
+    }
+    startBtn.hidden = true;
+    stopBtn.hidden = false;
+    replace(webcamMsg, h('p', { class: 'muted', 'data-testid': 'webcam-state', 'data-state': 'publishing' }, `Publishing to camera ${webcam.camera.id}.`));
+    await loadCameras().catch((e) => replace(listError, errorView(e, 'Cannot load cameras')));
+    select(webcam.camera.id);
+  }
+
+  function stopWebcam(message) {
+    if (!webcam) return;
+    const id = webcam.camera.id;
+    webcam.stop();
+    webcam = undefined;
+    startBtn.hidden = false;
+    startBtn.disabled = false;
+    stopBtn.hidden = true;
+    if (!destroyed) {
+      replace(webcamMsg, message ?? h('p', { class: 'muted', 'data-testid': 'webcam-state', 'data-state': 'stopped' }, 'Webcam stopped.'));
+      const cam = cameras.find((c) => c.id === id);
+      if (selected === id && cam) showMedia(cam);
+    }
+  }
+
+  function webcamEnded(why) {
+    stopWebcam(errorView(why, 'Webcam stopped'));
+  }
+
+  return {
+    destroy() {
+      destroyed = true;
+      clearInterval(timer);
+      offs.forEach((off) => off());
+      releaseSub();
+      stopWebcam();
+      closeMedia();
+    },
+  };
+}

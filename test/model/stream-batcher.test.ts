@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { createLabeler } from '../../src/model/labeler.js';
+import { loadModel, type VigilModel } from '../../src/model/model.js';
+import { createStreamBatcher } from '../../src/model/stream-batcher.js';
+import { openFrames } from '../../src/video/decode.js';
+import type { Frame } from '../../src/video/types.js';
+import { fixture } from '../helpers/clips.js';
+
+async function frames(name: string, n: number): Promise<Frame[]> {
+  const out: Frame[] = [];
+  for await (const f of openFrames(fixture(name), { width: 224, height: 224, fps: 8 })) {
+    out.push({ ...f, data: Uint8Array.from(f.data) });
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+describe('model/stream-batcher', function () {
+  this.timeout(60_000);
+  let model: VigilModel;
+  let a: Frame[];
+  let b: Frame[];
+
+  before(async () => {
+    model = await loadModel('fight');
+    [a, b] = await Promise.all([frames('fight-fi150.mp4', 10), frames('nofight-nofi090.mp4', 10)]);
+  });
+  after(() => model?.dispose());
+
+  it('labels interleaved streams exactly as one labeler per stream would, sharing engine calls', async () => {
+    const batcher = createStreamBatcher(model);
+    const sa = batcher.open();
+    const sb = batcher.open();
+    expect(batcher.streams).to.equal(2);
+    const la = createLabeler(model);
+    const lb = createLabeler(model);
+    for (let i = 0; i < a.length; i++) {
+      // Handed in the same tick: one engine call for both streams.
+      const [pa, pb] = await Promise.all([sa.label(a[i]), sb.label(b[i])]);
+      const [ea, eb] = [await la.label(a[i]), await lb.label(b[i])];
+      expect(pa.tMs).to.equal(a[i].tMs);
+      for (let k = 0; k < 2; k++) {
+        expect(pa.probs[k]).to.be.closeTo(ea.probs[k], 1e-5);
+        expect(pb.probs[k]).to.be.closeTo(eb.probs[k], 1e-5);
+      }
+    }
+    expect(batcher.stats).to.deep.equal({ frames: 20, runs: 10 });
+    // The two streams really differ: state is not shared.
+    const last = await Promise.all([sa.label(a[0]), sb.label(a[0])]);
+    expect(Math.abs(last[0].probs[0] - last[1].probs[0])).to.be.greaterThan(1e-4);
+    sa.close();
+    sb.close();
+    expect(batcher.streams).to.equal(0);
+    expect(await sa.label(a[0]).catch((e) => e.code)).to.equal('VIGIL_ERR_INVALID_ARGUMENT');
+  });
+
+  it('reset() starts a stream over: same numbers as a fresh stream', async () => {
+    const batcher = createStreamBatcher(model);
+    const s = batcher.open();
+    const first = await s.label(a[0]);
+    await s.label(a[1]);
+    s.reset();
+    const again = await s.label(a[0]);
+    expect(Array.from(again.probs)).to.deep.equal(Array.from(first.probs));
+  });
+});

@@ -1,0 +1,149 @@
+import { EventEmitter } from 'node:events';
+import { expect } from 'chai';
+import type { WebSocket } from 'ws';
+import { createHub, type Hub } from '../../src/server/hub.js';
+import type { CameraStatus, ServerMessage } from '../../src/server/protocol.js';
+
+/**
+ * A socket under our control: `send` callbacks fire only when the test says the client read
+ * them, which is how a slow client looks from the server (its acks stop coming).
+ */
+function fakeSocket() {
+  const ws = new EventEmitter() as EventEmitter & {
+    OPEN: 1;
+    readyState: number;
+    sent: any[];
+    acks: Array<() => void>;
+    closedWith?: [number, string];
+    terminated: boolean;
+    pings: number;
+    send(data: string, cb: () => void): void;
+    close(code: number, reason: string): void;
+    terminate(): void;
+    ping(): void;
+    /** The client reads everything sent so far. */
+    read(): void;
+    msg(m: unknown): void;
+  };
+  Object.assign(ws, {
+    OPEN: 1,
+    readyState: 1,
+    sent: [],
+    acks: [],
+    terminated: false,
+    pings: 0,
+    send(data: string, cb: () => void) {
+      ws.sent.push(JSON.parse(data));
+      ws.acks.push(cb);
+    },
+    close(code: number, reason: string) {
+      ws.closedWith = [code, reason];
+      ws.readyState = 3;
+    },
+    terminate() {
+      ws.terminated = true;
+      ws.readyState = 3;
+    },
+    ping() {
+      ws.pings += 1;
+    },
+    read() {
+      while (ws.acks.length > 0) (ws.acks.shift() as () => void)();
+    },
+    msg(m: unknown) {
+      ws.emit('message', Buffer.from(JSON.stringify(m)), false);
+    },
+  });
+  return ws;
+}
+
+const status = (cameraId: string): CameraStatus => ({ cameraId, state: 'live', frames: 0, dropped: 0 });
+const label = (tMs: number): ServerMessage => ({ type: 'label', cameraId: 'a', tMs, wallMs: 0, probs: { x: 1 }, label: 'x', confidence: 1 });
+const segment = (event: 'start' | 'update' | 'end', endMs: number): ServerMessage => ({ type: 'segment', cameraId: 'a', event, segment: { label: 'x', startMs: 0, endMs, confidence: 1, peak: 1 } });
+
+describe('server/hub', () => {
+  let hub: Hub;
+  afterEach(() => hub?.close());
+
+  function subscribed(maxQueue = 50) {
+    hub = createHub({ heartbeatMs: 60_000, maxQueue, cameras: () => [status('a')] });
+    const ws = fakeSocket();
+    hub.attach(ws as unknown as WebSocket);
+    ws.msg({ type: 'subscribe', cameras: ['a'] });
+    ws.read();
+    ws.sent.length = 0;
+    return ws;
+  }
+
+  it('says hello, then acknowledges a subscription with the current status', () => {
+    hub = createHub({ heartbeatMs: 60_000, maxQueue: 50, cameras: () => [status('a'), status('b')] });
+    const ws = fakeSocket();
+    hub.attach(ws as unknown as WebSocket);
+    ws.msg({ type: 'subscribe', cameras: ['b'] });
+    ws.read();
+    expect(ws.sent.map((m) => m.type)).to.deep.equal(['hello', 'subscribed', 'status']);
+    expect(ws.sent[2].cameraId).to.equal('b');
+  });
+
+  it('sends only what a client subscribed to', () => {
+    const ws = subscribed();
+    hub.publish({ type: 'label', cameraId: 'other', tMs: 0, wallMs: 0, probs: {}, label: 'x', confidence: 1 });
+    hub.publish({ type: 'clip', clipId: 'c', status: 'ready' });
+    hub.publish(label(1));
+    ws.read();
+    expect(ws.sent.map((m) => [m.type, m.cameraId])).to.deep.equal([['label', 'a']]);
+  });
+
+  it('coalesces labels for a client that stopped reading: it gets the latest, in order with segment events', () => {
+    const ws = subscribed();
+    for (let i = 0; i < 8; i++) hub.publish(label(i)); // fills the in-flight window
+    for (let i = 8; i < 100; i++) hub.publish(label(i));
+    hub.publish(segment('end', 100));
+    hub.publish(label(101));
+    hub.publish(label(102));
+    ws.read(); // acks flush the queue, which is read in turn
+    ws.read();
+    const got = ws.sent.map((m) => (m.type === 'label' ? m.tMs : m.event));
+    expect(got).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 99, 'end', 102]);
+  });
+
+  it('drops a client whose queue of non-coalescing messages passes the limit (4408), and the others never wait', () => {
+    const slow = subscribed(20);
+    const fast = fakeSocket();
+    hub.attach(fast as unknown as WebSocket);
+    fast.msg({ type: 'subscribe', cameras: ['a'] });
+    for (let i = 0; i < 40; i++) {
+      hub.publish(segment('start', i));
+      fast.read();
+    }
+    expect(slow.closedWith).to.deep.equal([4408, 'VIGIL_ERR_SLOW_CLIENT']);
+    expect(fast.closedWith).to.equal(undefined);
+    expect(fast.sent.filter((m) => m.type === 'segment').length).to.equal(40);
+    expect(hub.clients).to.equal(1);
+  });
+
+  it('answers a bad message with a coded error', () => {
+    const ws = subscribed();
+    ws.emit('message', Buffer.from('{'), false);
+    ws.emit('message', Buffer.from([1, 2]), true);
+    ws.msg({ type: 'subscribe', cameras: 'all' });
+    ws.read();
+    expect(ws.sent.map((m) => m.code)).to.deep.equal(['VIGIL_ERR_MESSAGE', 'VIGIL_ERR_MESSAGE', 'VIGIL_ERR_MESSAGE']);
+    expect(ws.sent[1].message).to.match(/binary messages are only for \/api\/cameras\/:id\/ingest/);
+    expect(ws.closedWith).to.equal(undefined);
+  });
+
+  it('terminates a client that misses a heartbeat, and keeps one that answers', async () => {
+    hub = createHub({ heartbeatMs: 30, maxQueue: 50, cameras: () => [] });
+    const dead = fakeSocket();
+    const alive = fakeSocket();
+    hub.attach(dead as unknown as WebSocket);
+    hub.attach(alive as unknown as WebSocket);
+    const pong = setInterval(() => alive.emit('pong'), 10);
+    await new Promise((r) => setTimeout(r, 120));
+    clearInterval(pong);
+    expect(dead.terminated).to.equal(true);
+    expect(alive.terminated).to.equal(false);
+    expect(alive.pings).to.be.greaterThan(1);
+  });
+});

@@ -1,0 +1,355 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startServer, type VigilServer } from '../../src/server/app.js';
+import { launchBrowser, watchPage, type PageProblems } from '../helpers/browser.js';
+import { fixture } from '../helpers/clips.js';
+
+// The callbacks given to page.evaluate / $eval / waitForFunction run in Chromium. The project
+// compiles without the DOM lib (adding it would hide missing names in src/), so the few browser
+// names used here are declared loosely.
+declare const document: any;
+declare const localStorage: any;
+declare function getComputedStyle(e: unknown): { backgroundColor: string };
+type HTMLElement = any;
+type HTMLVideoElement = any;
+type HTMLImageElement = any;
+type Element = any;
+type VTTCue = any;
+
+/** Polls `fn` until it returns a truthy value. */
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('web UI in headless Chromium (real server)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let server: VigilServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let classes: string[];
+  let previewReady = false;
+  const pages: Page[] = [];
+
+  async function get<T = any>(path: string): Promise<T> {
+    const res = await fetch(server.url + path);
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  async function open(hash: string): Promise<{ page: Page; problems: PageProblems }> {
+    const page = await context.newPage();
+    pages.push(page);
+    const problems = watchPage(page);
+    if (!previewReady) problems.allow(/preview\.mjpeg/);
+    await page.goto(`${server.url}/${hash}`);
+    return { page, problems };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-web-'));
+    [server, browser] = await Promise.all([startServer({ port: 0, dataDir: dir, demo: true }), launchBrowser()]);
+    context = await browser.newContext();
+    classes = (await get('/api/models')).models.find((m: { name: string }) => m.name === 'fight').classes;
+    // The MJPEG preview is checked once the server has it; a 404 from the API's catch-all
+    // means the route does not exist yet.
+    const ctl = new AbortController();
+    const res = await fetch(`${server.url}/api/cameras/demo/preview.mjpeg`, { signal: ctl.signal });
+    previewReady = !(res.status === 404 && (await res.text()).includes('no such API path'));
+    ctl.abort();
+  });
+
+  afterEach(async () => {
+    for (const p of pages.splice(0)) await p.close().catch(() => {});
+  });
+
+  after(async () => {
+    await context?.close().catch(() => {});
+    await browser?.close().catch(() => {});
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('live page: the demo camera is live, its labels show over the video and fill the strip', async () => {
+    const { page, problems } = await open('#/live/demo');
+    await page.waitForSelector('[data-testid="camera-demo"][aria-pressed="true"]');
+    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]') as HTMLElement | null)?.dataset.label, null, { timeout: 20_000 });
+
+    const samples: Array<{ label: string; value: number; text: string }> = [];
+    for (let i = 0; i < 6; i++) {
+      samples.push(await page.evaluate(() => ({
+        label: (document.querySelector('[data-testid="live-label"]') as HTMLElement).dataset.label as string,
+        value: Number((document.querySelector('[data-testid="live-confidence"]') as HTMLElement).dataset.value),
+        text: (document.querySelector('[data-testid="live-confidence"]') as HTMLElement).textContent as string,
+      })));
+      await page.waitForTimeout(300);
+    }
+    for (const s of samples) {
+      expect(classes).to.include(s.label);
+      expect(s.value).to.be.within(0, 1);
+      expect(s.text).to.equal(s.value.toFixed(2));
+    }
+    // Labels keep coming (~8 a second): the smoothed confidence moved while we watched.
+    expect(new Set(samples.map((s) => s.value)).size, JSON.stringify(samples)).to.be.greaterThan(1);
+
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="strip-cell"][data-label]').length >= 3, null, { timeout: 10_000 });
+    const cells = await page.$$eval('[data-testid="strip-cell"][data-label]', (els) => els.map((e) => ({ label: (e as HTMLElement).dataset.label as string, bg: getComputedStyle(e).backgroundColor })));
+    const legend = Object.fromEntries(await page.$$eval('[data-testid="legend"] li', (els) => els.map((e) => [(e as HTMLElement).dataset.label, getComputedStyle(e.querySelector('.swatch') as Element).backgroundColor])));
+    expect(Object.keys(legend)).to.deep.equal(classes);
+    expect(new Set(Object.values(legend)).size).to.equal(classes.length);
+    for (const c of cells) expect(c.bg, c.label).to.equal(legend[c.label]);
+    // The newest second is the rightmost cell.
+    expect(await page.$$eval('[data-testid="strip-cell"]', (els) => els.length)).to.equal(60);
+    expect(await page.$eval('[data-testid="strip-cell"]:last-child', (e) => (e as HTMLElement).dataset.label ?? null)).to.be.oneOf(classes);
+
+    const status = page.locator('[data-testid="live-status"]');
+    expect(await status.getAttribute('data-state')).to.equal('live');
+    const frames = Number(/(\d+) frames labelled/.exec((await status.textContent()) ?? '')?.[1]);
+    expect(frames).to.be.greaterThan(0);
+    expect(await page.locator('[data-testid="camera-demo"] .state').textContent()).to.equal('live');
+    expect(await page.locator('[data-testid="hub-state"]').getAttribute('data-state')).to.equal('open');
+    await page.screenshot({ path: join(tmpdir(), 'vigil-web-live.png') });
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('live page: the MJPEG preview of the demo camera loads', async function () {
+    if (!previewReady) this.skip();
+    const { page, problems } = await open('#/live/demo');
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="live-preview"]') as HTMLImageElement | null;
+      return img !== null && img.naturalWidth > 0;
+    }, null, { timeout: 15_000 });
+    expect(await page.$eval('[data-testid="live-preview"]', (img) => (img as HTMLImageElement).src)).to.match(/\/api\/cameras\/demo\/preview\.mjpeg$/);
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('clips: an upload through the form is labelled; its video has the label track and the segment bar seeks', async () => {
+    const { page, problems } = await open('#/clips');
+    await page.setInputFiles('[data-testid="upload-file"]', fixture('fight-fi002.mp4'));
+    await page.click('[data-testid="upload-submit"]');
+    const done = page.locator('[data-testid="upload-done"]');
+    await done.waitFor();
+    const clipId = (await done.getAttribute('data-clip-id')) as string;
+    expect(clipId).to.match(/^clp_/);
+    // The row turns ready on the hub's `clip` message, without a reload.
+    const row = page.locator(`[data-testid="clip-row"][data-clip-id="${clipId}"]`);
+    await page.waitForSelector(`[data-testid="clip-row"][data-clip-id="${clipId}"][data-status="ready"]`, { timeout: 30_000 });
+    expect(await row.locator('td').nth(0).textContent()).to.equal('fight-fi002.mp4');
+    expect(await row.locator('td').nth(1).textContent()).to.equal('upload');
+    const clip = await get(`/api/clips/${clipId}`);
+    const segments: Array<{ label: string; startMs: number; endMs: number; confidence: number }> = clip.timeline.segments;
+    // The golden timeline of this fixture has two segments (no_fight, then fight from 1.16 s).
+    expect(segments.length).to.be.at.least(2);
+
+    await row.locator('[data-testid="clip-link"]').click();
+    await page.waitForURL(`**/#/clips/${clipId}`);
+    expect(await page.locator('[data-testid="clip-name"]').textContent()).to.equal('fight-fi002.mp4');
+    await checkPlayer(page, segments, clipId);
+
+    // The download links serve the timeline and the WebVTT file.
+    const json = await page.locator('[data-testid="download-json"]').getAttribute('href');
+    const vtt = await page.locator('[data-testid="download-vtt"]').getAttribute('href');
+    expect((await get(json as string)).segments).to.deep.equal(segments);
+    expect(await (await fetch(server.url + vtt)).text()).to.match(/^WEBVTT\n/);
+    await page.screenshot({ path: join(tmpdir(), 'vigil-web-clip.png'), fullPage: true });
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('clips: a camera recording appears in the list by itself, and plays and seeks', async () => {
+    const { page, problems } = await open('#/clips');
+    await page.waitForSelector('[data-testid="clip-list"] tbody tr');
+    const res = await fetch(`${server.url}/api/cameras`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'rec', source: fixture('fight-fi002.mp4'), model: 'fight', record: { mode: 'continuous', segmentS: 2 } }),
+    });
+    expect(res.status).to.equal(201);
+    const sel = '[data-testid="clip-row"][data-kind="recording"][data-status="ready"]';
+    await page.waitForSelector(sel, { timeout: 20_000 });
+    const row = page.locator(sel).first();
+    expect(await row.locator('td').nth(2).textContent()).to.equal('rec');
+    const clipId = (await row.getAttribute('data-clip-id')) as string;
+    const clip = await get(`/api/clips/${clipId}`);
+    expect(clip.kind).to.equal('recording');
+    await row.locator('[data-testid="clip-link"]').click();
+    await page.waitForURL(`**/#/clips/${clipId}`);
+    await checkPlayer(page, clip.timeline.segments, clipId);
+    const duration = await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).duration);
+    expect(duration).to.be.closeTo(clip.durationMs / 1000, 0.3);
+    // It plays: time moves.
+    const t0 = await page.$eval('[data-testid="clip-video"]', async (v) => {
+      const video = v as HTMLVideoElement;
+      video.muted = true;
+      video.currentTime = 0;
+      await video.play();
+      return video.currentTime;
+    });
+    await page.waitForFunction((t) => (document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement).currentTime > t + 0.3, t0, { timeout: 5000 });
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('webcam: the page publishes the fake camera, the server labels it, labels show; stop ends it', async () => {
+    const { page, problems } = await open('#/live');
+    await page.waitForSelector('[data-testid="webcam-model"] option', { state: 'attached' });
+    await page.click('[data-testid="webcam-start"]');
+    await page.waitForSelector('[data-testid="webcam-state"][data-state="publishing"]', { timeout: 15_000 });
+    const camId = (await page.evaluate(() => localStorage.getItem('vigil.webcamCameraId'))) as string;
+    expect(camId).to.match(/^webcam-[0-9a-f]{8}$/);
+    const cam = await get(`/api/cameras/${camId}`);
+    expect(cam).to.include({ source: 'webcam', model: 'fight' });
+    await page.waitForSelector(`[data-testid="camera-${camId}"][aria-pressed="true"]`);
+    await page.waitForFunction(() => (document.querySelector('[data-testid="webcam-video"]') as HTMLVideoElement | null)?.videoWidth, null, { timeout: 10_000 });
+
+    await until('the server to label webcam frames', async () => (await get(`/api/cameras/${camId}`)).status.frames > 0, 30_000);
+    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]') as HTMLElement | null)?.dataset.label, null, { timeout: 10_000 });
+    const label = await page.$eval('[data-testid="live-label"]', (e) => (e as HTMLElement).dataset.label);
+    expect(classes).to.include(label);
+    const value = Number(await page.$eval('[data-testid="live-confidence"]', (e) => (e as HTMLElement).dataset.value));
+    expect(value).to.be.within(0, 1);
+    expect(await page.locator('[data-testid="live-status"]').getAttribute('data-state')).to.equal('live');
+    await page.screenshot({ path: join(tmpdir(), 'vigil-web-webcam.png') });
+
+    await page.click('[data-testid="webcam-stop"]');
+    await page.waitForSelector('[data-testid="webcam-state"][data-state="stopped"]');
+    expect(await page.locator('[data-testid="webcam-video"]').count()).to.equal(0);
+    // The publisher is gone: the camera waits for the next one.
+    await until('the webcam camera to wait again', async () => (await get(`/api/cameras/${camId}`)).status.state === 'waiting', 15_000);
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('live page: a camera whose source is unreachable shows reconnecting with the error code', async () => {
+    const res = await fetch(`${server.url}/api/cameras`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'dead', source: 'rtsp://127.0.0.1:9/none', model: 'fight' }),
+    });
+    expect(res.status).to.equal(201);
+    const { page, problems } = await open('#/live/dead');
+    await page.waitForSelector('[data-testid="live-status"][data-state="reconnecting"]', { timeout: 15_000 });
+    const status = (await get('/api/cameras/dead')).status;
+    expect(await page.locator('[data-testid="live-error-code"]').textContent()).to.equal(status.error.code);
+    expect(status.error.code).to.equal('VIGIL_ERR_SOURCE_UNREACHABLE');
+    expect(await page.locator('[data-testid="live-status"]').textContent()).to.match(/retry in \d+ s/);
+    expect(await page.locator('[data-testid="camera-dead"] .state').textContent()).to.equal('reconnecting');
+    expect(problems.list).to.deep.equal([]);
+    await fetch(`${server.url}/api/cameras/dead`, { method: 'DELETE' });
+  });
+
+  it('shows API errors with their code', async () => {
+    const { page, problems } = await open('#/clips/clp_000000000000000000000');
+    problems.allow(/status of 404/);
+    const err = page.locator('[data-testid="clip-view"] [data-testid="error"]');
+    await err.waitFor();
+    expect(await err.getAttribute('data-code')).to.equal('VIGIL_ERR_NOT_FOUND');
+    expect(await err.textContent()).to.contain('clip clp_000000000000000000000');
+    expect(problems.list).to.deep.equal([]);
+  });
+});
+
+/** The clip page's player: the VTT track's cues match the segments; a segment click seeks. */
+async function checkPlayer(page: Page, segments: Array<{ label: string; startMs: number; endMs: number; confidence: number }>, clipId: string): Promise<void> {
+  // The view renders after its API call: under load that is after the URL changed.
+  await page.waitForSelector('[data-testid="clip-video"]', { timeout: 15_000 });
+  expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(new RegExp(`/api/clips/${clipId}/video$`));
+  await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement | null;
+    const t = v?.textTracks[0];
+    return v !== null && v.readyState >= 1 && t !== undefined && t.mode === 'showing' && (t.cues?.length ?? 0) > 0;
+  }, null, { timeout: 15_000 });
+  const cues = await page.$eval('[data-testid="clip-video"]', (v) =>
+    [...((v as HTMLVideoElement).textTracks[0].cues as unknown as VTTCue[])].map((c) => ({ start: c.startTime, end: c.endTime, text: c.text })));
+  expect(cues.map((c) => c.text)).to.deep.equal(segments.map((s) => `${s.label} (${s.confidence.toFixed(2)})`));
+  cues.forEach((c, i) => expect(c.start).to.be.closeTo(segments[i].startMs / 1000, 0.002));
+
+  const blocks = page.locator('[data-testid="segment"]');
+  expect(await blocks.count()).to.equal(segments.length);
+  expect(await blocks.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label))).to.deep.equal(segments.map((s) => s.label));
+  // Widths follow durations.
+  const widths = await blocks.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+  const barWidth = await page.$eval('[data-testid="segment-bar"]', (e) => e.getBoundingClientRect().width);
+  const total = Math.max(...segments.map((s) => s.endMs));
+  segments.forEach((s, i) => expect(widths[i]).to.be.closeTo(((s.endMs - s.startMs) / total) * barWidth, 2));
+
+  // Click the last segment from the start, then the first from the end.
+  const order = [segments.length - 1, 0];
+  await page.$eval('[data-testid="clip-video"]', (v) => ((v as HTMLVideoElement).currentTime = 0.05));
+  for (const i of order) {
+    if (i === 0) await page.$eval('[data-testid="clip-video"]', (v) => ((v as HTMLVideoElement).currentTime = (v as HTMLVideoElement).duration - 0.1));
+    await blocks.nth(i).click();
+    await page.waitForFunction((ms) => Math.abs((document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement).currentTime - ms / 1000) < 0.1, segments[i].startMs, { timeout: 5000 });
+    expect(await blocks.nth(i).getAttribute('aria-current')).to.equal('true');
+  }
+}
+
+describe('web UI with an access token', function () {
+  this.timeout(30_000);
+  const TOKEN = 'web-test-token-0123456789';
+  let dir: string;
+  let server: VigilServer;
+  let browser: Browser;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-web-token-'));
+    [server, browser] = await Promise.all([startServer({ port: 0, dataDir: dir, demo: false, token: TOKEN }), launchBrowser()]);
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes the token from the page URL to the API and the hub', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const problems = watchPage(page);
+      await page.goto(`${server.url}/?token=${TOKEN}#/clips`);
+      await page.waitForSelector('[data-testid="hub-state"][data-state="open"]');
+      await page.waitForSelector('[data-testid="clip-list"] tbody td.muted');
+      expect(await page.locator('[data-testid="clip-list"] tbody').textContent()).to.equal('No clips yet.');
+      await page.setInputFiles('[data-testid="upload-file"]', fixture('nofight-nofi090.mp4'));
+      await page.click('[data-testid="upload-submit"]');
+      await page.waitForSelector('[data-testid="clip-row"][data-status="ready"]', { timeout: 20_000 });
+      await page.click('[data-testid="clip-link"]');
+      await page.waitForFunction(() => ((document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement | null)?.readyState ?? 0) >= 1, null, { timeout: 10_000 });
+      expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(new RegExp(`/video\\?token=${TOKEN}$`));
+      expect(problems.list).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('without the token, shows the server\'s VIGIL_ERR_UNAUTHORIZED', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const problems = watchPage(page);
+      problems.allow(/status of 401/);
+      await page.goto(`${server.url}/#/live`);
+      const err = page.locator('[data-testid="error"]').first();
+      await err.waitFor();
+      expect(await err.getAttribute('data-code')).to.equal('VIGIL_ERR_UNAUTHORIZED');
+      // The hub closes with the code as its reason.
+      await page.waitForSelector('[data-testid="hub-state"][data-state="closed"]');
+      expect(await page.locator('[data-testid="hub-state"]').textContent()).to.contain('VIGIL_ERR_UNAUTHORIZED');
+      expect(problems.list).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+});

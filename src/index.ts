@@ -13,3 +13,6 @@ export { DEFAULT_MODEL, listModelNames, SHIPPED_MODELS_DIR } from './model/paths
 export type { ModelManifest } from './model/manifest.js';
 export { selectEngine, describeEngine, type EngineChoice } from './model/engine.js';
 export { ERRORS, VigilError, isVigilError, type ErrorCode } from './errors.js';
+export { startServer, type VigilServer } from './server/app.js';
+export type { ServerConfigInput } from './server/config.js';
+export { PROTOCOL_VERSION, type ServerMessage, type ClientMessage, type CameraStatus } from './server/protocol.js';

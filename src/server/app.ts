@@ -24,7 +24,7 @@ import { camerasRouter } from './routes/cameras.js';
 import { clipsRouter } from './routes/clips.js';
 
 /** The fixture the demo camera plays in a loop on a first start. */
-export const DEMO_CLIP = join(PACKAGE_ROOT, 'fixtures', 'fight-fi002.mp4');
+export const DEMO_CLIP = join(PACKAGE_ROOT, 'fixtures', 'demo.mp4');
 const WEB_DIR = join(PACKAGE_ROOT, 'src', 'web');
 const RETENTION_EVERY_MS = 60_000;
 
@@ -140,7 +140,6 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const port = (http.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log.info(`vigil serving ${url} (data in ${config.dataDir})`);
 
   let closing: Promise<void> | undefined;
   return {

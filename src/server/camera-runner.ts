@@ -88,7 +88,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     const emit = (events: SegmentEvent[]) => {
       for (const e of events) {
         recorder?.segment(e);
-        publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: e.segment });
+        const { confidence, peak } = e.segment;
+        publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: { ...e.segment, confidence: round(confidence), peak: round(peak) } });
       }
     };
     const S = manifest.inputSize;

@@ -59,11 +59,15 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
   }
 
   async function drain(): Promise<void> {
-    while (queue.length > 0 && !stopCtl.signal.aborted) {
-      const next = queue.shift() as { clipId: string; model: string };
-      await runOne(next.clipId, next.model);
+    try {
+      while (queue.length > 0 && !stopCtl.signal.aborted) {
+        const next = queue.shift() as { clipId: string; model: string };
+        // A clip deleted while it was labelled cannot take its status: skip it, go on.
+        await runOne(next.clipId, next.model).catch((e) => log.warn(`clip ${next.clipId}: ${(e as Error).message}`));
+      }
+    } finally {
+      running = undefined;
     }
-    running = undefined;
   }
 
   return {

@@ -134,16 +134,22 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       options: manifest.smoothing,
     });
     const startedAtMs = Math.round(wall0 + startMs - offsetMs);
-    const clip = await store.clips.adopt(path, {
-      kind: 'recording',
-      cameraId: camera.id,
-      name: `${camera.name} ${new Date(startedAtMs).toISOString()}`,
-      mime: 'video/mp4',
-      startedAtMs,
-      durationMs,
-      status: 'ready',
-      timeline: json,
-    });
+    let clip;
+    try {
+      clip = await store.clips.adopt(path, {
+        kind: 'recording',
+        cameraId: camera.id,
+        name: `${camera.name} ${new Date(startedAtMs).toISOString()}`,
+        mime: 'video/mp4',
+        startedAtMs,
+        durationMs,
+        status: 'ready',
+        timeline: json,
+      });
+    } catch (e) {
+      store.discard(path);
+      throw e;
+    }
     if (pieces.length > 1) for (const p of pieces) rmSync(p.path, { force: true });
     o.publish({ type: 'clip', clipId: clip.id, status: 'ready' });
   }

@@ -16,3 +16,13 @@ export function expectCoded(e: unknown, code: ErrorCode, message: string): void 
   expect(e).to.be.instanceOf(VigilError);
   expect(e).to.include({ code, message });
 }
+
+/** Calls a function that must throw, and returns what it threw. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}

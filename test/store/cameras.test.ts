@@ -1,16 +1,7 @@
 import { expect } from 'chai';
-import { expectCoded } from '../helpers/errors.js';
+import { expectCoded, thrown } from '../helpers/errors.js';
 import type { CameraInput } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('store cameras', () => {
   const stores = tempStores();

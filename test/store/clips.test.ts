@@ -4,19 +4,10 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { expectCoded, rejection } from '../helpers/errors.js';
+import { expectCoded, rejection, thrown } from '../helpers/errors.js';
 import { toTimelineJson, type TimelineJson } from '../../src/timeline/index.js';
 import type { Store } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 const TIMELINE: TimelineJson = toTimelineJson({
   source: 'clip:x',

@@ -1,17 +1,8 @@
 import { expect } from 'chai';
 import { join, resolve, sep } from 'node:path';
-import { expectCoded } from '../helpers/errors.js';
+import { expectCoded, thrown } from '../helpers/errors.js';
 import { resolveInside } from '../../src/store/index.js';
 import { tempStores } from './temp-dir.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('store paths', () => {
   const root = resolve('/srv/vigil-data');

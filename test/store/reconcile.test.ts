@@ -2,19 +2,10 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { expectCoded } from '../helpers/errors.js';
+import { expectCoded, thrown } from '../helpers/errors.js';
 import { setLogLevel } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { tempStores } from './temp-dir.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Runs `fn` with info logging on, returning what it wrote to stderr, line by line. */
 function logsOf<T>(fn: () => T): { result: T; lines: string[] } {

@@ -1,19 +1,10 @@
 import { expect } from 'chai';
 import { existsSync, writeFileSync } from 'node:fs';
-import { expectCoded } from '../helpers/errors.js';
+import { expectCoded, thrown } from '../helpers/errors.js';
 import type { ClipKind, Store } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
 
 const HOUR = 3_600_000;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 async function add(store: Store, kind: ClipKind, name: string, bytes: number): Promise<string> {
   const path = store.stagingPath('mp4');

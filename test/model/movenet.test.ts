@@ -236,4 +236,16 @@ describe('movenet_lightning extractor', function () {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('the shipped fall model ends the GMDCSA24 fixture on falling (the person is on the floor)', async () => {
+    const model = await loadModel('fall');
+    try {
+      expect(model.manifest).to.deep.include({ extractor: 'movenet_body', deltas: true, classes: ['falling', 'no_fall'] });
+      const timeline = await labelClip(fixture('gmdcsa24-subject4-fall02.mp4'), model);
+      expect(timeline.segments.at(-1)!.label).to.equal('falling');
+      expect(timeline.segments.at(-1)!.startMs).to.be.within(1500, 2600); // annotated onset 1.5 s
+    } finally {
+      model.dispose();
+    }
+  });
 });

@@ -79,7 +79,7 @@ const frames: Float32Array = new Float32Array(8 * FRAME);
 
 const entry = extractorEntry('mobilenet_v2');
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-bench-engines-'));
-const layers = await entry.loadLayers();
+const layers = await entry.loadLayers!();
 const tfjsExtractor = await entry.load();
 const ort1 = await createOrtExtractor('mobilenet_v2', layers.model, { cacheDir, threads: 1 });
 const ort2 = await createOrtExtractor('mobilenet_v2', layers.model, { cacheDir, threads: 2 });
@@ -219,7 +219,7 @@ const manifest: ModelManifest = {
 for (const threads of [1, 2]) {
   const ex = threads === 1 ? ort1 : ort2;
   const liveN = await loadOrtLiveStep(entry, ex, w, { cacheDir, threads });
-  const model: VigilModel = { dir: '', manifest, engine, extractor: ex, head, live: liveN, dispose: () => liveN.dispose() };
+  const model: VigilModel = { dir: '', manifest, engine, extractorEngine: 'ort', extractor: ex, head, live: liveN, dispose: () => liveN.dispose() };
   await labelClip(clip, model);
   const xs: number[] = [];
   for (let i = 0; i < 3; i++) {

@@ -11,7 +11,7 @@ export { loadModel, type VigilModel } from './model/model.js';
 export { createLabeler, type Labeler } from './model/labeler.js';
 export { DEFAULT_MODEL, listModelNames, SHIPPED_MODELS_DIR } from './model/paths.js';
 export type { ModelManifest } from './model/manifest.js';
-export { selectEngine, describeEngine, type EngineChoice } from './model/engine.js';
+export { selectEngine, describeEngine, type EngineChoice, type EngineName } from './model/engine.js';
 export { ERRORS, VigilError, isVigilError, type ErrorCode } from './errors.js';
 export { startServer, type VigilServer } from './server/app.js';
 export type { ServerConfigInput } from './server/config.js';

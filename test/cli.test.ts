@@ -81,9 +81,13 @@ describe('vigil CLI', function () {
   it('models lists the shipped models with classes and card', async () => {
     const r = await vigil(['models']);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^fight \d+\.\d+\.\d+: /);
+    expect(r.stdout).to.match(/^fall \d+\.\d+\.\d+: /);
+    expect(r.stdout).to.match(/\nfight \d+\.\d+\.\d+: /);
     expect(r.stdout).to.contain('classes:   fight, no_fight');
+    expect(r.stdout).to.contain('classes:   falling, no_fall');
+    expect(r.stdout).to.contain('input:     movenet_body on frames + deltas, 192x192 letterboxed, 8 fps');
     expect(r.stdout).to.match(/accuracy: +0\.\d{3} ± 0\.\d{3} \(grouped 5-fold CV/);
+    expect(r.stdout).to.match(/accuracy: +0\.\d{3} ± 0\.\d{3} \(grouped 3-fold CV/);
   });
 
   describe('label', () => {

@@ -30,7 +30,7 @@ export function doctorCommand(): Command {
           `node        ${report.node}`,
           `engine      ${describeEngine(engine)}`,
           `tfjs        ${backend.name}${simd}: ${backend.reason}${engine.name === 'ort' ? ' (loads weights for conversion, trains heads)' : ''}`,
-          `extractors  ${report.extractors.join(', ')}`,
+          `extractors  ${report.extractors.map((n) => `${n} (${EXTRACTORS[n].engines.join(', ')})`).join(', ')}`,
           `models      ${report.models.shipped.join(', ') || '(none)'} in ${report.models.dir}`,
           await describeFfmpeg(),
           '',

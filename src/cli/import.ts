@@ -1,7 +1,13 @@
 import { dirname, resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { importGmdcsa24, type Gmdcsa24Import } from '../train/gmdcsa24.js';
-import { formatSpanManifest, writeSpanManifest } from '../train/span-manifest.js';
+import { formatSpanManifest, oneVsRest, writeSpanManifest } from '../train/span-manifest.js';
+
+function pair(value: string): [string, string] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length !== 2 || parts.some((p) => p === '') || parts[0] === parts[1]) throw new InvalidArgumentError('two different labels, e.g. falling,no_fall');
+  return [parts[0], parts[1]];
+}
 
 export function importCommand(): Command {
   const gmdcsa24 = new Command('gmdcsa24')
@@ -9,8 +15,10 @@ export function importCommand(): Command {
     .argument('<dir>', 'the dataset folder')
     .option('-o, --out <file>', 'manifest to write, CSV or .jsonl (default: CSV on stdout)')
     .option('--json', 'print the import report as JSON on stderr')
-    .action(async (dir: string, o: { out?: string; json?: boolean }) => {
-      const result = importGmdcsa24(dir);
+    .option('--one-vs-rest <label,rest>', 'keep spans of <label>, relabel every other span <rest> (e.g. falling,no_fall)', pair)
+    .action(async (dir: string, o: { out?: string; json?: boolean; oneVsRest?: [string, string] }) => {
+      const imported = importGmdcsa24(dir);
+      const result = o.oneVsRest ? { ...imported, dataset: oneVsRest(imported.dataset, ...o.oneVsRest) } : imported;
       if (o.out === undefined) process.stdout.write(formatSpanManifest(result.dataset, 'csv', process.cwd()));
       else await writeSpanManifest(o.out, result.dataset);
       const { dataset, ...report } = result;

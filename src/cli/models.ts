@@ -9,7 +9,7 @@ export function describeModel(m: ModelManifest): string {
   const lines = [
     `${m.name} ${m.version}: ${m.description}`,
     `  classes:   ${m.classes.join(', ')}`,
-    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
+    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${m.deltas ? ' + deltas' : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
     `  head:      sigmoid RNN, ${m.head.hidden} hidden units`,
   ];
   if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);

@@ -18,6 +18,7 @@ interface TrainOptions {
   description: string;
   extractor: string;
   input: InputMode;
+  deltas?: boolean;
   fps: number;
   hidden: number;
   lr: number;
@@ -25,6 +26,8 @@ interface TrainOptions {
   epochs: number;
   folds: number;
   seed: number;
+  windowMs: number;
+  minHoldMs: number;
   cache: string;
 }
 
@@ -40,6 +43,7 @@ export function trainCommand(): Command {
     .option('--description <text>', 'one line for the model card', 'behaviour classifier')
     .option('--extractor <name>', 'feature extractor', 'mobilenet_v2')
     .addOption(new Option('--input <mode>', 'what the CNN sees').choices(INPUT_MODES).default('framediff'))
+    .option('--deltas', "the head also sees each frame's feature change since the previous frame (velocities)")
     .option('--fps <n>', 'sampling rate', positive, 8)
     .option('--hidden <n>', 'recurrent units', integer, 16)
     .option('--lr <rate>', 'Adam learning rate', positive, 0.0005)
@@ -47,6 +51,8 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'most epochs (early stopping ends sooner)', integer, 60)
     .option('--folds <k>', 'grouped CV folds for the card (0 = none)', integer, 5)
     .option('--seed <n>', 'random seed', integer, 1)
+    .option('--window-ms <ms>', "the model's smoothing window, used by CV scoring and by label", integer, 1000)
+    .option('--min-hold-ms <ms>', "the model's hysteresis: how long a new label must lead before it takes over", integer, 500)
     .option('--cache <dir>', 'feature cache folder', resolve('.cache/features'))
     .action(async (o: TrainOptions) => {
       if ((o.data === undefined) === (o.manifest === undefined)) {
@@ -61,12 +67,13 @@ export function trainCommand(): Command {
         description: o.description,
         extractor: o.extractor,
         input: o.input,
+        deltas: o.deltas === true,
         fps: o.fps,
         folds: o.folds,
         cacheDir: o.cache,
         seed: o.seed,
         fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
-        smoothing: { windowMs: 1000, minHoldMs: 500 },
+        smoothing: { windowMs: o.windowMs, minHoldMs: o.minHoldMs },
         command,
         log,
       };

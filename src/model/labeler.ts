@@ -1,6 +1,7 @@
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
 import { extractorEntry } from './extractors/registry.js';
+import { createFeatureDeltas } from './feature-deltas.js';
 import { createFrameEncoder } from './input.js';
 import type { VigilModel } from './model.js';
 
@@ -29,19 +30,24 @@ export function createLabeler(model: VigilModel, options: { maxBatch?: number } 
     maxBatch: options.maxBatch ?? 8,
     owner: `model ${manifest.name}`,
   });
+  const deltas = manifest.deltas ? createFeatureDeltas(extractor.featureSize) : undefined;
+  const features = async (px: Float32Array, n: number) => {
+    const x = await extractor.extract(px, n);
+    return deltas ? deltas.apply(x, n) : x;
+  };
   let h: Float32Array = new Float32Array(head.hidden);
 
   return {
     async label(frame) {
       const px = pixels.encode([frame]);
       // One engine call where the engine fuses CNN and step (ort); same numbers either way.
-      const out = live ? await live.step(px, h) : head.step(await extractor.extract(px, 1), h);
+      const out = live ? await live.step(px, h) : head.step(await features(px, 1), h);
       h = out.h;
       return { tMs: frame.tMs, probs: out.probs };
     },
     async labelBatch(frames) {
       if (frames.length === 0) return [];
-      const x = await extractor.extract(pixels.encode(frames), frames.length);
+      const x = await features(pixels.encode(frames), frames.length);
       const out = head.sequence(x, frames.length, h);
       h = out.h;
       const k = head.numClasses;
@@ -50,6 +56,7 @@ export function createLabeler(model: VigilModel, options: { maxBatch?: number } 
     reset() {
       h = new Float32Array(head.hidden);
       pixels.reset();
+      deltas?.reset();
     },
   };
 }

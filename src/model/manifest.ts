@@ -15,6 +15,8 @@ export const manifestSchema = z
     description: z.string(),
     extractor: z.string(),
     input: z.enum(INPUT_MODES),
+    /** The head sees [f_t, f_t − f_{t−1}] (see feature-deltas.ts); absent = false. */
+    deltas: z.boolean().optional(),
     inputSize: z.number().int().positive(),
     fps: z.number().positive().max(60),
     classes: z

@@ -35,6 +35,11 @@ function readJson(dir: string, file: string): unknown {
   }
 }
 
+/** What the head takes: the extractor's features, twice that with deltas appended. */
+export function headFeatureSize(extractorFeatures: number, m: Pick<ModelManifest, 'deltas'>): number {
+  return m.deltas ? 2 * extractorFeatures : extractorFeatures;
+}
+
 /** Reads and validates a model folder's manifest, including its fit with the extractor. */
 export function readManifest(dir: string): ModelManifest {
   const parsed = manifestSchema.safeParse(readJson(dir, MANIFEST));
@@ -47,11 +52,12 @@ export function readManifest(dir: string): ModelManifest {
       throw vigilError('VIGIL_ERR_MODEL_INVALID', `${join(dir, MANIFEST)}: extractor: ${(e as Error).message}`);
     }
   })();
-  if (ex.inputSize !== m.inputSize || ex.featureSize !== m.head.featureSize) {
+  const headInput = headFeatureSize(ex.featureSize, m);
+  if (ex.inputSize !== m.inputSize || headInput !== m.head.featureSize) {
     throw vigilError(
       'VIGIL_ERR_MODEL_INVALID',
-      `${join(dir, MANIFEST)}: extractor ${m.extractor} takes ${ex.inputSize}px and gives ${ex.featureSize} features, ` +
-        `manifest says ${m.inputSize}px and ${m.head.featureSize}`,
+      `${join(dir, MANIFEST)}: extractor ${m.extractor} takes ${ex.inputSize}px and gives ${ex.featureSize} features` +
+        `${m.deltas ? ` (${headInput} with deltas)` : ''}, manifest says ${m.inputSize}px and ${m.head.featureSize}`,
     );
   }
   return m;

@@ -1,5 +1,6 @@
-import { selectEngine, type EngineChoice } from './engine.js';
-import { extractorEntry, loadExtractor } from './extractors/registry.js';
+import { log } from '../log.js';
+import { selectEngine, type EngineChoice, type EngineName } from './engine.js';
+import { extractorEngine, extractorEntry, loadExtractor } from './extractors/registry.js';
 import type { FeatureExtractor } from './extractors/types.js';
 import type { ModelManifest } from './manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from './model-folder.js';
@@ -28,11 +29,19 @@ export interface LiveStep {
 export interface VigilModel {
   readonly dir: string;
   readonly manifest: ModelManifest;
-  /** The engine running it (see engine.ts). */
+  /** The engine running it (see engine.ts): the head runs on it. */
   readonly engine: EngineChoice;
+  /**
+   * Where the extractor runs: the engine, or tfjs for an extractor the engine cannot run
+   * (e.g. `movenet_lightning` under `ort`; see `ExtractorEntry.engines`).
+   */
+  readonly extractorEngine: EngineName;
   readonly extractor: FeatureExtractor;
   readonly head: RecurrentHead;
-  /** The fused CNN + step, where the engine has one (ort); else use extractor and head. */
+  /**
+   * The fused CNN + step, where the engine has one (ort, an extractor it runs, no deltas);
+   * else use extractor and head.
+   */
   readonly live?: LiveStep;
   /** Frees the head (and the fused step). The extractor is shared process-wide and stays loaded. */
   dispose(): void;
@@ -40,18 +49,23 @@ export interface VigilModel {
 
 /**
  * Loads `models/<name>` (a shipped model) or a model folder path, validating it first, on
- * the engine {@link selectEngine} picks.
+ * the engine {@link selectEngine} picks. An extractor that engine cannot run runs on tfjs,
+ * with the head still on the engine (no fused live step then); the choice is logged (info).
  */
 export async function loadModel(nameOrPath: string): Promise<VigilModel> {
   const dir = resolveModelDir(nameOrPath);
   const manifest = readManifest(dir);
   const engine = await selectEngine();
+  const onExtractor = extractorEngine(manifest.extractor, engine);
+  if (onExtractor !== engine.name) {
+    log.info(`model ${manifest.name}: extractor ${manifest.extractor} on ${onExtractor} (${engine.name} cannot run it), head on ${engine.name}`);
+  }
   const layers = await readHeadModel(dir, manifest);
   if (engine.name === 'tfjs') {
     const head = createRecurrentHead(layers);
     layers.dispose();
     const extractor = await loadExtractor(manifest.extractor);
-    return { dir, manifest, engine, extractor, head, dispose: () => head.dispose() };
+    return { dir, manifest, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
   }
   let w;
   try {
@@ -59,13 +73,18 @@ export async function loadModel(nameOrPath: string): Promise<VigilModel> {
   } finally {
     layers.dispose();
   }
-  const extractor = (await loadExtractor(manifest.extractor)) as OrtFeatureExtractor;
   const head = createOrtRecurrentHead(w);
+  if (onExtractor !== 'ort' || manifest.deltas) {
+    const extractor = await loadExtractor(manifest.extractor);
+    return { dir, manifest, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
+  }
+  const extractor = (await loadExtractor(manifest.extractor)) as OrtFeatureExtractor;
   const live = await loadOrtLiveStep(extractorEntry(manifest.extractor), extractor, w, { threads: engine.ort?.threads.live });
   return {
     dir,
     manifest,
     engine,
+    extractorEngine: onExtractor,
     extractor,
     head,
     live,

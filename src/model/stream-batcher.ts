@@ -2,6 +2,7 @@ import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
 import { extractorEntry } from './extractors/registry.js';
+import { createFeatureDeltas, type FeatureDeltas } from './feature-deltas.js';
 import { createFrameEncoder } from './input.js';
 import type { VigilModel } from './model.js';
 
@@ -23,9 +24,15 @@ export interface StreamBatcher {
   readonly streams: number;
 }
 
+interface Stream {
+  h: Float32Array;
+  /** Per stream: velocities are differences within one stream (models with `deltas`). */
+  deltas?: FeatureDeltas;
+}
+
 interface Pending {
   pixels: Float32Array;
-  stream: { h: Float32Array };
+  stream: Stream;
   tMs: number;
   resolve(p: FrameProbs): void;
   reject(e: unknown): void;
@@ -61,13 +68,22 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     });
     const px = pixels.subarray(0, n * frameFloats);
     const h = hs.subarray(0, n * hidden);
-    const out = live ? await live.step(px, h, n) : head.step(await extractor.extract(px, n), h, n);
+    const out = live ? await live.step(px, h, n) : head.step(await features(batch, px), h, n);
     stats.frames += n;
     stats.runs += 1;
     batch.forEach((p, i) => {
       p.stream.h = out.h.slice(i * hidden, (i + 1) * hidden);
       p.resolve({ tMs: p.tMs, probs: out.probs.slice(i * k, (i + 1) * k) });
     });
+  }
+
+  async function features(batch: Pending[], px: Float32Array): Promise<Float32Array> {
+    const x = await extractor.extract(px, batch.length);
+    if (!manifest.deltas) return x;
+    const dim = extractor.featureSize;
+    const out = new Float32Array(batch.length * 2 * dim);
+    batch.forEach((p, i) => out.set((p.stream.deltas as FeatureDeltas).apply(x.subarray(i * dim, (i + 1) * dim), 1), i * 2 * dim));
+    return out;
   }
 
   async function drain(): Promise<void> {
@@ -94,7 +110,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     open() {
       streams += 1;
       let closed = false;
-      const stream = { h: new Float32Array(hidden) };
+      const stream: Stream = { h: new Float32Array(hidden), deltas: manifest.deltas ? createFeatureDeltas(extractor.featureSize) : undefined };
       // Per stream: framediff needs this stream's previous frame.
       const encoder = createFrameEncoder({
         mode: manifest.input,
@@ -117,6 +133,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
         },
         reset() {
           stream.h = new Float32Array(hidden);
+          stream.deltas?.reset();
           encoder.reset();
         },
         close() {

@@ -1,5 +1,6 @@
 import { dirname, resolve, sep } from 'node:path';
 import { vigilError } from '../errors.js';
+import { appendDeltas } from '../model/feature-deltas.js';
 import { readClipFolders } from './clip-folders.js';
 import { createFeatureCache, type FeatureSpec } from './feature-cache.js';
 import type { Sequence } from './fit-head.js';
@@ -43,6 +44,8 @@ export interface LoadedDataset {
 export interface LoadDatasetOptions {
   /** Which features (must match the model's manifest). */
   spec: FeatureSpec;
+  /** Append f_t − f_{t−1} to each frame's features, as a model with `deltas` sees them (the cache keeps the plain features). */
+  deltas?: boolean;
   cacheDir: string;
   /**
    * Class order. Clip datasets: [the folders' classes]; given (a model's classes), every
@@ -94,7 +97,10 @@ export async function loadDataset(source: DatasetSource, o: LoadDatasetOptions):
     const f = await cache.get(p.path, o.spec);
     const labels =
       p.spans !== undefined ? spanFrameLabels(p.spans, f.tMs, classes) : new Int32Array(f.tMs.length).fill(classes.indexOf(p.label!));
-    items.push({ ...p, tMs: f.tMs, seq: { features: f.features, dim: f.dim, labels } });
+    const seq = o.deltas
+      ? { features: appendDeltas(f.features, f.dim, f.tMs.length), dim: 2 * f.dim, labels }
+      : { features: f.features, dim: f.dim, labels };
+    items.push({ ...p, tMs: f.tMs, seq });
     if (items.length % 20 === 0 || items.length === pending.length) log(`features ${items.length}/${pending.length}`);
   }
   const folder = source.kind === 'clips' ? resolve(source.dir) : commonFolder(pending.map((p) => p.path));

@@ -272,6 +272,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   await selectBackend();
   const data = await loadDataset(o.source, {
     spec: { extractor: m.extractor, input: m.input, fps: m.fps },
+    deltas: m.deltas,
     cacheDir: o.cacheDir,
     classes: m.classes,
     log,

@@ -20,7 +20,7 @@ function aboutLines(m: ModelManifest, classesNote: string): string[] {
     m.description,
     '',
     `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
-    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
+    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}${m.deltas ? ' and their change since the previous frame' : ''}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
     `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
     `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold`,
     '',

@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { selectEngine } from '../model/engine.js';
-import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
+import { extractorEngine, extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
-import { writeModelFolder } from '../model/model-folder.js';
+import { headFeatureSize, writeModelFolder } from '../model/model-folder.js';
 import type { FitResult } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainCommonOptions } from './train-clips.js';
@@ -29,10 +29,11 @@ export async function shipModel(
     description: o.description,
     extractor: o.extractor,
     input: o.input,
+    ...(o.deltas ? { deltas: true } : {}),
     inputSize: entry.inputSize,
     fps: o.fps,
     classes,
-    head: { type: 'sigmoid_rnn', featureSize: entry.featureSize, hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
+    head: { type: 'sigmoid_rnn', featureSize: headFeatureSize(entry.featureSize, o), hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
     smoothing: o.smoothing,
     training: {
       ...training,
@@ -63,6 +64,6 @@ export async function measureCnnCost(name: string): Promise<{ backend: string; c
   }
   runs.sort((a, b) => a - b);
   const engine = await selectEngine();
-  const backend = engine.name === 'ort' ? `onnxruntime-node ${engine.ort?.version}` : `tfjs ${engine.tfjs.name}`;
+  const backend = extractorEngine(name, engine) === 'ort' ? `onnxruntime-node ${engine.ort?.version}` : `tfjs ${engine.tfjs.name}`;
   return { backend, cnnMsPerFrame: Math.round(runs[2] * 1000) / 1000, batch };
 }

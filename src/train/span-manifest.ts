@@ -27,6 +27,14 @@ export interface SpanDataset {
   clips: SpanClip[];
 }
 
+/**
+ * One behaviour against the rest: spans labelled `label` keep it, every other span becomes
+ * `rest` (e.g. `falling` vs `no_fall`). Frames in no span stay unlabelled.
+ */
+export function oneVsRest(data: SpanDataset, label: string, rest: string): SpanDataset {
+  return { ...data, clips: data.clips.map((c) => ({ ...c, spans: c.spans.map((s) => ({ ...s, label: s.label === label ? label : rest })) })) };
+}
+
 /** A frame label that takes no part in the loss or in frame metrics (a frame in no span). */
 export const UNLABELLED = -1;
 

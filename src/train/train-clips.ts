@@ -15,6 +15,8 @@ export interface TrainCommonOptions {
   description: string;
   extractor: string;
   input: InputMode;
+  /** [deltas=false] the head also sees each frame's feature change (see feature-deltas.ts). */
+  deltas?: boolean;
   fps: number;
   /** [folds=5] grouped cross-validation folds reported in the card; 0 skips CV. */
   folds?: number;
@@ -43,7 +45,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   const started = Date.now();
   const data = await loadDataset(
     { kind: 'clips', dir: o.data, groups: o.groups },
-    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, cacheDir: o.cacheDir, log: o.log },
+    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, cacheDir: o.cacheDir, log: o.log },
   );
   const { classes } = data;
   const usable = data.items.filter((i) => i.seq.labels.length >= 2);

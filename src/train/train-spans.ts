@@ -35,7 +35,7 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
   }
   const data = await loadDataset(
     { kind: 'spans', manifest: o.manifest, groups: o.groups },
-    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, cacheDir: o.cacheDir, classes: o.classes, log: o.log },
+    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, cacheDir: o.cacheDir, classes: o.classes, log: o.log },
   );
   const { classes } = data;
   const k = classes.length;

@@ -114,6 +114,32 @@ async function encode(out: string, spec: ClipSpec): Promise<string> {
   return out;
 }
 
+/** A red square on a left-to-right grey gradient, one position per frame. */
+export interface MovingBoxSpec {
+  /** Square frame side in px. */
+  size: number;
+  fps: number;
+  box: number;
+  y: number;
+  /** The square's left edge in frame n (the clip has `xs.length` frames). */
+  xs: readonly number[];
+}
+
+/**
+ * Encodes one frame per entry of `spec.xs`. The gradient makes the position visible to a
+ * CNN whose features are pooled over space (on black, a square looks nearly the same
+ * anywhere). Clips whose `xs` are permutations of each other hold the same frames.
+ */
+export async function movingBoxClip(out: string, spec: MovingBoxSpec): Promise<string> {
+  const { size, fps, box, y, xs } = spec;
+  const x = xs.reduceRight((rest, v, n) => `if(eq(n\\,${n})\\,${v}\\,${rest})`, '0');
+  const graph =
+    `color=c=gray:s=${size}x${size}:r=${fps}:d=${xs.length / fps},geq=lum='X*255/W':cb=128:cr=128[bg];` +
+    `color=c=red:s=${box}x${box}:r=${fps}[box];[bg][box]overlay=x='${x}':y=${y}:shortest=1`;
+  await ffmpeg(['-f', 'lavfi', '-i', graph, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', out]);
+  return out;
+}
+
 async function makeBad(dir: string, clip: ClipDir['clip']): Promise<BadInputs> {
   const at = (name: string) => join(dir, name);
   await mkdir(at('folder.mp4'));

@@ -57,7 +57,7 @@ describe('MobileNetV2 on onnxruntime vs tfjs, real frames', function () {
     frames.forEach((f, i) => f.data.forEach((v, j) => (pixels[i * FRAME + j] = v / 255)));
 
     tensorsBefore = tf.memory().numTensors;
-    const layers = await extractorEntry('mobilenet_v2').loadLayers();
+    const layers = await extractorEntry('mobilenet_v2').loadLayers!();
     try {
       refFeatures = tf.tidy(() => (layers.model.predict(tf.tensor4d(pixels, [T, S, S, 3])) as tf.Tensor).dataSync() as Float32Array);
       extractor = await createOrtExtractor('mobilenet_v2', layers.model, { cacheDir });

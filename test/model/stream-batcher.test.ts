@@ -64,3 +64,37 @@ describe('model/stream-batcher', function () {
     expect(Array.from(again.probs)).to.deep.equal(Array.from(first.probs));
   });
 });
+
+describe('model/stream-batcher on a pose model with velocities (fall: tfjs extractor, deltas)', function () {
+  this.timeout(120_000);
+
+  it('gives each stream its own velocities: same numbers as one labeler per stream', async () => {
+    const model = await loadModel('fall');
+    try {
+      const size = model.manifest.inputSize;
+      const grab = async (name: string) => {
+        const out: Frame[] = [];
+        for await (const f of openFrames(fixture(name), { width: size, height: size, fps: 8 })) {
+          out.push({ ...f, data: Uint8Array.from(f.data) });
+          if (out.length === 6) break;
+        }
+        return out;
+      };
+      const [a, b] = await Promise.all([grab('gmdcsa24-subject4-fall02.mp4'), grab('fight-fi150.mp4')]);
+      const batcher = createStreamBatcher(model);
+      const [sa, sb] = [batcher.open(), batcher.open()];
+      const [la, lb] = [createLabeler(model), createLabeler(model)];
+      for (let i = 0; i < a.length; i++) {
+        const [pa, pb] = await Promise.all([sa.label(a[i]), sb.label(b[i])]);
+        const [ea, eb] = [await la.label(a[i]), await lb.label(b[i])];
+        for (let k = 0; k < model.manifest.classes.length; k++) {
+          expect(pa.probs[k]).to.be.closeTo(ea.probs[k], 1e-5);
+          expect(pb.probs[k]).to.be.closeTo(eb.probs[k], 1e-5);
+        }
+      }
+      expect(batcher.stats.runs).to.equal(a.length);
+    } finally {
+      model.dispose();
+    }
+  });
+});

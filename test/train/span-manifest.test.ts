@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { VigilError } from '../../src/errors.js';
 import {
   formatSpanManifest,
+  oneVsRest,
   parseSpanManifest,
   readSpanManifest,
   spanFrameLabels,
@@ -112,6 +113,14 @@ describe('train/span-manifest', () => {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+  });
+
+  it('oneVsRest keeps one label and names every other span the rest', () => {
+    const data = { source: 'x', clips: [{ path: '/a.mp4', id: 'a', group: 'g', spans: [{ label: 'sitting', startS: 0, endS: 2 }, { label: 'falling', startS: 2, endS: 4 }, { label: 'reading', startS: 0, endS: 1 }] }] };
+    const out = oneVsRest(data, 'falling', 'no_fall');
+    expect(out.clips[0].spans.map((s) => s.label)).to.deep.equal(['no_fall', 'falling', 'no_fall']);
+    expect(out.clips[0]).to.include({ path: '/a.mp4', id: 'a', group: 'g' });
+    expect(data.clips[0].spans[0].label).to.equal('sitting'); // the input is left alone
   });
 
   describe('spans to frame labels', () => {

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../../errors.js';
 import { countFlops } from '../flops.js';
-import type { ExtractorEntry, FeatureExtractor } from '../extractors/types.js';
+import type { ExtractorEntry, FeatureExtractor, LoadedLayers } from '../extractors/types.js';
 import { cachedModel, contentKey } from './cache.js';
 import { convertLayersModel, modelKeyParts } from './convert.js';
 import { ONNX_IO } from './head.js';
@@ -71,10 +71,21 @@ export async function createOrtExtractor(
  * @param [options.threads=1] per run; the engine passes its measured default (../engine.ts).
  */
 export async function loadOrtExtractor(name: string, entry: ExtractorEntry, options: OrtExtractorOptions = {}): Promise<OrtFeatureExtractor> {
-  const layers = await entry.loadLayers();
+  const layers = await loadExtractorLayers(name, entry);
   try {
     return await createOrtExtractor(name, layers.model, options);
   } finally {
     layers.dispose();
   }
+}
+
+/**
+ * An extractor's tfjs layers model, for conversion.
+ * @throws VIGIL_ERR_ONNX_UNSUPPORTED for an extractor that runs on tfjs only (see `ExtractorEntry.engines`)
+ */
+export function loadExtractorLayers(name: string, entry: ExtractorEntry): Promise<LoadedLayers> {
+  if (entry.loadLayers === undefined || !entry.engines.includes('ort')) {
+    throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `extractor ${name} runs on ${entry.engines.join(', ')} only (no tfjs layers model to convert)`);
+  }
+  return entry.loadLayers();
 }

@@ -2,7 +2,7 @@ import { vigilError } from '../../errors.js';
 import type { ExtractorEntry } from '../extractors/types.js';
 import type { LiveStep } from '../model.js';
 import { cachedModel, contentKey } from './cache.js';
-import type { OrtExtractorOptions, OrtFeatureExtractor } from './extractor.js';
+import { loadExtractorLayers, type OrtExtractorOptions, type OrtFeatureExtractor } from './extractor.js';
 import { CONVERTER_VERSION } from './convert.js';
 import { liveModel, ONNX_IO, type HeadWeights } from './head.js';
 import { createSession } from './runtime.js';
@@ -26,7 +26,7 @@ export async function loadOrtLiveStep(
     `${extractor.name}-live`,
     key,
     async () => {
-      const layers = await entry.loadLayers();
+      const layers = await loadExtractorLayers(extractor.name, entry);
       try {
         return liveModel(layers.model, w);
       } finally {

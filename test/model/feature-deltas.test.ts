@@ -1,0 +1,24 @@
+import { expect } from 'chai';
+import { appendDeltas, createFeatureDeltas } from '../../src/model/feature-deltas.js';
+
+describe('feature deltas', () => {
+  const dim = 2;
+  // Four frames: (1, 10), (2, 20), (4, 40), (7, 70).
+  const clip = new Float32Array([1, 10, 2, 20, 4, 40, 7, 70]);
+
+  it('append f_t − f_{t−1} to each frame, zero for the first', () => {
+    expect(Array.from(appendDeltas(clip, dim, 4))).to.deep.equal([1, 10, 0, 0, 2, 20, 1, 10, 4, 40, 2, 20, 7, 70, 3, 30]);
+  });
+
+  it('carry the previous frame across batches (even when the extractor reuses its buffer), and reset() forgets it', () => {
+    const d = createFeatureDeltas(dim);
+    const buffer = new Float32Array(4);
+    buffer.set(clip.subarray(0, 4));
+    const first = Array.from(d.apply(buffer, 2));
+    buffer.set(clip.subarray(4, 8));
+    const second = Array.from(d.apply(buffer, 2));
+    expect([...first, ...second]).to.deep.equal(Array.from(appendDeltas(clip, dim, 4)));
+    d.reset();
+    expect(Array.from(d.apply(clip.subarray(6, 8), 1))).to.deep.equal([7, 70, 0, 0]);
+  });
+});

@@ -48,7 +48,7 @@ function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
     '',
     `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`,
     `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
-    `- Training time: ${t.trainingSeconds} s (features cached), ${t.trainedAt}`,
+    `- Training time: ${t.trainingSeconds} s (wall clock, including the features the cache did not have), ${t.trainedAt}`,
     ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
     `- Reproduce: \`${t.command}\``,
     '',

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
@@ -48,10 +49,14 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     return { ...record, status };
   }
 
-  /** Bad settings are refused on the API, not discovered later by the runner. */
-  function check(input: Partial<CameraInput>): void {
-    if (input.source !== undefined && input.source !== 'webcam') classifySource(input.source);
+  /**
+   * Bad settings are refused on the API, not discovered later by the runner. A file path is
+   * stored absolute, so the camera survives a restart from another working directory.
+   */
+  function check<T extends Partial<CameraInput>>(input: T): T {
     if (input.model !== undefined) resolveModelDir(input.model);
+    if (typeof input.source !== 'string' || input.source === 'webcam') return input;
+    return classifySource(input.source) === 'file' ? { ...input, source: resolve(input.source) } : input;
   }
 
   async function start(record: CameraRecord): Promise<void> {
@@ -100,15 +105,13 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     list: () => o.store.cameras.list().map(view),
     get: (id) => view(must(id)),
     async create(input) {
-      check(input);
-      const record = o.store.cameras.create(input);
+      const record = o.store.cameras.create(check(input));
       await start(record);
       return view(record);
     },
     async update(id, patch) {
       must(id);
-      check(patch);
-      const record = o.store.cameras.update(id, patch);
+      const record = o.store.cameras.update(id, check(patch));
       await stop(id);
       await start(record);
       return view(record);

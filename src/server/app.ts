@@ -116,6 +116,18 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     });
   });
 
+  // The port first: a server that cannot listen must not have started cameras and jobs.
+  try {
+    await new Promise<void>((done, fail) => {
+      http.once('error', (e: NodeJS.ErrnoException) => fail(vigilError('VIGIL_ERR_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`)));
+      http.listen(config.port, config.host, done);
+    });
+  } catch (e) {
+    hub.close();
+    store.close();
+    throw e;
+  }
+
   // Crash leftovers first: clips a crash left mid-labelling are labelled again.
   for (const clip of store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 }).reverse()) jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
   const retention = () => {
@@ -133,10 +145,6 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   seedDemo(config, store);
   await cameras.startAll();
 
-  await new Promise<void>((done, fail) => {
-    http.once('error', (e: NodeJS.ErrnoException) => fail(vigilError('VIGIL_ERR_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`)));
-    http.listen(config.port, config.host, done);
-  });
   const port = (http.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;

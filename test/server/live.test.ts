@@ -212,3 +212,27 @@ describe('server: access token', function () {
     }
   });
 });
+
+describe('server: start-up failures', function () {
+  this.timeout(30_000);
+
+  it('a port in use fails with VIGIL_ERR_CONFIG and leaves nothing running; a data folder in use fails with VIGIL_ERR_STORE', async () => {
+    const { startServer } = await import('../../src/server/app.js');
+    const first = await startTestServer();
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const other = await mkdtemp('/tmp/vigil-port-');
+    try {
+      const e = await startServer({ port: first.server.port, dataDir: other, demo: true }).then(() => undefined, (err) => err);
+      expect(e).to.include({ code: 'VIGIL_ERR_CONFIG' });
+      expect(e.message).to.match(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+      // Its store was closed: a server can open that folder now.
+      const again = await startServer({ port: 0, dataDir: other, demo: false });
+      await again.close();
+      const locked = await startServer({ port: 0, dataDir: first.dataDir }).then(() => undefined, (err) => err);
+      expect(locked).to.include({ code: 'VIGIL_ERR_STORE' });
+    } finally {
+      await first.stop();
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,6 +4,7 @@ import { vigilError } from '../errors.js';
 import { INPUT_MODES, type InputMode } from '../model/input.js';
 import { SHIPPED_MODELS_DIR } from '../model/paths.js';
 import type { ModelManifest } from '../model/manifest.js';
+import { AUGMENTATIONS, parseAugment, type Augmentation } from '../train/augment.js';
 import type { TrainCommonOptions } from '../train/train-clips.js';
 import { describeModel } from './models.js';
 import { integer, positive } from './options.js';
@@ -19,6 +20,7 @@ interface TrainOptions {
   extractor: string;
   input: InputMode;
   deltas?: boolean;
+  augment?: Augmentation[];
   fps: number;
   hidden: number;
   lr: number;
@@ -44,6 +46,7 @@ export function trainCommand(): Command {
     .option('--extractor <name>', 'feature extractor', 'mobilenet_v2')
     .addOption(new Option('--input <mode>', 'what the CNN sees').choices(INPUT_MODES).default('framediff'))
     .option('--deltas', "the head also sees each frame's feature change since the previous frame (velocities)")
+    .option('--augment <list>', `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} (flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)`, augmentList)
     .option('--fps <n>', 'sampling rate', positive, 8)
     .option('--hidden <n>', 'recurrent units', integer, 16)
     .option('--lr <rate>', 'Adam learning rate', positive, 0.0005)
@@ -68,6 +71,7 @@ export function trainCommand(): Command {
         extractor: o.extractor,
         input: o.input,
         deltas: o.deltas === true,
+        ...(o.augment ? { augment: o.augment } : {}),
         fps: o.fps,
         folds: o.folds,
         cacheDir: o.cache,
@@ -88,6 +92,14 @@ export function trainCommand(): Command {
       }
       process.stdout.write(describeModel(manifest) + '\n');
     });
+}
+
+function augmentList(value: string): Augmentation[] {
+  try {
+    return parseAugment(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 /** `a, b,c` → ['a', 'b', 'c'] for --classes. */

@@ -1,8 +1,9 @@
 import { dirname, resolve, sep } from 'node:path';
 import { vigilError } from '../errors.js';
 import { appendDeltas } from '../model/feature-deltas.js';
+import { augmentVariants, type Augmentation } from './augment.js';
 import { readClipFolders } from './clip-folders.js';
-import { createFeatureCache, type FeatureSpec } from './feature-cache.js';
+import { createFeatureCache, type ClipFeatures, type FeatureSpec } from './feature-cache.js';
 import type { Sequence } from './fit-head.js';
 import { readGroupsFile } from './groups.js';
 import { readSpanManifest, spanFrameLabels, spanLabels, UNLABELLED, type Span, type SpanDataset } from './span-manifest.js';
@@ -28,6 +29,8 @@ export interface DatasetItem {
   tMs: number[];
   /** Features and a class index per frame ({@link UNLABELLED} for frames in no span). */
   seq: Sequence;
+  /** Sequences from augmented decodes of the clip (see augment.ts), for training sides only ({@link trainingSequences}). */
+  augmented?: Sequence[];
 }
 
 export interface LoadedDataset {
@@ -47,6 +50,8 @@ export interface LoadDatasetOptions {
   /** Append f_t − f_{t−1} to each frame's features, as a model with `deltas` sees them (the cache keeps the plain features). */
   deltas?: boolean;
   cacheDir: string;
+  /** [augment=none] also load each clip's augmented decodes into {@link DatasetItem.augmented}. */
+  augment?: readonly Augmentation[];
   /**
    * Class order. Clip datasets: [the folders' classes]; given (a model's classes), every
    * folder must be one of them. Span datasets: required, the priority order; spans of other
@@ -92,19 +97,35 @@ export async function loadDataset(source: DatasetSource, o: LoadDatasetOptions):
     from = data.source;
   }
 
+  const variants = augmentVariants(o.augment);
   const items: DatasetItem[] = [];
   for (const p of pending) {
+    const sequence = (f: ClipFeatures): Sequence => {
+      const labels =
+        p.spans !== undefined ? spanFrameLabels(p.spans, f.tMs, classes) : new Int32Array(f.tMs.length).fill(classes.indexOf(p.label!));
+      return o.deltas
+        ? { features: appendDeltas(f.features, f.dim, f.tMs.length), dim: 2 * f.dim, labels }
+        : { features: f.features, dim: f.dim, labels };
+    };
     const f = await cache.get(p.path, o.spec);
-    const labels =
-      p.spans !== undefined ? spanFrameLabels(p.spans, f.tMs, classes) : new Int32Array(f.tMs.length).fill(classes.indexOf(p.label!));
-    const seq = o.deltas
-      ? { features: appendDeltas(f.features, f.dim, f.tMs.length), dim: 2 * f.dim, labels }
-      : { features: f.features, dim: f.dim, labels };
-    items.push({ ...p, tMs: f.tMs, seq });
+    const augmented: Sequence[] = [];
+    for (const augment of variants) augmented.push(sequence(await cache.get(p.path, { ...o.spec, augment })));
+    items.push({ ...p, tMs: f.tMs, seq: sequence(f), ...(variants.length > 0 ? { augmented } : {}) });
     if (items.length % 20 === 0 || items.length === pending.length) log(`features ${items.length}/${pending.length}`);
   }
   const folder = source.kind === 'clips' ? resolve(source.dir) : commonFolder(pending.map((p) => p.path));
   return { kind: source.kind, source: from, name: folder.split(sep).slice(-2).join('/'), classes, items };
+}
+
+/**
+ * The sequences a training side learns from: each item's own, then its augmented copies.
+ * A copy shorter than the shortest plain sequence is left out, so augmentation never
+ * shortens the training window (fit-head crops windows to the shortest sequence).
+ */
+export function trainingSequences(items: readonly Pick<DatasetItem, 'seq' | 'augmented'>[]): Sequence[] {
+  const plain = items.map((i) => i.seq);
+  const shortest = Math.min(...plain.map((s) => s.labels.length));
+  return [...plain, ...items.flatMap((i) => (i.augmented ?? []).filter((s) => s.labels.length >= shortest))];
 }
 
 /** Frames with a class (not {@link UNLABELLED}). */

@@ -4,9 +4,10 @@ import type { ModelManifest } from '../model/manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from '../model/model-folder.js';
 import { createRecurrentHead, type RecurrentHead } from '../model/recurrent-head.js';
 import { buildTimeline } from '../timeline/segments.js';
-import { loadDataset, labelledFrames, type DatasetItem, type DatasetSource } from './dataset.js';
+import type { Augmentation } from './augment.js';
+import { loadDataset, labelledFrames, trainingSequences, type DatasetItem, type DatasetSource } from './dataset.js';
 import { eventOnsets, eventReport, type EventReport } from './event-metrics.js';
-import { fitHead, type FitOptions } from './fit-head.js';
+import { fitHead, type FitOptions, type Sequence } from './fit-head.js';
 import { classificationReport, meanStd, type ClassificationReport } from './metrics.js';
 import { UNLABELLED } from './span-manifest.js';
 import { earlyStoppingSplit, groupedFolds } from './split.js';
@@ -168,6 +169,18 @@ export interface CrossValidation {
 }
 
 /**
+ * The three sides of CV fold `f`: its test items, and from the other folds the training
+ * sequences (with the items' augmented copies, {@link trainingSequences}) and the
+ * early-stopping sequences (plain: stopping and test judge real decodes only).
+ * Clips without a labelled frame teach nothing; they still count as test clips (false alarms).
+ */
+export function foldSides(items: readonly DatasetItem[], foldOf: readonly number[], f: number, seed: number): { train: Sequence[]; val: Sequence[]; test: DatasetItem[] } {
+  const test = items.filter((_, i) => foldOf[i] === f);
+  const { train, val } = earlyStoppingSplit(items.filter((it, i) => foldOf[i] !== f && labelledFrames(it) > 0), seed);
+  return { train: train.length === 0 ? [] : trainingSequences(train), val: val.map((i) => i.seq), test };
+}
+
+/**
  * Grouped K-fold cross-validation on cached features: per fold a fresh head, trained on the
  * other folds with early stopping on a split of them ({@link earlyStoppingSplit}), scored on
  * the held-out fold. The folds and seeds are those of `vigil train`, so on the data a model
@@ -182,13 +195,11 @@ export async function crossValidate(dataset: DatasetItem[], o: CrossValidateOpti
   const foldScores: Scores[] = [];
   const bestEpochs: number[] = [];
   for (let f = 0; f < K; f++) {
-    const test = items.filter((_, i) => foldOf[i] === f);
-    // Clips without a labelled frame teach nothing; they still count as test clips (false alarms).
-    const { train, val } = earlyStoppingSplit(items.filter((it, i) => foldOf[i] !== f && labelledFrames(it) > 0), o.seed + f);
+    const { train, val, test } = foldSides(items, foldOf, f, o.seed + f);
     if (train.length === 0) throw vigilError('VIGIL_ERR_DATASET', `fold ${f + 1}/${K}: no training clip has a labelled frame`);
     const fit = await fitHead(
-      train.map((i) => i.seq),
-      val.map((i) => i.seq),
+      train,
+      val,
       {
         ...o.fit,
         numClasses: o.classes.length,
@@ -251,13 +262,13 @@ export interface EvaluationReport {
 }
 
 /** The fit options a model was trained with, read back from its manifest. */
-export function fitOptionsOf(m: ModelManifest): { fit: CrossValidateOptions['fit']; seed: number | undefined } {
+export function fitOptionsOf(m: ModelManifest): { fit: CrossValidateOptions['fit']; seed: number | undefined; augment: Augmentation[] | undefined } {
   const h = (m.training.hyperparameters ?? {}) as Record<string, unknown>;
   const fit: CrossValidateOptions['fit'] = { hidden: m.head.hidden };
   for (const key of ['window', 'epochs', 'patience', 'batchSize', 'learningRate', 'l2', 'featureDropout'] as const) {
     if (typeof h[key] === 'number') fit[key] = h[key] as number;
   }
-  return { fit, seed: typeof h.seed === 'number' ? h.seed : undefined };
+  return { fit, seed: typeof h.seed === 'number' ? h.seed : undefined, augment: Array.isArray(h.augment) ? (h.augment as Augmentation[]) : undefined };
 }
 
 /**
@@ -270,9 +281,12 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   const dir = resolveModelDir(o.model);
   const m = readManifest(dir);
   await selectBackend();
+  const cvRun = (o.cv ?? 0) > 0;
   const data = await loadDataset(o.source, {
     spec: { extractor: m.extractor, input: m.input, fps: m.fps },
     deltas: m.deltas,
+    // CV retrains heads as the model was trained, augmentation included; scoring the model needs none.
+    augment: cvRun ? fitOptionsOf(m).augment : undefined,
     cacheDir: o.cacheDir,
     classes: m.classes,
     log,
@@ -284,8 +298,8 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
     model: { name: m.name, version: m.version, dir, classes: m.classes, trainedOn },
     dataset: { kind: data.kind, source: data.source, name: data.name, clips: data.items.length, groups: new Set(data.items.map((i) => i.group)).size },
   };
-  if ((o.cv ?? 0) > 0) {
-    const { fit, seed: trainedSeed } = fitOptionsOf(m);
+  if (cvRun) {
+    const { fit, seed: trainedSeed, augment } = fitOptionsOf(m);
     const seed = o.seed ?? trainedSeed ?? 1;
     const cv = await crossValidate(data.items, { classes: m.classes, folds: o.cv!, seed, fit, score, log, everyEpoch: false });
     return {
@@ -294,7 +308,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
       mode: 'cross-validation',
       trainedOnThisData: false,
       scores: cv.pooled,
-      crossValidation: { folds: cv.folds, seed, hyperparameters: { ...fit, seed }, foldScores: cv.foldScores, summary: cv.summary, bestEpochs: cv.bestEpochs },
+      crossValidation: { folds: cv.folds, seed, hyperparameters: { ...fit, seed, ...(augment ? { augment } : {}) }, foldScores: cv.foldScores, summary: cv.summary, bestEpochs: cv.bestEpochs },
     };
   }
   const layers = await readHeadModel(dir, m);

@@ -6,12 +6,15 @@ import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { createFrameEncoder, type InputMode } from '../model/input.js';
 import { inBatches } from '../video/batches.js';
 import { openFrames } from '../video/decode.js';
+import { augmentDecode, type AUGMENT_VARIANTS } from './augment.js';
 
 /** What decides a clip's features: change any of it and the cache misses. */
 export interface FeatureSpec {
   extractor: string;
   input: InputMode;
   fps: number;
+  /** [augment=none] an augmented decode (a key of {@link AUGMENT_VARIANTS}), e.g. `flip`. */
+  augment?: string;
 }
 
 export interface ClipFeatures {
@@ -31,15 +34,16 @@ async function fileHash(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Decodes a clip and runs the extractor over it, exactly as the labeler does live. */
+/** Decodes a clip and runs the extractor over it, exactly as the labeler does live (plus the spec's augmentation, if any). */
 export async function computeClipFeatures(path: string, spec: FeatureSpec): Promise<ClipFeatures> {
   const entry = extractorEntry(spec.extractor);
   const extractor = await loadExtractor(spec.extractor);
   const size = entry.inputSize;
   const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size, maxBatch: BATCH, owner: spec.extractor });
+  const aug = spec.augment === undefined ? { filters: [], fpsScale: 1 } : augmentDecode(spec.augment);
   const tMs: number[] = [];
   const rows: Float32Array[] = [];
-  for await (const batch of inBatches(openFrames(path, { fps: spec.fps, width: size, height: size }), BATCH)) {
+  for await (const batch of inBatches(openFrames(path, { fps: spec.fps * aug.fpsScale, width: size, height: size, filters: aug.filters }), BATCH)) {
     for (const f of batch) tMs.push(f.tMs);
     rows.push((await extractor.extract(pixels.encode(batch), batch.length)).slice());
   }
@@ -52,6 +56,14 @@ export async function computeClipFeatures(path: string, spec: FeatureSpec): Prom
   return { tMs, features, dim: extractor.featureSize };
 }
 
+/** The cache entry's name: the clip's content hash and the whole {@link FeatureSpec} (a plain spec keeps the key it had before augmentation existed). */
+export function featureKey(contentHash: string, spec: FeatureSpec): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ v: CACHE_VERSION, content: contentHash, ...spec }))
+    .digest('hex')
+    .slice(0, 32);
+}
+
 /**
  * Features on disk, keyed by the clip's content hash and the {@link FeatureSpec}, so a second
  * training run on the same data skips the CNN. Each entry stores a checksum of its floats;
@@ -60,10 +72,7 @@ export async function computeClipFeatures(path: string, spec: FeatureSpec): Prom
 export function createFeatureCache(dir: string, onEvent: (e: { type: 'hit' | 'miss' | 'corrupt'; path: string }) => void = () => {}) {
   return {
     async get(path: string, spec: FeatureSpec): Promise<ClipFeatures> {
-      const key = createHash('sha256')
-        .update(JSON.stringify({ v: CACHE_VERSION, content: await fileHash(path), ...spec }))
-        .digest('hex')
-        .slice(0, 32);
+      const key = featureKey(await fileHash(path), spec);
       const meta = join(dir, `${key}.json`);
       const data = join(dir, `${key}.f32`);
       if (existsSync(meta) && existsSync(data)) {

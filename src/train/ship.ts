@@ -38,7 +38,7 @@ export async function shipModel(
     training: {
       ...training,
       final: { ...split, epochs: fit.epochs, bestEpoch: fit.bestEpoch + 1 },
-      hyperparameters: { ...o.fit, seed: o.seed },
+      hyperparameters: { ...o.fit, seed: o.seed, ...(o.augment?.length ? { augment: o.augment } : {}) },
       trainingSeconds: Math.round((Date.now() - startedMs) / 1000),
       trainedAt: new Date().toISOString(),
       command: o.command,

@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import type { InputMode } from '../model/input.js';
 import type { ModelManifest } from '../model/manifest.js';
-import { loadDataset } from './dataset.js';
+import type { Augmentation } from './augment.js';
+import { loadDataset, trainingSequences } from './dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from './evaluate.js';
 import { fitHead, type FitOptions } from './fit-head.js';
 import { round, roundDeep } from './metrics.js';
@@ -17,6 +18,8 @@ export interface TrainCommonOptions {
   input: InputMode;
   /** [deltas=false] the head also sees each frame's feature change (see feature-deltas.ts). */
   deltas?: boolean;
+  /** [augment=none] training clips also teach from these augmented decodes (see augment.ts); recorded in the card's hyperparameters. */
+  augment?: Augmentation[];
   fps: number;
   /** [folds=5] grouped cross-validation folds reported in the card; 0 skips CV. */
   folds?: number;
@@ -45,7 +48,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   const started = Date.now();
   const data = await loadDataset(
     { kind: 'clips', dir: o.data, groups: o.groups },
-    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, cacheDir: o.cacheDir, log: o.log },
+    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, augment: o.augment, cacheDir: o.cacheDir, log: o.log },
   );
   const { classes } = data;
   const usable = data.items.filter((i) => i.seq.labels.length >= 2);
@@ -67,7 +70,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   }
 
   const { train, val } = earlyStoppingSplit(usable, o.seed);
-  const fit = await fitHead(train.map((i) => i.seq), val.map((i) => i.seq), {
+  const fit = await fitHead(trainingSequences(train), val.map((i) => i.seq), {
     ...o.fit,
     numClasses: classes.length,
     seed: o.seed,

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { vigilError } from '../errors.js';
 import type { ModelManifest } from '../model/manifest.js';
-import { loadDataset, labelledFrames } from './dataset.js';
+import { loadDataset, labelledFrames, trainingSequences } from './dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from './evaluate.js';
 import { fitHead } from './fit-head.js';
 import { shipModel } from './ship.js';
@@ -35,7 +35,7 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
   }
   const data = await loadDataset(
     { kind: 'spans', manifest: o.manifest, groups: o.groups },
-    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, cacheDir: o.cacheDir, classes: o.classes, log: o.log },
+    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, augment: o.augment, cacheDir: o.cacheDir, classes: o.classes, log: o.log },
   );
   const { classes } = data;
   const k = classes.length;
@@ -73,7 +73,7 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
 
   const { train, val } = earlyStoppingSplit(usable, o.seed);
   const fit = await fitHead(
-    train.map((i) => i.seq),
+    trainingSequences(train),
     val.map((i) => i.seq),
     {
       ...o.fit,

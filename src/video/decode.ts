@@ -87,7 +87,7 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
       if (signal?.aborted) throw aborted();
       if (stopped) return;
 
-      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs, extra: options.extraOutputArgs ?? [] });
+      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs, filters: options.filters ?? [], extra: options.extraOutputArgs ?? [] });
       const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n), options.extraPipes ?? 0);
       child = run.proc;
       if (options.extraPipes) options.onExtraPipes?.(run.proc.stdio.slice(3) as Readable[]);
@@ -171,6 +171,7 @@ interface Plan {
   fps: number;
   realtime: boolean;
   loop: boolean;
+  filters: readonly string[];
   extra: readonly string[];
   timeoutMs: number;
 }
@@ -188,6 +189,7 @@ function ffmpegArgs(ffmpeg: FfmpegInfo, input: SourceInput, kind: SourceKind, p:
     // Keep the first frame of each 1/fps bin: frames keep their own timestamps and a slow
     // source is never padded with duplicates. lt() re-arms after timestamps jump back.
     `select='isnan(prev_selected_t)+gte(floor(t*${fps})-floor(prev_selected_t*${fps}),1)+lt(t,prev_selected_t)'`,
+    ...p.filters,
     // Letterbox, not centre-crop: a crop would cut off the edges of a surveillance scene,
     // where people often are.
     `scale=${w}:${h}:force_original_aspect_ratio=decrease`,

@@ -40,6 +40,11 @@ export interface FrameSourceOptions {
   realtime?: boolean;
   /** Loop a file forever (with `realtime`, for demo cameras) [loop=false]. */
   loop?: boolean;
+  /**
+   * ffmpeg video filters applied to the sampled frames before the letterbox, e.g. `['hflip']`
+   * (training augmentation, see train/augment.ts). [filters=none]
+   */
+  filters?: readonly string[];
   /** Network I/O timeout for URLs, in ms [timeoutMs=10000]. */
   timeoutMs?: number;
   /**

@@ -4,7 +4,7 @@ import type { ModelManifest } from '../model/manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from '../model/model-folder.js';
 import { createRecurrentHead, type RecurrentHead } from '../model/recurrent-head.js';
 import { buildTimeline } from '../timeline/segments.js';
-import type { Augmentation } from './augment.js';
+import { parseAugment, type Augmentation } from './augment.js';
 import { loadDataset, labelledFrames, trainingSequences, type DatasetItem, type DatasetSource } from './dataset.js';
 import { eventOnsets, eventReport, type EventReport } from './event-metrics.js';
 import { fitHead, type FitOptions, type Sequence } from './fit-head.js';
@@ -268,7 +268,9 @@ export function fitOptionsOf(m: ModelManifest): { fit: CrossValidateOptions['fit
   for (const key of ['window', 'epochs', 'patience', 'batchSize', 'learningRate', 'l2', 'featureDropout'] as const) {
     if (typeof h[key] === 'number') fit[key] = h[key] as number;
   }
-  return { fit, seed: typeof h.seed === 'number' ? h.seed : undefined, augment: Array.isArray(h.augment) ? (h.augment as Augmentation[]) : undefined };
+  // A card naming an augmentation this version lacks must not be retrained without it quietly.
+  const augment = Array.isArray(h.augment) ? parseAugment(h.augment.join(',')) : undefined;
+  return { fit, seed: typeof h.seed === 'number' ? h.seed : undefined, augment };
 }
 
 /**

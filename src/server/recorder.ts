@@ -59,6 +59,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   let wall0 = 0;
   let frames: Array<{ tMs: number; probs: number[] }> = [];
   let lastMs = -Infinity;
+  let listedToMs = -Infinity;
   const intervals: Array<{ startMs: number; endMs: number | null }> = [];
   const undecided: Piece[] = [];
   let group: Piece[] = [];
@@ -82,8 +83,13 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       const [name, start, end] = lines[listRead].split(',');
       const piece = { path: `${prefix}-dir/${name}`, startMs: Number(start) * 1000 + offsetMs, endMs: Number(end) * 1000 + offsetMs };
       if (!name || !Number.isFinite(piece.startMs)) continue;
+      listedToMs = piece.endMs;
       if (events) undecided.push(piece);
-      else later(() => keep([piece]));
+      else {
+        const inside = framesOf([piece]);
+        frames = frames.filter((f) => f.tMs >= piece.endMs);
+        later(() => keep([piece], inside));
+      }
     }
     if (events) decide(false);
   }
@@ -103,24 +109,33 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       }
     }
     if (final) flushGroup();
-    // Frames and intervals older than anything still undecided are not needed any more.
-    const horizon = (undecided[0]?.startMs ?? group[0]?.startMs ?? lastMs) - preMs - postMs;
+    // Frames and events older than anything still undecided are not needed any more (a
+    // flushed group took its frames with it).
+    // `listedTo` is where the piece ffmpeg is writing now begins.
+    const horizon = Math.min(undecided[0]?.startMs ?? Infinity, group[0]?.startMs ?? Infinity, listedToMs) - preMs - postMs;
     if (frames.length > 0 && frames[0].tMs < horizon) frames = frames.filter((f) => f.tMs >= horizon);
+    while (intervals.length > 1 && intervals[0].endMs !== null && intervals[0].endMs + postMs < horizon) intervals.shift();
+  }
+
+  /** The labelled frames inside the pieces, in clip time. */
+  function framesOf(pieces: Piece[]): Array<{ tMs: number; probs: number[] }> {
+    const startMs = pieces[0].startMs;
+    const endMs = pieces[pieces.length - 1].endMs;
+    return frames.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs }));
   }
 
   function flushGroup(): void {
     if (group.length === 0) return;
     const pieces = group;
     group = [];
-    later(() => keep(pieces));
+    const inside = framesOf(pieces);
+    later(() => keep(pieces, inside));
   }
 
-  async function keep(pieces: Piece[]): Promise<void> {
+  async function keep(pieces: Piece[], inside: Array<{ tMs: number; probs: number[] }>): Promise<void> {
     const path = pieces.length === 1 ? pieces[0].path : await concat(pieces);
     const startMs = pieces[0].startMs;
     const endMs = pieces[pieces.length - 1].endMs;
-    const inside = frames.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs }));
-    if (!events) frames = frames.filter((f) => f.tMs >= endMs);
     const durationMs = Math.round(endMs - startMs);
     const timeline = buildTimeline(manifest.classes, inside, { ...manifest.smoothing, endMs: inside.length > 0 ? durationMs : undefined });
     const json = toTimelineJson({
@@ -216,6 +231,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
         rmSync(`${prefix}-dir`, { recursive: true, force: true });
       });
       lastMs = -Infinity;
+      listedToMs = -Infinity;
       intervals.length = 0;
     },
   };

@@ -32,6 +32,11 @@ describe('server: recording', function () {
       const info = await probe(join(t.dataDir, 'clips', `${clip.id}.mp4`));
       expect(info.durationS! * 1000).to.be.closeTo(clip.durationMs, 150);
       expect(clip.timeline.segments.map((s: { label: string }) => s.label)).to.include('fight');
+      // The timeline covers the whole joined clip at 8 fps, not just its last pieces.
+      const times = clip.timeline.frames.map((f: { tMs: number }) => f.tMs);
+      expect(times[0]).to.be.below(300);
+      expect(times[times.length - 1]).to.be.above(clip.durationMs - 400);
+      expect(times.length).to.be.within(Math.floor((clip.durationMs / 1000) * 8) - 3, Math.ceil((clip.durationMs / 1000) * 8) + 2);
       expect((await t.api('/api/clips?camera=ev')).body.clips.length).to.equal(1);
       expect(readdirSync(join(t.dataDir, 'staging'))).to.deep.equal([]);
       c.close();

@@ -5,7 +5,8 @@
  *   its ffmpeg processes) · memory at the end of a long run vs after its first minute.
  * Goals (issue 5; figures, not pass/fail): p95 ≤ 250 ms, ≥ 16 cameras on 2 cores, flat memory.
  * Latency is from the moment a frame leaves ffmpeg (`wallMs`) to its label at the client.
- * Env: BENCH_STEP_S (seconds per load step, 10), BENCH_MAX_CAMERAS (32), BENCH_SOAK_MIN (2).
+ * Env: BENCH_STEP_S (seconds per load step, 10), BENCH_MAX_CAMERAS (32), BENCH_SOAK_MIN (2),
+ * BENCH_RECORD=1 (every camera also records continuously, in 10 s segments).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ const FPS = 5;
 const STEP_S = Number(process.env.BENCH_STEP_S ?? 10);
 const MAX_CAMERAS = Number(process.env.BENCH_MAX_CAMERAS ?? 32);
 const SOAK_MIN = Number(process.env.BENCH_SOAK_MIN ?? 2);
+const RECORD = process.env.BENCH_RECORD === '1' ? { mode: 'continuous', segmentS: 10 } : { mode: 'off' };
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -61,7 +63,7 @@ async function addCamera(i: number): Promise<void> {
   const res = await fetch(`${server.url}/api/cameras`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: `cam-${i}`, source: FIXTURE, model: 'fight', fps: FPS, loop: true }),
+    body: JSON.stringify({ id: `cam-${i}`, source: FIXTURE, model: 'fight', fps: FPS, loop: true, record: RECORD }),
   });
   if (res.status !== 201) throw new Error(`camera ${i}: ${res.status} ${await res.text()}`);
 }
@@ -73,7 +75,7 @@ async function dropped(): Promise<number> {
 
 const wait = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 const base = rss();
-console.log(`vigil live bench: ${FPS}-fps file cameras on ${FIXTURE}, ${STEP_S} s a step`);
+console.log(`vigil live bench: ${FPS}-fps file cameras on ${FIXTURE}, ${STEP_S} s a step, recording ${RECORD.mode}`);
 console.log('cameras  labels/s  expected  dropped/s  p50 ms  p95 ms  node MiB  ffmpeg MiB  sustained');
 let cameras = 0;
 let best = 0;

@@ -1,9 +1,7 @@
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
-import { extractorEntry } from './extractors/registry.js';
-import { createFeatureDeltas } from './feature-deltas.js';
-import { createFrameEncoder } from './input.js';
 import type { VigilModel } from './model.js';
+import { createStreamInput } from './stream-input.js';
 
 /** Labels one stream's frames in order, carrying the recurrent state between calls. */
 export interface Labeler {
@@ -20,26 +18,14 @@ export interface Labeler {
  * @param [options.maxBatch=8] largest batch `labelBatch` accepts (sizes the pixel buffer).
  */
 export function createLabeler(model: VigilModel, options: { maxBatch?: number } = {}): Labeler {
-  const { manifest, extractor, head, live } = model;
-  const entry = extractorEntry(manifest.extractor);
-  const pixels = createFrameEncoder({
-    mode: manifest.input,
-    scale: entry.pixelScale,
-    offset: entry.pixelOffset,
-    size: manifest.inputSize,
-    maxBatch: options.maxBatch ?? 8,
-    owner: `model ${manifest.name}`,
-  });
-  const deltas = manifest.deltas ? createFeatureDeltas(extractor.featureSize) : undefined;
-  const features = async (px: Float32Array, n: number) => {
-    const x = await extractor.extract(px, n);
-    return deltas ? deltas.apply(x, n) : x;
-  };
+  const { extractor, head, live } = model;
+  const input = createStreamInput(model, options.maxBatch ?? 8);
+  const features = async (px: Float32Array, n: number) => input.withDeltas(await extractor.extract(px, n), n);
   let h: Float32Array = new Float32Array(head.hidden);
 
   return {
     async label(frame) {
-      const px = pixels.encode([frame]);
+      const px = input.encode([frame]);
       // One engine call where the engine fuses CNN and step (ort); same numbers either way.
       const out = live ? await live.step(px, h) : head.step(await features(px, 1), h);
       h = out.h;
@@ -47,7 +33,7 @@ export function createLabeler(model: VigilModel, options: { maxBatch?: number } 
     },
     async labelBatch(frames) {
       if (frames.length === 0) return [];
-      const x = await features(pixels.encode(frames), frames.length);
+      const x = await features(input.encode(frames), frames.length);
       const out = head.sequence(x, frames.length, h);
       h = out.h;
       const k = head.numClasses;
@@ -55,8 +41,7 @@ export function createLabeler(model: VigilModel, options: { maxBatch?: number } 
     },
     reset() {
       h = new Float32Array(head.hidden);
-      pixels.reset();
-      deltas?.reset();
+      input.reset();
     },
   };
 }

@@ -1,10 +1,8 @@
 import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
-import { extractorEntry } from './extractors/registry.js';
-import { createFeatureDeltas, type FeatureDeltas } from './feature-deltas.js';
-import { createFrameEncoder } from './input.js';
 import type { VigilModel } from './model.js';
+import { createStreamInput, type StreamInput } from './stream-input.js';
 
 /** One live stream's labeler; its recurrent state and previous frame live here. */
 export interface StreamLabeler {
@@ -26,8 +24,8 @@ export interface StreamBatcher {
 
 interface Stream {
   h: Float32Array;
-  /** Per stream: velocities are differences within one stream (models with `deltas`). */
-  deltas?: FeatureDeltas;
+  /** Per stream: framediff and velocities are differences within one stream. */
+  input: StreamInput;
 }
 
 interface Pending {
@@ -48,7 +46,6 @@ interface Pending {
 export function createStreamBatcher(model: VigilModel, options: { maxBatch?: number } = {}): StreamBatcher {
   const maxBatch = options.maxBatch ?? 16;
   const { manifest, extractor, head, live } = model;
-  const entry = extractorEntry(manifest.extractor);
   const S = manifest.inputSize;
   const frameFloats = S * S * 3;
   const hidden = head.hidden;
@@ -82,7 +79,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     if (!manifest.deltas) return x;
     const dim = extractor.featureSize;
     const out = new Float32Array(batch.length * 2 * dim);
-    batch.forEach((p, i) => out.set((p.stream.deltas as FeatureDeltas).apply(x.subarray(i * dim, (i + 1) * dim), 1), i * 2 * dim));
+    batch.forEach((p, i) => out.set(p.stream.input.withDeltas(x.subarray(i * dim, (i + 1) * dim), 1), i * 2 * dim));
     return out;
   }
 
@@ -110,21 +107,12 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     open() {
       streams += 1;
       let closed = false;
-      const stream: Stream = { h: new Float32Array(hidden), deltas: manifest.deltas ? createFeatureDeltas(extractor.featureSize) : undefined };
-      // Per stream: framediff needs this stream's previous frame.
-      const encoder = createFrameEncoder({
-        mode: manifest.input,
-        scale: entry.pixelScale,
-        offset: entry.pixelOffset,
-        size: S,
-        maxBatch: 1,
-        owner: `model ${manifest.name}`,
-      });
+      const stream: Stream = { h: new Float32Array(hidden), input: createStreamInput(model, 1) };
       return {
         label(frame) {
           if (closed) return Promise.reject(vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'label() on a closed stream'));
           // Copied: the encoder's buffer is reused by this stream's next frame.
-          const px = encoder.encode([frame]).slice();
+          const px = stream.input.encode([frame]).slice();
           return new Promise<FrameProbs>((resolve, reject) => {
             queue.push({ pixels: px, stream, tMs: frame.tMs, resolve, reject });
             // A microtask later, so frames handed in during the same tick share the call.
@@ -133,8 +121,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
         },
         reset() {
           stream.h = new Float32Array(hidden);
-          stream.deltas?.reset();
-          encoder.reset();
+          stream.input.reset();
         },
         close() {
           if (!closed) streams -= 1;

@@ -1,0 +1,41 @@
+import type { Frame } from '../video/types.js';
+import { extractorEntry } from './extractors/registry.js';
+import { createFeatureDeltas } from './feature-deltas.js';
+import { createFrameEncoder } from './input.js';
+import type { VigilModel } from './model.js';
+
+/**
+ * What one stream remembers on the way into a model: its previous frame (for `framediff`
+ * input) and its previous features (for `deltas`). The labeler and the live batcher both
+ * hold one per stream, so the two paths cannot drift apart.
+ */
+export interface StreamInput {
+  /** Consecutive frames of this stream as CNN input; a view valid until the next call. */
+  encode(frames: readonly Frame[]): Float32Array;
+  /** This stream's consecutive features with their velocities appended, if the model has them. */
+  withDeltas(features: Float32Array, batch: number): Float32Array;
+  reset(): void;
+}
+
+/** @param maxBatch most frames per `encode` call */
+export function createStreamInput(model: Pick<VigilModel, 'manifest' | 'extractor'>, maxBatch: number): StreamInput {
+  const { manifest, extractor } = model;
+  const entry = extractorEntry(manifest.extractor);
+  const pixels = createFrameEncoder({
+    mode: manifest.input,
+    scale: entry.pixelScale,
+    offset: entry.pixelOffset,
+    size: manifest.inputSize,
+    maxBatch,
+    owner: `model ${manifest.name}`,
+  });
+  const deltas = manifest.deltas ? createFeatureDeltas(extractor.featureSize) : undefined;
+  return {
+    encode: (frames) => pixels.encode(frames),
+    withDeltas: (features, batch) => (deltas ? deltas.apply(features, batch) : features),
+    reset() {
+      pixels.reset();
+      deltas?.reset();
+    },
+  };
+}

@@ -83,6 +83,15 @@ export function vigilError(code: ErrorCode, detail: string, cause?: unknown): Vi
   return new VigilError(code, detail, cause === undefined ? undefined : { cause });
 }
 
+/**
+ * Any thrown value as a coded error, for the places that must put a code on the wire or in a
+ * status: a VigilError stays as it is, anything else becomes `code` [code=VIGIL_ERR_INTERNAL]
+ * with its message, the original kept as the cause.
+ */
+export function asVigilError(e: unknown, code: ErrorCode = 'VIGIL_ERR_INTERNAL'): VigilError {
+  return isVigilError(e) ? e : vigilError(code, e instanceof Error ? e.message : String(e), e);
+}
+
 export function isVigilError(e: unknown, code?: ErrorCode): e is VigilError {
   return e instanceof VigilError && (code === undefined || e.code === code);
 }

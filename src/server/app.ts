@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer } from 'ws';
-import { isVigilError, vigilError } from '../errors.js';
+import { asVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/engine.js';
 import { readManifest, resolveModelDir } from '../model/model-folder.js';
@@ -110,7 +110,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
         if (ingest) attachIngest(ws, decodeURIComponent(ingest[1]), cameras);
         else hub.attach(ws);
       } catch (e) {
-        const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+        const err = asVigilError(e);
         ws.close(err.wsClose, err.code);
       }
     });

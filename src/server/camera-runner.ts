@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { isVigilError, vigilError, type ErrorCode } from '../errors.js';
+import { asVigilError, vigilError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { StreamLabeler } from '../model/stream-batcher.js';
@@ -201,7 +201,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         throw vigilError('VIGIL_ERR_SOURCE_UNREACHABLE', `${displaySource(camera.source)} ended`);
       } catch (e) {
         if (stopCtl.signal.aborted) break;
-        const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+        const err = asVigilError(e);
         const wire = { code: err.code, message: err.message };
         if (kind === 'file' && PERMANENT.has(err.code)) {
           log.warn(`camera ${camera.id}: ${err.code}: ${err.message}`);

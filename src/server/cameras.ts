@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { isVigilError, vigilError } from '../errors.js';
+import { asVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
 import { resolveModelDir } from '../model/model-folder.js';
 import type { CameraInput, CameraRecord, Store } from '../store/index.js';
@@ -43,9 +43,11 @@ export interface CameraServiceOptions {
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
   const runners = new Map<string, CameraRunner>();
+  // Cameras whose model could not load: the API must say what the socket said.
+  const failed = new Map<string, CameraStatus>();
 
   function view(record: CameraRecord): CameraView {
-    const status = runners.get(record.id)?.status() ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0 };
+    const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0 };
     return { ...record, status };
   }
 
@@ -64,9 +66,11 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     try {
       pooled = await o.models.get(record.model);
     } catch (e) {
-      const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+      const err = asVigilError(e);
       log.warn(`camera ${record.id}: model ${record.model}: ${err.message}`);
-      o.publish({ type: 'status', cameraId: record.id, state: 'error', frames: 0, dropped: 0, error: { code: err.code, message: err.message } });
+      const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, error: { code: err.code, message: err.message } };
+      failed.set(record.id, status);
+      o.publish({ type: 'status', ...status });
       return;
     }
     const recorder = record.record.mode === 'off' ? undefined : createRecorder({ camera: record, store: o.store, manifest: pooled.model.manifest, publish: o.publish });
@@ -85,6 +89,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   async function stop(id: string): Promise<void> {
     const r = runners.get(id);
     runners.delete(id);
+    failed.delete(id);
     await r?.stop();
   }
 

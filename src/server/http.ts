@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { isVigilError, vigilError, type VigilError } from '../errors.js';
+import { asVigilError, vigilError, type VigilError } from '../errors.js';
 import { log } from '../log.js';
 
 /** The body of every API error: `{ "error": { "code": "VIGIL_ERR_…", "message": "…" } }`. */
@@ -33,12 +33,11 @@ export const errorMiddleware: ErrorRequestHandler = (e, _req, res, _next) => {
 };
 
 function toVigilError(e: unknown): VigilError {
-  if (isVigilError(e)) return e;
   const type = (e as { type?: string }).type;
   if (type === 'entity.too.large') return vigilError('VIGIL_ERR_TOO_LARGE', `request body over ${(e as { limit?: number }).limit} bytes`);
   if ((e as { status?: number }).status === 416) return vigilError('VIGIL_ERR_RANGE', 'the requested bytes are past the end of the file');
   if (type === 'entity.parse.failed') return vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'request body is not valid JSON');
-  return vigilError('VIGIL_ERR_INTERNAL', (e as Error)?.message ?? String(e));
+  return asVigilError(e);
 }
 
 /** POST and PATCH bodies of the JSON API must say they are JSON. */

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { isVigilError, vigilError, type VigilError } from '../errors.js';
+import { asVigilError, vigilError, type VigilError } from '../errors.js';
 import { log } from '../log.js';
 import { parseClientMessage, PROTOCOL_VERSION, type CameraStatus, type ServerMessage } from './protocol.js';
 
@@ -141,7 +141,7 @@ export function createHub(options: HubOptions): Hub {
           // A subscriber learns where each camera stands without waiting for a change.
           if (sub) for (const s of options.cameras()) if (wants(c, s.cameraId)) send(c, { type: 'status', ...s });
         } catch (e) {
-          const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_MESSAGE', (e as Error).message);
+          const err = asVigilError(e, 'VIGIL_ERR_MESSAGE');
           send(c, { type: 'error', code: err.code, message: err.message });
         }
       });

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { isVigilError, vigilError } from '../errors.js';
+import { asVigilError, vigilError } from '../errors.js';
 import type { CameraService } from './cameras.js';
 
 /** Bytes buffered towards ffmpeg before the publisher's socket is paused. */
@@ -18,7 +18,7 @@ export function attachIngest(ws: WebSocket, cameraId: string, cameras: CameraSer
   try {
     cameras.ingest(cameraId, stream);
   } catch (e) {
-    const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+    const err = asVigilError(e);
     ws.close(err.wsClose, err.code);
     return;
   }

@@ -1,4 +1,4 @@
-import { isVigilError, vigilError } from '../errors.js';
+import { asVigilError } from '../errors.js';
 import { labelClip } from '../label-clip.js';
 import { log } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -50,7 +50,7 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
         o.store.clips.setStatus(clipId, 'pending');
         return;
       }
-      const err = isVigilError(e) ? e : vigilError('VIGIL_ERR_INTERNAL', (e as Error).message);
+      const err = asVigilError(e);
       log.warn(`clip ${clipId}: ${err.code}: ${err.message}`);
       const error = { code: err.code, message: err.message };
       o.store.clips.setStatus(clipId, 'failed', { error });

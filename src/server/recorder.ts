@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { log } from '../log.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { buildTimeline, type SegmentEvent } from '../timeline/segments.js';
@@ -104,7 +104,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       if (overlapsEvent(p)) {
         group.push(p);
       } else {
-        rmSync(p.path, { force: true });
+        store.discard(p.path);
         flushGroup();
       }
     }
@@ -165,7 +165,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       store.discard(path);
       throw e;
     }
-    if (pieces.length > 1) for (const p of pieces) rmSync(p.path, { force: true });
+    if (pieces.length > 1) for (const p of pieces) store.discard(p.path);
     o.publish({ type: 'clip', clipId: clip.id, status: 'ready' });
   }
 
@@ -181,7 +181,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       proc.on('error', fail);
       proc.on('exit', (code) => (code === 0 ? done() : fail(new Error(`ffmpeg concat exited ${code}: ${err.trim()}`))));
     });
-    rmSync(list, { force: true });
+    store.discard(list);
     return out;
   }
 
@@ -228,7 +228,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       readList();
       if (events) decide(true);
       await later(() => {
-        rmSync(`${prefix}-dir`, { recursive: true, force: true });
+        store.discard(`${prefix}-dir`);
       });
       lastMs = -Infinity;
       listedToMs = -Infinity;

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { Router, type Request } from 'express';
 import { vigilError } from '../../errors.js';
 import { DEFAULT_MODEL } from '../../model/paths.js';
@@ -58,7 +57,7 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
     try {
       info = await probe(staged.path);
     } catch (e) {
-      rmSync(staged.path, { force: true });
+      store.discard(staged.path);
       throw e;
     }
     const clip = await store.clips.adopt(staged.path, {

@@ -17,7 +17,7 @@ export class ApiError extends Error {
 }
 
 /** `path` with `?token=` when the page has one (for `<img>`, `<video>`, links). */
-export function withToken(path) {
+function withToken(path) {
   if (!token) return path;
   const u = new URL(path, location.origin);
   u.searchParams.set('token', token);
@@ -25,7 +25,7 @@ export function withToken(path) {
 }
 
 /** The `ws:`/`wss:` URL of a server path, with the token. */
-export function wsUrl(path) {
+function wsUrl(path) {
   const u = new URL(withToken(path), location.href);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   return u.href;

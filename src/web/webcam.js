@@ -8,7 +8,7 @@ const TIMESLICE_MS = 250;
 const ID_KEY = 'vigil.webcamCameraId';
 
 /** This browser's webcam camera id, kept in localStorage so it is reused. */
-export function webcamCameraId() {
+function webcamCameraId() {
   let id = localStorage.getItem(ID_KEY);
   if (!id) {
     const hex = [...crypto.getRandomValues(new Uint8Array(4))].map((b) => b.toString(16).padStart(2, '0')).join('');

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
+import { deltaLags } from '../model/feature-deltas.js';
 import type { ModelManifest } from '../model/manifest.js';
 
 /** The card in a few lines: what it labels and how well it did on held-out data. */
@@ -9,7 +10,7 @@ export function describeModel(m: ModelManifest): string {
   const lines = [
     `${m.name} ${m.version}: ${m.description}`,
     `  classes:   ${m.classes.join(', ')}`,
-    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${m.deltas ? ' + deltas' : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
+    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${deltaLags(m.deltas).length > 0 ? ` + deltas (${deltaLags(m.deltas).join(', ')} frames)` : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
     `  head:      sigmoid RNN, ${m.head.hidden} hidden units`,
   ];
   if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);

@@ -19,7 +19,7 @@ interface TrainOptions {
   description: string;
   extractor: string;
   input: InputMode;
-  deltas?: boolean;
+  deltas?: true | number[];
   augment?: Augmentation[];
   fps: number;
   hidden: number;
@@ -30,6 +30,7 @@ interface TrainOptions {
   seed: number;
   windowMs: number;
   minHoldMs: number;
+  backdate?: boolean;
   cache: string;
 }
 
@@ -45,7 +46,7 @@ export function trainCommand(): Command {
     .option('--description <text>', 'one line for the model card', 'behaviour classifier')
     .option('--extractor <name>', 'feature extractor', 'mobilenet_v2')
     .addOption(new Option('--input <mode>', 'what the CNN sees').choices(INPUT_MODES).default('framediff'))
-    .option('--deltas', "the head also sees each frame's feature change since the previous frame (velocities)")
+    .option('--deltas [lags]', "the head also sees each frame's feature change over these many frames (velocities; alone: 1)", lagList)
     .option('--augment <list>', `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} (flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)`, augmentList)
     .option('--fps <n>', 'sampling rate', positive, 8)
     .option('--hidden <n>', 'recurrent units', integer, 16)
@@ -56,6 +57,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed', integer, 1)
     .option('--window-ms <ms>', "the model's smoothing window, used by CV scoring and by label", integer, 1000)
     .option('--min-hold-ms <ms>', "the model's hysteresis: how long a new label must lead before it takes over", integer, 500)
+    .option('--backdate', 'segments start where their label began to lead, not where the hold confirmed it (a long hold without late onsets)')
     .option('--cache <dir>', 'feature cache folder', resolve('.cache/features'))
     .action(async (o: TrainOptions) => {
       if ((o.data === undefined) === (o.manifest === undefined)) {
@@ -70,14 +72,14 @@ export function trainCommand(): Command {
         description: o.description,
         extractor: o.extractor,
         input: o.input,
-        deltas: o.deltas === true,
+        deltas: o.deltas === undefined ? [] : o.deltas === true ? [1] : o.deltas,
         ...(o.augment ? { augment: o.augment } : {}),
         fps: o.fps,
         folds: o.folds,
         cacheDir: o.cache,
         seed: o.seed,
         fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
-        smoothing: { windowMs: o.windowMs, minHoldMs: o.minHoldMs },
+        smoothing: { windowMs: o.windowMs, minHoldMs: o.minHoldMs, ...(o.backdate ? { backdate: true } : {}) },
         command,
         log,
       };
@@ -92,6 +94,14 @@ export function trainCommand(): Command {
       }
       process.stdout.write(describeModel(manifest) + '\n');
     });
+}
+
+function lagList(value: string): number[] {
+  const lags = value.split(',').map((s) => Number(s.trim()));
+  if (lags.length === 0 || lags.some((k) => !Number.isInteger(k) || k < 1 || k > 64) || new Set(lags).size !== lags.length) {
+    throw new InvalidArgumentError('a comma-separated list of distinct whole numbers of frames, 1-64, e.g. 1,4');
+  }
+  return lags;
 }
 
 function augmentList(value: string): Augmentation[] {

@@ -15,8 +15,8 @@ export const manifestSchema = z
     description: z.string(),
     extractor: z.string(),
     input: z.enum(INPUT_MODES),
-    /** The head sees [f_t, f_t − f_{t−1}] (see feature-deltas.ts); absent = false. */
-    deltas: z.boolean().optional(),
+    /** The head also sees f_t − f_{t−k} for these lags k (`true` = [1]; see feature-deltas.ts); absent = none. */
+    deltas: z.union([z.boolean(), z.array(z.number().int().min(1).max(64)).min(1)]).optional(),
     inputSize: z.number().int().positive(),
     fps: z.number().positive().max(60),
     classes: z
@@ -31,6 +31,8 @@ export const manifestSchema = z
     smoothing: z.object({
       windowMs: z.number().nonnegative(),
       minHoldMs: z.number().nonnegative(),
+      /** Segments start where their label began to lead, not where the hold confirmed it (see createSmoother); absent = false. */
+      backdate: z.boolean().optional(),
     }),
     /** Free-form record of how it was trained and how well it does (the model card's data). */
     training: z.record(z.unknown()),

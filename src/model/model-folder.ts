@@ -4,6 +4,7 @@ import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../errors.js';
 import { extractorEntry } from './extractors/registry.js';
+import { deltaLags } from './feature-deltas.js';
 import { describeIssues, manifestSchema, type ModelManifest } from './manifest.js';
 import { listModelNames, MANIFEST_FILE, SHIPPED_MODELS_DIR } from './paths.js';
 
@@ -35,9 +36,9 @@ function readJson(dir: string, file: string): unknown {
   }
 }
 
-/** What the head takes: the extractor's features, twice that with deltas appended. */
-export function headFeatureSize(extractorFeatures: number, m: Pick<ModelManifest, 'deltas'>): number {
-  return m.deltas ? 2 * extractorFeatures : extractorFeatures;
+/** What the head takes: the extractor's features, and as many again per delta lag. */
+export function headFeatureSize(extractorFeatures: number, m: { deltas?: boolean | readonly number[] }): number {
+  return (1 + deltaLags(m.deltas).length) * extractorFeatures;
 }
 
 /** Reads and validates a model folder's manifest, including its fit with the extractor. */
@@ -57,7 +58,7 @@ export function readManifest(dir: string): ModelManifest {
     throw vigilError(
       'VIGIL_ERR_MODEL_INVALID',
       `${join(dir, MANIFEST)}: extractor ${m.extractor} takes ${ex.inputSize}px and gives ${ex.featureSize} features` +
-        `${m.deltas ? ` (${headInput} with deltas)` : ''}, manifest says ${m.inputSize}px and ${m.head.featureSize}`,
+        `${deltaLags(m.deltas).length > 0 ? ` (${headInput} with deltas)` : ''}, manifest says ${m.inputSize}px and ${m.head.featureSize}`,
     );
   }
   return m;

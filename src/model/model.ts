@@ -1,6 +1,7 @@
 import { log } from '../log.js';
 import { selectEngine, type EngineChoice, type EngineName } from './engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from './extractors/registry.js';
+import { deltaLags } from './feature-deltas.js';
 import type { FeatureExtractor } from './extractors/types.js';
 import type { ModelManifest } from './manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from './model-folder.js';
@@ -74,7 +75,7 @@ export async function loadModel(nameOrPath: string): Promise<VigilModel> {
     layers.dispose();
   }
   const head = createOrtRecurrentHead(w);
-  if (onExtractor !== 'ort' || manifest.deltas) {
+  if (onExtractor !== 'ort' || deltaLags(manifest.deltas).length > 0) {
     const extractor = await loadExtractor(manifest.extractor);
     return { dir, manifest, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
   }

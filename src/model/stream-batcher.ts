@@ -1,5 +1,6 @@
 import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
+import { deltaLags } from './feature-deltas.js';
 import type { Frame } from '../video/types.js';
 import type { VigilModel } from './model.js';
 import { createStreamInput, type StreamInput } from './stream-input.js';
@@ -76,10 +77,12 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
 
   async function features(batch: Pending[], px: Float32Array): Promise<Float32Array> {
     const x = await extractor.extract(px, batch.length);
-    if (!manifest.deltas) return x;
+    const lags = deltaLags(manifest.deltas).length;
+    if (lags === 0) return x;
     const dim = extractor.featureSize;
-    const out = new Float32Array(batch.length * 2 * dim);
-    batch.forEach((p, i) => out.set(p.stream.input.withDeltas(x.subarray(i * dim, (i + 1) * dim), 1), i * 2 * dim));
+    const width = (1 + lags) * dim;
+    const out = new Float32Array(batch.length * width);
+    batch.forEach((p, i) => out.set(p.stream.input.withDeltas(x.subarray(i * dim, (i + 1) * dim), 1), i * width));
     return out;
   }
 

@@ -1,6 +1,6 @@
 import type { Frame } from '../video/types.js';
 import { extractorEntry } from './extractors/registry.js';
-import { createFeatureDeltas } from './feature-deltas.js';
+import { createFeatureDeltas, deltaLags } from './feature-deltas.js';
 import { createFrameEncoder } from './input.js';
 import type { VigilModel } from './model.js';
 
@@ -29,7 +29,8 @@ export function createStreamInput(model: Pick<VigilModel, 'manifest' | 'extracto
     maxBatch,
     owner: `model ${manifest.name}`,
   });
-  const deltas = manifest.deltas ? createFeatureDeltas(extractor.featureSize) : undefined;
+  const lags = deltaLags(manifest.deltas);
+  const deltas = lags.length > 0 ? createFeatureDeltas(extractor.featureSize, lags) : undefined;
   return {
     encode: (frames) => pixels.encode(frames),
     withDeltas: (features, batch) => (deltas ? deltas.apply(features, batch) : features),

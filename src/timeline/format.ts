@@ -35,7 +35,7 @@ export interface TimelineJson {
   /** Nominal sampling rate in frames/s, or null when unknown; frames are not evenly spaced. */
   readonly fps: number | null;
   /** The smoothing that turned `probs` into `label`s (see createSmoother), defaults filled in. */
-  readonly smoothing: { readonly windowMs: number; readonly minHoldMs: number };
+  readonly smoothing: { readonly windowMs: number; readonly minHoldMs: number; readonly backdate?: true };
   /** Every analysed frame in time order. */
   readonly frames: readonly TimelineFrameJson[];
   /** Segments in time order, tiling `[frames[0].tMs, last endMs]` without gaps or overlaps. */
@@ -91,7 +91,7 @@ export interface TimelineJsonInput {
   durationMs?: number | null;
   frames: readonly Pick<SmoothedFrame, 'tMs' | 'probs' | 'label'>[];
   segments: readonly Segment[];
-  /** The smoothing used; only `windowMs` and `minHoldMs` are read [options={}]. */
+  /** The smoothing used; only `windowMs`, `minHoldMs` and `backdate` are read [options={}]. */
   options?: SmootherOptions;
   /** [createdAt=new Date()]; pass one for reproducible files. */
   createdAt?: Date;
@@ -115,7 +115,7 @@ const roundP = (p: number): number => round(p, 4);
  */
 export function toTimelineJson(input: TimelineJsonInput): TimelineJson {
   const classes = validateClasses(input.classes);
-  const smoothing = validateSmootherOptions({ windowMs: input.options?.windowMs, minHoldMs: input.options?.minHoldMs });
+  const smoothing = validateSmootherOptions({ windowMs: input.options?.windowMs, minHoldMs: input.options?.minHoldMs, backdate: input.options?.backdate });
 
   const src = typeof input.source === 'string' ? { uri: input.source } : input.source;
   if (src === null || typeof src !== 'object' || typeof src.uri !== 'string' || src.uri === '') {
@@ -163,7 +163,7 @@ export function toTimelineJson(input: TimelineJsonInput): TimelineJson {
     model: { name: model.name, version: model.version },
     classes: [...classes],
     fps,
-    smoothing: { windowMs: smoothing.windowMs, minHoldMs: smoothing.minHoldMs },
+    smoothing: { windowMs: smoothing.windowMs, minHoldMs: smoothing.minHoldMs, ...(smoothing.backdate ? { backdate: true as const } : {}) },
     frames,
     segments,
     createdAt: (input.createdAt ?? new Date()).toISOString(),

@@ -43,9 +43,11 @@ export const MEDIAN_INTERVALS = 1000;
  *
  * A segment runs from the `tMs` of the frame where its label became current to the `tMs` of
  * the frame where the next label took over, so segments tile the timeline: each starts where
- * the previous ended. Its frames are those in `[startMs, endMs)` (the last segment's include
- * its last frame); `confidence` is the mean of the label's raw probability over them, `peak`
- * the highest.
+ * the previous ended. A switched frame with `startMs` (a backdating smoother) moves that
+ * boundary back to `startMs`: the `end` of the old segment and the `start` of the new one
+ * then carry times before the frame that reported them. Its frames are those in
+ * `[startMs, endMs)` (the last segment's include its last frame); `confidence` is the mean of
+ * the label's raw probability over them, `peak` the highest.
  *
  * @param classes class names in the model's order (the frames' `probs` order)
  * @throws VIGIL_ERR_INVALID_ARGUMENT for bad classes (here), frames or `endMs` (in the methods)
@@ -59,18 +61,37 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
     sum: number;
     count: number;
     peak: number;
+    /**
+     * Frames since the label last led the smoothed window, not yet in the figures above: a
+     * backdated switch hands the ones after its `startMs` to the next segment. As short as
+     * the smoother's hold.
+     */
+    tail: { tMs: number; probs: number[] }[];
   }
   let open: Open | null = null;
   let lastMs = -Infinity;
   let intervals: number[] = [];
 
-  const snapshot = (o: Open, endMs: number): Segment => ({
-    label: names[o.label],
-    startMs: o.startMs,
-    endMs,
-    confidence: o.sum / o.count,
-    peak: o.peak,
-  });
+  const add = (o: Open, probs: readonly number[]): void => {
+    const p = probs[o.label];
+    o.sum += p;
+    o.count += 1;
+    o.peak = Math.max(o.peak, p);
+  };
+  const opened = (label: number, startMs: number, frames: readonly { probs: number[] }[]): Open => {
+    const o: Open = { label, startMs, sum: 0, count: 0, peak: -Infinity, tail: [] };
+    for (const f of frames) add(o, f.probs);
+    return o;
+  };
+  const snapshot = (o: Open, endMs: number): Segment => {
+    let { sum, count, peak } = o;
+    for (const f of o.tail) {
+      sum += f.probs[o.label];
+      count += 1;
+      peak = Math.max(peak, f.probs[o.label]);
+    }
+    return { label: names[o.label], startMs: o.startMs, endMs, confidence: sum / count, peak };
+  };
 
   return {
     push(frame: SmoothedFrame): SegmentEvent[] {
@@ -86,7 +107,7 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
           `${what}.label must be one of ${names.join(', ')}, got ${describe(frame.label)}`,
         );
       }
-      const p = copyProbs(frame.probs, names, what)[label];
+      const probs = copyProbs(frame.probs, names, what);
 
       if (lastMs !== -Infinity) {
         intervals.push(tMs - lastMs);
@@ -95,14 +116,29 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
       lastMs = tMs;
 
       if (open !== null && open.label === label) {
-        open.sum += p;
-        open.count += 1;
-        open.peak = Math.max(open.peak, p);
+        // Same tie rule as the smoother: the current label leads when no class beats it.
+        if (frame.smoothed[label] >= Math.max(...frame.smoothed)) {
+          for (const f of open.tail) add(open, f.probs);
+          open.tail = [];
+          add(open, probs);
+        } else {
+          open.tail.push({ tMs, probs });
+        }
         return [{ type: 'update', segment: snapshot(open, tMs) }];
       }
       const events: SegmentEvent[] = [];
-      if (open !== null) events.push({ type: 'end', segment: snapshot(open, tMs) });
-      open = { label, startMs: tMs, sum: p, count: 1, peak: p };
+      if (open === null) {
+        open = opened(label, tMs, [{ probs }]);
+      } else {
+        const startMs = frame.startMs ?? tMs;
+        if (typeof startMs !== 'number' || !(startMs > open.startMs && startMs <= tMs)) {
+          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.startMs must lie after the open segment's start (${open.startMs}) and at most tMs (${tMs}), got ${describe(startMs)}`);
+        }
+        const moved = open.tail.filter((f) => f.tMs >= startMs);
+        open.tail = open.tail.filter((f) => f.tMs < startMs);
+        events.push({ type: 'end', segment: snapshot(open, startMs) });
+        open = opened(label, startMs, [...moved, { probs }]);
+      }
       events.push({ type: 'start', segment: snapshot(open, tMs) });
       return events;
     },

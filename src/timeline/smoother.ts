@@ -7,12 +7,19 @@ export interface SmootherOptions {
   windowMs?: number;
   /** How long a new class must lead the window before the label switches, in ms [minHoldMs=500]. */
   minHoldMs?: number;
+  /**
+   * Date a switch back to where the new class began to lead, not the frame the hold
+   * confirmed it on [backdate=false]; see {@link SmoothedFrame.startMs}. A long hold then
+   * filters blips without making onsets late.
+   */
+  backdate?: boolean;
 }
 
-/** {@link SmootherOptions} after validation, every field present. */
+/** {@link SmootherOptions} after validation: the two numbers always, `backdate` only when true. */
 export interface ResolvedSmootherOptions {
   readonly windowMs: number;
   readonly minHoldMs: number;
+  readonly backdate?: true;
 }
 
 /** One frame after smoothing. */
@@ -26,6 +33,11 @@ export interface SmoothedFrame {
   readonly label: string;
   /** True when `label` became current at this frame, including the first frame after creation or `reset()`. */
   readonly switched: boolean;
+  /**
+   * On a switched frame with `backdate`: the `tMs` of the first frame of the lead that earned
+   * the switch, where the new label's segment starts (absent when that is this frame).
+   */
+  readonly startMs?: number;
 }
 
 export interface Smoother {
@@ -46,12 +58,14 @@ export const DEFAULT_SMOOTHER_OPTIONS: ResolvedSmootherOptions = Object.freeze({
  */
 export const TIME_EPSILON_MS = 1e-6;
 
-const OPTION_KEYS = Object.keys(DEFAULT_SMOOTHER_OPTIONS) as (keyof ResolvedSmootherOptions)[];
+const NUMBER_KEYS = Object.keys(DEFAULT_SMOOTHER_OPTIONS) as ('windowMs' | 'minHoldMs')[];
+const OPTION_KEYS = [...NUMBER_KEYS, 'backdate'];
 
 /**
  * Validates smoothing options once into a full copy with defaults.
  * @param [options.windowMs=1000] moving-window length in ms, a finite number >= 0
  * @param [options.minHoldMs=500] hysteresis hold in ms, a finite number >= 0
+ * @param [options.backdate=false] a boolean
  * @throws VIGIL_ERR_INVALID_ARGUMENT naming the option and what is allowed
  */
 export function validateSmootherOptions(options: SmootherOptions = {}): ResolvedSmootherOptions {
@@ -66,8 +80,8 @@ export function validateSmootherOptions(options: SmootherOptions = {}): Resolved
       );
     }
   }
-  const resolved = { ...DEFAULT_SMOOTHER_OPTIONS };
-  for (const key of OPTION_KEYS) {
+  const resolved: { windowMs: number; minHoldMs: number; backdate?: true } = { ...DEFAULT_SMOOTHER_OPTIONS };
+  for (const key of NUMBER_KEYS) {
     const value: unknown = options[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -78,6 +92,10 @@ export function validateSmootherOptions(options: SmootherOptions = {}): Resolved
     }
     resolved[key] = value;
   }
+  if (options.backdate !== undefined && typeof options.backdate !== 'boolean') {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `backdate must be true or false, got ${describe(options.backdate)}`);
+  }
+  if (options.backdate === true) resolved.backdate = true;
   return Object.freeze(resolved);
 }
 
@@ -157,7 +175,9 @@ export function describe(value: unknown): string {
  * The label starts as the first frame's argmax and switches to another class only once that
  * class has been the smoothed argmax on every frame for at least `minHoldMs`, measured from
  * the first frame of its run to the current one; the switch happens on that frame. On a tie
- * the current label wins, then the class listed first.
+ * the current label wins, then the class listed first. With `backdate`, a switched frame
+ * also says where that run began (`startMs`): the label is only known once the hold has
+ * passed, but the behaviour began there.
  *
  * @param classes class names in the model's order
  * @param [options.windowMs=1000] moving-window length in ms
@@ -169,7 +189,7 @@ export function describe(value: unknown): string {
  */
 export function createSmoother(classes: readonly string[], options: SmootherOptions = {}): Smoother {
   const names = validateClasses(classes);
-  const { windowMs, minHoldMs } = validateSmootherOptions(options);
+  const { windowMs, minHoldMs, backdate } = validateSmootherOptions(options);
 
   let window: { tMs: number; probs: number[] }[] = [];
   let label = -1;
@@ -202,6 +222,7 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
       if (label >= 0 && smoothed[label] === smoothed[best]) best = label;
 
       let switched = false;
+      let startMs: number | undefined;
       if (label < 0) {
         label = best;
         switched = true;
@@ -216,9 +237,10 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
           label = best;
           candidate = -1;
           switched = true;
+          if (backdate && candidateSinceMs < tMs) startMs = candidateSinceMs;
         }
       }
-      return { tMs, probs, smoothed, label: names[label], switched };
+      return startMs === undefined ? { tMs, probs, smoothed, label: names[label], switched } : { tMs, probs, smoothed, label: names[label], switched, startMs };
     },
 
     reset(): void {

@@ -1,6 +1,6 @@
 import { dirname, resolve, sep } from 'node:path';
 import { vigilError } from '../errors.js';
-import { appendDeltas } from '../model/feature-deltas.js';
+import { appendDeltas, deltaLags } from '../model/feature-deltas.js';
 import { augmentVariants, type Augmentation } from './augment.js';
 import { readClipFolders } from './clip-folders.js';
 import { createFeatureCache, type ClipFeatures, type FeatureSpec } from './feature-cache.js';
@@ -47,8 +47,8 @@ export interface LoadedDataset {
 export interface LoadDatasetOptions {
   /** Which features (must match the model's manifest). */
   spec: FeatureSpec;
-  /** Append f_t − f_{t−1} to each frame's features, as a model with `deltas` sees them (the cache keeps the plain features). */
-  deltas?: boolean;
+  /** Append f_t − f_{t−k} to each frame's features, as a model with these `deltas` sees them (the cache keeps the plain features). */
+  deltas?: boolean | readonly number[];
   cacheDir: string;
   /** [augment=none] also load each clip's augmented decodes into {@link DatasetItem.augmented}. */
   augment?: readonly Augmentation[];
@@ -98,13 +98,14 @@ export async function loadDataset(source: DatasetSource, o: LoadDatasetOptions):
   }
 
   const variants = augmentVariants(o.augment);
+  const lags = deltaLags(o.deltas);
   const items: DatasetItem[] = [];
   for (const p of pending) {
     const sequence = (f: ClipFeatures): Sequence => {
       const labels =
         p.spans !== undefined ? spanFrameLabels(p.spans, f.tMs, classes) : new Int32Array(f.tMs.length).fill(classes.indexOf(p.label!));
-      return o.deltas
-        ? { features: appendDeltas(f.features, f.dim, f.tMs.length), dim: 2 * f.dim, labels }
+      return lags.length > 0
+        ? { features: appendDeltas(f.features, f.dim, f.tMs.length, lags), dim: (1 + lags.length) * f.dim, labels }
         : { features: f.features, dim: f.dim, labels };
     };
     const f = await cache.get(p.path, o.spec);

@@ -4,6 +4,7 @@ import type { ModelManifest } from '../model/manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from '../model/model-folder.js';
 import { createRecurrentHead, type RecurrentHead } from '../model/recurrent-head.js';
 import { buildTimeline } from '../timeline/segments.js';
+import type { SmootherOptions } from '../timeline/smoother.js';
 import { parseAugment, type Augmentation } from './augment.js';
 import { loadDataset, labelledFrames, trainingSequences, type DatasetItem, type DatasetSource } from './dataset.js';
 import { eventOnsets, eventReport, type EventReport } from './event-metrics.js';
@@ -54,7 +55,7 @@ export function scoreClips(classes: readonly string[], items: readonly Pick<Data
 }
 
 export interface SpanScoreOptions {
-  smoothing: { windowMs: number; minHoldMs: number };
+  smoothing: SmootherOptions;
   /** [toleranceS=1] how far a predicted segment's start may be from a true onset, seconds. */
   toleranceS?: number;
 }
@@ -81,7 +82,7 @@ export function scoreSpans(
   items.forEach((item, n) => {
     const p = probs[n];
     const frames = item.tMs.map((tMs, i) => ({ tMs, probs: p.subarray(i * k, (i + 1) * k) }));
-    const timeline = buildTimeline(classes, frames, { windowMs: o.smoothing.windowMs, minHoldMs: o.smoothing.minHoldMs });
+    const timeline = buildTimeline(classes, frames, o.smoothing);
     timeline.frames.forEach((f, i) => {
       const l = item.seq.labels[i];
       if (l === UNLABELLED) return;

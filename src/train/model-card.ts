@@ -1,3 +1,4 @@
+import { deltaLags } from '../model/feature-deltas.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { EventReport } from './event-metrics.js';
 
@@ -20,9 +21,9 @@ function aboutLines(m: ModelManifest, classesNote: string): string[] {
     m.description,
     '',
     `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
-    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}${m.deltas ? ' and their change since the previous frame' : ''}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
+    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}${deltaText(m.deltas)}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
     `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
-    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold`,
+    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold${m.smoothing.backdate ? ', segments dated from where their label began to lead' : ''}`,
     '',
     '## Data',
     '',
@@ -150,4 +151,9 @@ function renderSpanModelCard(m: ModelManifest): string {
     '',
   );
   return lines.join('\n');
+}
+
+function deltaText(deltas: ModelManifest['deltas']): string {
+  const lags = deltaLags(deltas);
+  return lags.length === 0 ? '' : ` and their change over ${lags.map((k) => `${k} frame${k === 1 ? '' : 's'}`).join(' and ')}`;
 }

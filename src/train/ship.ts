@@ -29,7 +29,7 @@ export async function shipModel(
     description: o.description,
     extractor: o.extractor,
     input: o.input,
-    ...(o.deltas ? { deltas: true } : {}),
+    ...(o.deltas && o.deltas.length > 0 ? { deltas: [...o.deltas] } : {}),
     inputSize: entry.inputSize,
     fps: o.fps,
     classes,

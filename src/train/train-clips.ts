@@ -16,8 +16,8 @@ export interface TrainCommonOptions {
   description: string;
   extractor: string;
   input: InputMode;
-  /** [deltas=false] the head also sees each frame's feature change (see feature-deltas.ts). */
-  deltas?: boolean;
+  /** [deltas=none] lags k: the head also sees each frame's feature change f_t − f_{t−k} (see feature-deltas.ts). */
+  deltas?: readonly number[];
   /** [augment=none] training clips also teach from these augmented decodes (see augment.ts); recorded in the card's hyperparameters. */
   augment?: Augmentation[];
   fps: number;
@@ -26,7 +26,7 @@ export interface TrainCommonOptions {
   cacheDir: string;
   fit: Omit<FitOptions, 'numClasses' | 'onEpoch' | 'seed'>;
   seed: number;
-  smoothing: { windowMs: number; minHoldMs: number };
+  smoothing: { windowMs: number; minHoldMs: number; backdate?: boolean };
   /** The command line that reproduces this run, recorded in the card. */
   command: string;
   log: (line: string) => void;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendDeltas, createFeatureDeltas } from '../../src/model/feature-deltas.js';
+import { appendDeltas, createFeatureDeltas, deltaLags } from '../../src/model/feature-deltas.js';
 
 describe('feature deltas', () => {
   const dim = 2;
@@ -20,5 +20,16 @@ describe('feature deltas', () => {
     expect([...first, ...second]).to.deep.equal(Array.from(appendDeltas(clip, dim, 4)));
     d.reset();
     expect(Array.from(d.apply(clip.subarray(6, 8), 1))).to.deep.equal([7, 70, 0, 0]);
+  });
+
+  it('over several lags, f_t − f_{t−k} each, taking the first frame until k frames have passed; the same across batches', () => {
+    const expected = [1, 10, 0, 0, 0, 0, 2, 20, 1, 10, 1, 10, 4, 40, 2, 20, 3, 30, 7, 70, 3, 30, 5, 50];
+    expect(Array.from(appendDeltas(clip, dim, 4, [1, 2]))).to.deep.equal(expected);
+    const d = createFeatureDeltas(dim, [1, 2]);
+    const rows = [0, 1, 2, 3].flatMap((t) => Array.from(d.apply(clip.subarray(t * dim, (t + 1) * dim), 1)));
+    expect(rows).to.deep.equal(expected);
+    expect(deltaLags(true)).to.deep.equal([1]);
+    expect(deltaLags(undefined)).to.deep.equal([]);
+    expect(deltaLags([1, 4])).to.deep.equal([1, 4]);
   });
 });

@@ -67,6 +67,37 @@ describe('timeline/segments', () => {
     expectTiles(segments, 0, 600);
   });
 
+  it('with a backdating smoother, starts a segment where its lead began and hands it those frames', () => {
+    const frames: FrameProbs[] = [
+      { tMs: 0, probs: [0.9, 0.1] },
+      { tMs: 100, probs: [0.3, 0.7] }, // b leads: a blip
+      { tMs: 200, probs: [0.8, 0.2] },
+      { tMs: 300, probs: [0.4, 0.6] }, // b's lead begins
+      { tMs: 400, probs: [0.1, 0.9] },
+      { tMs: 500, probs: [0.2, 0.8] }, // held 200 ms: b takes over, dated 300
+      { tMs: 600, probs: [0.3, 0.7] },
+    ];
+    const backdated = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, backdate: true, endMs: 700 });
+    expectSegments(backdated.segments, [
+      { label: 'a', startMs: 0, endMs: 300, confidence: (0.9 + 0.3 + 0.8) / 3, peak: 0.9 },
+      { label: 'b', startMs: 300, endMs: 700, confidence: (0.6 + 0.9 + 0.8 + 0.7) / 4, peak: 0.9 },
+    ]);
+    // The frames keep the label a live client saw on them; only the segments move.
+    expect(backdated.frames.map((f) => f.label).join('')).to.equal('aaaaabb');
+    const plain = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 700 });
+    expect(plain.segments.map((s) => [s.label, s.startMs])).to.deep.equal([['a', 0], ['b', 500]]);
+
+    // Live: the end and start arrive on the frame at 500, dated 300; the blip never starts a segment.
+    const smoother = createSmoother(AB, { windowMs: 0, minHoldMs: 200, backdate: true });
+    const seg = createSegmenter(AB);
+    const events = frames.map((f) => seg.push(smoother.push(f)));
+    expect(events[5].map((e) => [e.type, e.segment.label, e.segment.startMs, e.segment.endMs])).to.deep.equal([
+      ['end', 'a', 0, 300],
+      ['start', 'b', 300, 500],
+    ]);
+    expect(events.slice(0, 5).flat().map((e) => e.type)).to.deep.equal(['start', 'update', 'update', 'update', 'update']);
+  });
+
   it('uses the raw probability of the label, not the smoothed one', () => {
     // With smoothing the label stays 'a' through the dip at 100 ms.
     const { segments } = buildTimeline(AB, [
@@ -160,6 +191,14 @@ describe('timeline/segments', () => {
     smoother.reset();
     const evs = segmenter.push(smoother.push({ tMs: 0, probs: [1, 0] }));
     expect(evs).to.deep.equal([{ type: 'start', segment: { label: 'a', startMs: 0, endMs: 0, confidence: 1, peak: 1 } }]);
+  });
+
+  it('rejects a switched frame dated before the open segment or after itself', () => {
+    const seg = createSegmenter(AB);
+    seg.push({ tMs: 100, probs: [1, 0], smoothed: [1, 0], label: 'a', switched: true });
+    expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 50 }))
+      .to.throw(VigilError, /startMs must lie after the open segment's start \(100\) and at most tMs \(200\), got 50/);
+    expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 250 })).to.throw(VigilError, /got 250/);
   });
 
   it('rejects a bad endMs, unknown labels and decreasing time with VIGIL_ERR_INVALID_ARGUMENT', () => {

@@ -101,6 +101,19 @@ describe('timeline/smoother', () => {
     expect(out.map((f) => f.label)).to.deep.equal(['a', 'a', 'a', 'a', 'a', 'c']);
   });
 
+  it('with backdate, says on the switched frame where the lead that earned the switch began', () => {
+    const s = createSmoother(AB, { windowMs: 0, minHoldMs: 300, backdate: true });
+    // b leads at 100 (a blip), a again at 200, then b from 300: held 300 ms at 600.
+    const out = frames(0, 100, [A, B, A, B, B, B, B, B]).map((f) => s.push(f));
+    expect(out.map((f) => f.label)).to.deep.equal(['a', 'a', 'a', 'a', 'a', 'a', 'b', 'b']);
+    expect(out.map((f) => f.startMs)).to.deep.equal([undefined, undefined, undefined, undefined, undefined, undefined, 300, undefined]);
+    // Without backdate (or with a zero hold) there is nothing to date back.
+    const plain = createSmoother(AB, { windowMs: 0, minHoldMs: 300 });
+    expect(frames(0, 100, [A, B, A, B, B, B, B, B]).map((f) => plain.push(f).startMs).every((x) => x === undefined)).to.equal(true);
+    const zero = createSmoother(AB, { windowMs: 0, minHoldMs: 0, backdate: true });
+    expect(frames(0, 100, [A, B]).map((f) => zero.push(f).startMs)).to.deep.equal([undefined, undefined]);
+  });
+
   it('switches immediately with minHoldMs = 0', () => {
     const s = createSmoother(AB, { windowMs: 0, minHoldMs: 0 });
     expect(frames(0, 10, [A, B, A]).map((f) => s.push(f).label)).to.deep.equal(['a', 'b', 'a']);
@@ -139,6 +152,12 @@ describe('timeline/smoother', () => {
         expectInvalid(() => createSmoother(AB, opts as never), `${key} must be a finite number >= 0`);
       });
     }
+
+    it('keeps backdate only when true and rejects a non-boolean', () => {
+      expect(validateSmootherOptions({ backdate: true })).to.deep.equal({ windowMs: 1000, minHoldMs: 500, backdate: true });
+      expect(validateSmootherOptions({ backdate: false })).to.deep.equal({ windowMs: 1000, minHoldMs: 500 });
+      expectInvalid(() => validateSmootherOptions({ backdate: 1 as unknown as boolean }), 'backdate must be true or false', 'got 1');
+    });
 
     it('rejects unknown options, listing the allowed ones', () => {
       expectInvalid(() => createSmoother(AB, { windowMS: 10 } as never), "unknown smoothing option 'windowMS'", 'allowed: windowMs, minHoldMs');

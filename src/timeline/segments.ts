@@ -181,7 +181,9 @@ export interface Timeline {
 
 /**
  * Offline path: runs a whole clip through {@link createSmoother} and {@link createSegmenter},
- * so its segments are exactly the `end` events a live run would emit.
+ * so its segments are exactly the `end` events a live run would emit. With `backdate`, each
+ * frame's label is its segment's (live, the frames between a lead's start and the switch
+ * carried the old label).
  * @param classes class names in the model's order
  * @param frames frames in non-decreasing `tMs` order
  * @param [options.windowMs=1000] moving-window length in ms
@@ -212,5 +214,14 @@ export function buildTimeline(
     collect(segmenter.push(sf));
   }
   collect(segmenter.finish(endMs));
+  // Backdated segments start before the frame that switched; offline, the frames in between
+  // take their segment's label so frames and segments agree (live clients saw the old one).
+  if (smoother.backdates) {
+    let s = 0;
+    for (let i = 0; i < out.length; i++) {
+      while (s < segments.length - 1 && out[i].tMs >= segments[s + 1].startMs) s++;
+      if (out[i].label !== segments[s].label) out[i] = { ...out[i], label: segments[s].label };
+    }
+  }
   return { frames: out, segments };
 }

@@ -48,6 +48,8 @@ export interface Smoother {
   push(frame: FrameProbs): SmoothedFrame;
   /** Forgets the window and the current label; the next frame starts a new track. */
   reset(): void;
+  /** Whether switches are backdated (the `backdate` option). */
+  readonly backdates: boolean;
 }
 
 export const DEFAULT_SMOOTHER_OPTIONS: ResolvedSmootherOptions = Object.freeze({ windowMs: 1000, minHoldMs: 500 });
@@ -198,6 +200,7 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
   let lastMs = -Infinity;
 
   return {
+    backdates: backdate === true,
     push(frame: FrameProbs): SmoothedFrame {
       const what = 'frame';
       if (frame === null || typeof frame !== 'object') {

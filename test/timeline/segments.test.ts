@@ -82,15 +82,17 @@ describe('timeline/segments', () => {
       { label: 'a', startMs: 0, endMs: 300, confidence: (0.9 + 0.3 + 0.8) / 3, peak: 0.9 },
       { label: 'b', startMs: 300, endMs: 700, confidence: (0.6 + 0.9 + 0.8 + 0.7) / 4, peak: 0.9 },
     ]);
-    // The frames keep the label a live client saw on them; only the segments move.
-    expect(backdated.frames.map((f) => f.label).join('')).to.equal('aaaaabb');
+    // Offline, frames take their segment's label; live, the frame at 300 and 400 said a.
+    expect(backdated.frames.map((f) => f.label).join('')).to.equal('aaabbbb');
     const plain = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 700 });
     expect(plain.segments.map((s) => [s.label, s.startMs])).to.deep.equal([['a', 0], ['b', 500]]);
 
     // Live: the end and start arrive on the frame at 500, dated 300; the blip never starts a segment.
     const smoother = createSmoother(AB, { windowMs: 0, minHoldMs: 200, backdate: true });
     const seg = createSegmenter(AB);
-    const events = frames.map((f) => seg.push(smoother.push(f)));
+    const live = frames.map((f) => smoother.push(f));
+    expect(live.map((f) => f.label).join('')).to.equal('aaaaabb');
+    const events = live.map((f) => seg.push(f));
     expect(events[5].map((e) => [e.type, e.segment.label, e.segment.startMs, e.segment.endMs])).to.deep.equal([
       ['end', 'a', 0, 300],
       ['start', 'b', 300, 500],

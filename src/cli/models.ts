@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
 import { deltaLags } from '../model/feature-deltas.js';
 import type { ModelManifest } from '../model/manifest.js';
+import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
 
 /** The card in a few lines: what it labels and how well it did on held-out data. */
 export function describeModel(m: ModelManifest): string {

@@ -1,8 +1,8 @@
 import { log } from '../log.js';
 import { selectEngine, type EngineChoice, type EngineName } from './engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from './extractors/registry.js';
-import { deltaLags } from './feature-deltas.js';
 import type { FeatureExtractor } from './extractors/types.js';
+import { deltaLags } from './feature-deltas.js';
 import type { ModelManifest } from './manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from './model-folder.js';
 import type { OrtFeatureExtractor } from './onnx/extractor.js';

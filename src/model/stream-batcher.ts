@@ -1,7 +1,7 @@
 import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
-import { deltaLags } from './feature-deltas.js';
 import type { Frame } from '../video/types.js';
+import { deltaLags } from './feature-deltas.js';
 import type { VigilModel } from './model.js';
 import { createStreamInput, type StreamInput } from './stream-input.js';
 

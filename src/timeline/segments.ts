@@ -62,11 +62,12 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
     count: number;
     peak: number;
     /**
-     * Frames since the label last led the smoothed window, not yet in the figures above: a
-     * backdated switch hands the ones after its `startMs` to the next segment. As short as
-     * the smoother's hold.
+     * The latest run of frames led (in the smoothed window) by one other class, not yet in
+     * the figures above: the smoother's candidate, whose frames from `startMs` a backdated
+     * switch hands to the next segment. No longer than the smoother's hold.
      */
     tail: { tMs: number; probs: number[] }[];
+    tailLeader: number;
   }
   let open: Open | null = null;
   let lastMs = -Infinity;
@@ -79,7 +80,7 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
     o.peak = Math.max(o.peak, p);
   };
   const opened = (label: number, startMs: number, frames: readonly { probs: number[] }[]): Open => {
-    const o: Open = { label, startMs, sum: 0, count: 0, peak: -Infinity, tail: [] };
+    const o: Open = { label, startMs, sum: 0, count: 0, peak: -Infinity, tail: [], tailLeader: -1 };
     for (const f of frames) add(o, f.probs);
     return o;
   };
@@ -116,14 +117,15 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
       lastMs = tMs;
 
       if (open !== null && open.label === label) {
-        // Same tie rule as the smoother: the current label leads when no class beats it.
-        if (frame.smoothed[label] >= Math.max(...frame.smoothed)) {
+        // A new leader starts a new candidate run: the old run's frames stay in this segment.
+        const leader = leaderOf(frame.smoothed, label);
+        if (leader !== open.tailLeader) {
           for (const f of open.tail) add(open, f.probs);
           open.tail = [];
-          add(open, probs);
-        } else {
-          open.tail.push({ tMs, probs });
+          open.tailLeader = leader;
         }
+        if (leader === label) add(open, probs);
+        else open.tail.push({ tMs, probs });
         return [{ type: 'update', segment: snapshot(open, tMs) }];
       }
       const events: SegmentEvent[] = [];
@@ -158,6 +160,13 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
       return last === null ? [] : [{ type: 'end', segment: snapshot(last, end) }];
     },
   };
+}
+
+/** The smoothed argmax as the smoother picks it: the current label wins a tie, then the class listed first. */
+function leaderOf(smoothed: readonly number[], current: number): number {
+  let best = 0;
+  for (let i = 1; i < smoothed.length; i++) if (smoothed[i] > smoothed[best]) best = i;
+  return smoothed[current] === smoothed[best] ? current : best;
 }
 
 function median(values: readonly number[]): number {

@@ -100,6 +100,21 @@ describe('timeline/segments', () => {
     expect(events.slice(0, 5).flat().map((e) => e.type)).to.deep.equal(['start', 'update', 'update', 'update', 'update']);
   });
 
+  it('backdates to the run of the class that took over, not to an earlier run of another', () => {
+    const frames: FrameProbs[] = [
+      { tMs: 0, probs: [0.8, 0.1, 0.1] },
+      { tMs: 100, probs: [0.2, 0.7, 0.1] }, // b leads
+      { tMs: 200, probs: [0.2, 0.1, 0.7] }, // c leads: a new run
+      { tMs: 300, probs: [0.1, 0.2, 0.7] },
+      { tMs: 400, probs: [0.1, 0.3, 0.6] }, // c held 200 ms
+    ];
+    const { segments } = buildTimeline(['a', 'b', 'c'], frames, { windowMs: 0, minHoldMs: 200, backdate: true, endMs: 500 });
+    expectSegments(segments, [
+      { label: 'a', startMs: 0, endMs: 200, confidence: (0.8 + 0.2) / 2, peak: 0.8 },
+      { label: 'c', startMs: 200, endMs: 500, confidence: (0.7 + 0.7 + 0.6) / 3, peak: 0.7 },
+    ]);
+  });
+
   it('uses the raw probability of the label, not the smoothed one', () => {
     // With smoothing the label stays 'a' through the dip at 100 ms.
     const { segments } = buildTimeline(AB, [

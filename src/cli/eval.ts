@@ -116,13 +116,14 @@ function confusion(r: ClassificationReport, classes: readonly string[]): string[
 
 function eventTable(events: EventReport[]): string[] {
   return table([
-    ['class', 'events', 'hits', 'missed', 'false alarms', 'recall', 'precision', 'onset error mean/max s', 'false alarms/h'],
+    ['class', 'events', 'hits', 'missed', 'false alarms', 'on clips without one', 'recall', 'precision', 'onset error mean/max s', 'false alarms/h'],
     ...events.map((e) => [
       e.label,
       String(e.events),
       String(e.hits),
       String(e.missed),
       String(e.falseAlarms),
+      `${e.falseAlarmsEventFree} on ${e.eventFreeClips} clips`,
       f3(e.recall),
       f3(e.precision),
       `${f2(e.onsetErrorMeanS)} / ${f2(e.onsetErrorMaxS)}`,

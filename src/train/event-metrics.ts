@@ -64,6 +64,13 @@ export interface EventReport {
   hits: number;
   missed: number;
   falseAlarms: number;
+  /**
+   * False alarms in clips with no true event of this behaviour (for falls: on the
+   * daily-activity clips), the ones a carer would get on a day when nothing happened.
+   */
+  falseAlarmsEventFree: number;
+  /** Clips with no true event of this behaviour. */
+  eventFreeClips: number;
   /** hits / events; null without true events. */
   recall: number | null;
   /** hits / predicted; null without predictions. */
@@ -88,6 +95,8 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
   let predicted = 0;
   let missed = 0;
   let falseAlarms = 0;
+  let falseAlarmsEventFree = 0;
+  let eventFreeClips = 0;
   let durationMs = 0;
   const errors: number[] = [];
   for (const c of clips) {
@@ -96,6 +105,10 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
     predicted += c.predicted.length;
     missed += m.missed.length;
     falseAlarms += m.falseAlarms.length;
+    if (c.truth.length === 0) {
+      falseAlarmsEventFree += m.falseAlarms.length;
+      eventFreeClips++;
+    }
     durationMs += c.durationMs;
     for (const [i, j] of m.pairs) errors.push((c.predicted[j] - c.truth[i]) / 1000);
   }
@@ -109,6 +122,8 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
     hits,
     missed,
     falseAlarms,
+    falseAlarmsEventFree,
+    eventFreeClips,
     recall: events === 0 ? null : hits / events,
     precision: predicted === 0 ? null : hits / predicted,
     onsetErrorMeanS: hits === 0 ? null : abs.reduce((a, b) => a + b, 0) / hits,

@@ -135,11 +135,11 @@ function renderSpanModelCard(m: ModelManifest): string {
       '',
       `Events (a span is an event; a hit is a timeline segment of its class starting within ${cv.toleranceS} s of its onset), pooled over the held-out folds:`,
       '',
-      '| class | events | hits | missed | false alarms | recall | precision | onset error mean / max (s) | false alarms / h |',
+      '| class | events | hits | missed | false alarms (on the clips without one) | recall | precision | onset error mean / max (s) | false alarms / h |',
       '|---|---|---|---|---|---|---|---|---|',
       ...cv.events.map(
         (e) =>
-          `| ${e.label} | ${e.events} | ${e.hits} | ${e.missed} | ${e.falseAlarms} | ${f3(e.recall)} | ${f3(e.precision)} | ${f3(e.onsetErrorMeanS)} / ${f3(e.onsetErrorMaxS)} | ${e.falseAlarmsPerHour === null ? '–' : e.falseAlarmsPerHour.toFixed(1)} |`,
+          `| ${e.label} | ${e.events} | ${e.hits} | ${e.missed} | ${e.falseAlarms} (${e.falseAlarmsEventFree ?? '–'} on ${e.eventFreeClips ?? '–'}) | ${f3(e.recall)} | ${f3(e.precision)} | ${f3(e.onsetErrorMeanS)} / ${f3(e.onsetErrorMaxS)} | ${e.falseAlarmsPerHour === null ? '–' : e.falseAlarmsPerHour.toFixed(1)} |`,
       ),
     );
   } else {

@@ -72,6 +72,8 @@ describe('train/metrics', () => {
         1,
       );
       expect(r).to.deep.include({ label: 'falling', events: 5, predicted: 6, hits: 3, missed: 2, falseAlarms: 3, recall: 0.6, precision: 0.5 });
+      // Of the 3 false alarms, 1 is in the one clip with no falls.
+      expect(r).to.deep.include({ falseAlarmsEventFree: 1, eventFreeClips: 1 });
       expect(r.onsetErrorMeanS).to.be.closeTo((0.4 + 1 + 0.2) / 3, 1e-12);
       expect(r.onsetErrorMaxS).to.be.closeTo(1, 1e-12);
       expect(r.onsetDelayMeanS).to.be.closeTo((0.4 - 1 + 0.2) / 3, 1e-12);
@@ -87,6 +89,8 @@ describe('train/metrics', () => {
         hits: 0,
         missed: 0,
         falseAlarms: 0,
+        falseAlarmsEventFree: 0,
+        eventFreeClips: 1,
         recall: null,
         precision: null,
         onsetErrorMeanS: null,

@@ -73,7 +73,8 @@ async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: 
   const s = standardiser(train);
   const random = createRandom(seed);
   const glorot = (shape: [number, number]) => tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / (shape[0] + shape[1])), Math.sqrt(6 / (shape[0] + shape[1])), 'float32', seed));
-  const v = [glorot([C, D]), tf.variable(tf.zeros([D])), glorot([D, H]), glorot([H, H]), tf.variable(tf.zeros([H])), glorot([2 * H, K]), tf.variable(tf.zeros([K]))];
+  // In a tidy: the initial values are copied into the variables and freed.
+  const v = tf.tidy(() => [glorot([C, D]), tf.variable(tf.zeros([D])), glorot([D, H]), glorot([H, H]), tf.variable(tf.zeros([H])), glorot([2 * H, K]), tf.variable(tf.zeros([K]))]);
   const optimizer = tf.train.adam(Number(a.lr));
   const window = (m: ClipMaps, start: number, T: number, drop: boolean) => {
     const out = new Float32Array(T * P * C);

@@ -243,7 +243,7 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
           if (backdate && candidateSinceMs < tMs) startMs = candidateSinceMs;
         }
       }
-      return startMs === undefined ? { tMs, probs, smoothed, label: names[label], switched } : { tMs, probs, smoothed, label: names[label], switched, startMs };
+      return { tMs, probs, smoothed, label: names[label], switched, ...(startMs === undefined ? {} : { startMs }) };
     },
 
     reset(): void {

@@ -90,6 +90,14 @@ describe('vigil CLI', function () {
     expect(r.stdout).to.match(/accuracy: +0\.\d{3} ± 0\.\d{3} \(grouped 3-fold CV/);
   });
 
+  it('train rejects delta lags that are not distinct whole frames, saying what is allowed', async () => {
+    for (const lags of ['0,4', '1,1', '2.5', 'x']) {
+      const r = await vigil(['train', '--name', 'x', '--data', fixture('.'), '--deltas', lags]);
+      expect(r.code, lags).to.not.equal(0);
+      expect(r.stderr).to.contain(`argument '${lags}' is invalid. a comma-separated list of distinct whole numbers of frames, 1-64, e.g. 1,4`);
+    }
+  });
+
   describe('label', () => {
     it('prints a JSON timeline whose segments tile the clip', async () => {
       const r = await vigil(['label', fixture('fight-fi002.mp4'), '--format', 'json']);

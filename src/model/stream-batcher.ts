@@ -51,6 +51,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
   const frameFloats = S * S * 3;
   const hidden = head.hidden;
   const k = head.numClasses;
+  const lags = deltaLags(manifest.deltas).length;
   const pixels = new Float32Array(maxBatch * frameFloats);
   const hs = new Float32Array(maxBatch * hidden);
   const queue: Pending[] = [];
@@ -77,7 +78,6 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
 
   async function features(batch: Pending[], px: Float32Array): Promise<Float32Array> {
     const x = await extractor.extract(px, batch.length);
-    const lags = deltaLags(manifest.deltas).length;
     if (lags === 0) return x;
     const dim = extractor.featureSize;
     const width = (1 + lags) * dim;

@@ -4,6 +4,7 @@ import {
   copyProbs,
   createSmoother,
   describe,
+  leaderOf,
   validateClasses,
   type SmoothedFrame,
   type SmootherOptions,
@@ -160,13 +161,6 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
       return last === null ? [] : [{ type: 'end', segment: snapshot(last, end) }];
     },
   };
-}
-
-/** The smoothed argmax as the smoother picks it: the current label wins a tie, then the class listed first. */
-function leaderOf(smoothed: readonly number[], current: number): number {
-  let best = 0;
-  for (let i = 1; i < smoothed.length; i++) if (smoothed[i] > smoothed[best]) best = i;
-  return smoothed[current] === smoothed[best] ? current : best;
 }
 
 function median(values: readonly number[]): number {

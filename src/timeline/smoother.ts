@@ -160,6 +160,17 @@ export function copyProbs(probs: ArrayLike<number>, classes: readonly string[], 
   return out;
 }
 
+/**
+ * The class leading the smoothed window: the highest, the current label on a tie (`current`
+ * -1: none yet), then the class listed first.
+ * @internal shared with the segmenter, which follows the smoother's candidate runs
+ */
+export function leaderOf(smoothed: readonly number[], current: number): number {
+  let best = 0;
+  for (let i = 1; i < smoothed.length; i++) if (smoothed[i] > smoothed[best]) best = i;
+  return current >= 0 && smoothed[current] === smoothed[best] ? current : best;
+}
+
 /** @internal for error messages */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
@@ -220,9 +231,7 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
       for (const w of window) for (let i = 0; i < smoothed.length; i++) smoothed[i] += w.probs[i];
       for (let i = 0; i < smoothed.length; i++) smoothed[i] /= window.length;
 
-      let best = 0;
-      for (let i = 1; i < smoothed.length; i++) if (smoothed[i] > smoothed[best]) best = i;
-      if (label >= 0 && smoothed[label] === smoothed[best]) best = label;
+      const best = leaderOf(smoothed, label);
 
       let switched = false;
       let startMs: number | undefined;

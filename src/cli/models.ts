@@ -7,10 +7,11 @@ import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
 /** The card in a few lines: what it labels and how well it did on held-out data. */
 export function describeModel(m: ModelManifest): string {
   const cv = m.training.crossValidation as { folds: number; accuracyMean: number; accuracyStd: number; grouping: string } | null | undefined;
+  const lags = deltaLags(m.deltas);
   const lines = [
     `${m.name} ${m.version}: ${m.description}`,
     `  classes:   ${m.classes.join(', ')}`,
-    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${deltaLags(m.deltas).length > 0 ? ` + deltas (${deltaLags(m.deltas).join(', ')} frames)` : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
+    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
     `  head:      sigmoid RNN, ${m.head.hidden} hidden units`,
   ];
   if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { vigilError } from '../errors.js';
+import { deltaLags } from '../model/feature-deltas.js';
 import { INPUT_MODES, type InputMode } from '../model/input.js';
 import { SHIPPED_MODELS_DIR } from '../model/paths.js';
 import type { ModelManifest } from '../model/manifest.js';
@@ -72,7 +73,7 @@ export function trainCommand(): Command {
         description: o.description,
         extractor: o.extractor,
         input: o.input,
-        deltas: o.deltas === undefined ? [] : o.deltas === true ? [1] : o.deltas,
+        deltas: deltaLags(o.deltas),
         ...(o.augment ? { augment: o.augment } : {}),
         fps: o.fps,
         folds: o.folds,

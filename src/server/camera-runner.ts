@@ -84,7 +84,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
   async function session(input: SourceInput, kind: 'file' | 'url' | 'stream'): Promise<void> {
     labeler.reset();
     const smoother = createSmoother(manifest.classes, smoothing);
-    const segmenter = createSegmenter(manifest.classes);
+    const segmenter = createSegmenter(manifest.classes, { reachMs: smoother.reachMs });
     const emit = (events: SegmentEvent[]) => {
       for (const e of events) {
         recorder?.segment(e);

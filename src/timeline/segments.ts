@@ -24,7 +24,8 @@ export interface SegmentEvent {
 export interface Segmenter {
   /**
    * Adds the next smoothed frame. Returns `[start]` for the first frame, `[end, start]` when
-   * the label changes (the old segment ends where the new one starts), else `[update]`.
+   * the label changes (the old segment ends where the new one starts), else `[update]`; and
+   * `[]` for a `provisional` frame, whose segment starts once the label settles.
    */
   push(frame: SmoothedFrame): SegmentEvent[];
   /**
@@ -48,13 +49,22 @@ export const MEDIAN_INTERVALS = 1000;
  * boundary back to `startMs`: the `end` of the old segment and the `start` of the new one
  * then carry times before the frame that reported them. Its frames are those in
  * `[startMs, endMs)` (the last segment's include its last frame); `confidence` is the mean of
- * the label's raw probability over them, `peak` the highest.
+ * the label's raw probability over them, `peak` the highest. `provisional` frames at the
+ * start of a track are held back: the first segment starts at the first frame, but its
+ * `start` is reported by the frame that settles its label.
  *
  * @param classes class names in the model's order (the frames' `probs` order)
- * @throws VIGIL_ERR_INVALID_ARGUMENT for bad classes (here), frames or `endMs` (in the methods)
+ * @param [options.reachMs=0] how far before a lead a backdated switch may date its start:
+ *   the feeding smoother's {@link Smoother.reachMs}. The frames that may still move to the
+ *   next segment are kept: the current lead's and those of the reach before it.
+ * @throws VIGIL_ERR_INVALID_ARGUMENT for bad classes or options (here), frames or `endMs` (in the methods)
  */
-export function createSegmenter(classes: readonly string[]): Segmenter {
+export function createSegmenter(classes: readonly string[], options: { reachMs?: number } = {}): Segmenter {
   const names = validateClasses(classes);
+  const reachMs = options.reachMs ?? 0;
+  if (typeof reachMs !== 'number' || !Number.isFinite(reachMs) || reachMs < 0) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `reachMs must be a finite number >= 0 (ms), got ${describe(reachMs)}`);
+  }
 
   interface Open {
     label: number;
@@ -63,14 +73,19 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
     count: number;
     peak: number;
     /**
-     * The latest run of frames led (in the smoothed window) by one other class, not yet in
-     * the figures above: the smoother's candidate, whose frames from `startMs` a backdated
-     * switch hands to the next segment. No longer than the smoother's hold.
+     * Frames not yet in the figures above, because a backdated switch may still hand them to
+     * the next segment: the latest run led (in the smoothed window) by one other class (the
+     * smoother's candidate, no longer than its hold) and the `reachMs` before it.
      */
-    tail: { tMs: number; probs: number[] }[];
-    tailLeader: number;
+    kept: { tMs: number; probs: number[] }[];
+    /** The class leading the latest frame's window, and since when (the candidate's run). */
+    leader: number;
+    leaderSinceMs: number;
   }
   let open: Open | null = null;
+  /** Provisional frames before the first segment opens (at most the smoother's 2 holds). */
+  let pending: { tMs: number; probs: number[]; label: number }[] = [];
+  let firstMs = 0;
   let lastMs = -Infinity;
   let intervals: number[] = [];
 
@@ -80,14 +95,25 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
     o.count += 1;
     o.peak = Math.max(o.peak, p);
   };
-  const opened = (label: number, startMs: number, frames: readonly { probs: number[] }[]): Open => {
-    const o: Open = { label, startMs, sum: 0, count: 0, peak: -Infinity, tail: [], tailLeader: -1 };
-    for (const f of frames) add(o, f.probs);
-    return o;
+  const opened = (label: number, startMs: number, frames: readonly { tMs: number; probs: number[] }[]): Open => ({
+    label, startMs, sum: 0, count: 0, peak: -Infinity, kept: [...frames], leader: label, leaderSinceMs: startMs,
+  });
+  const keep = (o: Open, tMs: number, probs: number[], smoothed: readonly number[]): void => {
+    const leader = leaderOf(smoothed, o.label);
+    if (leader !== o.leader) {
+      o.leader = leader;
+      o.leaderSinceMs = tMs;
+    }
+    o.kept.push({ tMs, probs });
+    // Frames a reach before the current lead (or this frame) can no longer move.
+    const fixedMs = (leader === o.label ? tMs : o.leaderSinceMs) - reachMs;
+    let n = 0;
+    while (n < o.kept.length && o.kept[n].tMs < fixedMs) n++;
+    for (const f of o.kept.splice(0, n)) add(o, f.probs);
   };
   const snapshot = (o: Open, endMs: number): Segment => {
     let { sum, count, peak } = o;
-    for (const f of o.tail) {
+    for (const f of o.kept) {
       sum += f.probs[o.label];
       count += 1;
       peak = Math.max(peak, f.probs[o.label]);
@@ -114,34 +140,37 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
       if (lastMs !== -Infinity) {
         intervals.push(tMs - lastMs);
         if (intervals.length > MEDIAN_INTERVALS) intervals.shift();
+      } else {
+        firstMs = tMs;
       }
       lastMs = tMs;
 
+      if (frame.provisional === true) {
+        if (open !== null) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what} is provisional after the first segment started (at ${open.startMs})`);
+        pending.push({ tMs, probs, label });
+        return [];
+      }
+
       if (open !== null && open.label === label) {
-        // A new leader starts a new candidate run: the old run's frames stay in this segment.
-        const leader = leaderOf(frame.smoothed, label);
-        if (leader !== open.tailLeader) {
-          for (const f of open.tail) add(open, f.probs);
-          open.tail = [];
-          open.tailLeader = leader;
-        }
-        if (leader === label) add(open, probs);
-        else open.tail.push({ tMs, probs });
+        keep(open, tMs, probs, frame.smoothed);
         return [{ type: 'update', segment: snapshot(open, tMs) }];
       }
       const events: SegmentEvent[] = [];
       if (open === null) {
-        open = opened(label, tMs, [{ probs }]);
+        open = opened(label, firstMs, pending);
+        pending = [];
       } else {
         const startMs = frame.startMs ?? tMs;
-        if (typeof startMs !== 'number' || !(startMs > open.startMs && startMs <= tMs)) {
-          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.startMs must lie after the open segment's start (${open.startMs}) and at most tMs (${tMs}), got ${describe(startMs)}`);
+        const earliest = Math.max(open.startMs, open.kept[0]?.tMs ?? tMs);
+        if (typeof startMs !== 'number' || !(startMs > open.startMs && startMs >= earliest && startMs <= tMs)) {
+          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.startMs must lie after the open segment's start (${open.startMs}), at or after the frames this segmenter keeps (${earliest}; is reachMs the smoother's?) and at most tMs (${tMs}), got ${describe(startMs)}`);
         }
-        const moved = open.tail.filter((f) => f.tMs >= startMs);
-        open.tail = open.tail.filter((f) => f.tMs < startMs);
+        const moved = open.kept.filter((f) => f.tMs >= startMs);
+        open.kept = open.kept.filter((f) => f.tMs < startMs);
         events.push({ type: 'end', segment: snapshot(open, startMs) });
-        open = opened(label, startMs, [...moved, { probs }]);
+        open = opened(label, startMs, moved);
       }
+      keep(open, tMs, probs, frame.smoothed);
       events.push({ type: 'start', segment: snapshot(open, tMs) });
       return events;
     },
@@ -153,9 +182,11 @@ export function createSegmenter(classes: readonly string[]): Segmenter {
           `endMs must be a finite number >= the last frame's tMs (${lastMs}), got ${describe(endMs)}`,
         );
       }
-      const last = open;
+      // A track that ended before its label settled: its last provisional label takes it.
+      const last = open ?? (pending.length > 0 ? opened(pending[pending.length - 1].label, firstMs, pending) : null);
       const end = endMs ?? lastMs + median(intervals);
       open = null;
+      pending = [];
       lastMs = -Infinity;
       intervals = [];
       return last === null ? [] : [{ type: 'end', segment: snapshot(last, end) }];
@@ -201,7 +232,7 @@ export function buildTimeline(
 ): Timeline {
   const { endMs, ...smoothing } = options ?? {};
   const smoother = createSmoother(classes, smoothing);
-  const segmenter = createSegmenter(classes);
+  const segmenter = createSegmenter(classes, { reachMs: smoother.reachMs });
   if (endMs !== undefined && (typeof endMs !== 'number' || !Number.isFinite(endMs))) {
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `endMs must be a finite number (ms), got ${describe(endMs)}`);
   }

@@ -8,9 +8,10 @@ export interface SmootherOptions {
   /** How long a new class must lead the window before the label switches, in ms [minHoldMs=500]. */
   minHoldMs?: number;
   /**
-   * Date a switch back to where the new class began to lead, not the frame the hold
-   * confirmed it on [backdate=false]; see {@link SmoothedFrame.startMs}. A long hold then
-   * filters blips without making onsets late.
+   * Date a switch back to where the new class began, not the frame the hold confirmed it
+   * on [backdate=false]; see {@link SmoothedFrame.startMs}. A long hold then
+   * filters blips without making onsets late. The first label waits for the hold too
+   * (see {@link SmoothedFrame.provisional}).
    */
   backdate?: boolean;
 }
@@ -31,11 +32,22 @@ export interface SmoothedFrame {
   readonly smoothed: readonly number[];
   /** The current stable label (after hysteresis). */
   readonly label: string;
-  /** True when `label` became current at this frame, including the first frame after creation or `reset()`. */
+  /**
+   * True when `label` became current at this frame: the first frame after creation or
+   * `reset()`, or with `backdate` the frame that settles the first label.
+   */
   readonly switched: boolean;
   /**
-   * On a switched frame with `backdate`: the `tMs` of the first frame of the lead that earned
-   * the switch, where the new label's segment starts (absent when that is this frame).
+   * With `backdate`, on the frames before the first label has held: `label` is only the
+   * current leader, and the label that settles takes the track from its first frame. Absent
+   * from every other frame.
+   */
+  readonly provisional?: true;
+  /**
+   * On a switched frame with `backdate`: where the new label's segment starts (absent when
+   * that is this frame): the first frame of the lead that earned the switch, or earlier, the
+   * first of the frames just before it (within one window) whose own argmax was already the
+   * new label. The window's mean crosses over about half a window after the frames do.
    */
   readonly startMs?: number;
 }
@@ -50,6 +62,11 @@ export interface Smoother {
   reset(): void;
   /** Whether switches are backdated (the `backdate` option). */
   readonly backdates: boolean;
+  /**
+   * How far before the lead that earns a switch its `startMs` may lie: the window with
+   * `backdate`, else 0. A segmenter fed by this smoother needs it ({@link createSegmenter}).
+   */
+  readonly reachMs: number;
 }
 
 export const DEFAULT_SMOOTHER_OPTIONS: ResolvedSmootherOptions = Object.freeze({ windowMs: 1000, minHoldMs: 500 });
@@ -189,8 +206,12 @@ export function describe(value: unknown): string {
  * class has been the smoothed argmax on every frame for at least `minHoldMs`, measured from
  * the first frame of its run to the current one; the switch happens on that frame. On a tie
  * the current label wins, then the class listed first. With `backdate`, a switched frame
- * also says where that run began (`startMs`): the label is only known once the hold has
- * passed, but the behaviour began there.
+ * also says where the new label began (`startMs`): the label is only known once the hold has
+ * passed, but the behaviour began there. And the first label must hold as well: a track
+ * starts with no history (a model's first output is its least reliable), so until one class
+ * has led for `minHoldMs` the frames are `provisional`, and the class that then leads labels
+ * the track from its first frame. A track that never settles takes its leader after
+ * `2 * minHoldMs`, so no more than that is ever undecided.
  *
  * @param classes class names in the model's order
  * @param [options.windowMs=1000] moving-window length in ms
@@ -208,10 +229,19 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
   let label = -1;
   let candidate = -1;
   let candidateSinceMs = 0;
+  let labelSinceMs = 0;
   let lastMs = -Infinity;
+  // Backdating only: the first label is provisional until a leader has held since `runSinceMs`.
+  let settling = false;
+  let trackStartMs = 0;
+  let runLeader = -1;
+  let runSinceMs = 0;
+  // Backdating only: each recent frame's own leader, to date a switch from the raw lead.
+  let recent: { tMs: number; raw: number }[] = [];
 
   return {
     backdates: backdate === true,
+    reachMs: backdate ? windowMs : 0,
     push(frame: FrameProbs): SmoothedFrame {
       const what = 'frame';
       if (frame === null || typeof frame !== 'object') {
@@ -232,12 +262,39 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
       for (let i = 0; i < smoothed.length; i++) smoothed[i] /= window.length;
 
       const best = leaderOf(smoothed, label);
+      if (backdate) {
+        // Kept back to a window before the current lead (as of the last frame): as far as a
+        // switch can be dated.
+        const anchor = candidate >= 0 ? candidateSinceMs : recent[recent.length - 1]?.tMs;
+        while (recent.length > 0 && recent[0].tMs < anchor - windowMs) recent.shift();
+        recent.push({ tMs, raw: leaderOf(probs, -1) });
+      }
 
       let switched = false;
       let startMs: number | undefined;
-      if (label < 0) {
+      if (label < 0 && backdate && minHoldMs > 0) {
+        settling = true;
+        trackStartMs = tMs;
+        runLeader = -1;
+      }
+      if (settling) {
+        if (best !== runLeader) {
+          runLeader = best;
+          runSinceMs = tMs;
+        }
+        label = best;
+        const held = tMs - runSinceMs >= minHoldMs - TIME_EPSILON_MS;
+        if (!held && tMs - trackStartMs < 2 * minHoldMs - TIME_EPSILON_MS) {
+          return { tMs, probs, smoothed, label: names[label], switched: false, provisional: true };
+        }
+        settling = false;
+        switched = true;
+        if (trackStartMs < tMs) startMs = trackStartMs;
+        labelSinceMs = trackStartMs;
+      } else if (label < 0) {
         label = best;
         switched = true;
+        labelSinceMs = tMs;
       } else if (best === label) {
         candidate = -1;
       } else {
@@ -249,7 +306,16 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
           label = best;
           candidate = -1;
           switched = true;
-          if (backdate && candidateSinceMs < tMs) startMs = candidateSinceMs;
+          if (backdate) {
+            // The window's mean trails the frames by up to a window: the frames just before
+            // the lead that already favoured the new class on their own are where it began.
+            let start = candidateSinceMs;
+            let k = recent.findIndex((r) => r.tMs === candidateSinceMs);
+            const reachedMs = Math.max(candidateSinceMs - windowMs, labelSinceMs + TIME_EPSILON_MS);
+            while (k > 0 && recent[k - 1].raw === best && recent[k - 1].tMs >= reachedMs) start = recent[--k].tMs;
+            if (start < tMs) startMs = start;
+            labelSinceMs = start;
+          }
         }
       }
       return { tMs, probs, smoothed, label: names[label], switched, ...(startMs === undefined ? {} : { startMs }) };
@@ -258,6 +324,8 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
     reset(): void {
       window = [];
       label = -1;
+      settling = false;
+      recent = [];
       candidate = -1;
       lastMs = -Infinity;
     },

@@ -69,49 +69,124 @@ describe('timeline/segments', () => {
 
   it('with a backdating smoother, starts a segment where its lead began and hands it those frames', () => {
     const frames: FrameProbs[] = [
-      { tMs: 0, probs: [0.9, 0.1] },
-      { tMs: 100, probs: [0.3, 0.7] }, // b leads: a blip
-      { tMs: 200, probs: [0.8, 0.2] },
-      { tMs: 300, probs: [0.4, 0.6] }, // b's lead begins
-      { tMs: 400, probs: [0.1, 0.9] },
-      { tMs: 500, probs: [0.2, 0.8] }, // held 200 ms: b takes over, dated 300
-      { tMs: 600, probs: [0.3, 0.7] },
+      { tMs: 0, probs: [0.9, 0.1] }, // provisional until a has led 200 ms
+      { tMs: 100, probs: [0.9, 0.1] },
+      { tMs: 200, probs: [0.9, 0.1] }, // a settles, from 0
+      { tMs: 300, probs: [0.3, 0.7] }, // b leads: a blip
+      { tMs: 400, probs: [0.8, 0.2] },
+      { tMs: 500, probs: [0.4, 0.6] }, // b's lead begins
+      { tMs: 600, probs: [0.1, 0.9] },
+      { tMs: 700, probs: [0.2, 0.8] }, // held 200 ms: b takes over, dated 500
+      { tMs: 800, probs: [0.3, 0.7] },
     ];
-    const backdated = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, backdate: true, endMs: 700 });
+    const backdated = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, backdate: true, endMs: 900 });
     expectSegments(backdated.segments, [
-      { label: 'a', startMs: 0, endMs: 300, confidence: (0.9 + 0.3 + 0.8) / 3, peak: 0.9 },
-      { label: 'b', startMs: 300, endMs: 700, confidence: (0.6 + 0.9 + 0.8 + 0.7) / 4, peak: 0.9 },
+      { label: 'a', startMs: 0, endMs: 500, confidence: (0.9 * 3 + 0.3 + 0.8) / 5, peak: 0.9 },
+      { label: 'b', startMs: 500, endMs: 900, confidence: (0.6 + 0.9 + 0.8 + 0.7) / 4, peak: 0.9 },
     ]);
-    // Offline, frames take their segment's label; live, the frame at 300 and 400 said a.
-    expect(backdated.frames.map((f) => f.label).join('')).to.equal('aaabbbb');
-    const plain = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 700 });
-    expect(plain.segments.map((s) => [s.label, s.startMs])).to.deep.equal([['a', 0], ['b', 500]]);
+    // Offline, frames take their segment's label; live, the frame at 500 and 600 said a.
+    expect(backdated.frames.map((f) => f.label).join('')).to.equal('aaaaabbbb');
+    const plain = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 900 });
+    expect(plain.segments.map((s) => [s.label, s.startMs])).to.deep.equal([['a', 0], ['b', 700]]);
 
-    // Live: the end and start arrive on the frame at 500, dated 300; the blip never starts a segment.
+    // Live: the first start waits for a to settle; the end and start arrive on the frame at
+    // 700, dated 500; the blip never starts a segment.
     const smoother = createSmoother(AB, { windowMs: 0, minHoldMs: 200, backdate: true });
     const seg = createSegmenter(AB);
     const live = frames.map((f) => smoother.push(f));
-    expect(live.map((f) => f.label).join('')).to.equal('aaaaabb');
+    expect(live.map((f) => f.label).join('')).to.equal('aaaaaaabb');
     const events = live.map((f) => seg.push(f));
-    expect(events[5].map((e) => [e.type, e.segment.label, e.segment.startMs, e.segment.endMs])).to.deep.equal([
-      ['end', 'a', 0, 300],
-      ['start', 'b', 300, 500],
+    expect(events[2].map((e) => [e.type, e.segment.label, e.segment.startMs, e.segment.endMs])).to.deep.equal([['start', 'a', 0, 200]]);
+    expect(events[7].map((e) => [e.type, e.segment.label, e.segment.startMs, e.segment.endMs])).to.deep.equal([
+      ['end', 'a', 0, 500],
+      ['start', 'b', 500, 700],
     ]);
-    expect(events.slice(0, 5).flat().map((e) => e.type)).to.deep.equal(['start', 'update', 'update', 'update', 'update']);
+    expect(events.slice(0, 7).map((evs) => evs.map((e) => e.type).join())).to.deep.equal(['', '', 'start', 'update', 'update', 'update', 'update']);
+  });
+
+  it('with a backdating smoother and a window, dates a switch from the frames that led it on their own', () => {
+    // The window's mean turns to b at 500, but the frame at 400 already said b: b starts there.
+    const frames: FrameProbs[] = [0, 100, 200, 300].map((tMs) => ({ tMs, probs: [1, 0] }));
+    for (const tMs of [400, 500, 600, 700, 800]) frames.push({ tMs, probs: [0.2, 0.8] });
+    const smoothing = { windowMs: 300, minHoldMs: 200, backdate: true };
+    const { segments } = buildTimeline(AB, frames, { ...smoothing, endMs: 900 });
+    expectSegments(segments, [
+      { label: 'a', startMs: 0, endMs: 400, confidence: 1, peak: 1 },
+      { label: 'b', startMs: 400, endMs: 900, confidence: 0.8, peak: 0.8 },
+    ]);
+    const smoother = createSmoother(AB, smoothing);
+    expect(smoother.reachMs).to.equal(300);
+    const seg = createSegmenter(AB, { reachMs: smoother.reachMs });
+    const events = frames.map((f) => seg.push(smoother.push(f)));
+    expect(events[7].map((e) => [e.type, e.segment.label, e.segment.startMs, e.segment.endMs])).to.deep.equal([
+      ['end', 'a', 0, 400],
+      ['start', 'b', 400, 700],
+    ]);
+    expect(createSmoother(AB, { windowMs: 300, minHoldMs: 200 }).reachMs).to.equal(0);
+  });
+
+  it('with a backdating smoother, labels a track from its first frame with the first label that holds', () => {
+    // A stream's first output is its least reliable: here it says b, then a holds.
+    const frames: FrameProbs[] = [
+      { tMs: 0, probs: [0.2, 0.8] },
+      { tMs: 100, probs: [0.7, 0.3] },
+      { tMs: 200, probs: [0.9, 0.1] },
+      { tMs: 300, probs: [0.6, 0.4] }, // a held 200 ms: a from 0
+      { tMs: 400, probs: [0.8, 0.2] },
+    ];
+    const smoothing = { windowMs: 0, minHoldMs: 200, backdate: true };
+    const smoother = createSmoother(AB, smoothing);
+    const seg = createSegmenter(AB);
+    const live = frames.map((f) => smoother.push(f));
+    expect(live.map((f) => [f.label, f.provisional, f.switched, f.startMs])).to.deep.equal([
+      ['b', true, false, undefined],
+      ['a', true, false, undefined],
+      ['a', true, false, undefined],
+      ['a', undefined, true, 0],
+      ['a', undefined, false, undefined],
+    ]);
+    const events = live.map((f) => seg.push(f));
+    expect(events.map((evs) => evs.map((e) => e.type).join())).to.deep.equal(['', '', '', 'start', 'update']);
+    expectSegments([events[3][0].segment], [{ label: 'a', startMs: 0, endMs: 300, confidence: (0.2 + 0.7 + 0.9 + 0.6) / 4, peak: 0.9 }]);
+    const { segments, frames: offline } = buildTimeline(AB, frames, { ...smoothing, endMs: 500 });
+    expectSegments(segments, [{ label: 'a', startMs: 0, endMs: 500, confidence: (0.2 + 0.7 + 0.9 + 0.6 + 0.8) / 5, peak: 0.9 }]);
+    expect(offline.map((f) => f.label).join('')).to.equal('aaaaa');
+    // Without backdate the first frame decides, and b keeps the first 300 ms.
+    expect(buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 500 }).segments.map((s) => [s.label, s.startMs])).to.deep.equal([['b', 0], ['a', 300]]);
+  });
+
+  it('ends a track that stops before its label settles with its last provisional label', () => {
+    const smoother = createSmoother(AB, { windowMs: 0, minHoldMs: 500, backdate: true });
+    const seg = createSegmenter(AB);
+    const pushed = [{ tMs: 0, probs: [0.2, 0.8] }, { tMs: 100, probs: [0.7, 0.3] }].map((f) => seg.push(smoother.push(f)));
+    expect(pushed.flat()).to.deep.equal([]);
+    const fin = seg.finish(200);
+    expectSegments(fin.map((e) => e.segment), [{ label: 'a', startMs: 0, endMs: 200, confidence: (0.2 + 0.7) / 2, peak: 0.7 }]);
+    expect(seg.finish()).to.deep.equal([]);
+  });
+
+  it('refuses a provisional frame once a segment has started', () => {
+    const seg = createSegmenter(AB);
+    seg.push({ tMs: 0, probs: [0.9, 0.1], smoothed: [0.9, 0.1], label: 'a', switched: true });
+    expect(() => seg.push({ tMs: 100, probs: [0.9, 0.1], smoothed: [0.9, 0.1], label: 'a', switched: false, provisional: true }))
+      .to.throw(VigilError, /provisional after the first segment started/)
+      .with.property('code', 'VIGIL_ERR_INVALID_ARGUMENT');
   });
 
   it('backdates to the run of the class that took over, not to an earlier run of another', () => {
     const frames: FrameProbs[] = [
       { tMs: 0, probs: [0.8, 0.1, 0.1] },
-      { tMs: 100, probs: [0.2, 0.7, 0.1] }, // b leads
-      { tMs: 200, probs: [0.2, 0.1, 0.7] }, // c leads: a new run
-      { tMs: 300, probs: [0.1, 0.2, 0.7] },
-      { tMs: 400, probs: [0.1, 0.3, 0.6] }, // c held 200 ms
+      { tMs: 100, probs: [0.8, 0.1, 0.1] },
+      { tMs: 200, probs: [0.8, 0.1, 0.1] }, // a settles
+      { tMs: 300, probs: [0.2, 0.7, 0.1] }, // b leads
+      { tMs: 400, probs: [0.2, 0.1, 0.7] }, // c leads: a new run
+      { tMs: 500, probs: [0.1, 0.2, 0.7] },
+      { tMs: 600, probs: [0.1, 0.3, 0.6] }, // c held 200 ms
     ];
-    const { segments } = buildTimeline(['a', 'b', 'c'], frames, { windowMs: 0, minHoldMs: 200, backdate: true, endMs: 500 });
+    const { segments } = buildTimeline(['a', 'b', 'c'], frames, { windowMs: 0, minHoldMs: 200, backdate: true, endMs: 700 });
     expectSegments(segments, [
-      { label: 'a', startMs: 0, endMs: 200, confidence: (0.8 + 0.2) / 2, peak: 0.8 },
-      { label: 'c', startMs: 200, endMs: 500, confidence: (0.7 + 0.7 + 0.6) / 3, peak: 0.7 },
+      { label: 'a', startMs: 0, endMs: 400, confidence: (0.8 * 3 + 0.2) / 4, peak: 0.8 },
+      { label: 'c', startMs: 400, endMs: 700, confidence: (0.7 + 0.7 + 0.6) / 3, peak: 0.7 },
     ]);
   });
 
@@ -179,6 +254,40 @@ describe('timeline/segments', () => {
     }
   });
 
+  it('with backdating, live and offline agree and every segment\'s figures are its own frames\' (random 2- and 3-class streams)', () => {
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 60; trial++) {
+      const classes = trial % 2 === 0 ? AB : ['a', 'b', 'c'];
+      const k = classes.length;
+      const clip: FrameProbs[] = [];
+      let t = 0;
+      let phase = 0;
+      for (let i = 0; i < 200; i++) {
+        if (rand() < 0.08) phase = Math.floor(rand() * k);
+        const raw = classes.map((_, c) => (c === phase ? 1.5 : 0) + rand() * 1.2);
+        const z = raw.reduce((a, v) => a + v, 0);
+        clip.push({ tMs: t, probs: raw.map((v) => v / z) });
+        t += rand() < 0.02 ? 2000 : 60 + rand() * 100; // now and then a stall
+      }
+      const smoothing = { windowMs: [0, 300, 1000][trial % 3], minHoldMs: [0, 250, 750][Math.floor(trial / 3) % 3], backdate: true };
+      const what = JSON.stringify({ trial, ...smoothing });
+      const offline = buildTimeline(classes, clip, smoothing);
+      const smoother = createSmoother(classes, smoothing);
+      const segmenter = createSegmenter(classes, { reachMs: smoother.reachMs });
+      const events = clip.flatMap((f) => segmenter.push(smoother.push(f)));
+      events.push(...segmenter.finish());
+      expect(events.filter((e) => e.type === 'end').map((e) => e.segment), what).to.deep.equal(offline.segments);
+      const last = offline.segments[offline.segments.length - 1];
+      expectTiles(offline.segments, 0, last.endMs);
+      for (const s of offline.segments) {
+        const own = clip.filter((f) => f.tMs >= s.startMs && (f.tMs < s.endMs || s === last)).map((f) => f.probs[classes.indexOf(s.label)]);
+        expect(s.confidence, what).to.be.closeTo(own.reduce((a, p) => a + p, 0) / own.length, 1e-9);
+        expect(s.peak, what).to.equal(Math.max(...own));
+      }
+    }
+  });
+
   it('ends the last segment at the median interval (even count: mean of the middle two)', () => {
     const { segments } = buildTimeline(AB, [
       { tMs: 0, probs: [1, 0] },
@@ -214,8 +323,17 @@ describe('timeline/segments', () => {
     const seg = createSegmenter(AB);
     seg.push({ tMs: 100, probs: [1, 0], smoothed: [1, 0], label: 'a', switched: true });
     expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 50 }))
-      .to.throw(VigilError, /startMs must lie after the open segment's start \(100\) and at most tMs \(200\), got 50/);
+      .to.throw(VigilError, /startMs must lie after the open segment's start \(100\), .* and at most tMs \(200\), got 50/);
     expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 250 })).to.throw(VigilError, /got 250/);
+  });
+
+  it('rejects a switch dated before the frames it keeps (a reach smaller than the smoother\'s)', () => {
+    const seg = createSegmenter(AB); // reachMs 0: keeps only the current lead's frames
+    const a = (tMs: number) => ({ tMs, probs: [0.9, 0.1], smoothed: [0.9, 0.1], label: 'a', switched: tMs === 0 });
+    for (const f of [a(0), a(100), a(200)]) seg.push(f);
+    expect(() => seg.push({ tMs: 300, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 100 }))
+      .to.throw(VigilError, /at or after the frames this segmenter keeps \(200; is reachMs the smoother's\?\)/);
+    expect(() => createSegmenter(AB, { reachMs: -1 })).to.throw(VigilError, /reachMs must be a finite number >= 0/);
   });
 
   it('rejects a bad endMs, unknown labels and decreasing time with VIGIL_ERR_INVALID_ARGUMENT', () => {

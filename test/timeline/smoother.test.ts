@@ -103,15 +103,29 @@ describe('timeline/smoother', () => {
 
   it('with backdate, says on the switched frame where the lead that earned the switch began', () => {
     const s = createSmoother(AB, { windowMs: 0, minHoldMs: 300, backdate: true });
-    // b leads at 100 (a blip), a again at 200, then b from 300: held 300 ms at 600.
-    const out = frames(0, 100, [A, B, A, B, B, B, B, B]).map((f) => s.push(f));
-    expect(out.map((f) => f.label)).to.deep.equal(['a', 'a', 'a', 'a', 'a', 'a', 'b', 'b']);
-    expect(out.map((f) => f.startMs)).to.deep.equal([undefined, undefined, undefined, undefined, undefined, undefined, 300, undefined]);
-    // Without backdate (or with a zero hold) there is nothing to date back.
+    // a settles at 300; b leads at 500 (a blip), a again at 600, then b from 700: held 300 ms at 1000.
+    const out = frames(0, 100, [A, A, A, A, A, B, A, B, B, B, B, B]).map((f) => s.push(f));
+    expect(out.map((f) => f.label).join('')).to.equal('aaaaaaaaaabb');
+    expect(out.map((f) => f.provisional)).to.deep.equal([true, true, true, ...new Array<undefined>(9).fill(undefined)]);
+    expect(out.flatMap((f) => (f.switched ? [[f.tMs, f.startMs]] : []))).to.deep.equal([[300, 0], [1000, 700]]);
+    // Without backdate (or with a zero hold) there is nothing to date back, or to settle.
     const plain = createSmoother(AB, { windowMs: 0, minHoldMs: 300 });
-    expect(frames(0, 100, [A, B, A, B, B, B, B, B]).map((f) => plain.push(f).startMs).every((x) => x === undefined)).to.equal(true);
+    expect(frames(0, 100, [A, B, A, B, B, B, B, B]).map((f) => plain.push(f)).every((f) => f.startMs === undefined && f.provisional === undefined)).to.equal(true);
     const zero = createSmoother(AB, { windowMs: 0, minHoldMs: 0, backdate: true });
-    expect(frames(0, 100, [A, B]).map((f) => zero.push(f).startMs)).to.deep.equal([undefined, undefined]);
+    expect(frames(0, 100, [A, B]).map((f) => zero.push(f)).map((f) => [f.label, f.switched, f.startMs, f.provisional])).to.deep.equal([
+      ['a', true, undefined, undefined],
+      ['b', true, undefined, undefined],
+    ]);
+  });
+
+  it('with backdate, takes the leader of a track that never settles after two holds', () => {
+    const s = createSmoother(AB, { windowMs: 0, minHoldMs: 300, backdate: true });
+    const out = frames(0, 100, [A, B, A, B, A, B, A, B]).map((f) => s.push(f));
+    expect(out.map((f) => f.provisional === true)).to.deep.equal([true, true, true, true, true, true, false, false]);
+    expect(out.slice(6).map((f) => [f.label, f.switched, f.startMs])).to.deep.equal([['a', true, 0], ['a', false, undefined]]);
+    // reset() starts a new track that settles again.
+    s.reset();
+    expect(s.push({ tMs: 0, probs: B }).provisional).to.equal(true);
   });
 
   it('switches immediately with minHoldMs = 0', () => {

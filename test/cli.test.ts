@@ -98,6 +98,14 @@ describe('vigil CLI', function () {
     }
   });
 
+  it('train rejects an ensemble that is not a whole number >= 1', async () => {
+    for (const n of ['0', '1.5']) {
+      const r = await vigil(['train', '--name', 'x', '--data', fixture('.'), '--ensemble', n]);
+      expect(r.code, n).to.not.equal(0);
+      expect(r.stderr).to.contain(`argument '${n}' is invalid. must be a whole number >= 1`);
+    }
+  });
+
   describe('label', () => {
     it('prints a JSON timeline whose segments tile the clip', async () => {
       const r = await vigil(['label', fixture('fight-fi002.mp4'), '--format', 'json']);

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { deltaLags } from '../model/feature-deltas.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
+import { headSummary } from '../train/model-card.js';
 
 /** The card in a few lines: what it labels and how well it did on held-out data. */
 export function describeModel(m: ModelManifest): string {
@@ -12,7 +13,7 @@ export function describeModel(m: ModelManifest): string {
     `${m.name} ${m.version}: ${m.description}`,
     `  classes:   ${m.classes.join(', ')}`,
     `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
-    `  head:      sigmoid RNN, ${m.head.hidden} hidden units`,
+    `  head:      ${headSummary(m)}`,
   ];
   if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);
   if (typeof m.training.dataset === 'string') lines.push(`  trained on ${m.training.dataset}`);

@@ -8,7 +8,7 @@ import type { ModelManifest } from '../model/manifest.js';
 import { AUGMENTATIONS, parseAugment, type Augmentation } from '../train/augment.js';
 import type { TrainCommonOptions } from '../train/train-clips.js';
 import { describeModel } from './models.js';
-import { integer, positive } from './options.js';
+import { count, integer, positive } from './options.js';
 
 interface TrainOptions {
   data?: string;
@@ -24,6 +24,7 @@ interface TrainOptions {
   augment?: Augmentation[];
   fps: number;
   hidden: number;
+  ensemble: number;
   lr: number;
   window: number;
   epochs: number;
@@ -51,6 +52,7 @@ export function trainCommand(): Command {
     .option('--augment <list>', `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} (flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)`, augmentList)
     .option('--fps <n>', 'sampling rate', positive, 8)
     .option('--hidden <n>', 'recurrent units', integer, 16)
+    .option('--ensemble <n>', 'train n heads from different seeds and ship their logit average (one head with n x hidden units)', count, 1)
     .option('--lr <rate>', 'Adam learning rate', positive, 0.0005)
     .option('--window <n>', 'frames per training window', integer, 12)
     .option('--epochs <n>', 'most epochs (early stopping ends sooner)', integer, 60)
@@ -79,7 +81,7 @@ export function trainCommand(): Command {
         folds: o.folds,
         cacheDir: o.cache,
         seed: o.seed,
-        fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr },
+        fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr, ...(o.ensemble > 1 ? { ensemble: o.ensemble } : {}) },
         smoothing: { windowMs: o.windowMs, minHoldMs: o.minHoldMs, ...(o.backdate ? { backdate: true } : {}) },
         command,
         log,

@@ -34,9 +34,11 @@ export interface HeadShape {
  * The same net as a tfjs layers model, for training and for storage: SimpleRNN computes
  * sigmoid(x·K + h·U + b), i.e. W_h = [U; K] stacked, so the trained weights are the seed's.
  */
-export function buildHeadModel(shape: HeadShape, options: { l2?: number; seed?: number } = {}): tf.LayersModel {
+export function buildHeadModel(shape: HeadShape, options: { l2?: number; seed?: number; blank?: boolean } = {}): tf.LayersModel {
   const reg = options.l2 ? tf.regularizers.l2({ l2: options.l2 }) : undefined;
   const seed = options.seed ?? 1;
+  // `blank`: the caller sets every weight next, so skip the (for large heads slow) orthogonal init.
+  const init = (made: ReturnType<typeof tf.initializers.zeros>) => (options.blank ? tf.initializers.zeros() : made);
   const model = tf.sequential();
   model.add(
     tf.layers.simpleRNN({
@@ -46,8 +48,8 @@ export function buildHeadModel(shape: HeadShape, options: { l2?: number; seed?: 
       returnSequences: true,
       inputShape: [null, shape.featureSize],
       kernelRegularizer: reg,
-      kernelInitializer: tf.initializers.glorotUniform({ seed }),
-      recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
+      kernelInitializer: init(tf.initializers.glorotUniform({ seed })),
+      recurrentInitializer: init(tf.initializers.orthogonal({ seed: seed + 1 })),
     }),
   );
   model.add(
@@ -57,11 +59,46 @@ export function buildHeadModel(shape: HeadShape, options: { l2?: number; seed?: 
         units: shape.numClasses,
         activation: 'softmax',
         kernelRegularizer: reg,
-        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }),
+        kernelInitializer: init(tf.initializers.glorotUniform({ seed: seed + 2 })),
       }),
     }),
   );
   return model;
+}
+
+/**
+ * Several trained heads as one: their logits averaged, i.e. softmax(mean_i(W_y,i · h_i + b_y,i)).
+ * That is itself the seed's net with the members' hidden units side by side: input kernels
+ * concatenated, recurrent kernel block-diagonal (members never see each other's state), output
+ * kernels stacked and divided by the member count. So an ensemble needs no new head type, and a
+ * stream still costs one step per frame. The members are left as they were.
+ */
+export function mergeHeads(members: readonly tf.LayersModel[]): tf.LayersModel {
+  if (members.length === 1) return members[0];
+  const parts = members.map((m) => [...m.getLayer('rnn').getWeights(), ...m.getLayer('out').getWeights()]);
+  const [K0, , , Wy0] = parts[0];
+  const [featureSize, hidden] = K0.shape as [number, number];
+  const numClasses = (Wy0.shape as [number, number])[1];
+  const n = members.length;
+  const merged = buildHeadModel({ featureSize, hidden: hidden * n, numClasses }, { blank: true });
+  const weights = tf.tidy(() => {
+    const U = tf.buffer([hidden * n, hidden * n], 'float32');
+    parts.forEach(([, Ui], m) => {
+      const u = Ui.dataSync();
+      for (let i = 0; i < hidden; i++) for (let j = 0; j < hidden; j++) U.set(u[i * hidden + j], m * hidden + i, m * hidden + j);
+    });
+    return [
+      tf.concat(parts.map((p) => p[0]), 1),
+      U.toTensor(),
+      tf.concat(parts.map((p) => p[2]), 0),
+      tf.concat(parts.map((p) => p[3]), 0).div(n),
+      tf.addN(parts.map((p) => p[4])).div(n),
+    ];
+  });
+  merged.getLayer('rnn').setWeights(weights.slice(0, 3));
+  merged.getLayer('out').setWeights(weights.slice(3));
+  tf.dispose(weights);
+  return merged;
 }
 
 /** Reads the weights out of a model made by {@link buildHeadModel} (copies; the model may be disposed). */

@@ -265,8 +265,9 @@ export interface EvaluationReport {
 /** The fit options a model was trained with, read back from its manifest. */
 export function fitOptionsOf(m: ModelManifest): { fit: CrossValidateOptions['fit']; seed: number | undefined; augment: Augmentation[] | undefined } {
   const h = (m.training.hyperparameters ?? {}) as Record<string, unknown>;
-  const fit: CrossValidateOptions['fit'] = { hidden: m.head.hidden };
-  for (const key of ['window', 'epochs', 'patience', 'batchSize', 'learningRate', 'l2', 'featureDropout'] as const) {
+  // An ensemble's head has every member's units; a member has `hidden`.
+  const fit: CrossValidateOptions['fit'] = { hidden: typeof h.hidden === 'number' ? h.hidden : m.head.hidden };
+  for (const key of ['window', 'epochs', 'patience', 'batchSize', 'learningRate', 'l2', 'featureDropout', 'ensemble'] as const) {
     if (typeof h[key] === 'number') fit[key] = h[key] as number;
   }
   // A card naming an augmentation this version lacks must not be retrained without it quietly.

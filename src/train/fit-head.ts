@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { vigilError } from '../errors.js';
 import { selectBackend } from '../model/backend.js';
-import { buildHeadModel, createRecurrentHead } from '../model/recurrent-head.js';
+import { buildHeadModel, createRecurrentHead, mergeHeads } from '../model/recurrent-head.js';
 import { createRandom, shuffle } from './random.js';
 
 /** One training sequence: a clip's features and a class index per frame. */
@@ -31,6 +32,11 @@ export interface FitOptions {
   featureDropout?: number;
   /** [seed=1] */
   seed?: number;
+  /**
+   * [ensemble=1] heads trained from different seeds (each with its own early stopping) and
+   * merged into one ({@link mergeHeads}): `hidden` each, `hidden * ensemble` in the shipped head.
+   */
+  ensemble?: number;
   /** After each epoch: training loss, and on the validation clips the loss, clip and frame accuracy. */
   onEpoch?: (e: { epoch: number; loss: number; valLoss: number | null; valAccuracy: number | null; valFrameAccuracy?: number | null }) => void;
 }
@@ -38,10 +44,15 @@ export interface FitOptions {
 export interface FitResult {
   /** The best epoch's head, with feature standardisation folded into its input kernel. */
   model: tf.LayersModel;
+  /** Epochs run and the best one; for an ensemble, the members' rounded means. */
   epochs: number;
   bestEpoch: number;
+  /** For an ensemble, the merged head's. */
   valLoss: number | null;
 }
+
+/** Seeds of ensemble members lie this far apart, clear of the CV folds' consecutive seeds. */
+const MEMBER_SEED_STRIDE = 1000;
 
 interface Standardiser {
   mean: Float32Array;
@@ -136,11 +147,26 @@ function majority(labels: Int32Array, k: number): number {
 
 /**
  * Trains the sigmoid RNN head on cached features with per-frame cross-entropy, on random
- * windows of each clip, and keeps the epoch with the lowest validation loss.
+ * windows of each clip, and keeps the epoch with the lowest validation loss; with `ensemble`,
+ * several such heads merged into one.
  * Deterministic for a seed: batches, crops and dropout come from the seeded generator.
  */
 export async function fitHead(train: Sequence[], val: Sequence[], options: FitOptions): Promise<FitResult> {
   await selectBackend();
+  const { ensemble = 1, seed = 1 } = options;
+  if (!Number.isInteger(ensemble) || ensemble < 1) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `ensemble must be a whole number >= 1, got ${ensemble}`);
+  if (ensemble === 1) return fitOne(train, val, options);
+  const fits: FitResult[] = [];
+  for (let m = 0; m < ensemble; m++) fits.push(await fitOne(train, val, { ...options, seed: seed + m * MEMBER_SEED_STRIDE }));
+  const model = mergeHeads(fits.map((f) => f.model));
+  for (const f of fits) f.model.dispose();
+  const mean = (pick: (f: FitResult) => number) => Math.round(fits.reduce((a, f) => a + pick(f), 0) / fits.length);
+  const identity = { mean: new Float32Array(train[0].dim), std: new Float32Array(train[0].dim).fill(1) };
+  const merged = val.length > 0 ? meanLossAndAccuracy(model, val, identity, options.numClasses) : null;
+  return { model, epochs: mean((f) => f.epochs), bestEpoch: mean((f) => f.bestEpoch), valLoss: merged !== null && merged.frames > 0 ? merged.loss : null };
+}
+
+async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): Promise<FitResult> {
   const o = {
     hidden: 16, window: 12, epochs: 60, patience: 10, batchSize: 16, learningRate: 0.0005, l2: 0.001,
     featureDropout: 0.3, seed: 1, ...options,

@@ -13,6 +13,13 @@ interface Cv {
 
 type PerClass = Cv['pooled']['perClass'];
 
+/** `sigmoid RNN, 48 hidden units (3 heads of 16, logits averaged)`, for cards and listings. */
+export function headSummary(m: ModelManifest): string {
+  const h = (m.training.hyperparameters ?? {}) as { ensemble?: unknown; hidden?: unknown };
+  const members = typeof h.ensemble === 'number' && h.ensemble > 1 ? ` (${h.ensemble} heads of ${String(h.hidden)}, logits averaged)` : '';
+  return `sigmoid RNN, ${m.head.hidden} hidden units${members}`;
+}
+
 /** Title, description and what the model is: the same head for every card. */
 function aboutLines(m: ModelManifest, classesNote: string): string[] {
   return [
@@ -22,8 +29,8 @@ function aboutLines(m: ModelManifest, classesNote: string): string[] {
     '',
     `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
     `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}${deltaText(m.deltas)}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
-    `- Head: sigmoid RNN, ${m.head.hidden} hidden units, softmax over ${m.classes.length} classes`,
-    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold${m.smoothing.backdate ? ', segments dated from where their label began to lead' : ''}`,
+    `- Head: ${headSummary(m)}, softmax over ${m.classes.length} classes`,
+    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold${m.smoothing.backdate ? ', segments dated from where their label began, the first label held like any other' : ''}`,
     '',
     '## Data',
     '',

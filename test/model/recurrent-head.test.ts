@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
-import { buildHeadModel, createRecurrentHead, type RecurrentHead } from '../../src/model/recurrent-head.js';
+import { buildHeadModel, createRecurrentHead, mergeHeads, type RecurrentHead } from '../../src/model/recurrent-head.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).to.equal(b.length);
@@ -92,5 +92,34 @@ describe('recurrent head', () => {
     for (let i = 0; i < 500; i++) h = head.step(x, h).h;
     for (let i = 0; i < 50; i++) head.sequence(features(8, shape.featureSize, i), 8);
     expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('mergeHeads() is the members\' logit average, as one head with their units side by side', () => {
+    const members = [2, 5, 9].map((seed) => buildHeadModel(shape, { seed }));
+    const before = tf.memory().numTensors;
+    const merged = mergeHeads(members);
+    const T = 20;
+    const x = features(T, shape.featureSize, 3);
+    const heads = members.map(createRecurrentHead);
+    const outs = heads.map((h) => h.sequence(x, T).probs);
+    const expected = new Float32Array(T * shape.numClasses);
+    for (let t = 0; t < T; t++) {
+      // log-probabilities are logits up to a per-frame constant, which softmax ignores.
+      const mean = Array.from({ length: shape.numClasses }, (_, c) => outs.reduce((a, p) => a + Math.log(p[t * shape.numClasses + c]), 0) / outs.length);
+      const z = mean.reduce((a, v) => a + Math.exp(v), 0);
+      mean.forEach((v, c) => (expected[t * shape.numClasses + c] = Math.exp(v) / z));
+    }
+    const one = createRecurrentHead(merged);
+    expect(one.hidden).to.equal(3 * shape.hidden);
+    expect(maxAbsDiff(one.sequence(x, T).probs, expected)).to.be.below(1e-5);
+    // The members are untouched, and merging leaves only the merged model's weights behind.
+    const again = createRecurrentHead(members[0]);
+    expect(maxAbsDiff(again.sequence(x, T).probs, outs[0])).to.equal(0);
+    for (const h of [again, one]) h.dispose();
+    for (const h of heads) h.dispose();
+    expect(tf.memory().numTensors - before).to.equal(merged.getWeights().length);
+    merged.dispose();
+    for (const m of members) m.dispose();
+    expect(mergeHeads([layers])).to.equal(layers);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { DatasetItem } from '../../src/train/dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from '../../src/train/evaluate.js';
+import { mergeHeads } from '../../src/model/recurrent-head.js';
 import { fitHead } from '../../src/train/fit-head.js';
 import { spanFrameLabels, type Span } from '../../src/train/span-manifest.js';
 import { earlyStoppingSplit, groupedFolds } from '../../src/train/split.js';
@@ -48,6 +49,24 @@ describe('train/cross-validate', function () {
     expect(r.valLoss).to.equal(null);
     expect(Number.isFinite(r.model.getWeights()[0].dataSync()[0])).to.equal(true);
     r.model.dispose();
+  });
+
+  it('fitHead with ensemble trains each member as its own seed would and ships their merged head', async () => {
+    const train = items.slice(0, 6).map((i) => i.seq);
+    const val = [items[6].seq, items[7].seq];
+    const o = { ...fit, numClasses: 2, epochs: 4, seed: 3 };
+    const one = await Promise.all([3, 1003].map(async (seed) => (await fitHead(train, val, { ...o, seed })).model));
+    const both = await fitHead(train, val, { ...o, ensemble: 2 });
+    expect(both.model.getLayer('rnn').getWeights()[1].shape).to.deep.equal([2 * fit.hidden, 2 * fit.hidden]);
+    const expected = mergeHeads(one);
+    both.model.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).to.deep.equal(Array.from(expected.getWeights()[i].dataSync())));
+    expect(both.valLoss).to.be.a('number');
+    for (const m of [...one, expected, both.model]) m.dispose();
+    for (const bad of [0, 1.5]) {
+      let caught: unknown;
+      await fitHead(train, val, { ...o, ensemble: bad }).catch((e: unknown) => (caught = e));
+      expect(caught).to.have.property('code', 'VIGIL_ERR_INVALID_ARGUMENT');
+    }
   });
 
   it('cross-validates by group, scores held-out folds, pools them, and repeats exactly for a seed', async () => {

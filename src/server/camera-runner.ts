@@ -124,6 +124,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i])])),
         label: s.label,
         confidence: round(s.smoothed[li]),
+        ...(s.provisional ? { provisional: true } : {}),
       });
       recorder?.frame(s, frame.tMs);
       emit(segmenter.push(s));

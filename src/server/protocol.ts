@@ -43,6 +43,8 @@ export type ServerMessage =
       /** The smoothed, stable label and its smoothed probability. */
       label: string;
       confidence: number;
+      /** Present while a backdating model's first label has not held yet: `label` is only the current leader. */
+      provisional?: true;
     }
   | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
   | ({ type: 'status' } & CameraStatus)

@@ -171,6 +171,9 @@ export function mountLive(root, ctx, selectedId) {
     confEl.dataset.value = String(msg.confidence);
     const cam = cameras.find((c) => c.id === selected);
     overlay.dataset.label = msg.label;
+    // A stream's first label, until it has held, is only the current leader.
+    overlay.classList.toggle('provisional', msg.provisional === true);
+    overlay.title = msg.provisional === true ? 'settling: the first label has not held yet' : '';
     if (cam) overlay.style.borderColor = colorFor(msg.label, classesOf(cam));
     strip?.push(msg.tMs, msg.label, msg.confidence);
   }

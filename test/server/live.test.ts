@@ -59,6 +59,10 @@ describe('server: live cameras over WebSocket', function () {
       const first = await c.next('segment', (m) => m.cameraId === 'bedroom' && m.event === 'start');
       expect(first.segment.startMs).to.equal(firstLabel.tMs);
       expect(first.segment.endMs - first.segment.startMs, 'reported once the first label held').to.be.at.least(700);
+      // The label messages before it say they are provisional; the one with it does not.
+      expect(firstLabel.provisional).to.equal(true);
+      const settled = await c.next('label', (m) => m.cameraId === 'bedroom' && m.tMs === first.segment.endMs);
+      expect(settled.provisional).to.equal(undefined);
       // Standing, then the fall (and each loop back to standing): the label switches once the
       // new one has held, and the new segment says when it began: up to a hold and a window
       // (1000 ms) before.

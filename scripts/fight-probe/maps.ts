@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadMobileNetV2Layers } from '../../src/model/extractors/mobilenet-v2.js';
-import { createFrameEncoder, type InputMode } from '../../src/model/input.js';
+import { createFrameEncoder, INPUT_MODES, type FrameEncoder, type InputMode } from '../../src/model/input.js';
 import { convertLayersModel } from '../../src/model/onnx/convert.js';
 import { createSession } from '../../src/model/onnx/runtime.js';
 import { readClipFolders } from '../../src/train/clip-folders.js';
@@ -15,11 +15,18 @@ import { openFrames } from '../../src/video/decode.js';
 
 export const DATASET = '../shared/datasets/fight-surveillance';
 
+/** Probe-only temporal encodings of the CNN input (see {@link createProbeEncoder}). */
+export const PROBE_INPUTS = ['gray3', 'graydiff3', 'mhi'] as const;
+export type ProbeInput = (typeof PROBE_INPUTS)[number];
+/** Every `--input` the probes take: the product's modes, then the probe-only ones. */
+export const INPUTS = [...INPUT_MODES, ...PROBE_INPUTS] as const;
+export type Input = InputMode | ProbeInput;
+
 export interface MapSpec {
   /** A MobileNetV2 layer with a [S, S, C] output, e.g. `out_relu` (7x7x1280). */
   layer: string;
-  input: InputMode;
-  /** Pixel differences times this, clipped to 1 (framediff only). */
+  input: Input;
+  /** Pixels times this, clipped to 1: brighter differences (meant for the motion inputs). */
   gain: number;
   fps: number;
 }
@@ -37,6 +44,70 @@ export interface ClipMaps {
 }
 
 const SIZE = 224;
+const MHI_DECAY = 0.7;
+
+/**
+ * Grey-level temporal encodings, one 224x224 RGB frame in, three channels out in [0, 1]
+ * (`scale` is gain/255, clipped to 1 here so the MHI recursion stays in range). They put time
+ * into the colour channels, so the ImageNet CNN sees where and how things move in one image:
+ * - `gray3`: R, G, B = g(t), g(t-1), g(t-2); static areas grey, moving ones coloured.
+ * - `graydiff3`: |g(t) - g(t-1)|, |g(t-1) - g(t-2)|, |g(t-2) - g(t-3)|.
+ * - `mhi`: motion history m(t) = max(|g(t) - g(t-1)| * scale, 0.7 m(t-1)) in all three
+ *   channels: the motion with a fading trail.
+ * g = 0.299 R + 0.587 G + 0.114 B. Missing history repeats the first frame, so a clip starts
+ * as "no motion", like `framediff`.
+ */
+function createProbeEncoder(mode: ProbeInput, scale: number) {
+  const n = SIZE * SIZE;
+  // g(t), g(t-1), g(t-2), g(t-3), rotated in place: no per-frame allocation.
+  const hist = Array.from({ length: 4 }, () => new Float32Array(n));
+  const mhi = new Float32Array(n);
+  let started = false;
+  return {
+    encode(rgb: Uint8Array, out: Float32Array, at: number): void {
+      const g = hist.pop()!;
+      for (let i = 0; i < n; i++) g[i] = 0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2];
+      hist.unshift(g);
+      if (!started) for (let k = 1; k < hist.length; k++) hist[k].set(g);
+      started = true;
+      const [g0, g1, g2, g3] = hist;
+      for (let i = 0, o = at; i < n; i++, o += 3) {
+        if (mode === 'gray3') {
+          out[o] = Math.min(g0[i] * scale, 1);
+          out[o + 1] = Math.min(g1[i] * scale, 1);
+          out[o + 2] = Math.min(g2[i] * scale, 1);
+        } else if (mode === 'graydiff3') {
+          out[o] = Math.min(Math.abs(g0[i] - g1[i]) * scale, 1);
+          out[o + 1] = Math.min(Math.abs(g1[i] - g2[i]) * scale, 1);
+          out[o + 2] = Math.min(Math.abs(g2[i] - g3[i]) * scale, 1);
+        } else {
+          mhi[i] = Math.min(Math.max(Math.abs(g0[i] - g1[i]) * scale, MHI_DECAY * mhi[i]), 1);
+          out[o] = out[o + 1] = out[o + 2] = mhi[i];
+        }
+      }
+    },
+    reset(): void {
+      started = false;
+      mhi.fill(0);
+    },
+  };
+}
+
+/** The product's frame encoder for its own modes; the same batching around a probe encoder otherwise. */
+function frameEncoder(input: Input, scale: number): FrameEncoder {
+  if ((INPUT_MODES as readonly string[]).includes(input)) {
+    return createFrameEncoder({ mode: input as InputMode, scale, offset: 0, size: SIZE, maxBatch: 8, owner: 'probe' });
+  }
+  const encoder = createProbeEncoder(input as ProbeInput, scale);
+  const pixels = new Float32Array(8 * SIZE * SIZE * 3);
+  return {
+    encode(frames) {
+      frames.forEach((f, i) => encoder.encode(f.data, pixels, i * SIZE * SIZE * 3));
+      return pixels.subarray(0, frames.length * SIZE * SIZE * 3);
+    },
+    reset: () => encoder.reset(),
+  };
+}
 
 function cacheDir(s: MapSpec): string {
   return join('.cache/probe-maps', `${s.layer}-${s.input}${s.gain === 1 ? '' : `x${s.gain}`}-${s.fps}`);
@@ -44,6 +115,8 @@ function cacheDir(s: MapSpec): string {
 
 /** Extracts (once) and loads the maps of every fight clip. */
 export async function loadMaps(spec: MapSpec, log: (line: string) => void = console.log): Promise<{ classes: string[]; clips: ClipMaps[] }> {
+  // Before the cache folder is made, so a mistyped input leaves none behind.
+  if (!(INPUTS as readonly string[]).includes(spec.input)) throw new Error(`--input ${spec.input}: one of ${INPUTS.join(', ')}`);
   const { clips, classes } = readClipFolders(DATASET);
   const groups = readGroupsFile(join(DATASET, 'videos.txt'));
   const dir = cacheDir(spec);
@@ -56,7 +129,7 @@ export async function loadMaps(spec: MapSpec, log: (line: string) => void = cons
     dispose();
     const started = Date.now();
     for (const [n, c] of missing.entries()) {
-      const encoder = createFrameEncoder({ mode: spec.input, scale: spec.gain / 255, offset: 0, size: SIZE, maxBatch: 8, owner: 'probe' });
+      const encoder = frameEncoder(spec.input, spec.gain / 255);
       const parts: Float32Array[] = [];
       let frames = 0;
       for await (const batch of inBatches(openFrames(c.path, { fps: spec.fps, width: SIZE, height: SIZE }), 8)) {
@@ -71,6 +144,7 @@ export async function loadMaps(spec: MapSpec, log: (line: string) => void = cons
       writeFileSync(join(dir, `${c.id}.json`), JSON.stringify({ frames, floatsPerFrame: data.length / frames }));
       if ((n + 1) % 20 === 0) log(`maps ${n + 1}/${missing.length}, ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
     }
+    log(`maps done: ${missing.length} clips in ${((Date.now() - started) / 1000).toFixed(0)} s, ${((Date.now() - started) / missing.length).toFixed(0)} ms a clip`);
     session.dispose();
   }
   const [, side, , channels] = tfShape(spec.layer);

@@ -2,11 +2,10 @@
 // fight clips, through the product's grouped 5-fold CV (same folds, head and early stopping
 // as `vigil train`). Prints pooled clip accuracy per seed and the mean ± sd. See README.md.
 import { parseArgs } from 'node:util';
-import type { InputMode } from '../../src/model/input.js';
 import type { DatasetItem } from '../../src/train/dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from '../../src/train/evaluate.js';
 import { meanStd } from '../../src/train/metrics.js';
-import { loadMaps, type ClipMaps } from './maps.js';
+import { loadMaps, type ClipMaps, type Input } from './maps.js';
 
 const POOLS = ['avg', 'max', 'avgmax', 'top5'] as const;
 type Pool = (typeof POOLS)[number];
@@ -58,7 +57,7 @@ function concatRows(a: { features: Float32Array; dim: number }, b: { features: F
   return { features, dim };
 }
 
-const spec = { layer: a.layer!, input: a.input as InputMode, gain: Number(a.gain), fps: Number(a.fps) };
+const spec = { layer: a.layer!, input: a.input as Input, gain: Number(a.gain), fps: Number(a.fps) };
 const { classes, clips } = await loadMaps(spec);
 const frameMaps = a['with-frames'] ? (await loadMaps({ ...spec, input: 'frame', gain: 1 })).clips : undefined;
 const seeds = a.seeds!.split(',').map(Number);

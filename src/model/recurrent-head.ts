@@ -71,7 +71,8 @@ export function buildHeadModel(shape: HeadShape, options: { l2?: number; seed?: 
  * That is itself the seed's net with the members' hidden units side by side: input kernels
  * concatenated, recurrent kernel block-diagonal (members never see each other's state), output
  * kernels stacked and divided by the member count. So an ensemble needs no new head type, and a
- * stream still costs one step per frame. The members are left as they were.
+ * stream still costs one step per frame. The members are left as they were; a single member
+ * is returned as it is (not a copy).
  */
 export function mergeHeads(members: readonly tf.LayersModel[]): tf.LayersModel {
   if (members.length === 1) return members[0];

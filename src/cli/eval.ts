@@ -103,7 +103,18 @@ function renderScores(s: Scores, classes: readonly string[]): string[] {
     '',
     `events (onset tolerance ${s.toleranceS} s, ${(hours * 60).toFixed(1)} min of video):`,
     ...eventTable(s.events),
+    ...s.events.flatMap(eventFailures),
   ];
+}
+
+/** Which clips an event was missed in, or raised a false alarm in: where to look first. */
+function eventFailures(e: EventReport): string[] {
+  const lines: string[] = [];
+  for (const m of e.misses) {
+    lines.push(`  ${e.label} missed in ${m.clip} at ${f2(m.onsetS)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${f2(m.nearestS)} s)`}`);
+  }
+  for (const a of e.alarms) lines.push(`  ${e.label} false alarm in ${a.clip} at ${f2(a.startS)} s`);
+  return lines.length === 0 ? [] : ['', ...lines];
 }
 
 function classTable(r: ClassificationReport, unit: string): string[] {

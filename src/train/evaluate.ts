@@ -7,7 +7,7 @@ import { buildTimeline } from '../timeline/segments.js';
 import type { SmootherOptions } from '../timeline/smoother.js';
 import { parseAugment, type Augmentation } from './augment.js';
 import { loadDataset, labelledFrames, trainingSequences, type DatasetItem, type DatasetSource } from './dataset.js';
-import { eventOnsets, eventReport, type EventReport } from './event-metrics.js';
+import { eventOnsets, eventReport, type ClipEvents, type EventReport } from './event-metrics.js';
 import { fitHead, type FitOptions, type Sequence } from './fit-head.js';
 import { classificationReport, meanStd, type ClassificationReport } from './metrics.js';
 import { UNLABELLED } from './span-manifest.js';
@@ -69,7 +69,7 @@ export interface SpanScoreOptions {
  */
 export function scoreSpans(
   classes: readonly string[],
-  items: readonly Pick<DatasetItem, 'spans' | 'tMs' | 'seq'>[],
+  items: readonly (Pick<DatasetItem, 'spans' | 'tMs' | 'seq'> & { id?: string })[],
   probs: readonly Float32Array[],
   o: SpanScoreOptions,
 ): SpanScores {
@@ -78,7 +78,7 @@ export function scoreSpans(
   const truth: number[] = [];
   const smoothed: number[] = [];
   let rawCorrect = 0;
-  const perClass = classes.map(() => [] as { truth: number[]; predicted: number[]; durationMs: number }[]);
+  const perClass = classes.map(() => [] as ClipEvents[]);
   items.forEach((item, n) => {
     const p = probs[n];
     const frames = item.tMs.map((tMs, i) => ({ tMs, probs: p.subarray(i * k, (i + 1) * k) }));
@@ -96,6 +96,7 @@ export function scoreSpans(
     const durationMs = segs.length === 0 ? 0 : segs[segs.length - 1].endMs - segs[0].startMs;
     classes.forEach((label, c) =>
       perClass[c].push({
+        clip: item.id,
         truth: eventOnsets(item.spans ?? [], label),
         predicted: segs.filter((s) => s.label === label).map((s) => s.startMs),
         durationMs,

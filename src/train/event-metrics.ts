@@ -5,6 +5,8 @@
 
 /** One clip's events of one behaviour: onsets in ms, and how long the clip is. */
 export interface ClipEvents {
+  /** Names the clip in {@link EventReport.misses} and {@link EventReport.alarms}. */
+  clip?: string;
   /** Onsets of the true events (spans of the behaviour). */
   truth: readonly number[];
   /** Starts of the predicted timeline segments of the behaviour. */
@@ -83,6 +85,13 @@ export interface EventReport {
   /** Hours of video the predictions cover. */
   hours: number;
   falseAlarmsPerHour: number | null;
+  /**
+   * Each missed event of a named clip: its onset and the nearest predicted start in that
+   * clip (null: none), so a late detection reads as one. In clip order.
+   */
+  misses: { clip: string; onsetS: number; nearestS: number | null }[];
+  /** Each false alarm of a named clip: where its segment starts. */
+  alarms: { clip: string; startS: number }[];
 }
 
 /**
@@ -99,8 +108,17 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
   let eventFreeClips = 0;
   let durationMs = 0;
   const errors: number[] = [];
+  const misses: EventReport['misses'] = [];
+  const alarms: EventReport['alarms'] = [];
   for (const c of clips) {
     const m = matchEvents(c.truth, c.predicted, toleranceS * 1000);
+    if (c.clip !== undefined) {
+      for (const i of m.missed) {
+        const nearest = c.predicted.reduce<number | null>((b, p) => (b === null || Math.abs(p - c.truth[i]) < Math.abs(b - c.truth[i]) ? p : b), null);
+        misses.push({ clip: c.clip, onsetS: c.truth[i] / 1000, nearestS: nearest === null ? null : nearest / 1000 });
+      }
+      for (const j of m.falseAlarms) alarms.push({ clip: c.clip, startS: c.predicted[j] / 1000 });
+    }
     events += c.truth.length;
     predicted += c.predicted.length;
     missed += m.missed.length;
@@ -131,6 +149,8 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
     onsetDelayMeanS: hits === 0 ? null : errors.reduce((a, b) => a + b, 0) / hits,
     hours,
     falseAlarmsPerHour: hours === 0 ? null : falseAlarms / hours,
+    misses,
+    alarms,
   };
 }
 

@@ -13,6 +13,21 @@ interface Cv {
 
 type PerClass = Cv['pooled']['perClass'];
 
+/** Per class, the clips where its events were missed or falsely raised (cards from before these were kept have none). */
+function failureLines(events: Partial<EventReport>[]): string[] {
+  const most = 10;
+  const lines = events.flatMap((e) => {
+    const items = [
+      ...(e.misses ?? []).map((m) => `missed in \`${m.clip}\` at ${m.onsetS.toFixed(2)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`}`),
+      ...(e.alarms ?? []).map((a) => `false alarm in \`${a.clip}\` at ${a.startS.toFixed(2)} s`),
+    ];
+    if (items.length === 0) return [];
+    const more = items.length > most ? [`- … and ${items.length - most} more`] : [];
+    return ['', `\`${e.label}\`, where it went wrong in the held-out folds:`, '', ...items.slice(0, most).map((x) => `- ${x}`), ...more];
+  });
+  return lines;
+}
+
 /** `sigmoid RNN, 48 hidden units (3 heads of 16, logits averaged)`, for cards and listings. */
 export function headSummary(m: ModelManifest): string {
   const h = (m.training.hyperparameters ?? {}) as { ensemble?: unknown; hidden?: unknown };
@@ -148,6 +163,7 @@ function renderSpanModelCard(m: ModelManifest): string {
         (e) =>
           `| ${e.label} | ${e.events} | ${e.hits} | ${e.missed} | ${e.falseAlarms} (${e.falseAlarmsEventFree ?? '–'} on ${e.eventFreeClips ?? '–'}) | ${f3(e.recall)} | ${f3(e.precision)} | ${f3(e.onsetErrorMeanS)} / ${f3(e.onsetErrorMaxS)} | ${e.falseAlarmsPerHour === null ? '–' : e.falseAlarmsPerHour.toFixed(1)} |`,
       ),
+      ...failureLines(cv.events),
     );
   } else {
     lines.push('No cross-validation was run.');

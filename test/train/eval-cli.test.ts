@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,5 +86,23 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
       'VIGIL_ERR_DATASET',
       `bad dataset: ${out}: no span has a label among fight, no_fight (labels: reading, walking, sitting, falling, standing, exercising, eating, lying)`,
     );
+  });
+
+  it('eval on time spans lists the clips of every missed event and false alarm it counts', async () => {
+    const clip = (name: string) => join(GMDCSA24, 'clips', `${name}.mp4`);
+    const manifest = join(tmp, 'two.csv');
+    writeFileSync(manifest, ['clip,label,start,end', `${clip('Subject_4__Fall__01')},no_fall,0,1.5`, `${clip('Subject_4__Fall__01')},falling,1.8,4`, `${clip('Subject_3__ADL__19')},no_fall,1.8,5`].join('\n'));
+    // A 10 ms tolerance turns every event into a miss and every segment into a false alarm.
+    const r = await vigil(['eval', '--model', 'fall', '--manifest', manifest, '--tolerance', '0.01', '--cache', join(tmp, 'cache')]);
+    expect(r.code, r.stderr).to.equal(0);
+    for (const label of ['falling', 'no_fall']) {
+      const row = r.stdout.split('\n').find((l) => l.startsWith(`${label} `) && /clips$/.test(l.split(/ {2,}/)[5] ?? ''))!;
+      const [, , , missed, alarms] = row.split(/ {2,}/);
+      const misses = r.stdout.match(new RegExp(`^  ${label} missed in (Subject_4__Fall__01|Subject_3__ADL__19) at \\d+\\.\\d\\d s \\(nearest segment starts at \\d+\\.\\d\\d s\\)$`, 'gm')) ?? [];
+      const listed = r.stdout.match(new RegExp(`^  ${label} false alarm in (Subject_4__Fall__01|Subject_3__ADL__19) at \\d+\\.\\d\\d s$`, 'gm')) ?? [];
+      expect(misses.length, `${label}: ${r.stdout}`).to.equal(Number(missed)).and.to.be.above(0);
+      expect(listed.length, label).to.equal(Number(alarms));
+    }
+    expect(r.stdout).to.contain('  falling missed in Subject_4__Fall__01 at 1.80 s');
   });
 });

@@ -98,7 +98,28 @@ describe('train/metrics', () => {
         onsetDelayMeanS: null,
         hours: 0,
         falseAlarmsPerHour: null,
+        misses: [],
+        alarms: [],
       });
+    });
+
+    it('names the clips of misses (with the nearest predicted start) and of false alarms', () => {
+      const r = eventReport('falling', [
+        { clip: 'a', truth: [1000, 9000], predicted: [1400, 10_500, 20_000], durationMs: 30_000 }, // 9.0 seen 1.5 s late
+        { clip: 'b', truth: [], predicted: [0], durationMs: 10_000 },
+        { clip: 'c', truth: [2000], predicted: [], durationMs: 10_000 },
+        { truth: [500], predicted: [7000], durationMs: 10_000 }, // unnamed: counted, not listed
+      ]);
+      expect(r).to.deep.include({ missed: 3, falseAlarms: 4 });
+      expect(r.misses).to.deep.equal([
+        { clip: 'a', onsetS: 9, nearestS: 10.5 },
+        { clip: 'c', onsetS: 2, nearestS: null },
+      ]);
+      expect(r.alarms).to.deep.equal([
+        { clip: 'a', startS: 10.5 },
+        { clip: 'a', startS: 20 },
+        { clip: 'b', startS: 0 },
+      ]);
     });
 
     it('takes true events from spans, merging same-label spans that overlap or touch', () => {

@@ -51,6 +51,7 @@ export function mountLive(root, ctx, selectedId) {
 
   const offs = [
     hub.on('label', onLabel),
+    hub.on('segment', onSegment),
     hub.on('status', onStatus),
   ];
   const timer = setInterval(() => loadCameras().catch(() => {}), LIST_REFRESH_MS);
@@ -176,6 +177,10 @@ export function mountLive(root, ctx, selectedId) {
     overlay.title = msg.provisional === true ? 'settling: the first label has not held yet' : '';
     if (cam) overlay.style.borderColor = colorFor(msg.label, classesOf(cam));
     strip?.push(msg.tMs, msg.label, msg.confidence);
+  }
+
+  function onSegment(msg) {
+    if (msg.cameraId === selected) strip?.paint(msg.segment);
   }
 
   function onStatus(msg) {

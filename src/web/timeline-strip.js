@@ -3,11 +3,13 @@ import { h } from './dom.js';
 
 /**
  * A rolling strip of the last minute of a live camera: one cell per second of stream time,
- * coloured by the stable label of the newest frame in that second; the newest second is on
- * the right. Empty cells are seconds with no label (not yet, or frames dropped).
+ * coloured by the stable label of the newest frame in that second, then by the segments as
+ * they arrive: a model that backdates its segments confirms a label up to a hold after it
+ * began, and its segment repaints the seconds since then. The newest second is on the
+ * right. Empty cells are seconds with no label (not yet, or frames dropped).
  * @param o.classes the model's classes (colours, legend)
  * @param [o.windowMs=60000] @param [o.cellMs=1000]
- * @returns `{ element, push(tMs, label, confidence), reset() }`
+ * @returns `{ element, push(tMs, label, confidence), paint(segment), reset() }`
  */
 export function createTimelineStrip({ classes, windowMs = 60_000, cellMs = 1000 }) {
   const n = Math.round(windowMs / cellMs);
@@ -39,12 +41,22 @@ export function createTimelineStrip({ classes, windowMs = 60_000, cellMs = 1000 
     strip.setAttribute('aria-label', `Labels over the last minute: ${summary || 'no labels yet'}`);
   }
 
+  function set(b, label, confidence) {
+    buckets.set(b, { label, confidence });
+    if (b > newest) newest = b;
+  }
+
   return {
     element,
     push(tMs, label, confidence) {
-      const b = Math.floor(tMs / cellMs);
-      buckets.set(b, { label, confidence });
-      if (b > newest) newest = b;
+      set(Math.floor(tMs / cellMs), label, confidence);
+      for (const k of buckets.keys()) if (k <= newest - n) buckets.delete(k);
+      render();
+    },
+    /** A segment event's `{ label, startMs, endMs, confidence }`: its seconds take its label. */
+    paint({ label, startMs, endMs, confidence }) {
+      const last = Math.floor(endMs / cellMs);
+      for (let b = Math.max(Math.floor(startMs / cellMs), last - n + 1); b <= last; b++) set(b, label, confidence);
       for (const k of buckets.keys()) if (k <= newest - n) buckets.delete(k);
       render();
     },

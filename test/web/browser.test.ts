@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type VigilServer } from '../../src/server/app.js';
 import { launchBrowser, watchPage, type PageProblems } from '../helpers/browser.js';
 import { fixture } from '../helpers/clips.js';
+import { connect } from '../helpers/server.js';
 
 // The callbacks given to page.evaluate / $eval / waitForFunction run in Chromium. The project
 // compiles without the DOM lib (adding it would hide missing names in src/), so the few browser
@@ -124,6 +125,42 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(await page.locator('[data-testid="hub-state"]').getAttribute('data-state')).to.equal('open');
     await page.screenshot({ path: join(tmpdir(), 'vigil-web-live.png') });
     expect(problems.list).to.deep.equal([]);
+  });
+
+  it('live page: a backdated segment repaints the strip from where it began, not where its label switched', async () => {
+    // The test's own socket sees every message of the camera from its first frame.
+    const c = await connect(`${server.url.replace(/^http/, 'ws')}/ws`);
+    try {
+      c.send({ type: 'subscribe', cameras: '*' });
+      await c.next('subscribed');
+      const res = await fetch(`${server.url}/api/cameras`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'fall19', source: fixture('gmdcsa24-subject3-fall19.mp4'), model: 'fall', loop: true }),
+      });
+      expect(res.status).to.equal(201);
+      const { page, problems } = await open('#/live/fall19');
+      await page.waitForSelector('[data-testid="camera-fall19"][aria-pressed="true"]');
+      // A start of `falling` in an earlier second than the first label that said so (the fall
+      // model backdates by up to a hold and a window; in the odd loop both share a second).
+      let after = -1;
+      let second = -1;
+      for (let loop = 0; loop < 4 && second < 0; loop++) {
+        const start = await c.next('segment', (m) => m.cameraId === 'fall19' && m.event === 'start' && m.segment.label === 'falling' && m.segment.startMs > after);
+        const switched = await c.next('label', (m) => m.cameraId === 'fall19' && m.label === 'falling' && m.tMs >= start.segment.startMs);
+        after = start.segment.startMs;
+        if (Math.floor(start.segment.startMs / 1000) < Math.floor(switched.tMs / 1000)) second = Math.floor(start.segment.startMs / 1000);
+      }
+      expect(second, 'a backdated start in an earlier second than its label switch').to.be.at.least(0);
+      // Labels alone leave that second `no_fall` (its newest frame said so); the segment paints it.
+      const painted = await until('the strip cell of the backdated start', () =>
+        page.$$eval('[data-testid="strip-cell"][title]', (els, s) => els.find((e) => (e as HTMLElement).title.startsWith(`${s} s: `))?.getAttribute('data-label'), second));
+      expect(painted).to.equal('falling');
+      expect(problems.list).to.deep.equal([]);
+    } finally {
+      c.close();
+      await fetch(`${server.url}/api/cameras/fall19`, { method: 'DELETE' });
+    }
   });
 
   it('live page: the MJPEG preview of the demo camera loads', async function () {

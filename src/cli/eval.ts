@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { vigilError } from '../errors.js';
-import type { EventReport } from '../train/event-metrics.js';
+import { eventFailureLines, type EventReport } from '../train/event-metrics.js';
 import type { EvaluationReport, FoldSummary, Scores } from '../train/evaluate.js';
 import type { ClassificationReport } from '../train/metrics.js';
 import { integer, positive } from './options.js';
@@ -109,11 +109,7 @@ function renderScores(s: Scores, classes: readonly string[]): string[] {
 
 /** Which clips an event was missed in, or raised a false alarm in: where to look first. */
 function eventFailures(e: EventReport): string[] {
-  const lines: string[] = [];
-  for (const m of e.misses) {
-    lines.push(`  ${e.label} missed in ${m.clip} at ${f2(m.onsetS)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${f2(m.nearestS)} s)`}`);
-  }
-  for (const a of e.alarms) lines.push(`  ${e.label} false alarm in ${a.clip} at ${f2(a.startS)} s`);
+  const lines = eventFailureLines(e).map((line) => `  ${e.label} ${line}`);
   return lines.length === 0 ? [] : ['', ...lines];
 }
 

@@ -155,6 +155,18 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
 }
 
 /**
+ * One line per missed event and false alarm of a report, e.g. `missed in clip7 at 1.50 s
+ * (nearest segment starts at 2.64 s)`, for people to read.
+ * @param [name] how a clip name is written (e.g. as code in Markdown)
+ */
+export function eventFailureLines(e: Partial<Pick<EventReport, 'misses' | 'alarms'>>, name = (clip: string) => clip): string[] {
+  return [
+    ...(e.misses ?? []).map((m) => `missed in ${name(m.clip)} at ${m.onsetS.toFixed(2)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`}`),
+    ...(e.alarms ?? []).map((a) => `false alarm in ${name(a.clip)} at ${a.startS.toFixed(2)} s`),
+  ];
+}
+
+/**
  * The true events of a behaviour in one clip: its spans, with overlapping or touching spans
  * of the same label merged into one event (one onset).
  * @returns onsets in ms, ascending

@@ -1,6 +1,6 @@
 import { deltaLags } from '../model/feature-deltas.js';
 import type { ModelManifest } from '../model/manifest.js';
-import type { EventReport } from './event-metrics.js';
+import { eventFailureLines, type EventReport } from './event-metrics.js';
 
 interface Cv {
   folds: number;
@@ -16,16 +16,12 @@ type PerClass = Cv['pooled']['perClass'];
 /** Per class, the clips where its events were missed or falsely raised (cards from before these were kept have none). */
 function failureLines(events: Partial<EventReport>[]): string[] {
   const most = 10;
-  const lines = events.flatMap((e) => {
-    const items = [
-      ...(e.misses ?? []).map((m) => `missed in \`${m.clip}\` at ${m.onsetS.toFixed(2)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`}`),
-      ...(e.alarms ?? []).map((a) => `false alarm in \`${a.clip}\` at ${a.startS.toFixed(2)} s`),
-    ];
+  return events.flatMap((e) => {
+    const items = eventFailureLines(e, (clip) => `\`${clip}\``);
     if (items.length === 0) return [];
     const more = items.length > most ? [`- … and ${items.length - most} more`] : [];
     return ['', `\`${e.label}\`, where it went wrong in the held-out folds:`, '', ...items.slice(0, most).map((x) => `- ${x}`), ...more];
   });
-  return lines;
 }
 
 /** `sigmoid RNN, 48 hidden units (3 heads of 16, logits averaged)`, for cards and listings. */

@@ -231,11 +231,9 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
   let candidateSinceMs = 0;
   let labelSinceMs = 0;
   let lastMs = -Infinity;
-  // Backdating only: the first label is provisional until a leader has held since `runSinceMs`.
+  // Backdating only: the first label is provisional until a leader (the candidate) has held.
   let settling = false;
   let trackStartMs = 0;
-  let runLeader = -1;
-  let runSinceMs = 0;
   // Backdating only: each recent frame's own leader, to date a switch from the raw lead.
   let recent: { tMs: number; raw: number }[] = [];
 
@@ -275,19 +273,19 @@ export function createSmoother(classes: readonly string[], options: SmootherOpti
       if (label < 0 && backdate && minHoldMs > 0) {
         settling = true;
         trackStartMs = tMs;
-        runLeader = -1;
       }
       if (settling) {
-        if (best !== runLeader) {
-          runLeader = best;
-          runSinceMs = tMs;
+        if (best !== candidate) {
+          candidate = best;
+          candidateSinceMs = tMs;
         }
         label = best;
-        const held = tMs - runSinceMs >= minHoldMs - TIME_EPSILON_MS;
+        const held = tMs - candidateSinceMs >= minHoldMs - TIME_EPSILON_MS;
         if (!held && tMs - trackStartMs < 2 * minHoldMs - TIME_EPSILON_MS) {
           return { tMs, probs, smoothed, label: names[label], switched: false, provisional: true };
         }
         settling = false;
+        candidate = -1;
         switched = true;
         if (trackStartMs < tMs) startMs = trackStartMs;
         labelSinceMs = trackStartMs;

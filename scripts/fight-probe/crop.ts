@@ -73,9 +73,9 @@ function crop(frame: Uint8Array, box: { x: number; y: number }, s = side): Uint8
     const Y = at(v, box.y);
     for (let u = 0; u < OUT; u++) {
       const X = at(u, box.x);
-      for (let c = 0; c < 3; c++) {
-        const p = (yy: number, xx: number) => frame[(yy * FULL + xx) * 3 + c];
-        out[(v * OUT + u) * 3 + c] = Math.round((p(Y.i, X.i) * (1 - X.f) + p(Y.i, X.j) * X.f) * (1 - Y.f) + (p(Y.j, X.i) * (1 - X.f) + p(Y.j, X.j) * X.f) * Y.f);
+      const [a, b, c, d] = [(Y.i * FULL + X.i) * 3, (Y.i * FULL + X.j) * 3, (Y.j * FULL + X.i) * 3, (Y.j * FULL + X.j) * 3];
+      for (let k = 0; k < 3; k++) {
+        out[(v * OUT + u) * 3 + k] = Math.round((frame[a + k] * (1 - X.f) + frame[b + k] * X.f) * (1 - Y.f) + (frame[c + k] * (1 - X.f) + frame[d + k] * X.f) * Y.f);
       }
     }
   }

@@ -23,6 +23,9 @@ const { values: a } = parseArgs({
     side: { type: 'string', default: '224' },
     view: { type: 'string', default: 'crop' },
     seeds: { type: 'string', default: '1,2,3' },
+    place: { type: 'string', default: 'clip' },
+    decay: { type: 'string', default: '0.8' },
+    step: { type: 'string', default: '32' },
   },
 });
 const FULL = 448;
@@ -31,6 +34,49 @@ const FPS = 8;
 const side = Number(a.side);
 if (!(side >= OUT / 2 && side <= FULL)) throw new Error(`--side ${side}: ${OUT / 2}-${FULL}`);
 if (!['crop', 'full', 'both'].includes(a.view!)) throw new Error(`--view ${a.view}: crop, full or both`);
+if (!['clip', 'live'].includes(a.place!)) throw new Error(`--place ${a.place}: clip or live`);
+const decay = Number(a.decay);
+const maxStep = Number(a.step);
+
+/**
+ * Causal placement, as a live stream must do it: a running motion-energy map
+ * E_t = decay·E_{t-1} + |Δgrey|, the box heading for its best square by at most `maxStep`
+ * pixels a frame. Each frame's difference is taken under the box of that frame (both frames
+ * cropped the same), so a moving box does not show up as motion.
+ */
+function liveDiffCrops(frames: Uint8Array[]): Uint8Array[] {
+  const step = 4;
+  const g = FULL / step;
+  const s = Math.round(side / step);
+  const energy = new Float64Array(g * g);
+  const I = new Float64Array((g + 1) * (g + 1));
+  let box = { x: (FULL - side) / 2, y: (FULL - side) / 2 };
+  const out: Uint8Array[] = [new Uint8Array(OUT * OUT * 3)];
+  for (let t = 1; t < frames.length; t++) {
+    const [p, c] = [frames[t - 1], frames[t]];
+    for (let y = 0; y < g; y++) {
+      for (let x = 0; x < g; x++) {
+        const i = ((y * step) * FULL + x * step) * 3;
+        energy[y * g + x] = decay * energy[y * g + x] + Math.abs(c[i] + c[i + 1] + c[i + 2] - p[i] - p[i + 1] - p[i + 2]);
+      }
+    }
+    for (let y = 0; y < g; y++) for (let x = 0; x < g; x++) I[(y + 1) * (g + 1) + x + 1] = energy[y * g + x] + I[y * (g + 1) + x + 1] + I[(y + 1) * (g + 1) + x] - I[y * (g + 1) + x];
+    let best = { x: 0, y: 0, e: -1 };
+    for (let y = 0; y + s <= g; y++) {
+      for (let x = 0; x + s <= g; x++) {
+        const e = I[(y + s) * (g + 1) + x + s] - I[y * (g + 1) + x + s] - I[(y + s) * (g + 1) + x] + I[y * (g + 1) + x];
+        if (e > best.e) best = { x, y, e };
+      }
+    }
+    const toward = (from: number, to: number) => from + Math.max(-maxStep, Math.min(maxStep, to - from));
+    box = { x: toward(box.x, best.x * step), y: toward(box.y, best.y * step) };
+    const [cp, cc] = [crop(p, box), crop(c, box)];
+    const d = new Uint8Array(cc.length);
+    for (let i = 0; i < d.length; i++) d[i] = Math.abs(cc[i] - cp[i]);
+    out.push(d);
+  }
+  return out;
+}
 
 /** Top-left corner of the side x side square with the most motion energy (grey |Δ| summed over the clip). */
 function motionBox(frames: Uint8Array[]): { x: number; y: number } {
@@ -84,8 +130,8 @@ function crop(frame: Uint8Array, box: { x: number; y: number }, s = side): Uint8
 
 const entry = extractorEntry('mobilenet_v2');
 const extractor = await loadExtractor('mobilenet_v2');
-async function features(frames: Uint8Array[]): Promise<Float32Array> {
-  const enc = createFrameEncoder({ mode: 'framediff', scale: entry.pixelScale, offset: entry.pixelOffset, size: OUT, maxBatch: 8, owner: 'probe' });
+async function features(frames: Uint8Array[], mode: 'frame' | 'framediff' = 'framediff'): Promise<Float32Array> {
+  const enc = createFrameEncoder({ mode, scale: entry.pixelScale, offset: entry.pixelOffset, size: OUT, maxBatch: 8, owner: 'probe' });
   const out = new Float32Array(frames.length * 1280);
   for (let i = 0; i < frames.length; i += 8) {
     const batch = frames.slice(i, i + 8).map((data) => ({ width: OUT, height: OUT, data }));
@@ -98,6 +144,8 @@ const { clips, classes } = readClipFolders(DATASET);
 const groups = readGroupsFile(join(DATASET, 'videos.txt'));
 const dir = join('.cache/probe-crop', `side${side}`);
 mkdirSync(dir, { recursive: true });
+const liveDir = join('.cache/probe-crop', `live${side}-d${decay}-s${maxStep}`);
+mkdirSync(liveDir, { recursive: true });
 const started = Date.now();
 const items: DatasetItem[] = [];
 for (const [n, c] of clips.entries()) {
@@ -118,6 +166,18 @@ for (const [n, c] of clips.entries()) {
   }
   const b = readFileSync(file);
   const both = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  if (a.place === 'live') {
+    const liveFile = join(liveDir, `${c.id}.f32`);
+    if (!existsSync(liveFile)) {
+      const frames: Uint8Array[] = [];
+      for await (const f of openFrames(c.path, { fps: FPS, width: FULL, height: FULL })) frames.push(f.data);
+      writeFileSync(liveFile, Buffer.from((await features(liveDiffCrops(frames), 'frame')).buffer));
+      if ((n + 1) % 40 === 0) console.log(`${n + 1}/${clips.length} clips (live crops), ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
+    }
+    const l = readFileSync(liveFile);
+    const live = new Float32Array(l.buffer, l.byteOffset, l.byteLength / 4);
+    for (let t = 0; t < live.length / 1280; t++) both.set(live.subarray(t * 1280, (t + 1) * 1280), t * 2560);
+  }
   const T = both.length / 2560;
   const [from, dim] = a.view === 'crop' ? [0, 1280] : a.view === 'full' ? [1280, 1280] : [0, 2560];
   const feats = new Float32Array(T * dim);
@@ -130,7 +190,7 @@ for (const seed of a.seeds!.split(',').map(Number)) {
   const r = await crossValidate(items, { classes, folds: 5, seed, fit: {}, score: (it, probs) => scoreClips(classes, it, probs) });
   const acc = (r.pooled as ClipScores).report.accuracy;
   accuracies.push(acc);
-  console.log(`side ${side} view ${a.view} seed ${seed}: ${acc.toFixed(3)}`);
+  console.log(`side ${side} ${a.place} view ${a.view} seed ${seed}: ${acc.toFixed(3)}`);
 }
 const { mean, std } = meanStd(accuracies);
-console.log(`== side ${side} view ${a.view}: ${mean.toFixed(3)} ± ${std.toFixed(3)}`);
+console.log(`== side ${side} ${a.place} view ${a.view}: ${mean.toFixed(3)} ± ${std.toFixed(3)}`);

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: per-stage cost of the offline pipeline on this machine, as medians, on the
  * engine vigil picks (VIGIL_ENGINE=tfjs|ort to choose; `npm run bench:engines` compares them).
- *   decode ms/frame · CNN ms/frame at batch 1 and 8 · FLOPs/frame and GFLOP/s ·
+ *   decode ms/frame · input encoding ms/frame · CNN ms/frame at batch 1 and 8 · FLOPs/frame and GFLOP/s ·
  *   RNN step ms · end-to-end × real time on a 60 s clip.
+ * BENCH_MODEL=name|folder picks the model (default `fight`).
  * Figures, not pass/fail: these machines are noisy, so each figure is a median of repeats.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import { labelClip } from '../src/label-clip.js';
 import { selectBackend } from '../src/model/backend.js';
 import { describeEngine } from '../src/model/engine.js';
+import { extractorEntry } from '../src/model/extractors/registry.js';
+import { createFrameEncoder, decodeSide } from '../src/model/input.js';
 import { createLabeler } from '../src/model/labeler.js';
 import { loadModel } from '../src/model/model.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
@@ -53,12 +56,21 @@ async function timeDecode(clip: string, size: number, fps: number): Promise<{ ms
 }
 
 const backend = await selectBackend();
-const model = await loadModel('fight');
+const model = await loadModel(process.env.BENCH_MODEL ?? 'fight');
 const { extractor, head, manifest } = model;
 const clip = await sixtySecondClip();
 const size = manifest.inputSize;
+const decoded = decodeSide(manifest.input, size);
 
-const decode = await timeDecode(clip, size, manifest.fps);
+const decode = await timeDecode(clip, decoded, manifest.fps);
+const entry = extractorEntry(manifest.extractor);
+const encodeRuns: number[] = [];
+for (let i = 0; i < 3; i++) {
+  const enc = createFrameEncoder({ mode: manifest.input, scale: entry.pixelScale, offset: entry.pixelOffset, size, maxBatch: 1, owner: 'bench' });
+  const t = performance.now();
+  for (const f of decode.frames) enc.encode([f]);
+  encodeRuns.push((performance.now() - t) / decode.frames.length);
+}
 const cnn: Record<number, number> = {};
 for (const batch of [1, 8]) {
   const pixels = new Float32Array(batch * size * size * 3).map((_, i) => (i % 251) / 255);
@@ -98,7 +110,8 @@ const rows: [string, string][] = [
   ['engine', describeEngine(model.engine)],
   ['backend', `${backend.name}${backend.simd ? ' (simd)' : ''}: ${backend.reason}`],
   ['extractor', `${extractor.name} ${size}x${size}, ${fmt(gflop, 3)} GFLOP/frame`],
-  ['decode ms/frame', `${fmt(decode.msPerFrame)} (${decode.frames.length} frames of a ${CLIP_S} s clip at ${manifest.fps} fps)`],
+  ['decode ms/frame', `${fmt(decode.msPerFrame)} (${decode.frames.length} ${decoded}x${decoded} frames of a ${CLIP_S} s clip at ${manifest.fps} fps)`],
+  ['input encoding ms/frame', `${fmt(median(encodeRuns))} (${manifest.input})`],
   ['CNN ms/frame, batch 1', `${fmt(cnn[1])}  (${fmt(gflop / (cnn[1] / 1000), 1)} GFLOP/s)`],
   ['CNN ms/frame, batch 8', `${fmt(cnn[8])}  (${fmt(gflop / (cnn[8] / 1000), 1)} GFLOP/s, ${fmt(cnn[1] / cnn[8])}x batch 1)`],
   ['RNN step ms', `${fmt(median(stepRuns), 3)} (hidden ${head.hidden})`],

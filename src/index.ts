@@ -9,6 +9,7 @@ export * from './timeline/index.js';
 export { labelClip, type LabelClipOptions } from './label-clip.js';
 export { loadModel, type VigilModel } from './model/model.js';
 export { createLabeler, type Labeler } from './model/labeler.js';
+export { decodeSide, INPUT_MODES, type InputMode } from './model/input.js';
 export { DEFAULT_MODEL, listModelNames, SHIPPED_MODELS_DIR } from './model/paths.js';
 export type { ModelManifest } from './model/manifest.js';
 export { selectEngine, describeEngine, type EngineChoice, type EngineName } from './model/engine.js';

@@ -1,4 +1,5 @@
 import { log } from './log.js';
+import { decodeSide } from './model/input.js';
 import { createLabeler } from './model/labeler.js';
 import type { VigilModel } from './model/model.js';
 import { buildTimeline } from './timeline/segments.js';
@@ -45,7 +46,7 @@ export async function labelClip(source: string, model: VigilModel, options: Labe
   const batchSize = options.batch ?? 8;
   const labeler = createLabeler(model, { maxBatch: batchSize });
   const probs: FrameProbs[] = [];
-  const size = manifest.inputSize;
+  const size = decodeSide(manifest.input, manifest.inputSize);
   const frames = openFrames(source, { fps, width: size, height: size, signal: options.signal });
   // Closing the source ends the loop normally, even while it waits on a silent camera.
   const onStop = () => void frames.close();

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { deltaLags } from '../model/feature-deltas.js';
+import { INPUT_NAMES, inputGeometry } from '../model/input.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
 import { headSummary } from '../train/model-card.js';
@@ -12,7 +13,7 @@ export function describeModel(m: ModelManifest): string {
   const lines = [
     `${m.name} ${m.version}: ${m.description}`,
     `  classes:   ${m.classes.join(', ')}`,
-    `  input:     ${m.extractor} on ${m.input === 'framediff' ? 'frame differences' : 'frames'}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${m.inputSize}x${m.inputSize} letterboxed, ${m.fps} fps`,
+    `  input:     ${m.extractor} on ${INPUT_NAMES[m.input]}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${inputGeometry(m.input, m.inputSize)}, ${m.fps} fps`,
     `  head:      ${headSummary(m)}`,
   ];
   if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);

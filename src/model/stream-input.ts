@@ -6,8 +6,9 @@ import type { VigilModel } from './model.js';
 
 /**
  * What one stream remembers on the way into a model: its previous frame (for `framediff`
- * input) and its previous features (for `deltas`). The labeler and the live batcher both
- * hold one per stream, so the two paths cannot drift apart.
+ * and `motioncrop` input, which also keeps where the motion is) and its previous features
+ * (for `deltas`). The labeler and the live batcher both hold one per stream, so the two
+ * paths cannot drift apart.
  */
 export interface StreamInput {
   /** Consecutive frames of this stream as CNN input; a view valid until the next call. */

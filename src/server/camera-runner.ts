@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { asVigilError, vigilError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
+import { decodeSide } from '../model/input.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { StreamLabeler } from '../model/stream-batcher.js';
 import { createSegmenter, type SegmentEvent } from '../timeline/segments.js';
@@ -92,7 +93,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: { ...e.segment, confidence: round(confidence), peak: round(peak) } });
       }
     };
-    const S = manifest.inputSize;
+    const S = decodeSide(manifest.input, manifest.inputSize);
     source = openFrames(input, {
       fps,
       width: S,

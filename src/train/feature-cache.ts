@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
-import { createFrameEncoder, type InputMode } from '../model/input.js';
+import { createFrameEncoder, decodeSide, type InputMode } from '../model/input.js';
 import { inBatches } from '../video/batches.js';
 import { openFrames } from '../video/decode.js';
 import { augmentDecode, type AUGMENT_VARIANTS } from './augment.js';
@@ -38,8 +38,8 @@ async function fileHash(path: string): Promise<string> {
 export async function computeClipFeatures(path: string, spec: FeatureSpec): Promise<ClipFeatures> {
   const entry = extractorEntry(spec.extractor);
   const extractor = await loadExtractor(spec.extractor);
-  const size = entry.inputSize;
-  const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size, maxBatch: BATCH, owner: spec.extractor });
+  const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size: entry.inputSize, maxBatch: BATCH, owner: spec.extractor });
+  const size = decodeSide(spec.input, entry.inputSize);
   const aug = spec.augment === undefined ? { filters: [], fpsScale: 1 } : augmentDecode(spec.augment);
   const tMs: number[] = [];
   const rows: Float32Array[] = [];

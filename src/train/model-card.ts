@@ -1,4 +1,5 @@
 import { deltaLags } from '../model/feature-deltas.js';
+import { INPUT_NAMES, inputGeometry } from '../model/input.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { eventFailureLines, type EventReport } from './event-metrics.js';
 
@@ -39,7 +40,7 @@ function aboutLines(m: ModelManifest, classesNote: string): string[] {
     m.description,
     '',
     `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
-    `- Input: ${m.extractor} features of ${m.input === 'framediff' ? 'frame differences |f_t − f_{t−1}|' : 'frames'}${deltaText(m.deltas)}, ${m.inputSize}x${m.inputSize} letterboxed, sampled at ${m.fps} fps`,
+    `- Input: ${m.extractor} features of ${INPUT_NAMES[m.input]}${deltaText(m.deltas)}, ${inputGeometry(m.input, m.inputSize)}, sampled at ${m.fps} fps`,
     `- Head: ${headSummary(m)}, softmax over ${m.classes.length} classes`,
     `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold${m.smoothing.backdate ? ', segments dated from where their label began, the first label held like any other' : ''}`,
     '',

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { labelClip } from '../../src/label-clip.js';
+import { decodeSide } from '../../src/model/input.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
 import { openFrames } from '../../src/video/decode.js';
@@ -16,7 +17,8 @@ describe('labeler on the shipped fight model', function () {
   before(async () => {
     model = await loadModel('fight');
     frames = [];
-    for await (const f of openFrames(fixture('fight-fi002.mp4'), { fps: 8, width: 224, height: 224 })) frames.push(f);
+    const size = decodeSide(model.manifest.input, model.manifest.inputSize);
+    for await (const f of openFrames(fixture('fight-fi002.mp4'), { fps: 8, width: size, height: size })) frames.push(f);
   });
   after(() => model.dispose());
 
@@ -52,7 +54,7 @@ describe('labeler on the shipped fight model', function () {
     } catch (e) {
       expect(e).to.be.instanceOf(VigilError);
       expect((e as VigilError).code).to.equal('VIGIL_ERR_INVALID_ARGUMENT');
-      expect((e as VigilError).message).to.equal('invalid argument: frame is 64x64; model fight takes 224x224');
+      expect((e as VigilError).message).to.equal('invalid argument: frame is 64x64; model fight takes 448x448');
     }
   });
 

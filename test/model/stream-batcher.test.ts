@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { decodeSide } from '../../src/model/input.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
 import { createStreamBatcher } from '../../src/model/stream-batcher.js';
@@ -6,9 +7,9 @@ import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { fixture } from '../helpers/clips.js';
 
-async function frames(name: string, n: number): Promise<Frame[]> {
+async function frames(name: string, n: number, size: number): Promise<Frame[]> {
   const out: Frame[] = [];
-  for await (const f of openFrames(fixture(name), { width: 224, height: 224, fps: 8 })) {
+  for await (const f of openFrames(fixture(name), { width: size, height: size, fps: 8 })) {
     out.push({ ...f, data: Uint8Array.from(f.data) });
     if (out.length === n) break;
   }
@@ -23,7 +24,8 @@ describe('model/stream-batcher', function () {
 
   before(async () => {
     model = await loadModel('fight');
-    [a, b] = await Promise.all([frames('fight-fi150.mp4', 10), frames('nofight-nofi090.mp4', 10)]);
+    const size = decodeSide(model.manifest.input, model.manifest.inputSize);
+    [a, b] = await Promise.all([frames('fight-fi150.mp4', 10, size), frames('nofight-nofi090.mp4', 10, size)]);
   });
   after(() => model?.dispose());
 

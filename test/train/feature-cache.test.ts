@@ -2,7 +2,11 @@ import { expect } from 'chai';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFeatureCache, type FeatureSpec } from '../../src/train/feature-cache.js';
+import { decodeSide } from '../../src/model/input.js';
+import { loadModel } from '../../src/model/model.js';
+import { createStreamInput } from '../../src/model/stream-input.js';
+import { computeClipFeatures, createFeatureCache, type FeatureSpec } from '../../src/train/feature-cache.js';
+import { openFrames } from '../../src/video/decode.js';
 import { fixture } from '../helpers/clips.js';
 
 type Event = { type: 'hit' | 'miss' | 'corrupt'; path: string };
@@ -31,6 +35,26 @@ describe('feature cache', function () {
     expect(first.features).to.have.length(16 * 1280);
     expect(Array.from(again.features)).to.deep.equal(Array.from(first.features));
     expect(again.tMs).to.deep.equal(first.tMs);
+  });
+
+  it("trains on what the labeler sees: motioncrop features of a clip equal the shipped fight model's, frame by frame", async () => {
+    const model = await loadModel('fight');
+    try {
+      expect(model.manifest.input).to.equal('motioncrop');
+      const trained = await computeClipFeatures(clipB, { extractor: 'mobilenet_v2', input: 'motioncrop', fps: 8 });
+      const input = createStreamInput(model, 1);
+      const size = decodeSide('motioncrop', model.manifest.inputSize);
+      let t = 0;
+      for await (const f of openFrames(clipB, { fps: 8, width: size, height: size })) {
+        const live = await model.extractor.extract(input.encode([f]), 1);
+        const row = trained.features.subarray(t * 1280, (t + 1) * 1280);
+        expect(Math.max(...live.map((v, i) => Math.abs(v - row[i])))).to.be.below(1e-4);
+        t++;
+      }
+      expect(t).to.equal(trained.tMs.length).and.to.be.greaterThan(10);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('resumes an interrupted run: clips done before are hits, the rest are computed', async () => {

@@ -86,6 +86,9 @@ describe('vigil CLI', function () {
     expect(r.stdout).to.contain('classes:   fight, no_fight');
     expect(r.stdout).to.contain('classes:   falling, no_fall');
     expect(r.stdout).to.contain('input:     movenet_body on frames + deltas (1, 4 frames), 192x192 letterboxed, 8 fps');
+    expect(r.stdout).to.contain(
+      'input:     mobilenet_v2 on frame differences in a square that follows the motion, 224x224 from a 320x320 square of a 448x448 letterboxed decode, 8 fps',
+    );
     expect(r.stdout).to.match(/accuracy: +0\.\d{3} ± 0\.\d{3} \(grouped 5-fold CV/);
     expect(r.stdout).to.match(/accuracy: +0\.\d{3} ± 0\.\d{3} \(grouped 3-fold CV/);
   });

@@ -106,6 +106,7 @@ function frameEncoder(input: Input, scale: number): FrameEncoder {
       return pixels.subarray(0, frames.length * SIZE * SIZE * 3);
     },
     reset: () => encoder.reset(),
+    focus: () => undefined,
   };
 }
 

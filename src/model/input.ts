@@ -32,18 +32,38 @@ export function decodeSide(mode: InputMode, size: number): number {
   return mode === 'motioncrop' ? MOTION_CROP.zoom * size : size;
 }
 
+/** Where the CNN looked in the last frame: a square, in fractions of the decoded (letterboxed) frame. */
+export interface Focus {
+  x: number;
+  y: number;
+  side: number;
+}
+
 interface InputEncoder {
   /** Writes one frame's scaled pixels (`size² · 3` floats) into `out` at `offset`. */
   encode(rgb: Uint8Array, out: Float32Array, offset: number): void;
   /** Forgets the previous frame (a new clip or a reconnected stream). */
   reset(): void;
+  /** Absent when the CNN sees the whole frame. */
+  focus?(): Focus;
 }
 
 function createInputEncoder(mode: InputMode, scale: number, offset: number, size: number): InputEncoder {
   if (!(INPUT_MODES as readonly string[]).includes(mode)) {
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `input mode ${mode}; allowed: ${INPUT_MODES.join(', ')}`);
   }
-  if (mode === 'motioncrop') return createMotionCrop({ size, scale, offset });
+  if (mode === 'motioncrop') {
+    const crop = createMotionCrop({ size, scale, offset });
+    const d = decodeSide(mode, size);
+    return {
+      encode: crop.encode,
+      reset: crop.reset,
+      focus() {
+        const b = crop.box();
+        return { x: b.x / d, y: b.y / d, side: b.side / d };
+      },
+    };
+  }
   if (mode === 'frame') {
     return {
       encode(rgb, out, at) {
@@ -71,6 +91,8 @@ export interface FrameEncoder {
   encode(frames: readonly { width: number; height: number; data: Uint8Array }[]): Float32Array;
   /** Forgets the previous frame (see {@link InputEncoder.reset}). */
   reset(): void;
+  /** Where the CNN looked in the last encoded frame; undefined when it sees the whole frame. */
+  focus(): Focus | undefined;
 }
 
 /**
@@ -100,5 +122,6 @@ export function createFrameEncoder(o: { mode: InputMode; scale: number; offset: 
       return pixels.subarray(0, frames.length * frameFloats);
     },
     reset: () => encoder.reset(),
+    focus: () => encoder.focus?.(),
   };
 }

@@ -2,6 +2,7 @@ import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
 import { deltaLags } from './feature-deltas.js';
+import type { Focus } from './input.js';
 import type { VigilModel } from './model.js';
 import { createStreamInput, type StreamInput } from './stream-input.js';
 
@@ -11,6 +12,11 @@ export interface StreamLabeler {
   label(frame: Frame): Promise<FrameProbs>;
   /** Zero state, no previous frame (a reconnected camera). */
   reset(): void;
+  /**
+   * Where the model looked in the frame last handed to `label` (known at once, before the
+   * label resolves), in fractions of its letterboxed decode; undefined for a whole-frame model.
+   */
+  focus(): Focus | undefined;
   /** Leaves the batcher; a pending `label` still resolves. */
   close(): void;
 }
@@ -126,6 +132,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
           stream.h = new Float32Array(hidden);
           stream.input.reset();
         },
+        focus: () => stream.input.focus(),
         close() {
           if (!closed) streams -= 1;
           closed = true;

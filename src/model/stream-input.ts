@@ -1,7 +1,7 @@
 import type { Frame } from '../video/types.js';
 import { extractorEntry } from './extractors/registry.js';
 import { createFeatureDeltas, deltaLags } from './feature-deltas.js';
-import { createFrameEncoder } from './input.js';
+import { createFrameEncoder, type Focus } from './input.js';
 import type { VigilModel } from './model.js';
 
 /**
@@ -15,6 +15,8 @@ export interface StreamInput {
   encode(frames: readonly Frame[]): Float32Array;
   /** This stream's consecutive features with their velocities appended, if the model has them. */
   withDeltas(features: Float32Array, batch: number): Float32Array;
+  /** Where the CNN looked in the last encoded frame (see `FrameEncoder.focus`). */
+  focus(): Focus | undefined;
   reset(): void;
 }
 
@@ -35,6 +37,7 @@ export function createStreamInput(model: Pick<VigilModel, 'manifest' | 'extracto
   return {
     encode: (frames) => pixels.encode(frames),
     withDeltas: (features, batch) => (deltas ? deltas.apply(features, batch) : features),
+    focus: () => pixels.focus(),
     reset() {
       pixels.reset();
       deltas?.reset();

@@ -111,7 +111,9 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     let failure: unknown;
 
     const labelOne = async (frame: Frame, wallMs: number): Promise<void> => {
-      const p = await labeler.label(frame);
+      const labelled = labeler.label(frame);
+      const focus = labeler.focus(); // this frame's: the next label() moves it
+      const p = await labelled;
       const tMs = base + frame.tMs;
       const s = smoother.push({ tMs, probs: p.probs });
       state.frames += 1;
@@ -126,6 +128,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         label: s.label,
         confidence: round(s.smoothed[li]),
         ...(s.provisional ? { provisional: true } : {}),
+        ...(focus ? { focus: { x: round(focus.x), y: round(focus.y), side: round(focus.side) } } : {}),
       });
       recorder?.frame(s, frame.tMs);
       emit(segmenter.push(s));

@@ -45,6 +45,11 @@ export type ServerMessage =
       confidence: number;
       /** Present while a backdating model's first label has not held yet: `label` is only the current leader. */
       provisional?: true;
+      /**
+       * Where the model looked (a `motioncrop` model): a square in fractions of the frame
+       * letterboxed into a square (aspect kept, bars centred). Absent for whole-frame models.
+       */
+      focus?: { x: number; y: number; side: number };
     }
   | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
   | ({ type: 'status' } & CameraStatus)

@@ -1,5 +1,6 @@
 import { colorFor } from './colors.js';
 import { errorView, h, replace } from './dom.js';
+import { createFocusBox } from './focus-box.js';
 import { prob } from './format.js';
 import { createTimelineStrip } from './timeline-strip.js';
 import { startWebcam } from './webcam.js';
@@ -9,7 +10,7 @@ const LIST_REFRESH_MS = 5000;
 
 /**
  * The live page: the camera list, the selected camera's video with its current label over
- * it, a rolling one-minute strip, a status line, and the webcam publisher. Leaving the page
+ * it (and the square a `motioncrop` model looks at), a rolling one-minute strip, a status line, and the webcam publisher. Leaving the page
  * stops a running webcam.
  * @param selectedId camera from the URL (`#/live/<id>`), else the first one
  */
@@ -34,7 +35,8 @@ export function mountLive(root, ctx, selectedId) {
   const labelEl = h('span', { class: 'label', 'data-testid': 'live-label' }, '–');
   const confEl = h('span', { class: 'confidence', 'data-testid': 'live-confidence' });
   const overlay = h('div', { class: 'overlay', 'data-testid': 'live-overlay', 'aria-live': 'polite', 'aria-atomic': 'true' }, labelEl, ' ', confEl);
-  const stage = h('div', { class: 'stage', 'data-testid': 'live-stage' }, media, overlay);
+  const focusBox = createFocusBox();
+  const stage = h('div', { class: 'stage', 'data-testid': 'live-stage' }, media, focusBox.element, overlay);
   const title = h('h2', { 'data-testid': 'live-title' }, 'Live');
   const statusLine = h('p', { class: 'status-line', role: 'status', 'data-testid': 'live-status' }, 'No camera selected.');
   const stripBox = h('div', { class: 'strip-slot' });
@@ -115,6 +117,7 @@ export function mountLive(root, ctx, selectedId) {
     confEl.textContent = '';
     delete confEl.dataset.value;
     overlay.style.borderColor = '';
+    focusBox.hide();
     strip = createTimelineStrip({ classes: classesOf(cam) });
     replace(stripBox, strip.element);
     showMedia(cam);
@@ -177,6 +180,7 @@ export function mountLive(root, ctx, selectedId) {
     overlay.title = msg.provisional === true ? 'settling: the first label has not held yet' : '';
     if (cam) overlay.style.borderColor = colorFor(msg.label, classesOf(cam));
     strip?.push(msg.tMs, msg.label, msg.confidence);
+    focusBox.show(msg.focus, media.querySelector('img, video'));
   }
 
   function onSegment(msg) {

@@ -3,6 +3,7 @@ import { decodeSide } from '../../src/model/input.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
 import { createStreamBatcher } from '../../src/model/stream-batcher.js';
+import { createStreamInput } from '../../src/model/stream-input.js';
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { fixture } from '../helpers/clips.js';
@@ -36,9 +37,18 @@ describe('model/stream-batcher', function () {
     expect(batcher.streams).to.equal(2);
     const la = createLabeler(model);
     const lb = createLabeler(model);
+    // The motion square is per stream too: each follows its own camera.
+    const [ia, ib] = [createStreamInput(model, 1), createStreamInput(model, 1)];
+    let focusDiffered = false;
     for (let i = 0; i < a.length; i++) {
       // Handed in the same tick: one engine call for both streams.
-      const [pa, pb] = await Promise.all([sa.label(a[i]), sb.label(b[i])]);
+      const labelled = Promise.all([sa.label(a[i]), sb.label(b[i])]);
+      ia.encode([a[i]]);
+      ib.encode([b[i]]);
+      expect(sa.focus()).to.deep.equal(ia.focus()).and.to.include({ side: 320 / 448 });
+      expect(sb.focus()).to.deep.equal(ib.focus());
+      focusDiffered ||= JSON.stringify(sa.focus()) !== JSON.stringify(sb.focus());
+      const [pa, pb] = await labelled;
       const [ea, eb] = [await la.label(a[i]), await lb.label(b[i])];
       expect(pa.tMs).to.equal(a[i].tMs);
       for (let k = 0; k < 2; k++) {
@@ -47,6 +57,7 @@ describe('model/stream-batcher', function () {
       }
     }
     expect(batcher.stats).to.deep.equal({ frames: 20, runs: 10 });
+    expect(focusDiffered).to.equal(true);
     // The two streams really differ: state is not shared.
     const last = await Promise.all([sa.label(a[0]), sb.label(a[0])]);
     expect(Math.abs(last[0].probs[0] - last[1].probs[0])).to.be.greaterThan(1e-4);
@@ -95,6 +106,7 @@ describe('model/stream-batcher on a pose model with velocities (fall: tfjs extra
         }
       }
       expect(batcher.stats.runs).to.equal(a.length);
+      expect(sa.focus(), 'a pose model sees the whole frame').to.equal(undefined);
     } finally {
       model.dispose();
     }

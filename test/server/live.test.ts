@@ -36,6 +36,16 @@ describe('server: live cameras over WebSocket', function () {
       expect(l.confidence).to.be.within(0, 1);
       expect(l.wallMs).to.be.within(Date.now() - 60_000, Date.now());
     }
+    // The fight model looks at a 320 square of its 448 decode, which follows the motion: at
+    // most 32 px (1/14 of the frame) a frame.
+    const focus = labels.map((l) => l.focus!);
+    for (const [i, f] of focus.entries()) {
+      expect(f.side).to.equal(0.7143);
+      expect(f.x).to.be.within(0, 1 - f.side + 1e-4);
+      expect(f.y).to.be.within(0, 1 - f.side + 1e-4);
+      if (i > 0) expect(Math.max(Math.abs(f.x - focus[i - 1].x), Math.abs(f.y - focus[i - 1].y))).to.be.at.most(0.0715);
+    }
+    expect(new Set(focus.map((f) => `${f.x},${f.y}`)).size, 'the square moved').to.be.greaterThan(1);
     // The demo is 3 s of no fight then 1.5 s of fight: segments close and open as it loops.
     const end = await c.next('segment', (m) => m.event === 'end');
     const next = await c.next('segment', (m) => m.event === 'start' && m.segment.startMs === end.segment.endMs);
@@ -61,6 +71,7 @@ describe('server: live cameras over WebSocket', function () {
       expect(first.segment.endMs - first.segment.startMs, 'reported once the first label held').to.be.at.least(700);
       // The label messages before it say they are provisional; the one with it does not.
       expect(firstLabel.provisional).to.equal(true);
+      expect(firstLabel.focus, 'a pose model sees the whole frame').to.equal(undefined);
       const settled = await c.next('label', (m) => m.cameraId === 'bedroom' && m.tMs === first.segment.endMs);
       expect(settled.provisional).to.equal(undefined);
       // Standing, then the fall (and each loop back to standing): the label switches once the

@@ -20,6 +20,7 @@ describe('server/camera-runner', function () {
         return { tMs: frame.tMs, probs: new Float32Array([0.9, 0.1]) };
       },
       reset() {},
+      focus: () => undefined,
       close() {},
     };
     const out: Array<{ msg: ServerMessage; at: number }> = [];

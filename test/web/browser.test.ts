@@ -36,6 +36,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
+type Rect = { left: number; right: number; top: number; bottom: number; width: number; height: number };
+
 describe('web UI in headless Chromium (real server)', function () {
   this.timeout(60_000);
   let dir: string;
@@ -116,6 +118,19 @@ describe('web UI in headless Chromium (real server)', function () {
     // The newest second is the rightmost cell.
     expect(await page.$$eval('[data-testid="strip-cell"]', (els) => els.length)).to.equal(60);
     expect(await page.$eval('[data-testid="strip-cell"]:last-child', (e) => (e as HTMLElement).dataset.label ?? null)).to.be.oneOf(classes);
+
+    // The fight model looks at a square that follows the motion: drawn over the picture, 320/448
+    // of the letterboxed frame wide (the 4:3 demo fills the square's width).
+    await page.waitForSelector('[data-testid="live-focus"]:not([hidden])', { timeout: 10_000 });
+    const [img, focus] = await Promise.all(['live-preview', 'live-focus'].map((id) => page.$eval(`[data-testid="${id}"]`, (e) => e.getBoundingClientRect().toJSON() as Rect)));
+    const natural = await page.$eval('[data-testid="live-preview"]', (e) => [(e as HTMLImageElement).naturalWidth, (e as HTMLImageElement).naturalHeight]);
+    const shown = Math.min(img.width / natural[0], img.height / natural[1]) * natural[0]; // object-fit: contain
+    expect(focus.width / shown).to.be.closeTo(320 / 448, 0.01);
+    expect(focus.height).to.be.at.most(focus.width + 0.5);
+    expect(focus.left).to.be.at.least(img.left + (img.width - shown) / 2 - 0.5);
+    expect(focus.right).to.be.at.most(img.left + (img.width + shown) / 2 + 0.5);
+    expect(focus.top).to.be.at.least(img.top - 0.5);
+    expect(focus.bottom).to.be.at.most(img.bottom + 0.5);
 
     const status = page.locator('[data-testid="live-status"]');
     expect(await status.getAttribute('data-state')).to.equal('live');

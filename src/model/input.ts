@@ -1,5 +1,5 @@
 import { vigilError } from '../errors.js';
-import { createMotionCrop, MOTION_CROP } from './motion-crop.js';
+import { createMotionCrop, MOTION_CROP, motionCropSide } from './motion-crop.js';
 
 /**
  * What the CNN looks at. `frame`: the frame itself (appearance). `framediff`: |f_t - f_{t-1}|
@@ -23,7 +23,7 @@ export const INPUT_NAMES: Record<InputMode, string> = {
 export function inputGeometry(mode: InputMode, size: number): string {
   const d = decodeSide(mode, size);
   if (d === size) return `${size}x${size} letterboxed`;
-  const side = Math.round(d * MOTION_CROP.side);
+  const side = motionCropSide(d);
   return `${size}x${size} from a ${side}x${side} square of a ${d}x${d} letterboxed decode`;
 }
 

@@ -6,7 +6,7 @@
  * inside the square, scaled down to its input.
  *
  * The square is placed causally, so a live stream and training see exactly the same input:
- * - motion energy E_t = 0.8·E_{t−1} + |Δ grey|, one sample per 4x4 cell;
+ * - motion energy E_t = 0.8·E_{t−1} + |Δ(R+G+B)|, one pixel sampled per 4x4 cell;
  * - the square heads for the position with the most energy, by at most 1/14 of the frame a
  *   frame, and stays put while nothing beats where it is (a still scene does not move it);
  * - both frames of a difference are cut at the square's current place, so its own moves
@@ -30,6 +30,11 @@ export const MOTION_CROP = {
   maxStep: 1 / 14,
 } as const;
 
+/** The square's side in decoded pixels: 5/7 of the decoded side, on the energy grid. */
+export function motionCropSide(decoded: number): number {
+  return Math.round((decoded * MOTION_CROP.side) / MOTION_CROP.cell) * MOTION_CROP.cell;
+}
+
 export interface MotionCrop {
   /**
    * Writes one frame's input, `size² · 3` floats at `at`: |crop(rgb) − crop(previous)| ·
@@ -47,9 +52,9 @@ export function createMotionCrop(o: { size: number; scale: number; offset: numbe
   const D = MOTION_CROP.zoom * size;
   const cell = MOTION_CROP.cell;
   const g = Math.floor(D / cell);
-  const s = Math.round((D * MOTION_CROP.side) / cell); // square side, in cells
+  const side = motionCropSide(D);
+  const s = side / cell; // in cells
   const step = Math.max(1, Math.round((D * MOTION_CROP.maxStep) / cell));
-  const side = s * cell;
   const energy = new Float64Array(g * g);
   const I = new Float64Array((g + 1) * (g + 1)); // integral image of `energy`
   const [x0, x1, y0, y1] = [new Int32Array(size), new Int32Array(size), new Int32Array(size), new Int32Array(size)];

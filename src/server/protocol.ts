@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { vigilError, type ErrorCode } from '../errors.js';
+import type { Focus } from '../model/input.js';
 import { describeIssues } from '../model/manifest.js';
 import type { Segment } from '../timeline/types.js';
 
@@ -49,7 +50,7 @@ export type ServerMessage =
        * Where the model looked (a `motioncrop` model): a square in fractions of the frame
        * letterboxed into a square (aspect kept, bars centred). Absent for whole-frame models.
        */
-      focus?: { x: number; y: number; side: number };
+      focus?: Focus;
     }
   | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
   | ({ type: 'status' } & CameraStatus)

@@ -273,6 +273,12 @@ describe('web UI in headless Chromium (real server)', function () {
     const value = Number(await page.$eval('[data-testid="live-confidence"]', (e) => (e as HTMLElement).dataset.value));
     expect(value).to.be.within(0, 1);
     expect(await page.locator('[data-testid="live-status"]').getAttribute('data-state')).to.equal('live');
+    // The square the model looks at is drawn over the webcam's own <video> too.
+    await page.waitForSelector('[data-testid="live-focus"]:not([hidden])', { timeout: 10_000 });
+    const [video, focus] = await Promise.all(['webcam-video', 'live-focus'].map((id) => page.$eval(`[data-testid="${id}"]`, (e) => e.getBoundingClientRect().toJSON() as Rect)));
+    expect(focus.width).to.be.within(video.width * 0.5, video.width);
+    expect(focus.left).to.be.at.least(video.left - 0.5);
+    expect(focus.right).to.be.at.most(video.right + 0.5);
     await page.screenshot({ path: join(tmpdir(), 'vigil-web-webcam.png') });
 
     await page.click('[data-testid="webcam-stop"]');

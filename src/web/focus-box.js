@@ -36,7 +36,7 @@ export function createFocusBox() {
  * @param natural `[width, height]` of the video
  * @param box where the media element sits in the stage, `{ x, y, w, h }` px; the video is contained in it
  */
-export function focusRect(focus, [nw, nh], box) {
+function focusRect(focus, [nw, nh], box) {
   const L = Math.max(nw, nh);
   const scale = Math.min(box.w / nw, box.h / nh);
   const px = box.x + (box.w - nw * scale) / 2; // the picture's top-left in the stage

@@ -10,8 +10,8 @@ const LIST_REFRESH_MS = 5000;
 
 /**
  * The live page: the camera list, the selected camera's video with its current label over
- * it (and the square a `motioncrop` model looks at), a rolling one-minute strip, a status line, and the webcam publisher. Leaving the page
- * stops a running webcam.
+ * it (and the square a `motioncrop` model looks at), a rolling one-minute strip, a status
+ * line, and the webcam publisher. Leaving the page stops a running webcam.
  * @param selectedId camera from the URL (`#/live/<id>`), else the first one
  */
 export function mountLive(root, ctx, selectedId) {

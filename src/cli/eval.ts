@@ -90,7 +90,10 @@ function renderSummary(rows: FoldSummary[]): string[] {
 function renderScores(s: Scores, classes: readonly string[]): string[] {
   if (s.kind === 'clips') {
     const correct = s.report.confusion.reduce((n, row, i) => n + row[i], 0);
-    return [`clip accuracy  ${f3(s.report.accuracy)} (${correct}/${s.clips} clips)`, '', ...classTable(s.report, 'clips'), '', ...confusion(s.report, classes)];
+    const timeline = s.timeline
+      ? ['', `timeline       ${f3(s.timeline.frameAccuracy)} of frames labelled their clip's class, ${s.timeline.segmentsPerClip.toFixed(2)} segments a clip (the model's smoothing)`]
+      : [];
+    return [`clip accuracy  ${f3(s.report.accuracy)} (${correct}/${s.clips} clips)`, ...timeline, '', ...classTable(s.report, 'clips'), '', ...confusion(s.report, classes)];
   }
   const correct = s.frameReport.confusion.reduce((n, row, i) => n + row[i], 0);
   const hours = s.events[0]?.hours ?? 0;

@@ -18,6 +18,18 @@ export interface ClipScores {
   kind: 'clips';
   clips: number;
   report: ClassificationReport;
+  /**
+   * With the model's smoothing: how the timeline `vigil label` prints reads on these clips.
+   * Each clip has one class, so every frame's label should be it, in one segment.
+   */
+  timeline?: ClipTimelineScores;
+}
+
+export interface ClipTimelineScores {
+  /** Frames whose timeline label is their clip's class, over all frames. */
+  frameAccuracy: number;
+  /** Timeline segments a clip (1 at best). */
+  segmentsPerClip: number;
 }
 
 /** Scores on a time-span dataset. */
@@ -42,8 +54,16 @@ export function predictItems(head: RecurrentHead, items: readonly Pick<DatasetIt
   return items.map(({ seq }) => head.sequence(seq.features, seq.labels.length).probs);
 }
 
-/** Clip accuracy, per-class precision/recall/F1 and confusion for clips with one class each. */
-export function scoreClips(classes: readonly string[], items: readonly Pick<DatasetItem, 'label' | 'seq'>[], probs: readonly Float32Array[]): ClipScores {
+/**
+ * Clip accuracy, per-class precision/recall/F1 and confusion for clips with one class each;
+ * given the model's smoothing, also how its timeline reads on them ({@link ClipScores.timeline}).
+ */
+export function scoreClips(
+  classes: readonly string[],
+  items: readonly (Pick<DatasetItem, 'label' | 'seq'> & { tMs?: readonly number[] })[],
+  probs: readonly Float32Array[],
+  smoothing?: SmootherOptions,
+): ClipScores {
   const k = classes.length;
   const truth = items.map((i) => classes.indexOf(i.label!));
   const predicted = probs.map((p) => {
@@ -51,7 +71,19 @@ export function scoreClips(classes: readonly string[], items: readonly Pick<Data
     for (let i = 0; i < p.length; i++) mean[i % k] += p[i];
     return mean.indexOf(Math.max(...mean));
   });
-  return { kind: 'clips', clips: items.length, report: classificationReport(classes, truth, predicted) };
+  const scores: ClipScores = { kind: 'clips', clips: items.length, report: classificationReport(classes, truth, predicted) };
+  if (smoothing === undefined) return scores;
+  let right = 0;
+  let frames = 0;
+  let segments = 0;
+  items.forEach((item, n) => {
+    if (item.tMs === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'scoreClips: timeline figures need each item\'s tMs');
+    const timeline = buildTimeline(classes, item.tMs.map((tMs, i) => ({ tMs, probs: probs[n].subarray(i * k, (i + 1) * k) })), smoothing);
+    for (const f of timeline.frames) if (f.label === item.label) right++;
+    frames += timeline.frames.length;
+    segments += timeline.segments.length;
+  });
+  return { ...scores, timeline: { frameAccuracy: frames === 0 ? 0 : right / frames, segmentsPerClip: items.length === 0 ? 0 : segments / items.length } };
 }
 
 export interface SpanScoreOptions {
@@ -131,7 +163,11 @@ export function summariseFolds(folds: readonly Scores[]): FoldSummary[] {
     return { metric, mean, std, values };
   };
   const first = folds[0];
-  if (first.kind === 'clips') return [pick('accuracy', (s) => (s as ClipScores).report.accuracy)];
+  if (first.kind === 'clips') {
+    const out = [pick('accuracy', (s) => (s as ClipScores).report.accuracy)];
+    if (first.timeline) out.push(pick('timelineFrameAccuracy', (s) => (s as ClipScores).timeline?.frameAccuracy ?? null));
+    return out;
+  }
   const out = [pick('frameAccuracy', (s) => ((s as SpanScores).frames === 0 ? null : (s as SpanScores).frameReport.accuracy))];
   first.events.forEach((e, c) => {
     const ev = (s: Scores) => (s as SpanScores).events[c];
@@ -297,7 +333,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
     log,
   });
   const score = (items: DatasetItem[], probs: Float32Array[]): Scores =>
-    data.kind === 'clips' ? scoreClips(m.classes, items, probs) : scoreSpans(m.classes, items, probs, { smoothing: m.smoothing, toleranceS: o.toleranceS });
+    data.kind === 'clips' ? scoreClips(m.classes, items, probs, m.smoothing) : scoreSpans(m.classes, items, probs, { smoothing: m.smoothing, toleranceS: o.toleranceS });
   const trainedOn = typeof m.training.dataset === 'string' ? m.training.dataset : null;
   const report: Omit<EvaluationReport, 'scores' | 'mode' | 'trainedOnThisData'> = {
     model: { name: m.name, version: m.version, dir, classes: m.classes, trainedOn },

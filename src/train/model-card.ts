@@ -10,6 +10,8 @@ interface Cv {
   accuracyStd: number;
   foldAccuracies: number[];
   pooled: { accuracy: number; confusion: number[][]; perClass: { label: string; precision: number; recall: number; f1: number; support: number }[] };
+  /** Cards from before it was kept have none. */
+  timeline?: { frameAccuracy: number; segmentsPerClip: number };
 }
 
 type PerClass = Cv['pooled']['perClass'];
@@ -98,6 +100,12 @@ export function renderModelCard(m: ModelManifest): string {
       ...perClassLines(cv.pooled.perClass, 'clips'),
       '',
       `Confusion (rows true, columns predicted, ${m.classes.join(' / ')}): ${cv.pooled.confusion.map((r) => `[${r.join(', ')}]`).join(' ')}`,
+      ...(cv.timeline
+        ? [
+            '',
+            `Timeline (the smoothed labels \`vigil label\` prints, on the held-out clips, with the smoothing above): **${cv.timeline.frameAccuracy.toFixed(3)}** of frames carry their clip's class, in ${cv.timeline.segmentsPerClip.toFixed(2)} segments a clip (1 at best: a clip has one class).`,
+          ]
+        : []),
     );
   } else {
     lines.push('No cross-validation was run.');

@@ -56,7 +56,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   let cv: Record<string, unknown> | null = null;
   const K = o.folds ?? 5;
   if (K > 0) {
-    const result = await crossValidate(usable, { classes, folds: K, seed: o.seed, fit: o.fit, score: (items, probs) => scoreClips(classes, items, probs), log: o.log });
+    const result = await crossValidate(usable, { classes, folds: K, seed: o.seed, fit: o.fit, score: (items, probs) => scoreClips(classes, items, probs, o.smoothing), log: o.log });
     const acc = result.summary[0];
     cv = {
       folds: K,
@@ -65,6 +65,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
       accuracyStd: round(acc.std!),
       foldAccuracies: acc.values.map((v) => round(v!)),
       pooled: roundDeep((result.pooled as ClipScores).report),
+      timeline: roundDeep((result.pooled as ClipScores).timeline),
     };
     o.log(`grouped ${K}-fold CV clip accuracy ${acc.mean!.toFixed(3)} ± ${acc.std!.toFixed(3)}`);
   }

@@ -195,6 +195,19 @@ describe('train/metrics', () => {
       ]);
     });
 
+    it("clip datasets, given the model's smoothing: how its timeline reads on them", () => {
+      // Unsmoothed, a: a a b (2 of 3 frames right, 2 segments); b: b (1 of 1, 1 segment).
+      const items = [
+        { label: 'a', seq: seq([0, 0, 0]), tMs: [0, 125, 250] },
+        { label: 'b', seq: seq([1]), tMs: [0] },
+      ];
+      const probs = [Float32Array.from([0.6, 0.4, 0.7, 0.3, 0.2, 0.8]), Float32Array.from([0.1, 0.9])];
+      expect(scoreClips(['a', 'b'], items, probs).timeline).to.equal(undefined);
+      expect(scoreClips(['a', 'b'], items, probs, { windowMs: 0, minHoldMs: 0 }).timeline).to.deep.equal({ frameAccuracy: 3 / 4, segmentsPerClip: 3 / 2 });
+      // A 200 ms hold keeps a through the last frame's b: all right, one segment each.
+      expect(scoreClips(['a', 'b'], items, probs, { windowMs: 0, minHoldMs: 200 }).timeline).to.deep.equal({ frameAccuracy: 1, segmentsPerClip: 1 });
+    });
+
     it('summarises folds as mean ± std over the folds where a figure is defined', () => {
       const fold = (acc: number) => ({ kind: 'clips' as const, clips: 2, report: { accuracy: acc, confusion: [], perClass: [] } });
       expect(summariseFolds([fold(0.5), fold(1)])).to.deep.equal([{ metric: 'accuracy', mean: 0.75, std: 0.25, values: [0.5, 1] }]);

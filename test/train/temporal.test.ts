@@ -47,8 +47,11 @@ describe('train: temporal order (synthetic moving square)', function () {
   });
   after(() => rm(root, { recursive: true, force: true }));
 
-  /** `vigil train` on one set (appearance input), then `vigil eval --cv 4` on it: held-out clip accuracy. */
-  async function heldOutAccuracy(set: string): Promise<number> {
+  /**
+   * `vigil train` on one set (appearance input), then `vigil eval --cv 4` on it: held-out clip
+   * accuracy, and the share of frames whose timeline label (no smoothing here) is their clip's.
+   */
+  async function heldOut(set: string): Promise<{ accuracy: number; frameAccuracy: number }> {
     const out = join(root, `model-${set}`);
     await trainClipModel({
       data: join(root, set),
@@ -70,15 +73,19 @@ describe('train: temporal order (synthetic moving square)', function () {
     expect(report.mode).to.equal('cross-validation');
     expect(report.dataset.clips).to.equal(2 * PAIRS);
     if (report.scores.kind !== 'clips') expect.fail('a clip dataset gives clip scores');
-    return report.scores.report.accuracy;
+    expect(report.crossValidation!.summary.map((s) => s.metric)).to.deep.equal(['accuracy', 'timelineFrameAccuracy']);
+    return { accuracy: report.scores.report.accuracy, frameAccuracy: report.scores.timeline!.frameAccuracy };
   }
 
   it('a tiny model trained on frames in order tells left from right on held-out clips', async () => {
-    expect(await heldOutAccuracy('ordered')).to.be.at.least(0.9);
+    const { accuracy, frameAccuracy } = await heldOut('ordered');
+    expect(accuracy).to.be.at.least(0.9);
+    expect(frameAccuracy).to.be.at.least(0.8);
   });
 
   it('the frame-shuffled copy of the same clips scores near chance', async () => {
-    const accuracy = await heldOutAccuracy('shuffled');
+    const { accuracy, frameAccuracy } = await heldOut('shuffled');
     expect(accuracy).to.be.within(0.25, 0.75);
+    expect(frameAccuracy).to.be.within(0.25, 0.75);
   });
 });

@@ -78,12 +78,18 @@ export function scoreClips(
   let segments = 0;
   items.forEach((item, n) => {
     if (item.tMs === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'scoreClips: timeline figures need each item\'s tMs');
-    const timeline = buildTimeline(classes, item.tMs.map((tMs, i) => ({ tMs, probs: probs[n].subarray(i * k, (i + 1) * k) })), smoothing);
+    const timeline = clipTimeline(classes, item.tMs, probs[n], smoothing);
     for (const f of timeline.frames) if (f.label === item.label) right++;
     frames += timeline.frames.length;
     segments += timeline.segments.length;
   });
   return { ...scores, timeline: { frameAccuracy: frames === 0 ? 0 : right / frames, segmentsPerClip: items.length === 0 ? 0 : segments / items.length } };
+}
+
+/** The timeline `vigil label` prints for a clip's per-frame probabilities (`tMs.length` rows of the classes). */
+function clipTimeline(classes: readonly string[], tMs: readonly number[], probs: Float32Array, smoothing: SmootherOptions) {
+  const k = classes.length;
+  return buildTimeline(classes, tMs.map((t, i) => ({ tMs: t, probs: probs.subarray(i * k, (i + 1) * k) })), smoothing);
 }
 
 export interface SpanScoreOptions {
@@ -113,8 +119,7 @@ export function scoreSpans(
   const perClass = classes.map(() => [] as ClipEvents[]);
   items.forEach((item, n) => {
     const p = probs[n];
-    const frames = item.tMs.map((tMs, i) => ({ tMs, probs: p.subarray(i * k, (i + 1) * k) }));
-    const timeline = buildTimeline(classes, frames, o.smoothing);
+    const timeline = clipTimeline(classes, item.tMs, p, o.smoothing);
     timeline.frames.forEach((f, i) => {
       const l = item.seq.labels[i];
       if (l === UNLABELLED) return;

@@ -46,7 +46,7 @@ describe('server: live cameras over WebSocket', function () {
       if (i > 0) expect(Math.max(Math.abs(f.x - focus[i - 1].x), Math.abs(f.y - focus[i - 1].y))).to.be.at.most(0.0715);
     }
     expect(new Set(focus.map((f) => `${f.x},${f.y}`)).size, 'the square moved').to.be.greaterThan(1);
-    // The demo is 3 s of no fight then 1.5 s of fight: segments close and open as it loops.
+    // The demo is 2 s of a walk, then 2.5 s of a fight: segments close and open as it loops.
     const end = await c.next('segment', (m) => m.event === 'end');
     const next = await c.next('segment', (m) => m.event === 'start' && m.segment.startMs === end.segment.endMs);
     expect(next.segment.label).to.not.equal(end.segment.label);

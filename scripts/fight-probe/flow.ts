@@ -31,7 +31,7 @@ const D = 448; // decoded side, as motioncrop
 const SIZE = 224;
 const FPS = 8;
 const G = 16; // flow grid
-export const FLOW_DIM = 72;
+const FLOW_DIM = 72;
 
 /** Grey (R+G+B) of the square at (x, y, side) averaged down to n x n. */
 function greyCrop(rgb: Uint8Array, box: { x: number; y: number; side: number }, n: number): Float32Array {

@@ -43,6 +43,7 @@ for (const seed of a.seeds!.split(',').map(Number)) {
       if (foldOf[i] !== f) return;
       const p = head.sequence(it.seq.features, it.seq.labels.length).probs;
       plain[i] = p;
+      if (!a.tta) return;
       const mirrored = it.augmented![0];
       const q = head.sequence(mirrored.features, mirrored.labels.length).probs;
       const n = Math.min(p.length, q.length);
@@ -51,7 +52,7 @@ for (const seed of a.seeds!.split(',').map(Number)) {
     head.dispose();
   }
   plainAcc.push(scoreClips(data.classes, items, plain).report.accuracy);
-  ttaAcc.push(scoreClips(data.classes, items, both).report.accuracy);
+  if (a.tta) ttaAcc.push(scoreClips(data.classes, items, both).report.accuracy);
   console.log(`${a.fit} seed ${seed}: ${plainAcc.at(-1)!.toFixed(3)}${a.tta ? `, mirrored too at test time ${ttaAcc.at(-1)!.toFixed(3)}` : ''}`);
 }
 const line = (acc: number[]) => `${meanStd(acc).mean.toFixed(3)} ± ${meanStd(acc).std.toFixed(3)}`;

@@ -43,6 +43,8 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_TOO_LARGE: { message: 'too large: %s', httpStatus: 413, wsClose: 1009 },
   VIGIL_ERR_UNSUPPORTED_MEDIA: { message: 'unsupported media type: %s', httpStatus: 415, wsClose: 4415 },
   VIGIL_ERR_UNAUTHORIZED: { message: 'access token missing or wrong: %s', httpStatus: 401, wsClose: 4401 },
+  VIGIL_ERR_FORBIDDEN: { message: 'forbidden: %s', httpStatus: 403, wsClose: 4403 },
+  VIGIL_ERR_SOURCE_FORBIDDEN: { message: 'source not allowed: %s', httpStatus: 403, wsClose: 4403 },
   VIGIL_ERR_MESSAGE: { message: 'bad message: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_SLOW_CLIENT: { message: 'client too slow: %s', httpStatus: 503, wsClose: 4408 },
   VIGIL_ERR_STORE: { message: 'storage failed: %s', httpStatus: 500, wsClose: 1011 },

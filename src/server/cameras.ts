@@ -1,15 +1,14 @@
-import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { asVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
-import { resolveModelDir } from '../model/model-folder.js';
 import type { CameraInput, CameraRecord, Store } from '../store/index.js';
-import { classifySource } from '../video/probe.js';
+import { checkCameraInput, publicCamera } from './camera-input.js';
 import { startCameraRunner, type CameraRunner } from './camera-runner.js';
 import type { ModelPool } from './model-pool.js';
 import type { Preview } from './preview.js';
 import type { CameraStatus, ServerMessage } from './protocol.js';
 import { createRecorder } from './recorder.js';
+import { OPEN_SOURCES, type SourcePolicy } from './source-policy.js';
 
 /** A camera's stored settings and where it stands now. */
 export type CameraView = CameraRecord & { status: CameraStatus };
@@ -39,6 +38,8 @@ export interface CameraServiceOptions {
   models: ModelPool;
   publish(msg: ServerMessage): void;
   maxBackoffMs: number;
+  /** Which sources a camera may read [sources=OPEN_SOURCES]. */
+  sources?: SourcePolicy;
 }
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
@@ -48,18 +49,10 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
 
   function view(record: CameraRecord): CameraView {
     const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0 };
-    return { ...record, status };
+    return publicCamera({ ...record, status });
   }
 
-  /**
-   * Bad settings are refused on the API, not discovered later by the runner. A file path is
-   * stored absolute, so the camera survives a restart from another working directory.
-   */
-  function check<T extends Partial<CameraInput>>(input: T): T {
-    if (input.model !== undefined) resolveModelDir(input.model);
-    if (typeof input.source !== 'string' || input.source === 'webcam') return input;
-    return classifySource(input.source) === 'file' ? { ...input, source: resolve(input.source) } : input;
-  }
+  const check = <T extends Partial<CameraInput>>(input: T): T => checkCameraInput(input, o.sources ?? OPEN_SOURCES);
 
   async function start(record: CameraRecord): Promise<void> {
     let pooled;

@@ -1,5 +1,24 @@
 import { Command } from 'commander';
+import { asVigilError } from '../errors.js';
 import { log, setLogLevel } from '../log.js';
+import type { VigilServer } from '../server/app.js';
+import { list } from '../server/config.js';
+
+/** How long a stop may take before the process gives up on a clean close. */
+const STOP_DEADLINE_MS = 15_000;
+
+interface ServeOptions {
+  host?: string;
+  port?: number;
+  data?: string;
+  token?: string;
+  demo: boolean;
+  allowHost?: string[];
+  allowOrigin?: string[];
+  sources?: string[];
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, ...list(value)];
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -8,22 +27,70 @@ export function serveCommand(): Command {
     .option('-p, --port <port>', 'port; 0 picks a free one (env VIGIL_PORT) [8080]', (v) => Number(v))
     .option('-d, --data <dir>', 'database and clips (env VIGIL_DATA_DIR) [./vigil-data]')
     .option('--token <token>', 'access token for the API and WebSocket (env VIGIL_TOKEN)')
+    .option('--allow-host <names>', 'more names the server answers to in Host, comma-separated or repeated; * any (env VIGIL_ALLOWED_HOSTS)', collect)
+    .option('--allow-origin <origins>', 'origins of other pages that may use the API and WebSockets, e.g. https://dash.example (env VIGIL_ALLOWED_ORIGINS)', collect)
+    .option('--sources <list>', 'what cameras may read: *, webcam, absolute folders, rtsp:// or rtsp://host[:port] ... (env VIGIL_SOURCES) [* on loopback]', collect)
     .option('--no-demo', 'do not add the demo camera on a first start')
-    .action(async (o: { host?: string; port?: number; data?: string; token?: string; demo: boolean }) => {
+    .action(async (o: ServeOptions) => {
       const { startServer } = await import('../server/app.js');
       // A service says what it does; -q still quiets it.
       if (!process.env.VIGIL_LOG_LEVEL && !process.argv.includes('-q') && !process.argv.includes('--quiet')) setLogLevel('info');
-      const server = await startServer({ host: o.host, port: o.port, dataDir: o.data, token: o.token, demo: o.demo });
-      process.stdout.write(`vigil: serving ${server.url}/ (data in ${server.config.dataDir}); Ctrl-C stops\n`);
-      await new Promise<void>((done) => {
-        const stop = () => {
-          log.info('stopping: cameras, jobs, sockets');
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          void server.close().then(done);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+      const server = await startServer({
+        host: o.host,
+        port: o.port,
+        dataDir: o.data,
+        token: o.token,
+        demo: o.demo,
+        allowedHosts: o.allowHost,
+        allowedOrigins: o.allowOrigin,
+        sources: o.sources,
       });
+      process.stdout.write(`vigil: serving ${server.url}/ (data in ${server.config.dataDir}); Ctrl-C stops\n`);
+      superviseProcess(server);
     });
+}
+
+/**
+ * What ends the process, and how:
+ * - SIGINT / SIGTERM: a clean stop (cameras, jobs, sockets, database), exit 0; a second
+ *   signal, or a stop that takes past the deadline, exits 1 at once.
+ * - An unhandled rejection is logged with its code and the server keeps serving: every
+ *   request, camera and job has its own handler, so a promise nobody awaited is one
+ *   operation that failed after its owner moved on, not damaged state.
+ * - An uncaught exception unwound through code that did not expect it, so the state is
+ *   unknown: it is logged, the server is closed as far as it goes within the deadline, and
+ *   the process exits 1 for its supervisor to restart it.
+ */
+function superviseProcess(server: VigilServer): void {
+  let stopping = false;
+  const stop = (code: number, why: string) => {
+    if (stopping) {
+      log.error(`${why} while stopping: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    log.info(`stopping (${why}): cameras, jobs, sockets`);
+    const deadline = setTimeout(() => {
+      log.error(`could not stop cleanly within ${STOP_DEADLINE_MS / 1000} s: exiting`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    server
+      .close()
+      .catch((e) => {
+        log.error(`stopping: ${asVigilError(e).code}: ${(e as Error).message}`);
+        code = 1;
+      })
+      .finally(() => process.exit(code));
+  };
+  process.on('SIGINT', () => stop(0, 'SIGINT'));
+  process.on('SIGTERM', () => stop(0, 'SIGTERM'));
+  process.on('unhandledRejection', (e) => {
+    const err = asVigilError(e);
+    log.error(`unhandled rejection, still serving: ${err.code}: ${(e as Error)?.stack ?? err.message}`);
+  });
+  process.on('uncaughtException', (e) => {
+    log.error(`uncaught exception, state unknown: ${asVigilError(e).code}: ${e.stack ?? e.message}`);
+    stop(1, 'uncaught exception');
+  });
 }

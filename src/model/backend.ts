@@ -18,7 +18,29 @@ export interface BackendChoice {
 const require = createRequire(import.meta.url);
 let chosen: Promise<BackendChoice> | undefined;
 
+/**
+ * Runs `fn` and takes back the process-wide `uncaughtException` / `unhandledRejection`
+ * listeners it added. tfjs-backend-wasm's Emscripten glue installs ones that rethrow, and a
+ * listener that rethrows ends the process whatever the application's own handlers decide
+ * (the server logs a stray rejection and keeps serving; see README, "Security").
+ */
+async function withoutProcessHooks<T>(fn: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = events.map((e) => new Set(process.listeners(e as 'uncaughtException')));
+  try {
+    return await fn();
+  } finally {
+    events.forEach((e, i) => {
+      for (const l of process.listeners(e as 'uncaughtException')) if (!before[i].has(l)) process.off(e, l);
+    });
+  }
+}
+
 async function tryBackend(name: BackendName): Promise<string | undefined> {
+  return withoutProcessHooks(() => initBackend(name));
+}
+
+async function initBackend(name: BackendName): Promise<string | undefined> {
   try {
     if (name === 'tensorflow') {
       // Optional dependency: its install script downloads libtensorflow, so it is often

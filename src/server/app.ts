@@ -1,30 +1,30 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import express from 'express';
-import { WebSocketServer } from 'ws';
-import { asVigilError, vigilError } from '../errors.js';
+import { vigilError } from '../errors.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/engine.js';
 import { readManifest, resolveModelDir } from '../model/model-folder.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/paths.js';
 import { openStore, type Store } from '../store/index.js';
-import { checkToken, requireToken } from './auth.js';
+import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
-import { resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
-import { errorMiddleware, handle } from './http.js';
+import { FIXTURES_DIR, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import { errorMiddleware, handle, keepPathPrivate } from './http.js';
 import { createHub, type Hub } from './hub.js';
-import { attachIngest } from './ingest.js';
 import { createJobQueue } from './jobs.js';
 import { createModelPool } from './model-pool.js';
+import { createOriginGuard } from './origin-guard.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { camerasRouter } from './routes/cameras.js';
 import { clipsRouter } from './routes/clips.js';
+import { createSourcePolicy } from './source-policy.js';
+import { createUpgradeHandler } from './upgrade.js';
 
 /** The fixture the demo camera plays in a loop on a first start. */
-export const DEMO_CLIP = join(PACKAGE_ROOT, 'fixtures', 'demo.mp4');
+export const DEMO_CLIP = join(FIXTURES_DIR, 'demo.mp4');
 const WEB_DIR = join(PACKAGE_ROOT, 'src', 'web');
 const RETENTION_EVERY_MS = 60_000;
 
@@ -53,17 +53,33 @@ export interface VigilServer {
 export async function startServer(input: ServerConfigInput = {}): Promise<VigilServer> {
   const config = resolveConfig(input);
   const store = openStore(config.dataDir);
+  // No answer shows where the data lives.
+  keepPathPrivate(config.dataDir);
   const models = createModelPool();
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
   const publish = hub.publish;
-  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs });
+  const sources = createSourcePolicy(config.sources);
+  const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
+  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs, sources });
   const jobs = createJobQueue({ store, models, publish });
 
   const app = express();
   app.disable('x-powered-by');
+  // Before anything is served: a page of another site (or a rebound DNS name) gets nothing.
+  app.use((req, _res, next) => {
+    try {
+      guard.check(req);
+      next();
+    } catch (e) {
+      next(e);
+    }
+  });
   app.use(express.static(WEB_DIR, { index: 'index.html', dotfiles: 'deny' }));
   const api = express.Router();
   api.use(requireToken(config.token));
+  // Uploads are video bodies: only the routes that take JSON parse JSON, so a video sent as
+  // application/json gets the clips route's 415, not the JSON parser's 413.
+  api.use('/clips', clipsRouter({ store, jobs, uploadBytes: config.limits.uploadBytes }));
   api.use(express.json({ limit: config.limits.jsonBytes }));
   api.get('/status', handle(async (_req, res) => {
     res.json({
@@ -85,7 +101,6 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     });
   }));
   api.use('/cameras', camerasRouter(cameras));
-  api.use('/clips', clipsRouter({ store, jobs, uploadBytes: config.limits.uploadBytes }));
   api.use(handle(() => {
     throw vigilError('VIGIL_ERR_NOT_FOUND', 'no such API path');
   }));
@@ -93,28 +108,15 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   app.use(errorMiddleware);
 
   const http: Server = createHttpServer(app);
-  const hubWss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMessageBytes });
-  const ingestWss = new WebSocketServer({ noServer: true, maxPayload: config.limits.ingestMessageBytes });
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const ingest = /^\/api\/cameras\/([^/]+)\/ingest$/.exec(path);
-    const wss = path === '/ws' ? hubWss : ingest ? ingestWss : undefined;
-    if (!wss) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      try {
-        // Checked after the upgrade so a browser sees the coded close, not a bare failure.
-        checkToken(req, config.token);
-        if (ingest) attachIngest(ws, decodeURIComponent(ingest[1]), cameras);
-        else hub.attach(ws);
-      } catch (e) {
-        const err = asVigilError(e);
-        ws.close(err.wsClose, err.code);
-      }
-    });
+  const upgrades = createUpgradeHandler({
+    guard,
+    token: config.token,
+    hub,
+    cameras,
+    wsMessageBytes: config.limits.wsMessageBytes,
+    ingestMessageBytes: config.limits.ingestMessageBytes,
   });
+  http.on('upgrade', upgrades.handle);
 
   // The port first: a server that cannot listen must not have started cameras and jobs.
   try {
@@ -142,6 +144,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const retentionTimer = setInterval(retention, RETENTION_EVERY_MS);
   retentionTimer.unref();
 
+  log.info(`cameras may read: ${sources.describe()}`);
   seedDemo(config, store);
   await cameras.startAll();
 
@@ -161,7 +164,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
       closing ??= (async () => {
         clearInterval(retentionTimer);
         hub.close();
-        for (const ws of ingestWss.clients) ws.terminate();
+        upgrades.close();
         await Promise.all([cameras.stopAll(), jobs.close()]);
         await new Promise<void>((done) => {
           http.close(() => done());

@@ -12,10 +12,19 @@ import { vigilError } from '../errors.js';
 export function checkToken(req: IncomingMessage, token: string | undefined): void {
   if (!token) return;
   const header = req.headers.authorization;
-  const given = header?.startsWith('Bearer ') ? header.slice(7) : new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  const given = header?.startsWith('Bearer ') ? header.slice(7) : queryToken(req.url ?? '/');
   if (given === null || given === undefined || !same(given, token)) {
     throw vigilError('VIGIL_ERR_UNAUTHORIZED', given ? 'wrong token' : 'send Authorization: Bearer <token> or ?token=');
   }
+}
+
+/**
+ * `?token=` of a request target, read without `new URL`: targets such as `//a:b@` are not
+ * valid relative URLs and must not make the check throw anything but its own error.
+ */
+function queryToken(url: string): string | null {
+  const q = url.indexOf('?');
+  return q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('token');
 }
 
 function same(a: string, b: string): boolean {

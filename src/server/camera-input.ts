@@ -1,24 +1,68 @@
 import { resolve } from 'node:path';
-import { resolveModelDir } from '../model/model-folder.js';
+import { vigilError } from '../errors.js';
 import type { CameraInput, CameraRecord } from '../store/index.js';
-import { classifySource } from '../video/probe.js';
-import type { SourcePolicy } from './source-policy.js';
+import { quote } from '../store/ids.js';
+import { classifySource, displaySource } from '../video/probe.js';
+import { checkModelName, modelClasses } from './model-names.js';
+import { sourceShape, type SourcePolicy } from './source-policy.js';
+
+/** Longest `source` the store takes. */
+const MAX_SOURCE = 2048;
 
 /**
  * A camera's settings as they arrive from the network, checked before anything is stored or
  * started: bad settings are refused on the API, not discovered later by the runner. A file
  * path is stored absolute, so the camera survives a restart from another working directory.
+ *
+ * With `current` (an update), the checks that span fields (loop on a file only, event labels
+ * among the model's classes) apply to the record as it will be after the patch, and a
+ * `source` equal to the masked form the API shows (see {@link publicCamera}) means the
+ * stored source: a client echoing back what it read keeps the password it never saw.
+ * @throws VIGIL_ERR_INVALID_ARGUMENT naming the field; VIGIL_ERR_MODEL_NOT_FOUND; the
+ *   source's own codes (classifySource, the source policy)
  */
-export function checkCameraInput<T extends Partial<CameraInput>>(input: T, sources: SourcePolicy): T {
-  if (input.model !== undefined) resolveModelDir(input.model);
-  if (typeof input.source !== 'string') return input;
-  if (input.source === 'webcam') return { ...input, source: sources.check(input.source, 'webcam') };
-  const kind = classifySource(input.source);
-  const source = kind === 'file' ? resolve(input.source) : input.source;
-  return { ...input, source: sources.check(source, kind) };
+export function checkCameraInput<T extends Partial<CameraInput>>(input: T, sources: SourcePolicy, current?: CameraRecord): T {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input; // the store says what is wrong
+  if (input.model !== undefined) checkModelName(input.model);
+  let out: T = input;
+  if (current && typeof input.source === 'string' && input.source !== current.source && input.source === displaySource(current.source)) {
+    out = { ...out, source: current.source };
+  }
+  if (typeof out.source === 'string') out = { ...out, source: checkSource(out.source, sources) };
+  const source = out.source ?? current?.source;
+  const loop = out.loop ?? current?.loop;
+  if (loop === true && typeof source === 'string' && sourceShape(source) !== 'file') {
+    const kind = sourceShape(source) === 'url' ? 'a URL' : 'a webcam';
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `loop replays a file; ${displaySource(source)} is ${kind} (send loop: false or leave it out)`);
+  }
+  if (!current || out.model !== undefined || out.record !== undefined) checkEventLabels(out.model ?? current?.model, out.record ?? current?.record);
+  return out;
 }
 
-/** A camera as it leaves the server. */
+/** A camera as it leaves the server: a source URL's password shows as `***`. */
 export function publicCamera<T extends CameraRecord>(record: T): T {
-  return record;
+  return { ...record, source: displaySource(record.source) };
+}
+
+function checkSource(source: string, sources: SourcePolicy): string {
+  // Before classifying: a NUL or newline makes stat throw (or garbles logs), and a huge
+  // string is no path; the store would refuse them too, but only after the stat.
+  if (source.length > MAX_SOURCE) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera: source: at most ${MAX_SOURCE} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(source)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera: source: no control characters');
+  if (source === '') return source; // the store names it
+  if (source === 'webcam') return sources.check(source, 'webcam');
+  const kind = classifySource(source);
+  return sources.check(kind === 'file' ? resolve(source) : source, kind);
+}
+
+/** `events` labels must be classes the model gives, or the camera would never record. */
+function checkEventLabels(model: unknown, record: unknown): void {
+  if (typeof model !== 'string' || typeof record !== 'object' || record === null) return;
+  const { mode, labels } = record as { mode?: unknown; labels?: unknown };
+  if (mode !== 'events' || !Array.isArray(labels)) return; // the store's schema says what is wrong
+  const classes = modelClasses(model);
+  const unknown = labels.find((l) => typeof l === 'string' && !classes.includes(l));
+  if (unknown !== undefined) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `record.labels: ${quote(unknown)} is not a class of model ${model} (classes: ${classes.join(', ')})`);
+  }
 }

@@ -105,6 +105,13 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       extraPipes: 1,
       onExtraPipes: ([jpegs]) => preview.attach(jpegs),
     });
+    // A publisher destroyed instead of ended never ends the pipe into ffmpeg's stdin, and
+    // ffmpeg would wait on it forever: end the session; the camera waits for the next one.
+    const own = source;
+    const fed = kind === 'stream' ? (input as Readable) : undefined;
+    const cut = () => void (fed?.readableEnded || own.close());
+    if (fed?.destroyed) cut();
+    else fed?.once('close', cut);
     const base = offsetMs;
     let waiting: { frame: Frame; wallMs: number } | undefined;
     let busy: Promise<void> | undefined;
@@ -165,6 +172,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       await busy;
       if (failure) throw failure;
     } finally {
+      fed?.off('close', cut);
       await busy;
       emit(segmenter.finish());
       // The next session starts a frame interval after the last labelled frame.
@@ -239,6 +247,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     status: () => ({ ...state }),
     ingest(stream) {
       if (camera.source !== 'webcam') throw vigilError('VIGIL_ERR_CONFLICT', `camera ${camera.id} reads ${displaySource(camera.source)}, not a webcam`);
+      // Stopping: nobody would read it; its close ends the publisher's socket.
+      if (stopCtl.signal.aborted) return void stream.destroy();
       publisher?.destroy();
       publisher = stream;
       // A publisher replacing a live one: end the running session; the loop picks this one up.

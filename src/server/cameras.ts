@@ -8,7 +8,7 @@ import type { ModelPool } from './model-pool.js';
 import type { Preview } from './preview.js';
 import type { CameraStatus, ServerMessage } from './protocol.js';
 import { createRecorder } from './recorder.js';
-import { OPEN_SOURCES, type SourcePolicy } from './source-policy.js';
+import { OPEN_SOURCES, sourceShape, type SourcePolicy } from './source-policy.js';
 
 /** A camera's stored settings and where it stands now. */
 export type CameraView = CameraRecord & { status: CameraStatus };
@@ -30,6 +30,7 @@ export interface CameraService {
   ingest(id: string, stream: Readable): void;
   /** Starts every stored camera (server start). */
   startAll(): Promise<void>;
+  /** Server close: waits for queued and running operations, stops every camera; nothing starts after. */
   stopAll(): Promise<void>;
 }
 
@@ -46,21 +47,37 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   const runners = new Map<string, CameraRunner>();
   // Cameras whose model could not load: the API must say what the socket said.
   const failed = new Map<string, CameraStatus>();
+  // One owner per camera: create/start/stop/update/remove of an id run one after another,
+  // so two requests can never both start a runner (the loser's ffmpeg would live on, unowned).
+  const queues = new Map<string, Promise<void>>();
+  let closing = false;
+
+  function serial<T>(id: string, op: () => Promise<T>): Promise<T> {
+    const result = (queues.get(id) ?? Promise.resolve()).then(op);
+    const tail = result.then(() => {}, () => {});
+    queues.set(id, tail);
+    void tail.then(() => queues.get(id) === tail && queues.delete(id));
+    return result;
+  }
 
   function view(record: CameraRecord): CameraView {
     const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0 };
     return publicCamera({ ...record, status });
   }
 
-  const check = <T extends Partial<CameraInput>>(input: T): T => checkCameraInput(input, o.sources ?? OPEN_SOURCES);
+  const check = <T extends Partial<CameraInput>>(input: T, current?: CameraRecord): T => checkCameraInput(input, o.sources ?? OPEN_SOURCES, current);
 
   async function start(record: CameraRecord): Promise<void> {
+    // Server closing: the stored change stands, the next start runs it.
+    if (closing) return;
     let pooled;
     try {
+      // A camera stored under a wider list than the one in force now stays stopped.
+      (o.sources ?? OPEN_SOURCES).check(record.source, sourceShape(record.source));
       pooled = await o.models.get(record.model);
     } catch (e) {
       const err = asVigilError(e);
-      log.warn(`camera ${record.id}: model ${record.model}: ${err.message}`);
+      log.warn(`camera ${record.id}: ${err.code}: ${err.message}`);
       const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, error: { code: err.code, message: err.message } };
       failed.set(record.id, status);
       o.publish({ type: 'status', ...status });
@@ -104,29 +121,45 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     get: (id) => view(must(id)),
     async create(input) {
       const record = o.store.cameras.create(check(input));
-      await start(record);
-      return view(record);
+      return serial(record.id, async () => {
+        await start(record);
+        return view(record);
+      });
     },
-    async update(id, patch) {
-      must(id);
-      const record = o.store.cameras.update(id, check(patch));
-      await stop(id);
-      await start(record);
-      return view(record);
+    update(id, patch) {
+      return serial(id, async () => {
+        // Looked up in turn, so a camera removed by an earlier request is 404 here; the
+        // current record, as cross-field checks apply to the camera as it will be.
+        const record = o.store.cameras.update(id, check(patch, must(id)));
+        await stop(id);
+        await start(record);
+        return view(record);
+      });
     },
-    async remove(id) {
-      must(id);
-      await stop(id);
-      o.store.cameras.remove(id);
+    remove(id) {
+      return serial(id, async () => {
+        must(id);
+        await stop(id);
+        o.store.cameras.remove(id);
+      });
     },
     statuses: () => o.store.cameras.list().map((c) => view(c).status),
     preview: (id) => running(id).preview,
     ingest: (id, stream) => running(id).ingest(stream),
     async startAll() {
-      for (const c of o.store.cameras.list()) await start(c);
+      for (const { id } of o.store.cameras.list()) {
+        // Read in turn: a request may have changed, started or removed it meanwhile.
+        await serial(id, async () => {
+          const record = o.store.cameras.get(id);
+          if (record && !runners.has(id)) await start(record);
+        });
+      }
     },
     async stopAll() {
-      await Promise.all([...runners.keys()].map(stop));
+      closing = true;
+      // Behind whatever is queued or in flight; nothing queued after this can start a runner.
+      const ids = new Set([...runners.keys(), ...queues.keys()]);
+      await Promise.all([...ids].map((id) => serial(id, () => stop(id))));
     },
   };
 }

@@ -1,7 +1,12 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
 import { describeIssues } from '../model/manifest.js';
+import { PACKAGE_ROOT } from '../model/paths.js';
+import { ANY_SOURCE, createSourcePolicy } from './source-policy.js';
+
+/** The shipped clips (the demo camera's): the one folder of files open by default beyond loopback. */
+export const FIXTURES_DIR = join(PACKAGE_ROOT, 'fixtures');
 
 const MiB = 1024 * 1024;
 
@@ -13,6 +18,16 @@ const configSchema = z
     dataDir: z.string().min(1).default('vigil-data'),
     /** Required when `host` is not a loopback address. */
     token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Names accepted in the `Host` header besides IP literals, `localhost` and `host` (`*`: any). */
+    allowedHosts: z.array(z.string().min(1).max(253)).default([]),
+    /** Origins of pages that may open the WebSockets and call the API besides the server's own (`*`: any). */
+    allowedOrigins: z.array(z.string().min(1).max(2048)).default([]),
+    /**
+     * What a camera may read (see createSourcePolicy): `*`, `webcam`, absolute folders, URL
+     * schemes or hosts. Default: `*` on loopback; beyond it the shipped fixtures, any
+     * rtsp/http(s) URL and webcams, so no file outside the named folders can be recorded.
+     */
+    sources: z.array(z.string().min(1).max(4096)).optional(),
     /** On a first start (no cameras yet), add a camera playing a shipped fixture in a loop. */
     demo: z.boolean().default(true),
     limits: z
@@ -41,7 +56,7 @@ const configSchema = z
   })
   .strict();
 
-export type ServerConfig = z.infer<typeof configSchema>;
+export type ServerConfig = Omit<z.infer<typeof configSchema>, 'sources'> & { sources: string[] };
 export type ServerConfigInput = z.input<typeof configSchema>;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -57,13 +72,31 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
   if (env.VIGIL_PORT) fromEnv.port = Number(env.VIGIL_PORT);
   if (env.VIGIL_DATA_DIR) fromEnv.dataDir = env.VIGIL_DATA_DIR;
   if (env.VIGIL_TOKEN) fromEnv.token = env.VIGIL_TOKEN;
+  if (env.VIGIL_ALLOWED_HOSTS) fromEnv.allowedHosts = list(env.VIGIL_ALLOWED_HOSTS);
+  if (env.VIGIL_ALLOWED_ORIGINS) fromEnv.allowedOrigins = list(env.VIGIL_ALLOWED_ORIGINS);
+  if (env.VIGIL_SOURCES) fromEnv.sources = list(env.VIGIL_SOURCES);
   const parsed = configSchema.safeParse({ ...fromEnv, ...stripUndefined(input) });
   if (!parsed.success) throw vigilError('VIGIL_ERR_CONFIG', describeIssues(parsed.error));
-  const config = { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
-  if (!LOOPBACK.has(config.host) && !config.token) {
+  const loopback = LOOPBACK.has(parsed.data.host);
+  const config: ServerConfig = {
+    ...parsed.data,
+    dataDir: resolve(parsed.data.dataDir),
+    sources: parsed.data.sources ?? (loopback ? [ANY_SOURCE] : [FIXTURES_DIR, 'rtsp://', 'rtsps://', 'http://', 'https://', 'webcam']),
+  };
+  // Fails here, at start, naming a bad entry.
+  createSourcePolicy(config.sources);
+  if (!loopback && !config.token) {
     throw vigilError('VIGIL_ERR_CONFIG', `host ${config.host} is reachable from other machines: set an access token (--token or VIGIL_TOKEN)`);
   }
   return config;
+}
+
+/** `a, b,,c` → `['a', 'b', 'c']`: the form of list-valued flags and variables. */
+export function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 function stripUndefined<T extends object>(o: T): T {

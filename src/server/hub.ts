@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import { asVigilError, vigilError, type VigilError } from '../errors.js';
 import { log } from '../log.js';
-import { parseClientMessage, PROTOCOL_VERSION, type CameraStatus, type ServerMessage } from './protocol.js';
+import { parseClientMessage, PROTOCOL_VERSION, type CameraStatus, type ClientMessage, type ServerMessage } from './protocol.js';
 
 /** Routes server messages to the WebSocket clients subscribed to them. */
 export interface Hub {
@@ -10,6 +10,8 @@ export interface Hub {
   /** Camera messages go to that camera's subscribers, `clip` messages to clip subscribers. */
   publish(msg: ServerMessage): void;
   readonly clients: number;
+  /** Camera ids held in client subscriptions, all clients together (`*` counts none). */
+  readonly subscriptions: number;
   /** Closes every client (1001, going away) and stops the heartbeat. */
   close(): void;
 }
@@ -28,6 +30,12 @@ export interface HubOptions {
  */
 const MAX_IN_FLIGHT = 8;
 
+/**
+ * Ids of cameras that do not exist a client may hold, so it can subscribe before it creates
+ * the camera; ids of existing cameras are always taken (bounded by the cameras).
+ */
+export const MAX_PENDING_CAMERAS = 64;
+
 interface Entry {
   data: string;
   key?: string;
@@ -35,7 +43,8 @@ interface Entry {
 
 interface Client {
   ws: WebSocket;
-  cameras: Set<string> | '*';
+  /** `*`, or camera id → whether that camera existed when last looked (a deleted one is let go). */
+  cameras: Map<string, boolean> | '*';
   clips: boolean;
   queue: Entry[];
   /** Queued entries that a newer message of the same key replaces (latest label wins). */
@@ -55,6 +64,11 @@ export function createHub(options: HubOptions): Hub {
   const clients = new Set<Client>();
 
   const heartbeat = setInterval(() => {
+    // With the heartbeat, not per publish: a deleted camera's id leaves every subscription.
+    if ([...clients].some((c) => c.cameras !== '*' && c.cameras.size > 0)) {
+      const known = new Set(options.cameras().map((s) => s.cameraId));
+      for (const c of clients) prune(c, known);
+    }
     for (const c of clients) {
       if (!c.alive) {
         log.info('dropping a WebSocket client that missed a heartbeat');
@@ -116,12 +130,77 @@ export function createHub(options: HubOptions): Hub {
     return c.cameras === '*' || c.cameras.has(cameraId);
   }
 
+  /** Marks the ids whose camera exists and drops those whose camera existed and is gone. */
+  function prune(c: Client, known: { has(id: string): boolean }): void {
+    if (c.cameras === '*') return;
+    for (const [id, existed] of c.cameras) {
+      if (known.has(id)) c.cameras.set(id, true);
+      else if (existed) c.cameras.delete(id);
+    }
+  }
+
+  /**
+   * Applies a subscribe or unsubscribe. The answer names only what this message asked for,
+   * never the whole subscription, and statuses go only for cameras it newly covers: what a
+   * client gets back is bounded by what it sent, however often it sends.
+   */
+  function subscription(c: Client, msg: ClientMessage): void {
+    const statuses = options.cameras();
+    const known = new Map(statuses.map((s) => [s.cameraId, s]));
+    prune(c, known);
+    const sub = msg.type === 'subscribe';
+    const took: string[] = [];
+    const added: CameraStatus[] = [];
+    let asked = 0;
+    let refused = 0;
+    if (msg.cameras === '*') {
+      if (sub && c.cameras !== '*') for (const s of statuses) if (!c.cameras.has(s.cameraId)) added.push(s);
+      c.cameras = sub ? '*' : new Map();
+    } else if (msg.cameras) {
+      if (c.cameras === '*' && !sub) c.cameras = new Map(statuses.map((s) => [s.cameraId, true]));
+      if (c.cameras !== '*') {
+        const ids = new Set(msg.cameras);
+        asked = ids.size;
+        if (sub) {
+          let pending = 0;
+          for (const existed of c.cameras.values()) if (!existed) pending += 1;
+          for (const id of ids) {
+            const s = known.get(id);
+            if (c.cameras.has(id)) took.push(id);
+            else if (s) {
+              c.cameras.set(id, true);
+              took.push(id);
+              added.push(s);
+            } else if (pending < MAX_PENDING_CAMERAS) {
+              c.cameras.set(id, false);
+              pending += 1;
+              took.push(id);
+            } else refused += 1;
+          }
+        } else for (const id of ids) c.cameras.delete(id);
+      }
+    }
+    if (msg.clips !== undefined) c.clips = sub ? msg.clips : c.clips && !msg.clips;
+    send(c, { type: 'subscribed', cameras: c.cameras === '*' ? ['*'] : took, clips: c.clips });
+    if (refused > 0) {
+      const err = vigilError('VIGIL_ERR_NOT_FOUND', `${refused} of the ${asked} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`);
+      send(c, { type: 'error', code: err.code, message: err.message });
+    }
+    // A subscriber learns where each camera stands without waiting for a change.
+    for (const s of added) send(c, { type: 'status', ...s });
+  }
+
   return {
     get clients() {
       return clients.size;
     },
+    get subscriptions() {
+      let n = 0;
+      for (const c of clients) if (c.cameras !== '*') n += c.cameras.size;
+      return n;
+    },
     attach(ws) {
-      const c: Client = { ws, cameras: new Set(), clips: false, queue: [], keyed: new Map(), inFlight: 0, alive: true };
+      const c: Client = { ws, cameras: new Map(), clips: false, queue: [], keyed: new Map(), inFlight: 0, alive: true };
       clients.add(c);
       ws.on('pong', () => (c.alive = true));
       ws.on('close', () => clients.delete(c));
@@ -129,17 +208,7 @@ export function createHub(options: HubOptions): Hub {
       ws.on('message', (data, isBinary) => {
         try {
           if (isBinary) throw vigilError('VIGIL_ERR_MESSAGE', 'binary messages are only for /api/cameras/:id/ingest');
-          const msg = parseClientMessage(data.toString());
-          const sub = msg.type === 'subscribe';
-          if (msg.cameras === '*') c.cameras = sub ? '*' : new Set();
-          else if (msg.cameras) {
-            if (c.cameras === '*') c.cameras = sub ? '*' : new Set(options.cameras().map((s) => s.cameraId));
-            if (c.cameras !== '*') for (const id of msg.cameras) sub ? c.cameras.add(id) : c.cameras.delete(id);
-          }
-          if (msg.clips !== undefined) c.clips = sub ? msg.clips : c.clips && !msg.clips;
-          send(c, { type: 'subscribed', cameras: c.cameras === '*' ? ['*'] : [...c.cameras], clips: c.clips });
-          // A subscriber learns where each camera stands without waiting for a change.
-          if (sub) for (const s of options.cameras()) if (wants(c, s.cameraId)) send(c, { type: 'status', ...s });
+          subscription(c, parseClientMessage(data.toString()));
         } catch (e) {
           const err = asVigilError(e, 'VIGIL_ERR_MESSAGE');
           send(c, { type: 'error', code: err.code, message: err.message });

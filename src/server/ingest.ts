@@ -33,6 +33,8 @@ export function attachIngest(ws: WebSocket, cameraId: string, cameras: CameraSer
     }
     if (!stream.write(data as Buffer)) ws.pause();
   });
+  // End, never destroy: a destroyed source does not end its pipe, so ffmpeg would wait on
+  // stdin forever. 'close' follows every 'error' (a message over the limit: 1009).
   ws.on('close', () => stream.end());
-  ws.on('error', () => stream.destroy());
+  ws.on('error', () => stream.end());
 }

@@ -64,6 +64,12 @@ export function createPreview(o: { fps?: number; width?: number } = {}): Preview
         'Cache-Control': 'no-store',
         Connection: 'close',
       });
+      // The headers go now: a camera with no picture yet must still answer, and HEAD ends here.
+      if (res.req?.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      res.flushHeaders();
       const v = { res, busy: false };
       viewers.add(v);
       res.on('close', () => viewers.delete(v));

@@ -55,7 +55,15 @@ export type ServerMessage =
   | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
   | ({ type: 'status' } & CameraStatus)
   | { type: 'clip'; clipId: string; status: 'pending' | 'processing' | 'ready' | 'failed'; progress?: number; error?: WireError }
-  | { type: 'subscribed'; cameras: string[]; clips: boolean }
+  | {
+      type: 'subscribed';
+      /**
+       * `['*']` while the client receives every camera; otherwise which of the cameras this
+       * message named it now receives (never the whole subscription).
+       */
+      cameras: string[];
+      clips: boolean;
+    }
   | { type: 'error'; code: ErrorCode; message: string };
 
 const cameraList = z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]);

@@ -52,7 +52,8 @@ export function createHub(url) {
     };
     ws.onclose = (e) => {
       hub.state = 'closed';
-      // The server puts the VIGIL_ERR_… code in the close reason.
+      // The server puts the VIGIL_ERR_… code in the reason of its own closes; a refused
+      // handshake (token, Origin) is an HTTP answer a page cannot read: 1006, no reason.
       hub.lastClose = { code: e.code, reason: e.reason };
       emit('state', hub);
       emit('close', hub.lastClose);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
 import type { WebSocket } from 'ws';
-import { createHub, type Hub } from '../../src/server/hub.js';
+import { createHub, MAX_PENDING_CAMERAS, type Hub } from '../../src/server/hub.js';
 import type { CameraStatus, ServerMessage } from '../../src/server/protocol.js';
 
 /**
@@ -145,5 +145,60 @@ describe('server/hub', () => {
     expect(dead.terminated).to.equal(true);
     expect(alive.terminated).to.equal(false);
     expect(alive.pings).to.be.greaterThan(1);
+  });
+
+  it(`keeps ids of existing cameras, at most ${MAX_PENDING_CAMERAS} others, and answers with what the message named`, () => {
+    hub = createHub({ heartbeatMs: 60_000, maxQueue: 1000, cameras: () => [status('a'), status('b')] });
+    const ws = fakeSocket();
+    hub.attach(ws as unknown as WebSocket);
+    const madeUp = Array.from({ length: MAX_PENDING_CAMERAS + 3 }, (_, i) => `x${i}`);
+    ws.msg({ type: 'subscribe', cameras: ['a', ...madeUp, 'b'] });
+    ws.read();
+    expect(ws.sent.map((m) => m.type)).to.deep.equal(['hello', 'subscribed', 'error', 'status', 'status']);
+    expect(ws.sent[1].cameras).to.deep.equal(['a', ...madeUp.slice(0, MAX_PENDING_CAMERAS), 'b']);
+    expect(ws.sent[2]).to.deep.equal({
+      type: 'error',
+      code: 'VIGIL_ERR_NOT_FOUND',
+      message: `not found: 3 of the ${MAX_PENDING_CAMERAS + 5} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
+    });
+    expect(hub.subscriptions).to.equal(MAX_PENDING_CAMERAS + 2);
+    // Again: nothing new, so no statuses, and the answer is no longer than the message.
+    ws.sent.length = 0;
+    ws.msg({ type: 'subscribe', cameras: ['b', 'x0'] });
+    ws.msg({ type: 'unsubscribe', cameras: ['a', 'x1'] });
+    ws.msg({ type: 'subscribe', cameras: '*' });
+    ws.msg({ type: 'subscribe', clips: true });
+    ws.read();
+    expect(ws.sent).to.deep.equal([
+      { type: 'subscribed', cameras: ['b', 'x0'], clips: false },
+      { type: 'subscribed', cameras: [], clips: false },
+      { type: 'subscribed', cameras: ['*'], clips: false },
+      { type: 'status', ...status('a') },
+      { type: 'subscribed', cameras: ['*'], clips: true },
+    ]);
+    expect(hub.subscriptions).to.equal(0);
+  });
+
+  it('lets a deleted camera go at the next heartbeat, and keeps ids waiting for their camera', async () => {
+    let cameras = [status('a')];
+    hub = createHub({ heartbeatMs: 20, maxQueue: 50, cameras: () => cameras });
+    const ws = fakeSocket();
+    hub.attach(ws as unknown as WebSocket);
+    const pong = setInterval(() => ws.emit('pong'), 5);
+    try {
+      ws.msg({ type: 'subscribe', cameras: ['a', 'later'] });
+      cameras = [status('later')];
+      await new Promise((r) => setTimeout(r, 60));
+      expect(hub.subscriptions).to.equal(1);
+      cameras = [status('a'), status('later')];
+      ws.read();
+      ws.sent.length = 0;
+      hub.publish({ type: 'status', ...status('a') });
+      hub.publish({ type: 'status', ...status('later') });
+      ws.read();
+      expect(ws.sent.map((m) => m.cameraId)).to.deep.equal(['later']);
+    } finally {
+      clearInterval(pong);
+    }
   });
 });

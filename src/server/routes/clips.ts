@@ -1,12 +1,13 @@
 import { Router, type Request } from 'express';
 import { vigilError } from '../../errors.js';
+import { statSync } from 'node:fs';
 import { DEFAULT_MODEL } from '../../model/paths.js';
-import { resolveModelDir } from '../../model/model-folder.js';
 import type { ClipRecord, Store } from '../../store/index.js';
 import { toWebVtt } from '../../timeline/format.js';
 import { probe } from '../../video/probe.js';
 import { handle } from '../http.js';
 import type { JobQueue } from '../jobs.js';
+import { checkModelName } from '../model-names.js';
 
 const VIDEO_TYPES: Record<string, string> = {
   'video/mp4': '.mp4',
@@ -33,16 +34,20 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
   }
 
   r.post('/', handle(async (req, res) => {
-    const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-    const ext = VIDEO_TYPES[type];
-    if (!ext) throw vigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `send the video as the request body with a video/* type (got ${type || 'none'})`);
-    const model = typeof req.query.model === 'string' ? req.query.model : DEFAULT_MODEL;
-    resolveModelDir(model);
-    const declared = Number(req.get('content-length'));
-    if (declared > o.uploadBytes) {
-      // Refused before reading a byte; the connection closes so the client stops sending.
+    // Everything is checked before a byte of the body is read; a refusal closes the
+    // connection so the client stops sending.
+    let type: string, ext: string, model: string, name: string;
+    try {
+      type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+      ext = VIDEO_TYPES[type];
+      if (!ext) throw vigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `send the video as the request body with a video/* type (got ${type || 'none'})`);
+      model = req.query.model === undefined ? DEFAULT_MODEL : checkModelName(req.query.model);
+      name = clipName(req);
+      const declared = Number(req.get('content-length'));
+      if (declared > o.uploadBytes) throw vigilError('VIGIL_ERR_TOO_LARGE', `upload of ${declared} bytes; the limit is ${o.uploadBytes}`);
+    } catch (e) {
       res.set('Connection', 'close');
-      throw vigilError('VIGIL_ERR_TOO_LARGE', `upload of ${declared} bytes; the limit is ${o.uploadBytes}`);
+      throw e;
     }
     const abort = new AbortController();
     req.on('close', () => req.complete || abort.abort());
@@ -53,24 +58,25 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
       res.set('Connection', 'close');
       throw e;
     }
-    let info;
+    let clip;
     try {
-      info = await probe(staged.path);
+      const info = await probe(staged.path);
+      clip = await store.clips.adopt(staged.path, {
+        kind: 'upload',
+        cameraId: null,
+        name,
+        mime: type === 'application/octet-stream' ? mimeFromName(name) : type,
+        startedAtMs: null,
+        durationMs: info.durationS === null ? null : Math.round(info.durationS * 1000),
+        status: 'pending',
+        model,
+        timeline: null,
+      });
     } catch (e) {
+      // Adopted files have left staging; whatever is still there is not wanted.
       store.discard(staged.path);
       throw e;
     }
-    const clip = await store.clips.adopt(staged.path, {
-      kind: 'upload',
-      cameraId: null,
-      name: clipName(req),
-      mime: type === 'application/octet-stream' ? mimeFromName(clipName(req)) : type,
-      startedAtMs: null,
-      durationMs: info.durationS === null ? null : Math.round(info.durationS * 1000),
-      status: 'pending',
-      model,
-      timeline: null,
-    });
     jobs.add(clip.id, model);
     res.status(202).location(`/api/clips/${clip.id}`).json(clip);
   }));
@@ -107,9 +113,13 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
 
   r.get('/:id/video', handle((req, res) => {
     const clip = must(req.params.id);
-    // send handles Range, If-Range, ETag and HEAD; the path comes from a validated id.
+    const path = store.clips.videoPath(clip.id);
+    const range = req.headers.range;
+    if (range !== undefined) req.headers.range = clampSuffixRanges(range, () => statSync(path).size);
+    // send handles Range, If-Range, ETag and HEAD; the path comes from a validated id. An
+    // error answer drops this type again (errorMiddleware).
     res.type(clip.mime);
-    res.sendFile(store.clips.videoPath(clip.id), { acceptRanges: true, cacheControl: true, maxAge: 0, dotfiles: 'deny' });
+    res.sendFile(path, { acceptRanges: true, cacheControl: true, maxAge: 0, dotfiles: 'deny' });
   }));
 
   r.delete('/:id', handle((req, res) => {
@@ -119,6 +129,27 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
   }));
 
   return r;
+}
+
+/**
+ * RFC 9110 14.1.2: a suffix range longer than the representation means all of it. send's
+ * range-parser calls it unsatisfiable (416), so `-N` past the size becomes `0-`.
+ * @example clampSuffixRanges('bytes=-99999999', () => 1000) // 'bytes=0-'
+ */
+export function clampSuffixRanges(header: string, size: () => number): string {
+  const m = /^\s*bytes\s*=(.*)$/i.exec(header);
+  if (!m || !/(^|,)\s*-\s*\d+\s*(?=,|$)/.test(m[1])) return header;
+  let n: number;
+  try {
+    n = size();
+  } catch {
+    return header; // send answers for a missing file
+  }
+  const specs = m[1].split(',').map((spec) => {
+    const suffix = /^\s*-\s*(\d+)\s*$/.exec(spec);
+    return suffix && n > 0 && Number(suffix[1]) > n ? '0-' : spec;
+  });
+  return `bytes=${specs.join(',')}`;
 }
 
 /** An untyped upload is served with the type its file name suggests (mp4 when it says none). */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { asVigilError, vigilError, type ErrorCode } from '../errors.js';
+import { asVigilError, vigilError, type ErrorCode, type VigilError } from '../errors.js';
 import { log } from '../log.js';
 import { decodeSide } from '../model/input.js';
 import type { ModelManifest } from '../model/manifest.js';
@@ -23,8 +23,13 @@ export interface CameraSpec {
 
 /** Hooks for a recorder that rides on the camera's ffmpeg (see recorder.ts). */
 export interface RunnerRecorder {
-  /** ffmpeg output arguments added to each decoding session (a second output). */
-  outputArgs(): string[];
+  /**
+   * ffmpeg output arguments added to each decoding session (a second output); none while the
+   * disk is full, and then `resume` is called once space returns.
+   */
+  outputArgs(resume: () => void): string[];
+  /** Why nothing is recorded (VIGIL_ERR_STORE: disk full), shown in the status while live. */
+  paused(): VigilError | undefined;
   /** A decoding session ended (reconnect, end of file, stop): flush what it wrote. */
   sessionEnded(): Promise<void>;
   /** A labelled frame, in stream time of the current session. */
@@ -74,6 +79,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
   // Stream time of this camera = session time + offset, so it never goes back on reconnect.
   let offsetMs = 0;
   let lastMs = -1;
+  // The recording stopped or can resume: the next session starts at once, staying live.
+  let restart = false;
 
   function setState(next: CameraState, extra: { error?: WireError; retryAtMs?: number } = {}): void {
     state.state = next;
@@ -101,7 +108,15 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       realtime: kind === 'file',
       loop: kind === 'file' && camera.loop,
       signal: stopCtl.signal,
-      extraOutputArgs: [...preview.outputArgs(3), ...(recorder?.outputArgs() ?? [])],
+      extraOutputArgs: [
+        ...preview.outputArgs(3),
+        ...(recorder?.outputArgs(() => {
+          // A webcam's stream cannot be reopened mid-way: its next publisher records.
+          if (kind === 'stream') return;
+          restart = true;
+          void source?.close();
+        }) ?? []),
+      ],
       extraPipes: 1,
       onExtraPipes: ([jpegs]) => preview.attach(jpegs),
     });
@@ -154,7 +169,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       for await (const frame of source) {
         if (first) {
           first = false;
-          setState('live');
+          const paused = recorder?.paused();
+          setState('live', paused ? { error: { code: paused.code, message: paused.message } } : {});
         }
         const wallMs = Date.now();
         if (busy) {
@@ -199,13 +215,20 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         input = camera.source;
         kind = 'url';
       }
-      if (state.state !== 'reconnecting') setState('starting');
+      if (state.state !== 'reconnecting' && !restart) setState('starting');
+      restart = false;
+      const pausedBefore = recorder?.paused();
       try {
         if (kind !== 'stream') kind = classifySource(camera.source) as 'file' | 'url';
         const framesBefore = state.frames;
         await session(input, kind);
         if (state.frames > framesBefore) attempt = 0;
         if (stopCtl.signal.aborted) break;
+        // The disk filled (ffmpeg ended with the recording) or has room again: go on labelling.
+        if (restart || (!pausedBefore && recorder?.paused())) {
+          restart = true;
+          continue;
+        }
         if (kind === 'file' && !camera.loop) {
           setState('ended');
           return;

@@ -8,7 +8,7 @@ import type { Segment } from '../timeline/types.js';
  * The WebSocket protocol (README, "WebSocket protocol"). Bump on any change a client must
  * know about; the server says its version in `hello`.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type CameraState = 'starting' | 'live' | 'reconnecting' | 'waiting' | 'ended' | 'error' | 'stopped';
 

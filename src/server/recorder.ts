@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { vigilError, type VigilError } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { buildTimeline, type SegmentEvent } from '../timeline/segments.js';
@@ -17,10 +19,18 @@ export interface RecorderOptions {
   publish(msg: ServerMessage): void;
   /** How often ffmpeg's segment list is read [pollMs=500]. */
   pollMs?: number;
+  /** How often free space is checked while the disk is full [spaceCheckMs=3000]. */
+  spaceCheckMs?: number;
 }
 
 /** Segment length when only events are kept: the granularity of pre- and post-roll. */
 const EVENT_SEGMENT_S = 2;
+/** The longest events clip: an event that never ends is cut into clips of this length. */
+const EVENT_CLIP_MAX_MS = 30_000;
+/** Below this much free space in staging a session records nothing (the disk is full)... */
+const MIN_FREE_BYTES = 1024 * 1024;
+/** ...and once it was full, recording resumes with this much free, so it does not flap. */
+const RESUME_FREE_BYTES = 16 * 1024 * 1024;
 
 interface Piece {
   path: string;
@@ -37,7 +47,9 @@ interface Piece {
  *
  * `continuous` keeps every segment as a clip. `events` writes 2 s segments and keeps those
  * within pre-/post-roll of a segment of one of the policy's labels, joining consecutive kept
- * pieces into one clip; a piece is decided once the stream is `preRoll` past its end.
+ * pieces into one clip (cut every 30 s while an event goes on); a piece is decided once the
+ * stream is `preRoll` past its end. With less than 1 MiB free in staging a session records
+ * nothing and {@link RunnerRecorder.paused} says so, until 16 MiB are free again.
  * Re-encoding (ultrafast) costs CPU but makes every source, MJPEG or webcam VP8 included,
  * a browser-playable mp4 that cuts exactly at segment boundaries.
  */
@@ -64,6 +76,24 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   const undecided: Piece[] = [];
   let group: Piece[] = [];
   let chain: Promise<void> = Promise.resolve();
+  // This session writes segments; `full` says why not while the disk is full.
+  let recording = false;
+  let full: VigilError | undefined;
+
+  /** Free bytes in staging; Infinity when the filesystem cannot say. */
+  function freeBytes(): number {
+    try {
+      const fs = statfsSync(dirname(store.stagingPath('')));
+      return fs.bavail * fs.bsize;
+    } catch {
+      return Infinity;
+    }
+  }
+
+  function diskFull(free: number): VigilError {
+    const mib = (n: number) => `${Math.max(0, n / 1024 / 1024).toFixed(1)} MiB`;
+    return vigilError('VIGIL_ERR_STORE', `disk full (${mib(free)} free): not recording until ${mib(RESUME_FREE_BYTES)} are free`);
+  }
 
   function later(task: () => Promise<void> | void): Promise<void> {
     chain = chain.then(task).catch((e) => log.warn(`camera ${camera.id}: recording: ${(e as Error).message}`));
@@ -103,6 +133,8 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       const p = undecided.shift() as Piece;
       if (overlapsEvent(p)) {
         group.push(p);
+        // An event that never ends (or keeps recurring) would hold staging forever.
+        if (p.endMs - group[0].startMs >= EVENT_CLIP_MAX_MS) flushGroup();
       } else {
         store.discard(p.path);
         flushGroup();
@@ -186,7 +218,22 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   }
 
   return {
-    outputArgs() {
+    outputArgs(resume) {
+      const free = freeBytes();
+      if (free < (full ? RESUME_FREE_BYTES : MIN_FREE_BYTES)) {
+        if (!full) log.warn(`camera ${camera.id}: ${(full = diskFull(free)).message}`);
+        poll = setInterval(() => {
+          if (freeBytes() < RESUME_FREE_BYTES) return;
+          clearInterval(poll);
+          log.info(`camera ${camera.id}: disk space is back; recording resumes`);
+          full = undefined;
+          resume();
+        }, o.spaceCheckMs ?? 3000);
+        poll.unref();
+        return [];
+      }
+      full = undefined;
+      recording = true;
       prefix = store.stagingPath('');
       listPath = `${prefix}-dir/list.csv`;
       listRead = 0;
@@ -206,7 +253,9 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
         `${prefix}-dir/seg-%06d.mp4`,
       ];
     },
+    paused: () => full,
     frame(f: SmoothedFrame, sessionTMs: number) {
+      if (!recording) return;
       if (frames.length === 0 || lastMs === -Infinity) {
         offsetMs = f.tMs - sessionTMs;
         wall0 = Date.now() - sessionTMs;
@@ -216,7 +265,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       if (events) decide(false);
     },
     segment(e: SegmentEvent) {
-      if (!wanted.has(e.segment.label)) return;
+      if (!recording || !wanted.has(e.segment.label)) return;
       if (e.type === 'start') intervals.push({ startMs: e.segment.startMs, endMs: null });
       else if (e.type === 'end') {
         const open = intervals[intervals.length - 1];
@@ -225,6 +274,11 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     },
     async sessionEnded() {
       clearInterval(poll);
+      if (!recording) return;
+      recording = false;
+      // ffmpeg ends every output when one fails: a segment that hit ENOSPC ends the session.
+      const free = freeBytes();
+      if (free < MIN_FREE_BYTES) log.warn(`camera ${camera.id}: ${(full = diskFull(free)).message}`);
       readList();
       if (events) decide(true);
       await later(() => {
@@ -233,6 +287,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       lastMs = -Infinity;
       listedToMs = -Infinity;
       intervals.length = 0;
+      frames = [];
     },
   };
 }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRandom } from '../../src/train/random.js';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -17,15 +18,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * thrown at the first: one run lists every request that broke a rule.
  */
 
-/** Seeded, so every run sends the same requests (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CODED = /^VIGIL_ERR_[A-Z_]+$/;
 const REQUEST_TIMEOUT_MS = 5000;
@@ -367,7 +359,7 @@ const RANGES = ['bytes=-99999999', 'bytes=0-0,1-1', 'bytes=0-0,0-0,0-0,0-0,0-0,0
 const ID_CHARS = ['a', 'Z', '0', '-', '_', '.', '%', '%2', '%2F', '%00', '%ff', '%E0%A4', '~', '!', '$', "'", '(', '*', '+', ',', ';', '=', ':', '@', encodeURIComponent('ü'), encodeURIComponent('😀'), '%5C', '..'];
 
 function generated(seed: number, n: number, ids: { cam: string; clip: string }): Array<{ method: string; path: string; body?: string; headers?: Record<string, string> }> {
-  const next = random(seed);
+  const next = createRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)];
   const id = () => (next() < 0.15 ? pick([ids.cam, ids.clip]) : Array.from({ length: 1 + Math.floor(next() * 12) }, () => pick(ID_CHARS)).join(''));
   const value = (depth: number): unknown => {

@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { createRandom } from '../../src/train/random.js';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
@@ -18,15 +19,6 @@ async function heapAfterGc(): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
-/** Seeded, so every run sends the same ids (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789-_';
 const MiB = 1024 * 1024;
@@ -56,7 +48,7 @@ describe('security: subscription flood', function () {
   });
 
   it(`answers ${MESSAGES} subscribes of ${IDS_PER_MESSAGE} made-up ids with bounded bytes and state, and keeps nothing once the client leaves`, async () => {
-    const next = random(13);
+    const next = createRandom(13);
     const madeUp = () => Array.from({ length: 64 }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]).join('');
     const floods = Array.from({ length: MESSAGES }, () => JSON.stringify({ type: 'subscribe', cameras: Array.from({ length: IDS_PER_MESSAGE }, madeUp) }));
     const heap0 = await heapAfterGc();

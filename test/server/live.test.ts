@@ -16,7 +16,7 @@ describe('server: live cameras over WebSocket', function () {
   it('adds the demo camera on a first start and streams its labels in stream-time order', async () => {
     const c = await connect(`${t.url}/ws`);
     const hello = await c.next('hello');
-    expect(hello.protocol).to.equal(1);
+    expect(hello.protocol).to.equal(2);
     expect(hello.cameras.map((s) => s.cameraId)).to.deep.equal(['demo']);
     c.send({ type: 'subscribe', cameras: ['demo'] });
     expect(await c.next('subscribed')).to.deep.include({ cameras: ['demo'], clips: false });

@@ -50,11 +50,15 @@ export function createHub(url) {
       emit(msg.type, msg);
       emit('*', msg);
     };
-    ws.onclose = (e) => {
+    let opened = false;
+    ws.addEventListener('open', () => (opened = true));
+    ws.onclose = async (e) => {
+      // The server puts the VIGIL_ERR_… code in the reason of its own closes. A refused
+      // handshake (token, Origin) is an HTTP answer a page cannot read (1006, no reason):
+      // the same question over REST says which code it was.
+      const reason = e.reason || (opened || closed ? '' : await refusalCode());
       hub.state = 'closed';
-      // The server puts the VIGIL_ERR_… code in the reason of its own closes; a refused
-      // handshake (token, Origin) is an HTTP answer a page cannot read: 1006, no reason.
-      hub.lastClose = { code: e.code, reason: e.reason };
+      hub.lastClose = { code: e.code, reason };
       emit('state', hub);
       emit('close', hub.lastClose);
       if (closed) return;
@@ -62,6 +66,20 @@ export function createHub(url) {
       attempt += 1;
       timer = setTimeout(connect, delay);
     };
+  }
+
+  /** The code the server refuses this page's requests with, or '' when it does not. */
+  async function refusalCode() {
+    try {
+      const status = new URL(url);
+      status.protocol = status.protocol === 'wss:' ? 'https:' : 'http:';
+      status.pathname = '/api/status';
+      const res = await fetch(status);
+      if (res.ok) return '';
+      return (await res.json())?.error?.code ?? `HTTP ${res.status}`;
+    } catch {
+      return '';
+    }
   }
 
   hub.on = (type, fn) => {

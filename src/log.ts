@@ -16,6 +16,11 @@ export function setLogLevel(next: LogLevel): void {
   level = next;
 }
 
+/** The level in force (worker threads are started with it). */
+export function currentLogLevel(): LogLevel {
+  return level;
+}
+
 function emit(at: LogLevel, msg: string): void {
   if (LEVELS[at] <= LEVELS[level]) process.stderr.write(`vigil ${at}: ${msg}\n`);
 }

@@ -6,17 +6,24 @@ import type { Focus } from './input.js';
 import type { VigilModel } from './model.js';
 import { createStreamInput, type StreamInput } from './stream-input.js';
 
-/** One live stream's labeler; its recurrent state and previous frame live here. */
+/** A live frame's label: its probabilities and where the model looked. */
+export interface LiveLabel extends FrameProbs {
+  /** In fractions of the letterboxed decode; absent for a whole-frame model. */
+  readonly focus?: Focus;
+}
+
+/**
+ * One live stream's labeler; its recurrent state and previous frame live with it (in this
+ * thread, or in an inference worker: see workers/pool.ts).
+ */
 export interface StreamLabeler {
-  /** One CNN pass and one recurrent step; frames of all open streams share engine calls. */
-  label(frame: Frame): Promise<FrameProbs>;
-  /** Zero state, no previous frame (a reconnected camera). */
-  reset(): void;
   /**
-   * Where the model looked in the frame last handed to `label` (known at once, before the
-   * label resolves), in fractions of its letterboxed decode; undefined for a whole-frame model.
+   * One CNN pass and one recurrent step; frames of all open streams share engine calls.
+   * The frame's pixels may be handed over (moved to a worker): do not read them afterwards.
    */
-  focus(): Focus | undefined;
+  label(frame: Frame): Promise<LiveLabel>;
+  /** Zero state, no previous frame (a reconnected camera); applies to frames handed in after it. */
+  reset(): void;
   /** Leaves the batcher; a pending `label` still resolves. */
   close(): void;
 }
@@ -39,15 +46,17 @@ interface Pending {
   pixels: Float32Array;
   stream: Stream;
   tMs: number;
-  resolve(p: FrameProbs): void;
+  focus: Focus | undefined;
+  resolve(p: LiveLabel): void;
   reject(e: unknown): void;
 }
 
 /**
  * Batches the frames of many streams into one engine call. While a call runs, frames that
- * arrive queue up and go together in the next one, so a quiet server answers each frame
- * at once (batch 1) and a busy one makes fewer, larger calls; the engine call blocks the
- * event loop, so fewer calls also means fewer stalls for the sockets.
+ * arrive queue up and go together in the next one, so a quiet thread answers each frame
+ * at once (batch 1) and a busy one makes fewer, larger calls. The engine call blocks its
+ * thread: each call starts a loop turn later (setImmediate), so frames that arrived as
+ * messages meanwhile (an inference worker's port) are in the queue and share it.
  * @param [options.maxBatch=16] most frames per engine call.
  */
 export function createStreamBatcher(model: VigilModel, options: { maxBatch?: number } = {}): StreamBatcher {
@@ -78,7 +87,8 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     stats.runs += 1;
     batch.forEach((p, i) => {
       p.stream.h = out.h.slice(i * hidden, (i + 1) * hidden);
-      p.resolve({ tMs: p.tMs, probs: out.probs.slice(i * k, (i + 1) * k) });
+      const probs = out.probs.slice(i * k, (i + 1) * k);
+      p.resolve(p.focus ? { tMs: p.tMs, probs, focus: p.focus } : { tMs: p.tMs, probs });
     });
   }
 
@@ -93,7 +103,6 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
   }
 
   async function drain(): Promise<void> {
-    running = true;
     try {
       while (queue.length > 0) {
         const batch = queue.splice(0, maxBatch);
@@ -102,6 +111,8 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
         } catch (e) {
           for (const p of batch) p.reject(e);
         }
+        // A loop turn between calls: frames posted while this one ran join the next.
+        if (queue.length > 0) await new Promise((r) => setImmediate(r));
       }
     } finally {
       running = false;
@@ -122,17 +133,19 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
           if (closed) return Promise.reject(vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'label() on a closed stream'));
           // Copied: the encoder's buffer is reused by this stream's next frame.
           const px = stream.input.encode([frame]).slice();
-          return new Promise<FrameProbs>((resolve, reject) => {
-            queue.push({ pixels: px, stream, tMs: frame.tMs, resolve, reject });
-            // A microtask later, so frames handed in during the same tick share the call.
-            if (!running) queueMicrotask(() => void (running || drain()));
+          const focus = stream.input.focus(); // this frame's: the next encode moves it
+          return new Promise<LiveLabel>((resolve, reject) => {
+            queue.push({ pixels: px, stream, tMs: frame.tMs, focus, resolve, reject });
+            if (!running) {
+              running = true;
+              setImmediate(() => void drain());
+            }
           });
         },
         reset() {
           stream.h = new Float32Array(hidden);
           stream.input.reset();
         },
-        focus: () => stream.input.focus(),
         close() {
           if (!closed) streams -= 1;
           closed = true;

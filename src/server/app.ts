@@ -55,12 +55,12 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const store = openStore(config.dataDir);
   // No answer shows where the data lives.
   keepPathPrivate(config.dataDir);
-  const models = createModelPool();
+  const models = createModelPool({ workers: config.workers });
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
   const publish = hub.publish;
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
-  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs, sources });
+  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs, behindMs: config.limits.behindMs, sources });
   const jobs = createJobQueue({ store, models, publish });
 
   const app = express();
@@ -87,6 +87,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
       protocol: PROTOCOL_VERSION,
       engine: describeEngine(await selectEngine()),
       models: models.loaded(),
+      workers: models.workers(),
       cameras: cameras.statuses(),
       clients: hub.clients,
       jobsWaiting: jobs.waiting,
@@ -170,7 +171,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
           http.close(() => done());
           http.closeAllConnections();
         });
-        models.dispose();
+        await models.close();
         store.close();
       })();
       return closing;

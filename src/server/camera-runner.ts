@@ -54,6 +54,27 @@ export interface RunnerOptions {
   publish(msg: ServerMessage): void;
   maxBackoffMs: number;
   recorder?: RunnerRecorder;
+  /** Lag past which a live camera is `behind` [behindMs=2000]; it is `live` again under half of it. */
+  behindMs?: number;
+}
+
+/**
+ * Where a session's frames stand on the wall clock. The anchor is the smallest
+ * `arrival - tMs` seen: for a realtime file, its start on the wall clock (plus ffmpeg's
+ * start-up); for a URL or a webcam, the moment it delivered closest to real time. A source
+ * we read slower than it plays (ffmpeg held back, a backlog in a socket) delivers its
+ * frames later and later against their own timestamps, and the lag grows with it.
+ * @internal exported for tests
+ */
+export function createLagClock(): { arrived(tMs: number, wallMs: number): number } {
+  let anchor = Infinity;
+  return {
+    /** @returns when the source showed this frame (epoch ms) */
+    arrived(tMs, wallMs) {
+      anchor = Math.min(anchor, wallMs - tMs);
+      return anchor + tMs;
+    },
+  };
 }
 
 /** Errors of a local file that no retry can fix. */
@@ -70,7 +91,10 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
   const { labeler, manifest, publish, recorder } = options;
   const fps = camera.fps ?? manifest.fps;
   const smoothing = manifest.smoothing;
-  const state: CameraStatus = { cameraId: camera.id, state: 'starting', frames: 0, dropped: 0 };
+  const behindMs = options.behindMs ?? 2000;
+  const state: CameraStatus = { cameraId: camera.id, state: 'starting', frames: 0, dropped: 0, lagMs: 0 };
+  // When the source showed the newest labelled frame (epoch ms); 0 before the first.
+  let labelledSourceMs = 0;
   const stopCtl = new AbortController();
   const preview = createPreview({ fps: Math.min(fps, 10) });
   let source: ReturnType<typeof openFrames> | undefined;
@@ -82,11 +106,27 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
   // The recording stopped or can resume: the next session starts at once, staying live.
   let restart = false;
 
+  const labelling = () => state.state === 'live' || state.state === 'behind';
+
   function setState(next: CameraState, extra: { error?: WireError; retryAtMs?: number } = {}): void {
     state.state = next;
     state.error = extra.error;
     state.retryAtMs = extra.retryAtMs;
-    publish({ type: 'status', ...state });
+    if (!labelling()) labelledSourceMs = 0;
+    publish({ type: 'status', ...status() });
+  }
+
+  function status(): CameraStatus {
+    state.lagMs = labelling() && labelledSourceMs > 0 ? Math.max(0, Date.now() - labelledSourceMs) : 0;
+    return { ...state };
+  }
+
+  /** live ⇄ behind, with hysteresis so a lag near the bound does not flap. */
+  function checkLag(): void {
+    if (!labelling() || labelledSourceMs === 0) return;
+    const lag = Date.now() - labelledSourceMs;
+    if (state.state === 'live' && lag > behindMs) setState('behind', { error: state.error });
+    else if (state.state === 'behind' && lag < behindMs / 2) setState('live', { error: state.error });
   }
 
   async function session(input: SourceInput, kind: 'file' | 'url' | 'stream'): Promise<void> {
@@ -128,37 +168,43 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     if (fed?.destroyed) cut();
     else fed?.once('close', cut);
     const base = offsetMs;
-    let waiting: { frame: Frame; wallMs: number } | undefined;
+    const clock = createLagClock();
+    // A stalled model shows as growing lag even when no label arrives to check it.
+    const lagTimer = setInterval(checkLag, 500);
+    let waiting: { frame: Frame; wallMs: number; sourceMs: number } | undefined;
     let busy: Promise<void> | undefined;
     let failure: unknown;
 
-    const labelOne = async (frame: Frame, wallMs: number): Promise<void> => {
-      const labelled = labeler.label(frame);
-      const focus = labeler.focus(); // this frame's: the next label() moves it
-      const p = await labelled;
-      const tMs = base + frame.tMs;
+    const labelOne = async (frame: Frame, wallMs: number, sourceMs: number): Promise<void> => {
+      const frameTMs = frame.tMs; // the pixels may move to a worker; the numbers stay
+      const p = await labeler.label(frame);
+      const { focus } = p;
+      const tMs = base + frameTMs;
       const s = smoother.push({ tMs, probs: p.probs });
       state.frames += 1;
       lastMs = tMs;
+      labelledSourceMs = sourceMs;
       const li = manifest.classes.indexOf(s.label);
       publish({
         type: 'label',
         cameraId: camera.id,
         tMs,
         wallMs,
+        sourceMs,
         probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i])])),
         label: s.label,
         confidence: round(s.smoothed[li]),
         ...(s.provisional ? { provisional: true } : {}),
         ...(focus ? { focus: { x: round(focus.x), y: round(focus.y), side: round(focus.side) } } : {}),
       });
-      recorder?.frame(s, frame.tMs);
+      recorder?.frame(s, frameTMs);
       emit(segmenter.push(s));
+      checkLag();
     };
-    const pump = async (frame: Frame, wallMs: number): Promise<void> => {
-      let next: { frame: Frame; wallMs: number } | undefined = { frame, wallMs };
+    const pump = async (first: { frame: Frame; wallMs: number; sourceMs: number }): Promise<void> => {
+      let next: typeof waiting = first;
       while (next) {
-        await labelOne(next.frame, next.wallMs);
+        await labelOne(next.frame, next.wallMs, next.sourceMs);
         next = waiting;
         waiting = undefined;
       }
@@ -172,13 +218,16 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           const paused = recorder?.paused();
           setState('live', paused ? { error: { code: paused.code, message: paused.message } } : {});
         }
+        // ffmpeg is read as fast as it writes, whatever the model's pace: a frame that
+        // arrives while one is in the model replaces the one waiting (newest wins).
         const wallMs = Date.now();
+        const arrived = { frame, wallMs, sourceMs: clock.arrived(frame.tMs, wallMs) };
         if (busy) {
           if (waiting) state.dropped += 1;
-          waiting = { frame, wallMs };
+          waiting = arrived;
           continue;
         }
-        busy = pump(frame, wallMs)
+        busy = pump(arrived)
           .catch((e) => {
             failure = e;
             void source?.close();
@@ -188,6 +237,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       await busy;
       if (failure) throw failure;
     } finally {
+      clearInterval(lagTimer);
       fed?.off('close', cut);
       await busy;
       emit(segmenter.finish());
@@ -267,7 +317,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
   return {
     id: camera.id,
     preview,
-    status: () => ({ ...state }),
+    status,
     ingest(stream) {
       if (camera.source !== 'webcam') throw vigilError('VIGIL_ERR_CONFLICT', `camera ${camera.id} reads ${displaySource(camera.source)}, not a webcam`);
       // Stopping: nobody would read it; its close ends the publisher's socket.

@@ -39,6 +39,8 @@ export interface CameraServiceOptions {
   models: ModelPool;
   publish(msg: ServerMessage): void;
   maxBackoffMs: number;
+  /** Lag past which a live camera is `behind` (see camera-runner.ts) [behindMs=2000]. */
+  behindMs?: number;
   /** Which sources a camera may read [sources=OPEN_SOURCES]. */
   sources?: SourcePolicy;
 }
@@ -61,7 +63,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   }
 
   function view(record: CameraRecord): CameraView {
-    const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0 };
+    const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, lagMs: 0 };
     return publicCamera({ ...record, status });
   }
 
@@ -70,27 +72,30 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   async function start(record: CameraRecord): Promise<void> {
     // Server closing: the stored change stands, the next start runs it.
     if (closing) return;
-    let pooled;
+    let live;
+    let labeler;
     try {
       // A camera stored under a wider list than the one in force now stays stopped.
       (o.sources ?? OPEN_SOURCES).check(record.source, sourceShape(record.source));
-      pooled = await o.models.get(record.model);
+      live = await o.models.live(record.model);
+      labeler = await live.open();
     } catch (e) {
       const err = asVigilError(e);
       log.warn(`camera ${record.id}: ${err.code}: ${err.message}`);
-      const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, error: { code: err.code, message: err.message } };
+      const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, lagMs: 0, error: { code: err.code, message: err.message } };
       failed.set(record.id, status);
       o.publish({ type: 'status', ...status });
       return;
     }
-    const recorder = record.record.mode === 'off' ? undefined : createRecorder({ camera: record, store: o.store, manifest: pooled.model.manifest, publish: o.publish });
+    const recorder = record.record.mode === 'off' ? undefined : createRecorder({ camera: record, store: o.store, manifest: live.manifest, publish: o.publish });
     runners.set(
       record.id,
       startCameraRunner(record, {
-        labeler: pooled.batcher.open(),
-        manifest: pooled.model.manifest,
+        labeler,
+        manifest: live.manifest,
         publish: o.publish,
         maxBackoffMs: o.maxBackoffMs,
+        behindMs: o.behindMs,
         recorder,
       }),
     );

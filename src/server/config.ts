@@ -39,6 +39,8 @@ const configSchema = z
         ingestMessageBytes: z.number().int().positive().default(4 * MiB),
         /** Messages queued for one WebSocket client before it counts as too slow. */
         wsQueue: z.number().int().positive().default(512),
+        /** A live camera whose newest label is further behind its source than this is `behind`. */
+        behindMs: z.number().int().positive().default(2000),
       })
       .strict()
       .default({}),
@@ -49,6 +51,11 @@ const configSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Inference worker threads for live cameras (each one onnxruntime session of one thread);
+     * 0 labels on the main thread (the I/O thread: only for debugging). [default: the cores]
+     */
+    workers: z.number().int().min(0).max(64).optional(),
     /** Ping period; a client that misses one pong is dropped. */
     heartbeatMs: z.number().int().positive().default(30_000),
     /** Upper bound of the reconnect backoff of a dead camera source. */
@@ -75,6 +82,7 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
   if (env.VIGIL_ALLOWED_HOSTS) fromEnv.allowedHosts = list(env.VIGIL_ALLOWED_HOSTS);
   if (env.VIGIL_ALLOWED_ORIGINS) fromEnv.allowedOrigins = list(env.VIGIL_ALLOWED_ORIGINS);
   if (env.VIGIL_SOURCES) fromEnv.sources = list(env.VIGIL_SOURCES);
+  if (env.VIGIL_WORKERS) fromEnv.workers = Number(env.VIGIL_WORKERS);
   const parsed = configSchema.safeParse({ ...fromEnv, ...stripUndefined(input) });
   if (!parsed.success) throw vigilError('VIGIL_ERR_CONFIG', describeIssues(parsed.error));
   const loopback = LOOPBACK.has(parsed.data.host);

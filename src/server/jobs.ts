@@ -29,9 +29,9 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
     o.store.clips.setStatus(clipId, 'processing');
     o.publish({ type: 'clip', clipId, status: 'processing', progress: 0 });
     try {
-      const pooled = await o.models.get(model);
+      const loaded = await o.models.get(model);
       let last = 0;
-      const timeline = await labelClip(o.store.clips.videoPath(clipId), pooled.model, {
+      const timeline = await labelClip(o.store.clips.videoPath(clipId), loaded, {
         signal: stopCtl.signal,
         onProgress(tMs, durationMs) {
           const progress = durationMs ? Math.min(1, tMs / durationMs) : 0;

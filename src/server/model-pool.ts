@@ -1,52 +1,89 @@
+import type { ModelManifest } from '../model/manifest.js';
+import { readManifest, resolveModelDir } from '../model/model-folder.js';
 import { loadModel, type VigilModel } from '../model/model.js';
-import { createStreamBatcher, type StreamBatcher } from '../model/stream-batcher.js';
+import { createStreamBatcher, type StreamBatcher, type StreamLabeler } from '../model/stream-batcher.js';
+import { createInferencePool, type WorkerFigures } from '../model/workers/pool.js';
 
-export interface PooledModel {
-  readonly model: VigilModel;
-  /** Live cameras on this model share its engine calls. */
-  readonly batcher: StreamBatcher;
+/** A model as live cameras use it: its manifest here, its streams labelled where the pool says. */
+export interface LiveModel {
+  readonly manifest: ModelManifest;
+  /** A labeler for one camera; resolves once the model is loaded where it runs. */
+  open(): Promise<StreamLabeler>;
 }
 
 /** Loads each model once for the whole server; cameras and clip jobs share it. */
 export interface ModelPool {
   /** @throws VIGIL_ERR_MODEL_NOT_FOUND, VIGIL_ERR_MODEL_INVALID */
-  get(name: string): Promise<PooledModel>;
+  live(name: string): Promise<LiveModel>;
+  /** The model loaded in this thread (clip jobs). @throws as `live` */
+  get(name: string): Promise<VigilModel>;
   /** What is loaded, with its batching figures (for /api/status). */
   loaded(): Array<{ name: string; engine: string; streams: number; frames: number; runs: number }>;
-  dispose(): void;
+  /** The inference workers' figures (none when live labelling runs on this thread). */
+  workers(): WorkerFigures[];
+  close(): Promise<void>;
 }
 
-export function createModelPool(): ModelPool {
-  const pool = new Map<string, Promise<PooledModel>>();
-  const ready = new Map<string, PooledModel>();
+/**
+ * @param [options.workers] inference worker threads for live cameras [default: the cores];
+ *   0 labels them on this thread, sharing engine calls through one batcher per model.
+ */
+export function createModelPool(options: { workers?: number } = {}): ModelPool {
+  const pool = new Map<string, Promise<VigilModel>>();
+  const ready = new Map<string, VigilModel>();
+  const batchers = new Map<string, StreamBatcher>();
+  const inference = options.workers === 0 ? undefined : createInferencePool({ workers: options.workers });
+
+  function get(name: string): Promise<VigilModel> {
+    let p = pool.get(name);
+    if (!p) {
+      p = loadModel(name).then((model) => {
+        ready.set(name, model);
+        return model;
+      });
+      // A failed load is not cached: the folder may be fixed and the camera retried.
+      p.catch(() => pool.delete(name));
+      pool.set(name, p);
+    }
+    return p;
+  }
+
   return {
-    get(name) {
-      let p = pool.get(name);
-      if (!p) {
-        p = loadModel(name).then((model) => {
-          const pooled = { model, batcher: createStreamBatcher(model) };
-          ready.set(name, pooled);
-          return pooled;
-        });
-        // A failed load is not cached: the folder may be fixed and the camera retried.
-        p.catch(() => pool.delete(name));
-        pool.set(name, p);
+    get,
+    async live(name) {
+      if (inference) {
+        // Read and checked here (cheap: no weights), so a bad folder fails before a worker loads it.
+        const manifest = readManifest(resolveModelDir(name));
+        return { manifest, open: () => inference.open(name) };
       }
-      return p;
+      const model = await get(name);
+      let batcher = batchers.get(name);
+      if (!batcher) batchers.set(name, (batcher = createStreamBatcher(model)));
+      const b = batcher;
+      return { manifest: model.manifest, open: async () => b.open() };
     },
     loaded() {
-      return [...ready].map(([name, { model, batcher }]) => ({
-        name,
-        engine: model.engine.name,
-        streams: batcher.streams,
-        frames: batcher.stats.frames,
-        runs: batcher.stats.runs,
-      }));
+      const rows = new Map<string, { name: string; engine: string; streams: number; frames: number; runs: number }>();
+      for (const [name, model] of ready) {
+        const b = batchers.get(name);
+        rows.set(name, { name, engine: model.engine.name, streams: b?.streams ?? 0, frames: b?.stats.frames ?? 0, runs: b?.stats.runs ?? 0 });
+      }
+      for (const [name, m] of inference?.models() ?? []) {
+        const row = rows.get(name) ?? { name, engine: m.engine, streams: 0, frames: 0, runs: 0 };
+        row.streams += m.streams;
+        row.frames += m.frames;
+        row.runs += m.runs;
+        rows.set(name, row);
+      }
+      return [...rows.values()];
     },
-    dispose() {
-      for (const { model } of ready.values()) model.dispose();
+    workers: () => inference?.figures() ?? [],
+    async close() {
+      await inference?.close();
+      for (const model of ready.values()) model.dispose();
       ready.clear();
       pool.clear();
+      batchers.clear();
     },
   };
 }

@@ -10,7 +10,8 @@ import type { Segment } from '../timeline/types.js';
  */
 export const PROTOCOL_VERSION = 2;
 
-export type CameraState = 'starting' | 'live' | 'reconnecting' | 'waiting' | 'ended' | 'error' | 'stopped';
+/** `behind`: live, but the newest label lags the source by more than the bound (`limits.behindMs`). */
+export type CameraState = 'starting' | 'live' | 'behind' | 'reconnecting' | 'waiting' | 'ended' | 'error' | 'stopped';
 
 export interface WireError {
   code: ErrorCode;
@@ -24,6 +25,11 @@ export interface CameraStatus {
   frames: number;
   /** Frames skipped on purpose because labelling was behind (newest frame wins). */
   dropped: number;
+  /**
+   * How far the newest labelled frame is behind the source's present, in ms, while
+   * `live`/`behind` (see camera-runner.ts: `lagClock`); 0 otherwise.
+   */
+  lagMs: number;
   /** The last error, while `reconnecting` or `error`. */
   error?: WireError;
   /** When the next reconnect is tried (epoch ms), while `reconnecting`. */
@@ -37,8 +43,13 @@ export type ServerMessage =
       cameraId: string;
       /** Stream time: increases for as long as the camera runs, across reconnects. */
       tMs: number;
-      /** When the frame left the decoder (epoch ms): `Date.now() - wallMs` is the latency. */
+      /** When the frame left the decoder (epoch ms). */
       wallMs: number;
+      /**
+       * When the source showed this frame (epoch ms; see `lagMs` of the status):
+       * `Date.now() - sourceMs` is the latency a viewer feels.
+       */
+      sourceMs: number;
       /** Raw probabilities of this frame, by class. */
       probs: Record<string, number>;
       /** The smoothed, stable label and its smoothed probability. */

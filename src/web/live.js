@@ -205,6 +205,8 @@ export function mountLive(root, ctx, selectedId) {
     statusLine.dataset.state = s.state;
     const parts = [h('strong', { class: 'state', 'data-state': s.state }, s.state)];
     parts.push(` · ${s.frames} frames labelled · ${s.dropped} dropped`);
+    // Status messages come on changes, not per frame: the lag shown is the one at that change.
+    if ((s.state === 'live' || s.state === 'behind') && s.lagMs > 0) parts.push(` · ${(s.lagMs / 1000).toFixed(1)} s behind the source`);
     if (s.error) parts.push(' · ', h('code', { 'data-testid': 'live-error-code' }, s.error.code), ` ${s.error.message}`);
     if (s.state === 'reconnecting' && s.retryAtMs) parts.push(` · retry in ${Math.max(0, Math.round((s.retryAtMs - Date.now()) / 1000))} s`);
     if (s.state === 'waiting') parts.push(' · waiting for a webcam publisher');

@@ -57,8 +57,8 @@ function fakeSocket() {
   return ws;
 }
 
-const status = (cameraId: string): CameraStatus => ({ cameraId, state: 'live', frames: 0, dropped: 0 });
-const label = (tMs: number): ServerMessage => ({ type: 'label', cameraId: 'a', tMs, wallMs: 0, probs: { x: 1 }, label: 'x', confidence: 1 });
+const status = (cameraId: string): CameraStatus => ({ cameraId, state: 'live', frames: 0, dropped: 0, lagMs: 0 });
+const label = (tMs: number): ServerMessage => ({ type: 'label', cameraId: 'a', tMs, wallMs: 0, sourceMs: 0, probs: { x: 1 }, label: 'x', confidence: 1 });
 const segment = (event: 'start' | 'update' | 'end', endMs: number): ServerMessage => ({ type: 'segment', cameraId: 'a', event, segment: { label: 'x', startMs: 0, endMs, confidence: 1, peak: 1 } });
 
 describe('server/hub', () => {
@@ -87,7 +87,7 @@ describe('server/hub', () => {
 
   it('sends only what a client subscribed to', () => {
     const ws = subscribed();
-    hub.publish({ type: 'label', cameraId: 'other', tMs: 0, wallMs: 0, probs: {}, label: 'x', confidence: 1 });
+    hub.publish({ type: 'label', cameraId: 'other', tMs: 0, wallMs: 0, sourceMs: 0, probs: {}, label: 'x', confidence: 1 });
     hub.publish({ type: 'clip', clipId: 'c', status: 'ready' });
     hub.publish(label(1));
     ws.read();

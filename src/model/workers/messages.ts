@@ -1,0 +1,31 @@
+import type { Focus } from '../input.js';
+
+/**
+ * What crosses between the main thread and an inference worker. Pixels travel as the
+ * frame's own ArrayBuffer, transferred (moved, not copied); probabilities come back the
+ * same way. Order on one port is kept, so a `reset` applies to the frames posted after it.
+ */
+export type ToWorker =
+  | { op: 'open'; stream: number; model: string }
+  | { op: 'frame'; stream: number; seq: number; tMs: number; width: number; height: number; data: Uint8Array }
+  | { op: 'reset'; stream: number }
+  | { op: 'close'; stream: number }
+  /** Finish the engine call under way, free every session, then exit. */
+  | { op: 'shutdown' };
+
+export type FromWorker =
+  | { op: 'opened'; stream: number; engine: string }
+  | {
+      op: 'label';
+      stream: number;
+      seq: number;
+      tMs: number;
+      probs: Float32Array;
+      focus?: Focus;
+      /** This worker's counters for the stream's model, cumulative: `frames / runs` is its mean batch. */
+      frames: number;
+      runs: number;
+    }
+  /** `seq` absent: the stream could not open. */
+  | { op: 'failed'; stream: number; seq?: number; code: string; message: string }
+  | { op: 'down' };

@@ -1,0 +1,116 @@
+/**
+ * An inference worker: loads the models its streams use (one onnxruntime session of one
+ * thread each) and labels their frames, batching frames of one model that arrive together.
+ * Pixel encoding (frame differences, the motion crop) happens here too, so the main thread
+ * only moves bytes. Started by pool.ts; never terminated mid-call (see `shutdown`).
+ */
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import { asVigilError } from '../../errors.js';
+import { log } from '../../log.js';
+import { loadModel, type VigilModel } from '../model.js';
+import { createStreamBatcher, type StreamBatcher, type StreamLabeler } from '../stream-batcher.js';
+import type { FromWorker, ToWorker } from './messages.js';
+
+if (!parentPort) throw new Error('workers/worker.ts runs inside a worker thread (see pool.ts)');
+const port: MessagePort = parentPort;
+
+interface Loaded {
+  model: VigilModel;
+  batcher: StreamBatcher;
+}
+
+const models = new Map<string, Promise<Loaded>>();
+const streams = new Map<number, { labeler: StreamLabeler; loaded: Loaded }>();
+const inFlight = new Set<Promise<unknown>>();
+let shuttingDown = false;
+
+const send = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+function model(name: string): Promise<Loaded> {
+  let p = models.get(name);
+  if (!p) {
+    p = loadModel(name).then((m) => ({ model: m, batcher: createStreamBatcher(m) }));
+    p.catch(() => models.delete(name));
+    models.set(name, p);
+  }
+  return p;
+}
+
+function track<T>(p: Promise<T>): Promise<T> {
+  inFlight.add(p);
+  void p.finally(() => inFlight.delete(p)).catch(() => {});
+  return p;
+}
+
+async function open(stream: number, name: string): Promise<void> {
+  try {
+    const loaded = await track(model(name));
+    streams.set(stream, { labeler: loaded.batcher.open(), loaded });
+    send({ op: 'opened', stream, engine: loaded.model.engine.name });
+  } catch (e) {
+    const err = asVigilError(e);
+    send({ op: 'failed', stream, code: err.code, message: err.message });
+  }
+}
+
+function frame(msg: Extract<ToWorker, { op: 'frame' }>): void {
+  const s = streams.get(msg.stream);
+  if (!s) {
+    send({ op: 'failed', stream: msg.stream, seq: msg.seq, code: 'VIGIL_ERR_INVALID_ARGUMENT', message: `stream ${msg.stream} is not open in this worker` });
+    return;
+  }
+  const { stats } = s.loaded.batcher;
+  const f = { index: msg.seq, tMs: msg.tMs, width: msg.width, height: msg.height, data: msg.data };
+  void track(s.labeler.label(f)).then(
+    (p) => {
+      const probs = Float32Array.from(p.probs);
+      const out: FromWorker = { op: 'label', stream: msg.stream, seq: msg.seq, tMs: p.tMs, probs, frames: stats.frames, runs: stats.runs };
+      if (p.focus) out.focus = p.focus;
+      send(out, [probs.buffer]);
+    },
+    (e) => {
+      const err = asVigilError(e);
+      send({ op: 'failed', stream: msg.stream, seq: msg.seq, code: err.code, message: err.message });
+    },
+  );
+}
+
+async function shutdown(): Promise<void> {
+  shuttingDown = true;
+  // Every engine call under way finishes first: freeing a session mid-run would abort.
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  for (const p of models.values()) {
+    try {
+      (await p).model.dispose();
+    } catch {
+      // failed to load: nothing to free
+    }
+  }
+  models.clear();
+  send({ op: 'down' });
+  port.close();
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (shuttingDown) return;
+  switch (msg.op) {
+    case 'open':
+      void open(msg.stream, msg.model);
+      break;
+    case 'frame':
+      frame(msg);
+      break;
+    case 'reset':
+      streams.get(msg.stream)?.labeler.reset();
+      break;
+    case 'close':
+      streams.get(msg.stream)?.labeler.close();
+      streams.delete(msg.stream);
+      break;
+    case 'shutdown':
+      void shutdown();
+      break;
+    default:
+      log.warn(`inference worker: unknown message ${JSON.stringify(msg).slice(0, 80)}`);
+  }
+});

@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { decodeSide } from '../../src/model/input.js';
+import { createLabeler } from '../../src/model/labeler.js';
+import { loadModel } from '../../src/model/model.js';
+import { createInferencePool } from '../../src/model/workers/pool.js';
+import { openFrames } from '../../src/video/decode.js';
+import type { Frame } from '../../src/video/types.js';
+import { fixture } from '../helpers/clips.js';
+
+async function frames(name: string, n: number, size: number): Promise<Frame[]> {
+  const out: Frame[] = [];
+  for await (const f of openFrames(fixture(name), { width: size, height: size, fps: 8 })) {
+    out.push({ ...f, data: Uint8Array.from(f.data) });
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+// The pool moves each frame's pixels to its worker: hand it copies, keep the originals.
+const copy = (f: Frame): Frame => ({ ...f, data: Uint8Array.from(f.data) });
+
+describe('model/workers: the inference pool', function () {
+  this.timeout(120_000);
+
+  for (const [name, clips] of [
+    ['fight', ['fight-fi150.mp4', 'nofight-nofi090.mp4', 'fight-fi002.mp4']],
+    ['fall', ['gmdcsa24-subject4-fall02.mp4', 'fight-fi150.mp4', 'nofight-nofi090.mp4']],
+  ] as const) {
+    it(`labels streams of ${name} in two workers with the same numbers as one labeler per stream here (1e-5), focus included`, async () => {
+      const model = await loadModel(name);
+      const pool = createInferencePool({ workers: 2 });
+      try {
+        const size = decodeSide(model.manifest.input, model.manifest.inputSize);
+        const clipFrames = await Promise.all(clips.map((c) => frames(c, 8, size)));
+        const streams = await Promise.all(clips.map(() => pool.open(name)));
+        expect(pool.figures().map((w) => w.streams), 'spread over both workers').to.deep.equal([2, 1]);
+        const here = clips.map(() => createLabeler(model));
+        for (let i = 0; i < 8; i++) {
+          const got = await Promise.all(streams.map((s, j) => s.label(copy(clipFrames[j][i]))));
+          for (let j = 0; j < clips.length; j++) {
+            const want = await here[j].label(clipFrames[j][i]);
+            expect(got[j].tMs).to.equal(clipFrames[j][i].tMs);
+            for (let k = 0; k < want.probs.length; k++) expect(got[j].probs[k]).to.be.closeTo(want.probs[k], 1e-5);
+            if (model.manifest.input === 'motioncrop') expect(got[j].focus).to.have.keys('x', 'y', 'side');
+            else expect(got[j].focus).to.equal(undefined);
+          }
+        }
+        // reset() applies to the frames handed in after it: the first frame's numbers again.
+        const first = await here[0].label(clipFrames[0][0]);
+        here[0].reset();
+        const again = await here[0].label(clipFrames[0][0]);
+        streams[0].reset();
+        const pooled = await streams[0].label(copy(clipFrames[0][0]));
+        for (let k = 0; k < again.probs.length; k++) expect(pooled.probs[k]).to.be.closeTo(again.probs[k], 1e-5);
+        expect(Array.from(first.probs)).to.not.deep.equal(Array.from(again.probs));
+        const m = pool.models().get(name);
+        expect(m).to.include({ streams: 3, frames: 3 * 8 + 1 });
+        expect(m!.runs).to.be.within(1, 3 * 8 + 1);
+      } finally {
+        await pool.close();
+        model.dispose();
+      }
+    });
+  }
+
+  it('moves pixels instead of copying them: the frame handed in is detached', async () => {
+    const pool = createInferencePool({ workers: 1 });
+    try {
+      const s = await pool.open('fight');
+      const [f] = await frames('fight-fi150.mp4', 1, 448);
+      const buffer = f.data.buffer;
+      expect(buffer.byteLength).to.equal(448 * 448 * 3);
+      await s.label(f);
+      expect(buffer.byteLength, 'transferred').to.equal(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('says why a model cannot open, with its code', async () => {
+    const pool = createInferencePool({ workers: 1 });
+    try {
+      const e = await pool.open('no-such-model').catch((x) => x);
+      expect(e.code).to.equal('VIGIL_ERR_MODEL_NOT_FOUND');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('closes only after the engine calls under way finish: every pending label resolves, the workers exit', async () => {
+    const pool = createInferencePool({ workers: 2 });
+    const [a, b] = await Promise.all([pool.open('fight'), pool.open('fight')]);
+    const clip = await frames('fight-fi002.mp4', 6, 448);
+    const pending = clip.flatMap((f) => [a.label(copy(f)), b.label(copy(f))]);
+    const closed = pool.close();
+    const settled = await Promise.allSettled(pending);
+    await closed;
+    // Frames the workers took before `shutdown` are labelled; none is left hanging.
+    expect(settled.filter((s) => s.status === 'fulfilled').length).to.be.greaterThan(0);
+    expect(pool.figures().every((w) => w.streams >= 0)).to.equal(true);
+    expect((await pool.open('fight').catch((e) => e)).code).to.equal('VIGIL_ERR_CONFLICT');
+  });
+});

@@ -1,5 +1,7 @@
 /**
  * `npm run bench:live`: the live service under load, on this machine, as the user feels it.
+ * The server is `vigil serve` in its own process (through tsx: no build needed), so the
+ * bench's client does not share its CPU and its main thread can be told apart in /proc.
  *
  * 1. Stage costs, from 2 cameras for one step: ffmpeg's CPU and vigil's (main thread and
  *    inference workers) per labelled frame, summed; the bench's own arithmetic then says how
@@ -19,12 +21,11 @@
  * BENCH_MODEL (fight), BENCH_CLIP (fixtures/demo.mp4), BENCH_FPS (5),
  * BENCH_RECORD=1 (every camera also records continuously, in 10 s segments).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { startServer } from '../src/server/app.js';
 import type { CameraStatus, ServerMessage } from '../src/server/protocol.js';
 
 const CLIP = join(process.cwd(), process.env.BENCH_CLIP ?? 'fixtures/demo.mp4');
@@ -46,12 +47,21 @@ const pct = (xs: number[], p: number) => {
 const mib = (kb: number) => (kb / 1024).toFixed(0);
 const wait = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-/** The ffmpeg children of this process: pid → CPU seconds so far and RSS in KiB. */
+/** CPU seconds (user + system) from a /proc stat line: utime and stime follow the command. */
+function cpuSeconds(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_S;
+}
+
+const rssKbOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+/** The server's ffmpeg children: pid → CPU seconds so far and RSS in KiB. */
 function ffmpegs(): Map<number, { cpuS: number; rssKb: number }> {
   const out = new Map<number, { cpuS: number; rssKb: number }>();
   let pids: number[] = [];
   try {
-    pids = execFileSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,comm='], { encoding: 'utf8' })
+    pids = execFileSync('ps', ['--ppid', String(serverPid), '-o', 'pid=,comm='], { encoding: 'utf8' })
       .trim()
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
@@ -62,11 +72,7 @@ function ffmpegs(): Map<number, { cpuS: number; rssKb: number }> {
   }
   for (const pid of pids) {
     try {
-      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-      out.set(pid, { cpuS: (Number(f[11]) + Number(f[12])) * TICK_S, rssKb });
+      out.set(pid, { cpuS: cpuSeconds(`/proc/${pid}/stat`), rssKb: rssKbOf(pid) });
     } catch {
       // exited meanwhile
     }
@@ -74,11 +80,39 @@ function ffmpegs(): Map<number, { cpuS: number; rssKb: number }> {
   return out;
 }
 
-const nodeRssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
-const rss = () => ({ node: nodeRssKb(), ffmpeg: [...ffmpegs().values()].reduce((s, p) => s + p.rssKb, 0) });
+const rss = () => ({ node: rssKbOf(serverPid), ffmpeg: [...ffmpegs().values()].reduce((s, p) => s + p.rssKb, 0) });
+
+/**
+ * `vigil serve` in its own process, as an operator runs it: the bench's client (WebSocket,
+ * status polls) does not share its CPU, and its threads can be told apart in /proc.
+ */
+async function startServerProcess(dataDir: string) {
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', dataDir, '--no-demo', '-q'];
+  if (WORKERS !== undefined) args.push('--workers', String(WORKERS));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((done, fail) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /serving (http:\/\/\S+?)\/ /.exec(out);
+      if (m) done(m[1]);
+    });
+    child.once('exit', (code) => fail(new Error(`vigil serve exited (${code}) before serving`)));
+  });
+  return {
+    url,
+    pid: child.pid!,
+    async close() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-const server = await startServer({ port: 0, dataDir, demo: false, workers: WORKERS });
+const server = await startServerProcess(dataDir);
+const serverPid = server.pid;
 const latencies: number[] = [];
 let labels = 0;
 const ws = new WebSocket(server.url.replace('http', 'ws') + '/ws');
@@ -108,7 +142,8 @@ interface Step {
   lag: number[];
   statusMs: number[];
   behind: number;
-  cpu: { node: number; ffmpeg: number };
+  /** CPU ms in the step: the server process (all threads), its main thread, its ffmpegs. */
+  cpu: { node: number; main: number; ffmpeg: number };
   workersBusy: number[];
 }
 
@@ -132,10 +167,12 @@ async function step(cameras: number): Promise<Step> {
     workersBusy = s.workers.map((w) => w.busy);
   };
   await poll(); // also resets the workers' busy window
+  statusMs.length = 0; // the first poll of a step warms up; it is not a figure
   latencies.length = 0;
   labels = 0;
   const ff0 = ffmpegs();
-  const cpu0 = process.cpuUsage();
+  const node0 = cpuSeconds(`/proc/${serverPid}/stat`);
+  const main0 = cpuSeconds(`/proc/${serverPid}/task/${serverPid}/stat`);
   const t0 = performance.now();
   const until = t0 + STEP_S * 1000;
   while (performance.now() < until) {
@@ -143,7 +180,8 @@ async function step(cameras: number): Promise<Step> {
     await poll();
   }
   const s = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const node = (cpuSeconds(`/proc/${serverPid}/stat`) - node0) * 1000;
+  const main = (cpuSeconds(`/proc/${serverPid}/task/${serverPid}/stat`) - main0) * 1000;
   let ffCpu = 0;
   for (const [pid, p] of ffmpegs()) ffCpu += p.cpuS - (ff0.get(pid)?.cpuS ?? p.cpuS);
   return {
@@ -154,7 +192,7 @@ async function step(cameras: number): Promise<Step> {
     lag,
     statusMs,
     behind,
-    cpu: { node: (cpu.user + cpu.system) / 1000, ffmpeg: ffCpu * 1000 },
+    cpu: { node, main, ffmpeg: ffCpu * 1000 },
     workersBusy,
   };
 }
@@ -178,11 +216,15 @@ const ffMs = probe.cpu.ffmpeg / frames;
 const nodeMs = probe.cpu.node / frames;
 const coreMs = ffMs + nodeMs;
 const capacity = (CORES * 1000) / coreMs / FPS;
-console.log(`\nstage costs (2 cameras, ${frames.toFixed(0)} frames): ffmpeg ${ffMs.toFixed(1)} core-ms/frame + vigil ${nodeMs.toFixed(1)} (main thread and inference workers) = ${coreMs.toFixed(1)} core-ms/frame`);
+const mainMs = probe.cpu.main / frames;
+console.log(
+  `\nstage costs (2 cameras, ${frames.toFixed(0)} frames): ffmpeg ${ffMs.toFixed(1)} core-ms/frame + vigil ${nodeMs.toFixed(1)} ` +
+    `(main thread ${mainMs.toFixed(1)}, other threads: inference workers, GC ${(nodeMs - mainMs).toFixed(1)}) = ${coreMs.toFixed(1)} core-ms/frame`,
+);
 console.log(`arithmetic: ${CORES} cores × 1000 / ${coreMs.toFixed(1)} core-ms / ${FPS} fps = ${capacity.toFixed(1)} cameras`);
 
 // 2. Sweep.
-console.log('\ncameras  labels/s  expected  dropped/s  latency p50/p95 ms  lagMs p50/p95  status p99 ms  behind  workers busy  node MiB  ffmpeg MiB  ok');
+console.log('\ncameras  labels/s  expected  dropped/s  latency p50/p95 ms  lagMs p50/p95  status p99 ms  behind  main core  workers busy  node MiB  ffmpeg MiB  ok');
 const firstFail: Record<string, number | undefined> = { labels: undefined, lag: undefined, latency: undefined, status: undefined };
 let best = 0;
 const mem: Array<{ n: number; node: number; ffmpeg: number }> = [];
@@ -210,6 +252,7 @@ for (const target of counts) {
       `${lag[0].toFixed(0)}/${lag[1].toFixed(0)}`.padStart(13),
       st.toFixed(1).padStart(13),
       String(r.behind).padStart(6),
+      (r.cpu.main / (STEP_S * 1000)).toFixed(2).padStart(9),
       r.workersBusy.map((b) => b.toFixed(2)).join(' ').padStart(12),
       mib(m.node).padStart(8),
       mib(m.ffmpeg).padStart(10),

@@ -8,7 +8,7 @@ import type { Segment } from '../timeline/types.js';
  * The WebSocket protocol (README, "WebSocket protocol"). Bump on any change a client must
  * know about; the server says its version in `hello`.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** `behind`: live, but the newest label lags the source by more than the bound (`limits.behindMs`). */
 export type CameraState = 'starting' | 'live' | 'behind' | 'reconnecting' | 'waiting' | 'ended' | 'error' | 'stopped';

@@ -16,7 +16,7 @@ describe('server: live cameras over WebSocket', function () {
   it('adds the demo camera on a first start and streams its labels in stream-time order', async () => {
     const c = await connect(`${t.url}/ws`);
     const hello = await c.next('hello');
-    expect(hello.protocol).to.equal(2);
+    expect(hello.protocol).to.equal(3);
     expect(hello.cameras.map((s) => s.cameraId)).to.deep.equal(['demo']);
     c.send({ type: 'subscribe', cameras: ['demo'] });
     expect(await c.next('subscribed')).to.deep.include({ cameras: ['demo'], clips: false });
@@ -28,6 +28,14 @@ describe('server: live cameras over WebSocket', function () {
     expect(times.every((x, i) => i === 0 || x > times[i - 1]), `tMs increasing: ${times.join(',')}`).to.equal(true);
     // The loop restarts the file at 0; stream time must go on past the clip's 4.5 s.
     expect(times[times.length - 1]).to.be.greaterThan(4600);
+    // Each label says when the source showed its frame: before it left ffmpeg, not long before.
+    for (const m of labels) expect(m.wallMs - m.sourceMs, 'source to decoder').to.be.within(0, 1000);
+    const status = (await (await fetch(`${t.url}/api/status`)).json()) as { cameras: Array<{ state: string; lagMs: number }>; workers: Array<{ streams: number; frames: number }> };
+    expect(status.cameras[0].state).to.equal('live');
+    expect(status.cameras[0].lagMs).to.be.within(1, 1000);
+    // Labelled in an inference worker, not on the thread that serves this request.
+    expect(status.workers.reduce((n, w) => n + w.frames, 0)).to.be.greaterThan(40);
+    expect(status.workers.map((w) => w.streams).sort()).to.deep.equal([...Array(status.workers.length - 1).fill(0), 1]);
     for (const l of labels) {
       expect(l.cameraId).to.equal('demo');
       expect(Object.keys(l.probs)).to.deep.equal(['fight', 'no_fight']);

@@ -1,6 +1,7 @@
 /**
  * `npm run bench:engines`: the inference engines side by side on MobileNetV2-224, as medians.
- *   ms/frame and GFLOP/s per engine at batch 1 and 8, and their ratio · the machine's native
+ *   ms/frame and GFLOP/s per engine at batch 1 and 8, and their ratio · MoveNet Lightning
+ *   (the pose extractors) per engine and the ratio · the machine's native
  *   ceiling (a 2048³ MatMul on onnxruntime, 1 and 2 threads) and the fraction the CNN reaches ·
  *   threading: one session on 2 intra-op threads vs two single-thread sessions (one per
  *   worker thread) vs batching · CNN + RNN step per frame on one core (fused graph and
@@ -17,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { describeEngine, chooseEngine } from '../src/model/engine.js';
 import { extractorEntry } from '../src/model/extractors/registry.js';
+import { loadMoveNet, loadMoveNetOrt } from '../src/model/extractors/movenet.js';
 import type { FeatureExtractor } from '../src/model/extractors/types.js';
 import { createOrtExtractor } from '../src/model/onnx/extractor.js';
 import { headWeights, ONNX_IO } from '../src/model/onnx/head.js';
@@ -108,6 +110,34 @@ for (const [name, ex, repeats] of [
 }
 const [tfjsName, ortName] = Object.keys(perEngine);
 row('ort / tfjs speed-up', `${fmt(perEngine[tfjsName][1] / perEngine[ortName][1], 1)}x at batch 1, ${fmt(perEngine[tfjsName][8] / perEngine[ortName][8], 1)}x at batch 8`);
+
+// MoveNet Lightning, the pose extractors' network: a tfjs graph model, converted by
+// onnx/graph.ts. One frame per run on either engine (the graph's batch is 1); real frames
+// of a person, rotating, so the keypoint decoding sees real heatmaps.
+const P = 192;
+const POSE_FRAME = P * P * 3;
+const poseFrames = new Float32Array(8 * POSE_FRAME);
+{
+  let i = 0;
+  for await (const f of openFrames('fixtures/gmdcsa24-subject4-fall02.mp4', { width: P, height: P, fps: 8 })) {
+    poseFrames.set(f.data, i * POSE_FRAME);
+    if (++i === 8) break;
+  }
+}
+const moveNets: [string, FeatureExtractor][] = [
+  [`tfjs (${tfjsChoice.tfjs.name})`, await loadMoveNet('movenet_lightning')],
+  ['ort, 1 thread', await loadMoveNetOrt('movenet_lightning', { cacheDir, threads: 1 })],
+  ['ort, 2 threads', await loadMoveNetOrt('movenet_lightning', { cacheDir, threads: 2 })],
+];
+const moveMs: number[] = [];
+for (const [name, ex] of moveNets) {
+  let k = 0;
+  const ms = await time(() => ex.extract(poseFrames.subarray((k % 8) * POSE_FRAME, ((k++ % 8) + 1) * POSE_FRAME), 1));
+  moveMs.push(ms);
+  row(`MoveNet ${name}, batch 1`, `${fmt(ms)} ms/frame (keypoints + pose features)`);
+  ex.dispose();
+}
+row('MoveNet ort / tfjs speed-up', `${fmt(moveMs[0] / moveMs[1], 1)}x on 1 thread (goal >= 5), ${fmt(moveMs[0] / moveMs[2], 1)}x on 2`);
 
 // The native ceiling: a large square MatMul is as close to peak f32 FMA as this CPU gets.
 const N = 2048;

@@ -18,17 +18,20 @@
  *
  * Env: BENCH_STEP_S (seconds a step, 10), BENCH_MAX_CAMERAS (40), BENCH_SOAK_MIN (2; 0 skips),
  * BENCH_WORKERS (inference workers; 0 = label on the main thread, as before issue 14),
- * BENCH_MODEL (fight), BENCH_CLIP (fixtures/demo.mp4), BENCH_FPS (5),
+ * BENCH_MODEL (fight), BENCH_CLIP (fixtures/demo.mp4; `quiet`: the demo clip then 20 s of its last
+ * frame held, a mostly still scene for motion gating), BENCH_FPS (5), VIGIL_MOTION_GATE (the server's),
  * BENCH_RECORD=1 (every camera also records continuously, in 10 s segments).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { CameraStatus, ServerMessage } from '../src/server/protocol.js';
+import { resolveFfmpeg } from '../src/video/ffmpeg.js';
 
-const CLIP = join(process.cwd(), process.env.BENCH_CLIP ?? 'fixtures/demo.mp4');
+const QUIET = process.env.BENCH_CLIP === 'quiet';
+const CLIP = QUIET ? await quietClip() : join(process.cwd(), process.env.BENCH_CLIP ?? 'fixtures/demo.mp4');
 const MODEL = process.env.BENCH_MODEL ?? 'fight';
 const FPS = Number(process.env.BENCH_FPS ?? 5);
 const STEP_S = Number(process.env.BENCH_STEP_S ?? 10);
@@ -39,6 +42,16 @@ const RECORD = process.env.BENCH_RECORD === '1' ? { mode: 'continuous', segmentS
 const CORES = availableParallelism();
 /** /proc/<pid>/stat counts CPU time in clock ticks: USER_HZ is 100 on Linux. */
 const TICK_S = 1 / 100;
+
+/** `.cache/bench/quiet.mp4`: 4.5 s of the demo clip's motion, then its last frame for 20 s. */
+async function quietClip(): Promise<string> {
+  const out = join(process.cwd(), '.cache', 'bench', 'quiet.mp4');
+  if (existsSync(out)) return out;
+  mkdirSync(dirname(out), { recursive: true });
+  const { ffmpeg } = await resolveFfmpeg();
+  execFileSync(ffmpeg.path, ['-v', 'error', '-y', '-i', 'fixtures/demo.mp4', '-vf', 'tpad=stop_mode=clone:stop_duration=20', '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', out]);
+  return out;
+}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -142,6 +155,8 @@ interface Step {
   lag: number[];
   statusMs: number[];
   behind: number;
+  /** Share of the step's labelled frames that skipped the CNN (motion gating). */
+  gatedShare: number;
   /** CPU ms in the step: the server process (all threads), its main thread, its ffmpegs. */
   cpu: { node: number; main: number; ffmpeg: number };
   workersBusy: number[];
@@ -153,6 +168,10 @@ async function step(cameras: number): Promise<Step> {
   const lag: number[] = [];
   let dropped0 = -1;
   let dropped = 0;
+  let gated0 = -1;
+  let gated = 0;
+  let frames0 = -1;
+  let framesN = 0;
   let behind = 0;
   let workersBusy: number[] = [];
   const poll = async () => {
@@ -162,6 +181,10 @@ async function step(cameras: number): Promise<Step> {
     const d = s.cameras.reduce((a, c) => a + c.dropped, 0);
     if (dropped0 < 0) dropped0 = d;
     dropped = d - dropped0;
+    const g = s.cameras.reduce((a, c) => a + c.gated, 0);
+    const n = s.cameras.reduce((a, c) => a + c.frames, 0);
+    if (gated0 < 0) [gated0, frames0] = [g, n];
+    [gated, framesN] = [g - gated0, n - frames0];
     for (const c of s.cameras) if (c.state === 'live' || c.state === 'behind') lag.push(c.lagMs);
     behind = Math.max(behind, s.cameras.filter((c) => c.state === 'behind').length);
     workersBusy = s.workers.map((w) => w.busy);
@@ -192,6 +215,7 @@ async function step(cameras: number): Promise<Step> {
     lag,
     statusMs,
     behind,
+    gatedShare: framesN > 0 ? gated / framesN : 0,
     cpu: { node, main, ffmpeg: ffCpu * 1000 },
     workersBusy,
   };
@@ -224,7 +248,7 @@ console.log(
 console.log(`arithmetic: ${CORES} cores × 1000 / ${coreMs.toFixed(1)} core-ms / ${FPS} fps = ${capacity.toFixed(1)} cameras`);
 
 // 2. Sweep.
-console.log('\ncameras  labels/s  expected  dropped/s  latency p50/p95 ms  lagMs p50/p95  status p99 ms  behind  main core  workers busy  node MiB  ffmpeg MiB  ok');
+console.log('\ncameras  labels/s  expected  dropped/s  latency p50/p95 ms  lagMs p50/p95  status p99 ms  behind  gated  main core  workers busy  node MiB  ffmpeg MiB  ok');
 const firstFail: Record<string, number | undefined> = { labels: undefined, lag: undefined, latency: undefined, status: undefined };
 let best = 0;
 const mem: Array<{ n: number; node: number; ffmpeg: number }> = [];
@@ -252,6 +276,7 @@ for (const target of counts) {
       `${lag[0].toFixed(0)}/${lag[1].toFixed(0)}`.padStart(13),
       st.toFixed(1).padStart(13),
       String(r.behind).padStart(6),
+      `${(100 * r.gatedShare).toFixed(0)}%`.padStart(5),
       (r.cpu.main / (STEP_S * 1000)).toFixed(2).padStart(9),
       r.workersBusy.map((b) => b.toFixed(2)).join(' ').padStart(12),
       mib(m.node).padStart(8),

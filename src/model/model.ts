@@ -34,7 +34,7 @@ export interface VigilModel {
   readonly engine: EngineChoice;
   /**
    * Where the extractor runs: the engine, or tfjs for an extractor the engine cannot run
-   * (e.g. `movenet_lightning` under `ort`; see `ExtractorEntry.engines`).
+   * (an extractor with neither a layers model nor its own ONNX conversion; see `ExtractorEntry.engines`).
    */
   readonly extractorEngine: EngineName;
   readonly extractor: FeatureExtractor;

@@ -1,6 +1,7 @@
 import { vigilError } from '../errors.js';
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
+import { extractorEntry } from './extractors/registry.js';
 import { deltaLags } from './feature-deltas.js';
 import type { Focus } from './input.js';
 import type { VigilModel } from './model.js';
@@ -10,6 +11,19 @@ import { createStreamInput, type StreamInput } from './stream-input.js';
 export interface LiveLabel extends FrameProbs {
   /** In fractions of the letterboxed decode; absent for a whole-frame model. */
   readonly focus?: Focus;
+  /** Too still to need the CNN: the head saw the features of a still scene (motion gating). */
+  readonly gated?: true;
+}
+
+/** Per stream: how still a frame must be for the CNN to be skipped. */
+export interface StreamOptions {
+  /**
+   * Motion gating threshold: a frame whose encoded difference input has a mean absolute
+   * value (in the extractor's pixel scale) under this skips the CNN, and the head is fed the
+   * features of a still scene instead, computed once per model. Only models whose input is
+   * a difference (`framediff`, `motioncrop`) can be gated; 0 or absent: never.
+   */
+  gate?: number;
 }
 
 /**
@@ -30,9 +44,9 @@ export interface StreamLabeler {
 
 /** Shares one loaded model between many live streams (cameras). */
 export interface StreamBatcher {
-  open(): StreamLabeler;
-  /** Frames labelled and engine calls made: `frames / runs` is the mean batch. */
-  readonly stats: { readonly frames: number; readonly runs: number };
+  open(options?: StreamOptions): StreamLabeler;
+  /** Frames labelled, engine calls made (`frames / runs` is the mean batch), frames gated. */
+  readonly stats: { readonly frames: number; readonly runs: number; readonly gated: number };
   readonly streams: number;
 }
 
@@ -43,7 +57,8 @@ interface Stream {
 }
 
 interface Pending {
-  pixels: Float32Array;
+  /** Undefined for a gated frame. */
+  pixels: Float32Array | undefined;
   stream: Stream;
   tMs: number;
   focus: Focus | undefined;
@@ -70,30 +85,68 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
   const pixels = new Float32Array(maxBatch * frameFloats);
   const hs = new Float32Array(maxBatch * hidden);
   const queue: Pending[] = [];
-  const stats = { frames: 0, runs: 0 };
+  const stats = { frames: 0, runs: 0, gated: 0 };
+  const gateable = manifest.input === 'framediff' || manifest.input === 'motioncrop';
+  const offset = extractorEntry(manifest.extractor).pixelOffset;
+  let still: Promise<Float32Array> | undefined;
   let streams = 0;
   let running = false;
 
+  /** The CNN's features of a frame with no motion: every input value at the offset. */
+  function stillFeatures(): Promise<Float32Array> {
+    still ??= extractor.extract(new Float32Array(frameFloats).fill(offset), 1);
+    return still;
+  }
+
   async function run(batch: Pending[]): Promise<void> {
+    const moving = batch.filter((p) => p.pixels !== undefined);
+    const gated = batch.filter((p) => p.pixels === undefined);
+    if (moving.length > 0) await runMoving(moving);
+    if (gated.length > 0) await runGated(gated);
+  }
+
+  async function runMoving(batch: Pending[]): Promise<void> {
     const n = batch.length;
     batch.forEach((p, i) => {
-      pixels.set(p.pixels, i * frameFloats);
+      pixels.set(p.pixels!, i * frameFloats);
       hs.set(p.stream.h, i * hidden);
     });
     const px = pixels.subarray(0, n * frameFloats);
     const h = hs.subarray(0, n * hidden);
-    const out = live ? await live.step(px, h, n) : head.step(await features(batch, px), h, n);
+    const out = live ? await live.step(px, h, n) : head.step(await features(batch, await extractor.extract(px, n)), h, n);
     stats.frames += n;
     stats.runs += 1;
+    settle(batch, out);
+  }
+
+  /** The head alone, on the still scene's features: no CNN run at all. */
+  async function runGated(batch: Pending[]): Promise<void> {
+    const n = batch.length;
+    const f = await stillFeatures();
+    const x = new Float32Array(n * f.length);
+    batch.forEach((p, i) => {
+      x.set(f, i * f.length);
+      hs.set(p.stream.h, i * hidden);
+    });
+    const out = head.step(await features(batch, x), hs.subarray(0, n * hidden), n);
+    stats.frames += n;
+    stats.gated += n;
+    settle(batch, out, true);
+  }
+
+  function settle(batch: Pending[], out: { probs: Float32Array; h: Float32Array }, gated = false): void {
     batch.forEach((p, i) => {
       p.stream.h = out.h.slice(i * hidden, (i + 1) * hidden);
       const probs = out.probs.slice(i * k, (i + 1) * k);
-      p.resolve(p.focus ? { tMs: p.tMs, probs, focus: p.focus } : { tMs: p.tMs, probs });
+      const label: { tMs: number; probs: Float32Array; focus?: Focus; gated?: true } = { tMs: p.tMs, probs };
+      if (p.focus) label.focus = p.focus;
+      if (gated) label.gated = true;
+      p.resolve(label);
     });
   }
 
-  async function features(batch: Pending[], px: Float32Array): Promise<Float32Array> {
-    const x = await extractor.extract(px, batch.length);
+  /** The CNN's features of a batch, with each stream's velocities appended if the model has them. */
+  async function features(batch: Pending[], x: Float32Array): Promise<Float32Array> {
     if (lags === 0) return x;
     const dim = extractor.featureSize;
     const width = (1 + lags) * dim;
@@ -102,10 +155,28 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     return out;
   }
 
+  /**
+   * The oldest queued frames, at most one per stream: a stream's next frame needs the state
+   * its previous frame leaves, so two of one stream never share an engine call.
+   */
+  function takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const taken = new Set<Stream>();
+    for (let i = 0; i < queue.length && batch.length < maxBatch; ) {
+      if (taken.has(queue[i].stream)) {
+        i++;
+        continue;
+      }
+      taken.add(queue[i].stream);
+      batch.push(...queue.splice(i, 1));
+    }
+    return batch;
+  }
+
   async function drain(): Promise<void> {
     try {
       while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch);
+        const batch = takeBatch();
         try {
           await run(batch);
         } catch (e) {
@@ -124,16 +195,18 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     get streams() {
       return streams;
     },
-    open() {
+    open(o = {}) {
       streams += 1;
       let closed = false;
+      const gate = gateable && o.gate !== undefined && o.gate > 0 ? o.gate : 0;
       const stream: Stream = { h: new Float32Array(hidden), input: createStreamInput(model, 1) };
       return {
         label(frame) {
           if (closed) return Promise.reject(vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'label() on a closed stream'));
-          // Copied: the encoder's buffer is reused by this stream's next frame.
-          const px = stream.input.encode([frame]).slice();
+          const encoded = stream.input.encode([frame]);
           const focus = stream.input.focus(); // this frame's: the next encode moves it
+          // Copied: the encoder's buffer is reused by this stream's next frame.
+          const px = gate > 0 && meanAbs(encoded, offset) < gate ? undefined : encoded.slice();
           return new Promise<LiveLabel>((resolve, reject) => {
             queue.push({ pixels: px, stream, tMs: frame.tMs, focus, resolve, reject });
             if (!running) {
@@ -153,4 +226,11 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
       };
     },
   };
+}
+
+/** Mean of |v - offset|: how much a difference input moved (0 for a still scene). */
+export function meanAbs(v: Float32Array, offset: number): number {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += Math.abs(v[i] - offset);
+  return sum / v.length;
 }

@@ -60,7 +60,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const publish = hub.publish;
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
-  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs, behindMs: config.limits.behindMs, sources });
+  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs, behindMs: config.limits.behindMs, motionGate: config.motionGate, sources });
   const jobs = createJobQueue({ store, models, publish });
 
   const app = express();

@@ -92,7 +92,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
   const fps = camera.fps ?? manifest.fps;
   const smoothing = manifest.smoothing;
   const behindMs = options.behindMs ?? 2000;
-  const state: CameraStatus = { cameraId: camera.id, state: 'starting', frames: 0, dropped: 0, lagMs: 0 };
+  const state: CameraStatus = { cameraId: camera.id, state: 'starting', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
   // When the source showed the newest labelled frame (epoch ms); 0 before the first.
   let labelledSourceMs = 0;
   const stopCtl = new AbortController();
@@ -182,6 +182,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       const tMs = base + frameTMs;
       const s = smoother.push({ tMs, probs: p.probs });
       state.frames += 1;
+      if (p.gated) state.gated += 1;
       lastMs = tMs;
       labelledSourceMs = sourceMs;
       const li = manifest.classes.indexOf(s.label);

@@ -41,6 +41,8 @@ export interface CameraServiceOptions {
   maxBackoffMs: number;
   /** Lag past which a live camera is `behind` (see camera-runner.ts) [behindMs=2000]. */
   behindMs?: number;
+  /** Motion gating threshold (see `StreamOptions.gate`) [motionGate=0: off]. */
+  motionGate?: number;
   /** Which sources a camera may read [sources=OPEN_SOURCES]. */
   sources?: SourcePolicy;
 }
@@ -63,7 +65,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   }
 
   function view(record: CameraRecord): CameraView {
-    const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, lagMs: 0 };
+    const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
     return publicCamera({ ...record, status });
   }
 
@@ -78,11 +80,11 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       // A camera stored under a wider list than the one in force now stays stopped.
       (o.sources ?? OPEN_SOURCES).check(record.source, sourceShape(record.source));
       live = await o.models.live(record.model);
-      labeler = await live.open();
+      labeler = await live.open({ gate: o.motionGate });
     } catch (e) {
       const err = asVigilError(e);
       log.warn(`camera ${record.id}: ${err.code}: ${err.message}`);
-      const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, lagMs: 0, error: { code: err.code, message: err.message } };
+      const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, gated: 0, lagMs: 0, error: { code: err.code, message: err.message } };
       failed.set(record.id, status);
       o.publish({ type: 'status', ...status });
       return;

@@ -1,14 +1,14 @@
 import type { ModelManifest } from '../model/manifest.js';
 import { readManifest, resolveModelDir } from '../model/model-folder.js';
 import { loadModel, type VigilModel } from '../model/model.js';
-import { createStreamBatcher, type StreamBatcher, type StreamLabeler } from '../model/stream-batcher.js';
+import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../model/stream-batcher.js';
 import { createInferencePool, type WorkerFigures } from '../model/workers/pool.js';
 
 /** A model as live cameras use it: its manifest here, its streams labelled where the pool says. */
 export interface LiveModel {
   readonly manifest: ModelManifest;
   /** A labeler for one camera; resolves once the model is loaded where it runs. */
-  open(): Promise<StreamLabeler>;
+  open(options?: StreamOptions): Promise<StreamLabeler>;
 }
 
 /** Loads each model once for the whole server; cameras and clip jobs share it. */
@@ -54,13 +54,13 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
       if (inference) {
         // Read and checked here (cheap: no weights), so a bad folder fails before a worker loads it.
         const manifest = readManifest(resolveModelDir(name));
-        return { manifest, open: () => inference.open(name) };
+        return { manifest, open: (o) => inference.open(name, o) };
       }
       const model = await get(name);
       let batcher = batchers.get(name);
       if (!batcher) batchers.set(name, (batcher = createStreamBatcher(model)));
       const b = batcher;
-      return { manifest: model.manifest, open: async () => b.open() };
+      return { manifest: model.manifest, open: async (o) => b.open(o) };
     },
     loaded() {
       const rows = new Map<string, { name: string; engine: string; streams: number; frames: number; runs: number }>();

@@ -25,6 +25,8 @@ export interface CameraStatus {
   frames: number;
   /** Frames skipped on purpose because labelling was behind (newest frame wins). */
   dropped: number;
+  /** Frames labelled without the CNN: too still to change anything (motion gating). */
+  gated: number;
   /**
    * How far the newest labelled frame is behind the source's present, in ms, while
    * `live`/`behind` (see camera-runner.ts: `lagClock`); 0 otherwise.

@@ -18,7 +18,7 @@ import { buildHeadModel } from '../../src/model/recurrent-head.js';
 import { loadExtractorLayers } from '../../src/model/onnx/extractor.js';
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
-import { expectCoded, rejection } from '../helpers/errors.js';
+import { expectCoded, rejection, thrown } from '../helpers/errors.js';
 import { fixture } from '../helpers/clips.js';
 
 const at = (name: string) => POSE_FEATURES.indexOf(name);
@@ -137,7 +137,7 @@ describe('movenet_lightning extractor', function () {
     const entry = extractorEntry('movenet_lightning');
     expect(extractor).to.include({ name: 'movenet_lightning', inputSize: 192, featureSize: POSE_FEATURES.length });
     expect(entry).to.include({ inputSize: 192, pixelScale: 1, pixelOffset: 0 });
-    expect(entry.engines).to.deep.equal(['tfjs']);
+    expect(entry.engines).to.deep.equal(['ort', 'tfjs']);
   });
 
   it('gives featureSize finite numbers per frame, scores in [0, 1], and leaks no tensors', async () => {
@@ -173,21 +173,15 @@ describe('movenet_lightning extractor', function () {
     expectCoded(await rejection(extractor.extract(new Float32Array(10), 1)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: 10 floats for a batch of 1 ${S}x${S}x3 frames`);
   });
 
-  it('runs on tfjs under either engine; a model using it (with deltas) keeps its head on the engine and labels a clip', async () => {
+  it('runs on the engine (ort through its own graph conversion); a model using it (with deltas) labels a clip', async () => {
     const engine = await selectEngine();
-    expect(extractorEngine('movenet_lightning', engine)).to.equal('tfjs');
-    expect(extractorEngine('movenet_body', engine)).to.equal('tfjs');
+    expect(extractorEngine('movenet_lightning', engine)).to.equal(engine.name);
+    expect(extractorEngine('movenet_body', engine)).to.equal(engine.name);
     expect(extractorEngine('mobilenet_v2', engine)).to.equal(engine.name);
     expectCoded(
-      (() => {
-        try {
-          void loadExtractorLayers('movenet_lightning', extractorEntry('movenet_lightning'));
-        } catch (e) {
-          return e;
-        }
-      })(),
+      thrown(() => loadExtractorLayers('movenet_lightning', extractorEntry('movenet_lightning'))),
       'VIGIL_ERR_ONNX_UNSUPPORTED',
-      'cannot convert to ONNX: extractor movenet_lightning runs on tfjs only (no tfjs layers model to convert)',
+      'cannot convert to ONNX: extractor movenet_lightning has no tfjs layers model (it converts its own network for ort)',
     );
     expect((await loadExtractor('movenet_lightning')).featureSize).to.equal(POSE_FEATURES.length);
 
@@ -214,7 +208,7 @@ describe('movenet_lightning extractor', function () {
       const model = await loadModel(dir);
       try {
         expect(model.engine.name).to.equal(engine.name);
-        expect(model.extractorEngine).to.equal('tfjs');
+        expect(model.extractorEngine).to.equal(engine.name);
         expect(model.live).to.equal(undefined);
         const timeline = await labelClip(fixture('gmdcsa24-subject4-fall02.mp4'), model);
         expect(timeline.frames).to.have.length(frames.length);

@@ -55,7 +55,7 @@ describe('model/stream-batcher', function () {
         expect(pb.probs[k]).to.be.closeTo(eb.probs[k], 1e-5);
       }
     }
-    expect(batcher.stats).to.deep.equal({ frames: 20, runs: 10 });
+    expect(batcher.stats).to.deep.equal({ frames: 20, runs: 10, gated: 0 });
     expect(focusDiffered).to.equal(true);
     // The two streams really differ: state is not shared.
     const last = await Promise.all([sa.label(a[0]), sb.label(a[0])]);
@@ -64,6 +64,20 @@ describe('model/stream-batcher', function () {
     sb.close();
     expect(batcher.streams).to.equal(0);
     expect(await sa.label(a[0]).catch((e) => e.code)).to.equal('VIGIL_ERR_INVALID_ARGUMENT');
+  });
+
+  it('steps frames of one stream handed in at once in order, never two in one engine call', async () => {
+    const batcher = createStreamBatcher(model);
+    const s = batcher.open();
+    const o = batcher.open();
+    const eager = await Promise.all([...a.slice(0, 4).map((f) => s.label(f)), o.label(b[0])]);
+    const l = createLabeler(model);
+    for (let i = 0; i < 4; i++) {
+      const e = await l.label(a[i]);
+      for (let k = 0; k < 2; k++) expect(eager[i].probs[k]).to.be.closeTo(e.probs[k], 1e-5);
+    }
+    // The other stream's frame rode with the first: 5 frames, 4 calls.
+    expect(batcher.stats).to.deep.equal({ frames: 5, runs: 4, gated: 0 });
   });
 
   it('reset() starts a stream over: same numbers as a fresh stream', async () => {
@@ -77,7 +91,7 @@ describe('model/stream-batcher', function () {
   });
 });
 
-describe('model/stream-batcher on a pose model with velocities (fall: tfjs extractor, deltas)', function () {
+describe('model/stream-batcher on a pose model with velocities (fall: MoveNet features with deltas)', function () {
   this.timeout(120_000);
 
   it('gives each stream its own velocities: same numbers as one labeler per stream', async () => {

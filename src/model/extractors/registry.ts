@@ -1,8 +1,8 @@
 import { vigilError } from '../../errors.js';
 import { selectEngine, type EngineChoice, type EngineName } from '../engine.js';
-import { loadOrtExtractor } from '../onnx/extractor.js';
+import { loadOrtExtractor, runsOnOrt } from '../onnx/extractor.js';
 import { loadMobileNetV2, loadMobileNetV2Layers } from './mobilenet-v2.js';
-import { loadMoveNet } from './movenet.js';
+import { loadMoveNet, loadMoveNetOrt } from './movenet.js';
 import { BODY_FEATURES, POSE_FEATURES } from './pose-features.js';
 import type { ExtractorEntry, FeatureExtractor } from './types.js';
 
@@ -26,9 +26,11 @@ export const EXTRACTORS: Readonly<Record<string, ExtractorEntry>> = Object.freez
     featureSize: POSE_FEATURES.length,
     pixelScale: 1,
     pixelOffset: 0,
-    // A tfjs graph model: the ONNX converter takes layers models only.
-    engines: ['tfjs'],
+    // A tfjs graph model: on ort through the graph converter (onnx/graph.ts), keypoints to
+    // features in JS as on tfjs.
+    engines: ['ort', 'tfjs'],
     load: () => loadMoveNet('movenet_lightning'),
+    loadOnnx: (options) => loadMoveNetOrt('movenet_lightning', options),
   },
   movenet_body: {
     description: `MoveNet SinglePose Lightning @192, ${BODY_FEATURES.length}-d whole-body figures (box, hip height, torso length and lean, mean score)`,
@@ -37,8 +39,9 @@ export const EXTRACTORS: Readonly<Record<string, ExtractorEntry>> = Object.freez
     featureSize: BODY_FEATURES.length,
     pixelScale: 1,
     pixelOffset: 0,
-    engines: ['tfjs'],
+    engines: ['ort', 'tfjs'],
     load: () => loadMoveNet('movenet_body'),
+    loadOnnx: (options) => loadMoveNetOrt('movenet_body', options),
   },
 });
 
@@ -53,7 +56,7 @@ export function extractorEntry(name: string): ExtractorEntry {
 /** The engine an extractor runs on under `engine`: the engine itself if the extractor supports it, else tfjs. */
 export function extractorEngine(name: string, engine: EngineChoice): EngineName {
   const entry = extractorEntry(name);
-  return engine.name === 'ort' && entry.engines.includes('ort') && entry.loadLayers !== undefined ? 'ort' : 'tfjs';
+  return engine.name === 'ort' && runsOnOrt(entry) ? 'ort' : 'tfjs';
 }
 
 const loaded = new Map<string, Promise<FeatureExtractor>>();

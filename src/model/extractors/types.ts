@@ -1,9 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { EngineName } from '../engine.js';
+import type { OrtExtractorOptions, OrtFeatureExtractor } from '../onnx/extractor.js';
 
 /**
- * A pretrained CNN that turns frames into feature vectors. Engines (tfjs today, a native
- * runtime later) sit under this interface; callers only see pixels in, features out.
+ * A pretrained CNN that turns frames into feature vectors. Engines (tfjs, onnxruntime) sit
+ * under this interface; callers only see pixels in, features out.
  */
 export interface FeatureExtractor {
   readonly name: string;
@@ -31,15 +32,22 @@ export interface ExtractorEntry {
   readonly pixelScale: number;
   readonly pixelOffset: number;
   /**
-   * Engines that can run it. `ort` needs {@link loadLayers} (the converter takes tfjs layers
-   * models); an extractor without it runs on tfjs even when the engine is `ort`, and the
-   * head of a model using it may still run on `ort` (see `loadModel`).
+   * Engines that can run it. `ort` needs {@link loadLayers} (a tfjs layers model for the
+   * layers converter) or {@link loadOnnx} (an extractor that converts its own network, such
+   * as MoveNet's tfjs graph model); an extractor with neither runs on tfjs even when the
+   * engine is `ort`, and the head of a model using it may still run on `ort` (see `loadModel`).
    */
   readonly engines: readonly EngineName[];
   /** The extractor on tfjs. */
   load(): Promise<FeatureExtractor>;
   /** The network as a tfjs layers model, for conversion to other engines; only where `engines` has `ort`. */
   loadLayers?(): Promise<LoadedLayers>;
+  /**
+   * The extractor on onnxruntime, for a network that is not a layers model: it converts the
+   * network (or reads the conversion from the ONNX cache) and does its own post-processing.
+   * Only where `engines` has `ort`; used instead of {@link loadLayers} when both exist.
+   */
+  loadOnnx?(options?: OrtExtractorOptions): Promise<OrtFeatureExtractor>;
 }
 
 /** A tfjs layers model and how to free it (it may share weights with a larger model). */

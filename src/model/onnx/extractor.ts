@@ -66,11 +66,14 @@ export async function createOrtExtractor(
 }
 
 /**
- * Loads a registry extractor's tfjs weights, converts them (or reads the cache), and frees
- * the tfjs copy.
+ * A registry extractor on onnxruntime: its own `loadOnnx` where it has one (a graph model
+ * such as MoveNet), else its tfjs layers weights loaded, converted (or read from the cache)
+ * and freed.
  * @param [options.threads=1] per run; the engine passes its measured default (../engine.ts).
+ * @throws VIGIL_ERR_ONNX_UNSUPPORTED for an extractor that runs on tfjs only.
  */
 export async function loadOrtExtractor(name: string, entry: ExtractorEntry, options: OrtExtractorOptions = {}): Promise<OrtFeatureExtractor> {
+  if (entry.loadOnnx !== undefined && entry.engines.includes('ort')) return entry.loadOnnx(options);
   const layers = await loadExtractorLayers(name, entry);
   try {
     return await createOrtExtractor(name, layers.model, options);
@@ -79,13 +82,22 @@ export async function loadOrtExtractor(name: string, entry: ExtractorEntry, opti
   }
 }
 
+/** Whether {@link loadOrtExtractor} can run the extractor on onnxruntime. */
+export function runsOnOrt(entry: ExtractorEntry): boolean {
+  return entry.engines.includes('ort') && (entry.loadLayers !== undefined || entry.loadOnnx !== undefined);
+}
+
 /**
  * An extractor's tfjs layers model, for conversion.
- * @throws VIGIL_ERR_ONNX_UNSUPPORTED for an extractor that runs on tfjs only (see `ExtractorEntry.engines`)
+ * @throws VIGIL_ERR_ONNX_UNSUPPORTED for an extractor that runs on tfjs only (see
+ *   `ExtractorEntry.engines`), or one whose network is not a layers model (it has `loadOnnx`).
  */
 export function loadExtractorLayers(name: string, entry: ExtractorEntry): Promise<LoadedLayers> {
-  if (entry.loadLayers === undefined || !entry.engines.includes('ort')) {
+  if (!entry.engines.includes('ort') || (entry.loadLayers === undefined && entry.loadOnnx === undefined)) {
     throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `extractor ${name} runs on ${entry.engines.join(', ')} only (no tfjs layers model to convert)`);
+  }
+  if (entry.loadLayers === undefined) {
+    throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `extractor ${name} has no tfjs layers model (it converts its own network for ort)`);
   }
   return entry.loadLayers();
 }

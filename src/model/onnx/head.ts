@@ -22,6 +22,8 @@ export interface HeadWeights {
 export const ONNX_IO = Object.freeze({
   pixels: 'pixels',
   features: 'features',
+  /** MoveNet's output: [1, 1, 17, 3], (y, x, score) per keypoint. */
+  keypoints: 'keypoints',
   x: 'x',
   h: 'h',
   probs: 'probs',

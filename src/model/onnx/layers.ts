@@ -92,7 +92,7 @@ function pair(layer: tf.layers.Layer, v: number[] | number | undefined, name: st
  * TensorFlow's SAME padding for one spatial axis: the total split with the odd pixel at the
  * end, which is what makes a stride-2 SAME conv line up with TF's output.
  */
-function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
+export function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
@@ -177,6 +177,31 @@ function batchNormAffine(layer: tf.layers.Layer): { scale: Float64Array; shift: 
   return { scale, shift };
 }
 
+/**
+ * A TensorFlow / Keras convolution kernel `[kh, kw, cin, cout | multiplier]` as ONNX wants it,
+ * `[cout, cin / group, kh, kw]`. Depthwise output channel c * multiplier + m reads input
+ * channel c, the grouping ONNX uses too.
+ * @returns the permuted copy, the output channels and the weights per output channel.
+ */
+export function onnxKernel(shape: readonly number[], data: Float32Array, depthwise: boolean): { W: Float32Array; cout: number; perOut: number } {
+  const [kh, kw, cin, last] = shape;
+  const cout = depthwise ? cin * last : last;
+  const W = new Float32Array(data.length);
+  const perOut = depthwise ? kh * kw : cin * kh * kw;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      for (let ci = 0; ci < cin; ci++) {
+        for (let m = 0; m < last; m++) {
+          const src = ((i * kw + j) * cin + ci) * last + m;
+          const dst = depthwise ? (ci * last + m) * perOut + i * kw + j : m * perOut + (ci * kh + i) * kw + j;
+          W[dst] = data[src];
+        }
+      }
+    }
+  }
+  return { W, cout, perOut };
+}
+
 /** Conv2D and DepthwiseConv2D, with a following BatchNormalization and a ZeroPadding2D before folded in. */
 function convolution(ctx: LayerContext, depthwise: boolean): OnnxValue {
   const { g, layer } = ctx;
@@ -192,23 +217,8 @@ function convolution(ctx: LayerContext, depthwise: boolean): OnnxValue {
 
   const w = weights(layer);
   const k = need(layer, w, depthwise ? 'depthwise_kernel' : 'kernel');
-  const [kh, kw, cin, last] = k.shape;
-  const cout = depthwise ? cin * last : last;
-  // Keras [kh, kw, cin, cout | multiplier] to ONNX [cout, cin / group, kh, kw]. Depthwise
-  // output channel c * multiplier + m reads input channel c, the grouping ONNX uses too.
-  const W = new Float32Array(k.data.length);
-  const perOut = depthwise ? kh * kw : cin * kh * kw;
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      for (let ci = 0; ci < cin; ci++) {
-        for (let m = 0; m < last; m++) {
-          const src = ((i * kw + j) * cin + ci) * last + m;
-          const dst = depthwise ? (ci * last + m) * perOut + i * kw + j : m * perOut + (ci * kh + i) * kw + j;
-          W[dst] = k.data[src];
-        }
-      }
-    }
-  }
+  const [kh, kw, cin] = k.shape;
+  const { W, cout, perOut } = onnxKernel(k.shape, k.data, depthwise);
   let bias: Float32Array | undefined = c.useBias === false ? undefined : need(layer, w, 'bias').data;
   if (ctx.foldBn) {
     const { scale, shift } = batchNormAffine(ctx.foldBn);

@@ -41,8 +41,8 @@ export interface GraphBuilder {
   reserve(...names: string[]): void;
   /** Adds a float32 weight; returns its name. */
   weight(stem: string, dims: number[], data: Float32Array): string;
-  /** Adds an int64 constant (shapes, pads, axes); returns its name. */
-  int64s(stem: string, values: number[]): string;
+  /** Adds an int64 constant (shapes, pads, axes) [dims=[values.length]]; returns its name. */
+  int64s(stem: string, values: ArrayLike<number>, dims?: number[]): string;
   node(op: string, inputs: string[], outputs: string[], attributes?: Attribute[]): void;
   input(name: string, dims: Dim[]): void;
   output(name: string, dims: Dim[]): void;
@@ -95,10 +95,10 @@ export function createGraphBuilder(name: string, producerVersion: string): Graph
       initializers.push({ name: n, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: rawBytes(data) });
       return n;
     },
-    int64s(stem, values) {
+    int64s(stem, values, dims = [values.length]) {
       const n = fresh(stem);
-      const data = BigInt64Array.from(values, (v) => BigInt(v));
-      initializers.push({ name: n, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: rawBytes(data) });
+      const data = BigInt64Array.from(Array.from(values), (v) => BigInt(v));
+      initializers.push({ name: n, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: rawBytes(data) });
       return n;
     },
     node(op, ins, outs, attributes = []) {

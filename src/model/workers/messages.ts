@@ -1,4 +1,5 @@
 import type { Focus } from '../input.js';
+import type { StreamOptions } from '../stream-batcher.js';
 
 /**
  * What crosses between the main thread and an inference worker. Pixels travel as the
@@ -6,7 +7,7 @@ import type { Focus } from '../input.js';
  * same way. Order on one port is kept, so a `reset` applies to the frames posted after it.
  */
 export type ToWorker =
-  | { op: 'open'; stream: number; model: string }
+  | { op: 'open'; stream: number; model: string; options: StreamOptions }
   | { op: 'frame'; stream: number; seq: number; tMs: number; width: number; height: number; data: Uint8Array }
   | { op: 'reset'; stream: number }
   | { op: 'close'; stream: number }
@@ -22,6 +23,7 @@ export type FromWorker =
       tMs: number;
       probs: Float32Array;
       focus?: Focus;
+      gated?: true;
       /** This worker's counters for the stream's model, cumulative: `frames / runs` is its mean batch. */
       frames: number;
       runs: number;

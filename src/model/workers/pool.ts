@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { vigilError, type ErrorCode } from '../../errors.js';
 import { currentLogLevel, log } from '../../log.js';
 import type { Frame } from '../../video/types.js';
-import type { LiveLabel, StreamLabeler } from '../stream-batcher.js';
+import type { LiveLabel, StreamLabeler, StreamOptions } from '../stream-batcher.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { spawnWorker } from './spawn.js';
 
@@ -24,7 +24,7 @@ export interface InferencePool {
    * A stream on the least-loaded worker; resolves once that worker has loaded the model.
    * @throws the model's load errors (VIGIL_ERR_MODEL_NOT_FOUND, VIGIL_ERR_ENGINE, ...)
    */
-  open(model: string): Promise<StreamLabeler>;
+  open(model: string, options?: StreamOptions): Promise<StreamLabeler>;
   readonly size: number;
   /** Per model: open streams, frames labelled, engine calls. */
   models(): Map<string, { streams: number; frames: number; runs: number; engine: string }>;
@@ -107,7 +107,10 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           slot.pending.get(msg.stream)?.delete(msg.seq);
           const name = models.get(msg.stream);
           if (name) slot.counters.set(name, { frames: msg.frames, runs: msg.runs });
-          p?.resolve(msg.focus ? { tMs: msg.tMs, probs: msg.probs, focus: msg.focus } : { tMs: msg.tMs, probs: msg.probs });
+          const label: { tMs: number; probs: Float32Array; focus?: typeof msg.focus; gated?: true } = { tMs: msg.tMs, probs: msg.probs };
+          if (msg.focus) label.focus = msg.focus;
+          if (msg.gated) label.gated = true;
+          p?.resolve(label);
           break;
         }
         case 'failed': {
@@ -152,7 +155,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
 
   const post = (slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []) => slot.worker.postMessage(msg, transfer);
 
-  async function place(name: string): Promise<{ slot: Slot; id: number }> {
+  async function place(name: string, options: StreamOptions): Promise<{ slot: Slot; id: number }> {
     if (closing) throw vigilError('VIGIL_ERR_CONFLICT', 'inference pool is closing');
     const slot = slotFor();
     const id = nextStream++;
@@ -162,7 +165,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
     try {
       const engine = await new Promise<string>((resolve, reject) => {
         slot.opening.set(id, { resolve, reject });
-        post(slot, { op: 'open', stream: id, model: name });
+        post(slot, { op: 'open', stream: id, model: name, options });
       });
       engines.set(name, engine);
       return { slot, id };
@@ -175,8 +178,8 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
 
   return {
     size,
-    async open(name) {
-      let at = await place(name);
+    async open(name, options = {}) {
+      let at = await place(name, options);
       openStreams.set(name, (openStreams.get(name) ?? 0) + 1);
       let seq = 0;
       let closed = false;
@@ -186,7 +189,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           if (closed) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'label() on a closed stream');
           if (!at.slot.alive) {
             // Its worker died: start over on another (state is lost, as on a reconnect).
-            moving ??= place(name).then((next) => void (at = next)).finally(() => (moving = undefined));
+            moving ??= place(name, options).then((next) => void (at = next)).finally(() => (moving = undefined));
             await moving;
           }
           const { slot, id } = at;

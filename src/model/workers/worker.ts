@@ -8,7 +8,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { asVigilError } from '../../errors.js';
 import { log } from '../../log.js';
 import { loadModel, type VigilModel } from '../model.js';
-import { createStreamBatcher, type StreamBatcher, type StreamLabeler } from '../stream-batcher.js';
+import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../stream-batcher.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 if (!parentPort) throw new Error('workers/worker.ts runs inside a worker thread (see pool.ts)');
@@ -42,10 +42,10 @@ function track<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-async function open(stream: number, name: string): Promise<void> {
+async function open(stream: number, name: string, options: StreamOptions): Promise<void> {
   try {
     const loaded = await track(model(name));
-    streams.set(stream, { labeler: loaded.batcher.open(), loaded });
+    streams.set(stream, { labeler: loaded.batcher.open(options), loaded });
     send({ op: 'opened', stream, engine: loaded.model.engine.name });
   } catch (e) {
     const err = asVigilError(e);
@@ -66,6 +66,7 @@ function frame(msg: Extract<ToWorker, { op: 'frame' }>): void {
       const probs = Float32Array.from(p.probs);
       const out: FromWorker = { op: 'label', stream: msg.stream, seq: msg.seq, tMs: p.tMs, probs, frames: stats.frames, runs: stats.runs };
       if (p.focus) out.focus = p.focus;
+      if (p.gated) out.gated = true;
       send(out, [probs.buffer]);
     },
     (e) => {
@@ -95,7 +96,7 @@ port.on('message', (msg: ToWorker) => {
   if (shuttingDown) return;
   switch (msg.op) {
     case 'open':
-      void open(msg.stream, msg.model);
+      void open(msg.stream, msg.model, msg.options);
       break;
     case 'frame':
       frame(msg);

@@ -1,5 +1,4 @@
 import { asVigilError } from '../errors.js';
-import { labelClip } from '../label-clip.js';
 import { log } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { ModelPool } from './model-pool.js';
@@ -15,8 +14,8 @@ export interface JobQueue {
 }
 
 /**
- * One clip at a time on purpose: a clip job already uses both cores (the CNN batches on two
- * threads), and live cameras share the machine.
+ * One clip at a time on purpose: live cameras share the machine, and a clip runs on one
+ * inference worker (one core) beside them, leaving the others to the cameras.
  */
 export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg: ServerMessage): void }): JobQueue {
   const queue: Array<{ clipId: string; model: string }> = [];
@@ -29,9 +28,8 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
     o.store.clips.setStatus(clipId, 'processing');
     o.publish({ type: 'clip', clipId, status: 'processing', progress: 0 });
     try {
-      const loaded = await o.models.get(model);
       let last = 0;
-      const timeline = await labelClip(o.store.clips.videoPath(clipId), loaded, {
+      const timeline = await o.models.labelClip(model, o.store.clips.videoPath(clipId), {
         signal: stopCtl.signal,
         onProgress(tMs, durationMs) {
           const progress = durationMs ? Math.min(1, tMs / durationMs) : 0;

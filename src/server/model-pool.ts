@@ -1,8 +1,10 @@
+import { labelClip } from '../label-clip.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { readManifest, resolveModelDir } from '../model/model-folder.js';
 import { loadModel, type VigilModel } from '../model/model.js';
 import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../model/stream-batcher.js';
-import { createInferencePool, type WorkerFigures } from '../model/workers/pool.js';
+import { createInferencePool, type PoolClipOptions, type WorkerFigures } from '../model/workers/pool.js';
+import type { TimelineJson } from '../timeline/format.js';
 
 /** A model as live cameras use it: its manifest here, its streams labelled where the pool says. */
 export interface LiveModel {
@@ -15,8 +17,12 @@ export interface LiveModel {
 export interface ModelPool {
   /** @throws VIGIL_ERR_MODEL_NOT_FOUND, VIGIL_ERR_MODEL_INVALID */
   live(name: string): Promise<LiveModel>;
-  /** The model loaded in this thread (clip jobs). @throws as `live` */
-  get(name: string): Promise<VigilModel>;
+  /**
+   * Labels a recorded clip where live cameras are labelled (an inference worker, or this
+   * thread with no workers), so a clip job never blocks the I/O thread. @throws as `live`,
+   * and labelClip's errors
+   */
+  labelClip(name: string, source: string, options?: PoolClipOptions): Promise<TimelineJson>;
   /** What is loaded, with its batching figures (for /api/status). */
   loaded(): Array<{ name: string; engine: string; streams: number; frames: number; runs: number }>;
   /** The inference workers' figures (none when live labelling runs on this thread). */
@@ -49,7 +55,10 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
   }
 
   return {
-    get,
+    async labelClip(name, source, options = {}) {
+      if (inference) return inference.labelClip(name, source, options);
+      return labelClip(source, await get(name), options);
+    },
     async live(name) {
       if (inference) {
         // Read and checked here (cheap: no weights), so a bad folder fails before a worker loads it.

@@ -1,11 +1,13 @@
 import { expect } from 'chai';
 import { decodeSide } from '../../src/model/input.js';
+import { labelClip } from '../../src/label-clip.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel } from '../../src/model/model.js';
 import { createInferencePool } from '../../src/model/workers/pool.js';
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { fixture } from '../helpers/clips.js';
+import { settleFfmpeg } from '../helpers/processes.js';
 
 async function frames(name: string, n: number, size: number): Promise<Frame[]> {
   const out: Frame[] = [];
@@ -62,6 +64,46 @@ describe('model/workers: the inference pool', function () {
       }
     });
   }
+
+  it('labels a recorded clip in a worker: the timeline labelClip gives here, progress on the way', async () => {
+    const model = await loadModel('fight');
+    const pool = createInferencePool({ workers: 2 });
+    try {
+      const progress: number[] = [];
+      const source = fixture('fight-fi002.mp4');
+      // A live stream on the worker too: the clip goes to the other one.
+      const live = await pool.open('fight');
+      const [got, want] = await Promise.all([pool.labelClip('fight', source, { onProgress: (t) => progress.push(t) }), labelClip(source, model)]);
+      expect(pool.figures().map((w) => w.streams), 'the clip counted while it ran, not after').to.deep.equal([1, 0]);
+      live.close();
+      expect(got.segments).to.deep.equal(want.segments);
+      expect(got.frames.map((f) => f.label)).to.deep.equal(want.frames.map((f) => f.label));
+      expect(got.frames.length).to.be.greaterThan(10);
+      // Rounded to 4 decimals in the timeline; the worker's 1-thread session sums in another order.
+      got.frames.forEach((f, i) => f.probs.forEach((p, k) => expect(p).to.be.closeTo(want.frames[i].probs[k], 2e-4)));
+      expect(progress.length).to.be.greaterThan(1);
+      expect(progress).to.deep.equal([...progress].sort((x, y) => x - y));
+      expect(pool.models().get('fight')?.engine).to.equal(model.engine.name);
+    } finally {
+      await pool.close();
+      model.dispose();
+    }
+  });
+
+  it('cancels a clip in a worker with VIGIL_ERR_ABORTED and leaves no ffmpeg behind', async () => {
+    const pool = createInferencePool({ workers: 1 });
+    try {
+      const ctl = new AbortController();
+      const job = pool.labelClip('fight', fixture('fight-fi002.mp4'), { signal: ctl.signal, batch: 1, onProgress: () => ctl.abort() });
+      expect((await job.catch((e) => e)).code).to.equal('VIGIL_ERR_ABORTED');
+      expect(await settleFfmpeg(0)).to.deep.equal([]);
+      const missing = await pool.labelClip('fight', '/no/such/clip.mp4').catch((e) => e);
+      expect(missing.code).to.match(/^VIGIL_ERR_SOURCE/);
+      expect(pool.figures()[0].streams).to.equal(0);
+    } finally {
+      await pool.close();
+    }
+  });
 
   it('moves pixels instead of copying them: the frame handed in is detached', async () => {
     const pool = createInferencePool({ workers: 1 });

@@ -1,5 +1,14 @@
+import type { TimelineJson } from '../../timeline/format.js';
 import type { Focus } from '../input.js';
 import type { StreamOptions } from '../stream-batcher.js';
+
+/** What a recorded clip's labelling takes across the thread boundary (no callbacks, no signals). */
+export interface ClipJobOptions {
+  fps?: number;
+  windowMs?: number;
+  minHoldMs?: number;
+  batch?: number;
+}
 
 /**
  * What crosses between the main thread and an inference worker. Pixels travel as the
@@ -11,6 +20,9 @@ export type ToWorker =
   | { op: 'frame'; stream: number; seq: number; tMs: number; width: number; height: number; data: Uint8Array }
   | { op: 'reset'; stream: number }
   | { op: 'close'; stream: number }
+  /** Label a recorded clip end to end in this worker: ffmpeg decodes while the CNN runs. */
+  | { op: 'clip'; job: number; model: string; source: string; options: ClipJobOptions }
+  | { op: 'cancel'; job: number }
   /** Finish the engine call under way, free every session, then exit. */
   | { op: 'shutdown' };
 
@@ -30,4 +42,7 @@ export type FromWorker =
     }
   /** `seq` absent: the stream could not open. */
   | { op: 'failed'; stream: number; seq?: number; code: string; message: string }
+  | { op: 'progress'; job: number; tMs: number; durationMs: number | null }
+  | { op: 'clip-done'; job: number; timeline: TimelineJson; engine: string }
+  | { op: 'clip-failed'; job: number; code: string; message: string }
   | { op: 'down' };

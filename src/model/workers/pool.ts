@@ -2,9 +2,17 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { vigilError, type ErrorCode } from '../../errors.js';
 import { currentLogLevel, log } from '../../log.js';
+import type { TimelineJson } from '../../timeline/format.js';
 import type { Frame } from '../../video/types.js';
 import type { LiveLabel, StreamLabeler, StreamOptions } from '../stream-batcher.js';
-import type { FromWorker, ToWorker } from './messages.js';
+import type { ClipJobOptions, FromWorker, ToWorker } from './messages.js';
+
+/** A recorded clip's labelling in a worker: `labelClip`'s options that cross threads, plus these. */
+export interface PoolClipOptions extends ClipJobOptions {
+  /** Cancels: the worker stops at its next batch and the promise rejects with VIGIL_ERR_ABORTED. */
+  signal?: AbortSignal;
+  onProgress?: (tMs: number, durationMs: number | null) => void;
+}
 import { spawnWorker } from './spawn.js';
 
 /** Figures of one worker, for /api/status and benches. */
@@ -25,6 +33,12 @@ export interface InferencePool {
    * @throws the model's load errors (VIGIL_ERR_MODEL_NOT_FOUND, VIGIL_ERR_ENGINE, ...)
    */
   open(model: string, options?: StreamOptions): Promise<StreamLabeler>;
+  /**
+   * Labels a recorded clip (file or URL) on the least-loaded worker, as `labelClip` does on
+   * this thread: same timeline, with ffmpeg decoding while that worker's CNN runs.
+   * @throws labelClip's errors; VIGIL_ERR_ENGINE if the worker dies meanwhile
+   */
+  labelClip(model: string, source: string, options?: PoolClipOptions): Promise<TimelineJson>;
   readonly size: number;
   /** Per model: open streams, frames labelled, engine calls. */
   models(): Map<string, { streams: number; frames: number; runs: number; engine: string }>;
@@ -46,6 +60,8 @@ interface Slot {
   /** Cumulative counters per model, as the worker last reported them. */
   counters: Map<string, { frames: number; runs: number }>;
   opening: Map<number, { resolve(engine: string): void; reject(e: unknown): void }>;
+  /** Clip jobs under way on it. */
+  clips: Map<number, { resolve(t: TimelineJson): void; reject(e: unknown): void; onProgress?: PoolClipOptions['onProgress'] }>;
   pending: Map<number, Map<number, Pending>>;
   /** The model of each stream on it. */
   models: Map<number, string>;
@@ -89,6 +105,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
       streams: 0,
       counters: new Map(),
       opening: new Map(),
+      clips: new Map(),
       pending: new Map(),
       models: new Map(),
       down: new Promise<void>((r) => (down = r)),
@@ -124,6 +141,18 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           }
           break;
         }
+        case 'progress':
+          slot.clips.get(msg.job)?.onProgress?.(msg.tMs, msg.durationMs);
+          break;
+        case 'clip-done':
+          engines.set(msg.timeline.model.name, msg.engine);
+          slot.clips.get(msg.job)?.resolve(msg.timeline);
+          slot.clips.delete(msg.job);
+          break;
+        case 'clip-failed':
+          slot.clips.get(msg.job)?.reject(fail(msg.code, msg.message));
+          slot.clips.delete(msg.job);
+          break;
         case 'down':
           down();
           break;
@@ -135,6 +164,8 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
       slot.alive = false;
       const err = vigilError('VIGIL_ERR_ENGINE', `inference worker ${index} exited (code ${code})`);
       for (const o of slot.opening.values()) o.reject(err);
+      for (const c of slot.clips.values()) c.reject(err);
+      slot.clips.clear();
       for (const byStream of slot.pending.values()) for (const p of byStream.values()) p.reject(err);
       slot.opening.clear();
       slot.pending.clear();
@@ -214,6 +245,26 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           if (at.slot.alive) post(at.slot, { op: 'close', stream: at.id });
         },
       };
+    },
+    async labelClip(name, source, o = {}) {
+      if (closing) throw vigilError('VIGIL_ERR_CONFLICT', 'inference pool is closing');
+      if (o.signal?.aborted) throw vigilError('VIGIL_ERR_ABORTED', `labelling ${source}`);
+      const slot = slotFor();
+      const job = nextStream++;
+      const { signal, onProgress, ...options } = o;
+      const cancel = () => slot.alive && post(slot, { op: 'cancel', job });
+      // A clip keeps its worker busy like a stream does: placement counts it as one.
+      slot.streams += 1;
+      signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        return await new Promise<TimelineJson>((resolve, reject) => {
+          slot.clips.set(job, { resolve, reject, onProgress });
+          post(slot, { op: 'clip', job, model: name, source, options });
+        });
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+        slot.streams -= 1;
+      }
     },
     models() {
       const out = new Map<string, { streams: number; frames: number; runs: number; engine: string }>();

@@ -2,10 +2,12 @@
  * An inference worker: loads the models its streams use (one onnxruntime session of one
  * thread each) and labels their frames, batching frames of one model that arrive together.
  * Pixel encoding (frame differences, the motion crop) happens here too, so the main thread
- * only moves bytes. Started by pool.ts; never terminated mid-call (see `shutdown`).
+ * only moves bytes. Recorded clips are labelled here end to end as well (their ffmpeg is this
+ * thread's child). Started by pool.ts; never terminated mid-call (see `shutdown`).
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { asVigilError } from '../../errors.js';
+import { labelClip } from '../../label-clip.js';
 import { log } from '../../log.js';
 import { loadModel, type VigilModel } from '../model.js';
 import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../stream-batcher.js';
@@ -22,6 +24,7 @@ interface Loaded {
 const models = new Map<string, Promise<Loaded>>();
 const streams = new Map<number, { labeler: StreamLabeler; loaded: Loaded }>();
 const inFlight = new Set<Promise<unknown>>();
+const jobs = new Map<number, AbortController>();
 let shuttingDown = false;
 
 const send = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -76,8 +79,26 @@ function frame(msg: Extract<ToWorker, { op: 'frame' }>): void {
   );
 }
 
+async function clip(msg: Extract<ToWorker, { op: 'clip' }>): Promise<void> {
+  const ctl = new AbortController();
+  jobs.set(msg.job, ctl);
+  try {
+    const loaded = await track(model(msg.model));
+    const onProgress = (tMs: number, durationMs: number | null) => send({ op: 'progress', job: msg.job, tMs, durationMs });
+    const timeline = await track(labelClip(msg.source, loaded.model, { ...msg.options, signal: ctl.signal, onProgress }));
+    send({ op: 'clip-done', job: msg.job, timeline, engine: loaded.model.engine.name });
+  } catch (e) {
+    const err = asVigilError(e);
+    send({ op: 'clip-failed', job: msg.job, code: err.code, message: err.message });
+  } finally {
+    jobs.delete(msg.job);
+  }
+}
+
 async function shutdown(): Promise<void> {
   shuttingDown = true;
+  // A clip under way stops at its next batch; its engine call finishes first like any other.
+  for (const ctl of jobs.values()) ctl.abort();
   // Every engine call under way finishes first: freeing a session mid-run would abort.
   while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   for (const p of models.values()) {
@@ -107,6 +128,12 @@ port.on('message', (msg: ToWorker) => {
     case 'close':
       streams.get(msg.stream)?.labeler.close();
       streams.delete(msg.stream);
+      break;
+    case 'clip':
+      void clip(msg);
+      break;
+    case 'cancel':
+      jobs.get(msg.job)?.abort();
       break;
     case 'shutdown':
       void shutdown();

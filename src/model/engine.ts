@@ -29,8 +29,10 @@ export type EngineName = (typeof ENGINES)[number];
  *   frames on 1 thread gains nothing (4.8-5.6 ms/frame); 2 intra-op threads give
  *   2.9-3.5 ms/frame (1.7x), and `labelClip` on a 60 s clip goes from 13-16x to 18-21x real
  *   time. Two single-thread sessions in two worker threads do a little better still
- *   (290-378 against 285-340 frames/s) but need a worker pool and a pipelined labelClip:
- *   left for later. So batches use up to 2 threads (more cores were not measured).
+ *   (290-378 against 285-340 frames/s) but need a clip split across workers, which a
+ *   recurrent head does not allow. So batches use up to 2 threads (more cores were not
+ *   measured); the server's clip jobs run in one inference worker on 1 thread instead
+ *   (slower alone, but off the I/O thread: see workers/pool.ts).
  */
 export const DEFAULT_THREADS = Object.freeze({ live: 1, batch: Math.min(2, availableParallelism()) });
 

@@ -52,7 +52,7 @@ const configSchema = z
       .strict()
       .default({}),
     /**
-     * Inference worker threads for live cameras (each one onnxruntime session of one thread);
+     * Inference worker threads for live cameras and clip jobs (each one onnxruntime session of one thread);
      * 0 labels on the main thread (the I/O thread: only for debugging). [default: the cores]
      */
     workers: z.number().int().min(0).max(64).optional(),

@@ -61,7 +61,7 @@ interface Slot {
   counters: Map<string, { frames: number; runs: number }>;
   opening: Map<number, { resolve(engine: string): void; reject(e: unknown): void }>;
   /** Clip jobs under way on it. */
-  clips: Map<number, { resolve(t: TimelineJson): void; reject(e: unknown): void; onProgress?: PoolClipOptions['onProgress'] }>;
+  clips: Map<number, { model: string; resolve(t: TimelineJson): void; reject(e: unknown): void; onProgress?: PoolClipOptions['onProgress'] }>;
   pending: Map<number, Map<number, Pending>>;
   /** The model of each stream on it. */
   models: Map<number, string>;
@@ -144,11 +144,14 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
         case 'progress':
           slot.clips.get(msg.job)?.onProgress?.(msg.tMs, msg.durationMs);
           break;
-        case 'clip-done':
-          engines.set(msg.timeline.model.name, msg.engine);
-          slot.clips.get(msg.job)?.resolve(msg.timeline);
+        case 'clip-done': {
+          const c = slot.clips.get(msg.job);
           slot.clips.delete(msg.job);
+          // Under the name it was asked for (a folder path, say), as streams are.
+          if (c) engines.set(c.model, msg.engine);
+          c?.resolve(msg.timeline);
           break;
+        }
         case 'clip-failed':
           slot.clips.get(msg.job)?.reject(fail(msg.code, msg.message));
           slot.clips.delete(msg.job);
@@ -258,7 +261,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
       signal?.addEventListener('abort', cancel, { once: true });
       try {
         return await new Promise<TimelineJson>((resolve, reject) => {
-          slot.clips.set(job, { resolve, reject, onProgress });
+          slot.clips.set(job, { model: name, resolve, reject, onProgress });
           post(slot, { op: 'clip', job, model: name, source, options });
         });
       } finally {

@@ -14,24 +14,7 @@ import { headWeights } from '../../src/model/onnx/head.js';
 import { createOrtRecurrentHead } from '../../src/model/onnx/recurrent-head.js';
 import { createSession } from '../../src/model/onnx/runtime.js';
 import { buildHeadModel, createRecurrentHead } from '../../src/model/recurrent-head.js';
-
-/** max |a - b| / max(1, |b|): absolute for small values, relative for large ones. */
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).to.equal(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
-  return m;
-}
-
-function uniform(n: number, seed: number, lo = 0, hi = 1): Float32Array {
-  const x = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    x[i] = lo + (hi - lo) * (s / 2 ** 31);
-  }
-  return x;
-}
+import { maxScaledDiff, uniform } from '../helpers/numbers.js';
 
 /** Gives every BatchNormalization statistics far from the identity, so folding is tested. */
 function randomizeBatchNorms(model: tf.LayersModel): void {
@@ -103,9 +86,9 @@ describe('ONNX conversion (onnxruntime-node)', function () {
       const x = uniform(batch * 18 * 20 * 3, 5, -1, 2);
       const ref = tf.tidy(() => (model.predict(tf.tensor4d(x, [batch, 18, 20, 3])) as tf.Tensor[]).map((t) => t.dataSync()));
       const got = session.run({ image: { data: x, dims: [batch, 18, 20, 3] } });
-      expect(maxDiff(got.scores, ref[0])).to.be.below(1e-4);
-      expect(maxDiff(got.pooled, ref[1])).to.be.below(1e-4);
-      expect(maxDiff(got.map, ref[2])).to.be.below(1e-4);
+      expect(maxScaledDiff(got.scores, ref[0])).to.be.below(1e-4);
+      expect(maxScaledDiff(got.pooled, ref[1])).to.be.below(1e-4);
+      expect(maxScaledDiff(got.map, ref[2])).to.be.below(1e-4);
       expect(ref[1].some((v) => v > 0)).to.equal(true); // the ReLU branch is not all zeros
     } finally {
       session.dispose();
@@ -174,13 +157,13 @@ describe('ONNX conversion (onnxruntime-node)', function () {
           stepped.set(out.probs, t * shape.numClasses);
           h = out.h;
         }
-        expect(maxDiff(seq.probs, ref)).to.be.below(1e-5);
-        expect(maxDiff(stepped, ref)).to.be.below(1e-5);
-        expect(maxDiff(seq.h, h)).to.be.below(1e-6);
+        expect(maxScaledDiff(seq.probs, ref)).to.be.below(1e-5);
+        expect(maxScaledDiff(stepped, ref)).to.be.below(1e-5);
+        expect(maxScaledDiff(seq.h, h)).to.be.below(1e-6);
         // Chunks with the carried state equal one pass.
         const a = head.sequence(x.subarray(0, 10 * shape.featureSize), 10);
         const b = head.sequence(x.subarray(10 * shape.featureSize), T - 10, a.h);
-        expect(maxDiff(b.probs, seq.probs.subarray(10 * shape.numClasses))).to.be.below(1e-6);
+        expect(maxScaledDiff(b.probs, seq.probs.subarray(10 * shape.numClasses))).to.be.below(1e-6);
         expect(head.sequence(new Float32Array(0), 0).probs.length).to.equal(0);
       } finally {
         head.dispose();
@@ -195,10 +178,10 @@ describe('ONNX conversion (onnxruntime-node)', function () {
         const h = uniform(3 * shape.hidden, 8);
         const both = ort.step(x, h, 3);
         const expected = ref.step(x, h, 3);
-        expect(maxDiff(both.probs, expected.probs)).to.be.below(1e-5);
-        expect(maxDiff(both.h, expected.h)).to.be.below(1e-5);
+        expect(maxScaledDiff(both.probs, expected.probs)).to.be.below(1e-5);
+        expect(maxScaledDiff(both.h, expected.h)).to.be.below(1e-5);
         const second = ort.step(x.subarray(shape.featureSize, 2 * shape.featureSize), h.subarray(shape.hidden, 2 * shape.hidden));
-        expect(maxDiff(second.probs, both.probs.subarray(3, 6))).to.be.below(1e-6);
+        expect(maxScaledDiff(second.probs, both.probs.subarray(3, 6))).to.be.below(1e-6);
       } finally {
         ort.dispose();
         ref.dispose();
@@ -225,13 +208,13 @@ describe('ONNX conversion (onnxruntime-node)', function () {
         expect(readdirSync(dir).sort()).to.have.length(2); // the model and its checksum
         const pixels = uniform(2 * 16 * 16 * 3, 1);
         const want = await first.extract(pixels, 2);
-        expect(maxDiff(await second.extract(pixels, 2), want)).to.equal(0);
+        expect(maxScaledDiff(await second.extract(pixels, 2), want)).to.equal(0);
 
         writeFileSync(first.onnx.path, Buffer.from('not a model'));
         setLogLevel('error'); // the warning about the bad file is expected here
         const third = await createOrtExtractor('tiny', net, { cacheDir: dir }).finally(() => setLogLevel('warn'));
         expect(third.onnx.cacheHit).to.equal(false);
-        expect(maxDiff(await third.extract(pixels, 2), want)).to.equal(0);
+        expect(maxScaledDiff(await third.extract(pixels, 2), want)).to.equal(0);
         const fourth = await createOrtExtractor('tiny', net, { cacheDir: dir });
         expect(fourth.onnx.cacheHit).to.equal(true);
         for (const e of [first, second, third, fourth]) e.dispose();

@@ -6,6 +6,7 @@ import { GRAPH_OP_EMITTERS, type TfAttr, type TfNode } from '../../src/model/onn
 import type { GraphWeightSpec } from '../../src/model/onnx/graph-weights.js';
 import { createSession } from '../../src/model/onnx/runtime.js';
 import { expectCoded, thrown } from '../helpers/errors.js';
+import { maxAbsDiff, uniform } from '../helpers/numbers.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const A = {
@@ -16,16 +17,6 @@ const A = {
   strs: (xs: string[]): TfAttr => ({ list: { s: xs.map(b64) } }),
   type: (t: 'DT_FLOAT' | 'DT_INT32'): TfAttr => ({ type: t }),
 };
-
-function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const x = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    x[i] = lo + (hi - lo) * (s / 2 ** 31);
-  }
-  return x;
-}
 
 /** A tfjs graph model written by hand, the way tfjs' converter writes model.json. */
 function graphBuilder() {
@@ -98,13 +89,6 @@ async function runTfjs(json: TfGraphModelJson, weights: Uint8Array, x: Float32Ar
   }
 }
 
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).to.equal(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
-
 describe('ONNX graph converter (tfjs graph models)', function () {
   this.timeout(60_000);
   before(() => selectBackend());
@@ -115,15 +99,15 @@ describe('ONNX graph converter (tfjs graph models)', function () {
     const x = placeholder('x', S);
     // Convolutions: stride 2 SAME on an even width (TF's asymmetric pads), fused bias + relu6;
     // depthwise with multiplier 2, fused bias + relu; depthwise VALID without bias.
-    const conv = op('conv', '_FusedConv2D', [x, konst('W', [3, 3, 3, 4], uniform(108, 1), 'float32', true), konst('B', [4], uniform(4, 2))], {
+    const conv = op('conv', '_FusedConv2D', [x, konst('W', [3, 3, 3, 4], uniform(108, 1, -1, 1), 'float32', true), konst('B', [4], uniform(4, 2, -1, 1))], {
       strides: A.ints([1, 2, 2, 1]), padding: A.s('SAME'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]),
       fused_ops: A.strs(['BiasAdd', 'Relu6']), num_args: A.i(1), epsilon: { f: 0 }, explicit_paddings: A.ints([]),
     });
-    const dw = op('dw', 'FusedDepthwiseConv2dNative', [conv, konst('Wd', [3, 3, 4, 2], uniform(72, 3)), konst('Bd', [8], uniform(8, 4))], {
+    const dw = op('dw', 'FusedDepthwiseConv2dNative', [conv, konst('Wd', [3, 3, 4, 2], uniform(72, 3, -1, 1)), konst('Bd', [8], uniform(8, 4, -1, 1))], {
       strides: A.ints([1, 1, 1, 1]), padding: A.s('SAME'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]),
       fused_ops: A.strs(['BiasAdd', 'Relu']), num_args: A.i(1), explicit_paddings: A.ints([]),
     });
-    const dv = op('dv', 'DepthwiseConv2dNative', [dw, konst('Wv', [2, 2, 8, 1], uniform(32, 5))], {
+    const dv = op('dv', 'DepthwiseConv2dNative', [dw, konst('Wv', [2, 2, 8, 1], uniform(32, 5, -1, 1))], {
       strides: A.ints([1, 1, 1, 1]), padding: A.s('VALID'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]), explicit_paddings: A.ints([]),
     });
     // The three resize coordinate modes.
@@ -131,8 +115,8 @@ describe('ONNX graph converter (tfjs graph models)', function () {
     const rq = op('resize_asym', 'ResizeBilinear', [dw, konst('size_q', [2], [6, 9], 'int32')], { align_corners: A.b(false), half_pixel_centers: A.b(false) });
     const rh = op('resize_half', 'ResizeBilinear', [dv, konst('size_h', [2], [6, 8], 'int32')], { align_corners: A.b(false), half_pixel_centers: A.b(true) });
     // Element-wise, NCHW inside (a per-channel rank-1 constant and a rank-3 one broadcast).
-    const sub = op('sub', 'Sub', [rh, konst('mean', [8], uniform(8, 6))]);
-    const sq = op('sqd', 'SquaredDifference', [sub, konst('c3', [6, 1, 8], uniform(48, 7))]);
+    const sub = op('sub', 'Sub', [rh, konst('mean', [8], uniform(8, 6, -1, 1))]);
+    const sq = op('sqd', 'SquaredDifference', [sub, konst('c3', [6, 1, 8], uniform(48, 7, -1, 1))]);
     const rt = op('sqrt', 'Sqrt', [op('add', 'AddV2', [sq, konst('one', [], [1])])]);
     const div = op('div', 'RealDiv', [op('sig', 'Sigmoid', [rt]), op('mul', 'Mul', [rt, konst('two', [], [2])])]);
     // Integer math from the data: floor division of negative values by positive and negative divisors.
@@ -172,7 +156,7 @@ describe('ONNX graph converter (tfjs graph models)', function () {
     try {
       const got = session.run({ pixels: { data: input, dims: S } });
       outputs.forEach((o, i) => {
-        expect(maxAbs(got[names[i]], want[i]), o).to.be.below(1e-5);
+        expect(maxAbsDiff(got[names[i]], want[i]), o).to.be.below(1e-5);
       });
       // Pixels x in [0, 3) give ints in [-15, 14]: only flooring reaches these (truncation gives -3 and -4).
       expect(Math.min(...want[3]), 'floor(-13..-15 / 4)').to.equal(-4);
@@ -199,7 +183,7 @@ describe('ONNX graph converter (tfjs graph models)', function () {
   it('refuses fused ops and inputs it cannot take', () => {
     const { konst, op, placeholder, build } = graphBuilder();
     const x = placeholder('x', [1, 4, 4, 2]);
-    const conv = op('conv', '_FusedConv2D', [x, konst('W', [1, 1, 2, 2], uniform(4, 1)), konst('B', [2], [0, 0]), konst('alpha', [2], [0.1, 0.1])], {
+    const conv = op('conv', '_FusedConv2D', [x, konst('W', [1, 1, 2, 2], uniform(4, 1, -1, 1)), konst('B', [2], [0, 0]), konst('alpha', [2], [0.1, 0.1])], {
       strides: A.ints([1, 1, 1, 1]), padding: A.s('VALID'), data_format: A.s('NHWC'), fused_ops: A.strs(['BiasAdd', 'Prelu']), num_args: A.i(2),
     });
     const { json, weights } = build([conv]);

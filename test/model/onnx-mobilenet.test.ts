@@ -17,14 +17,7 @@ import { buildHeadModel } from '../../src/model/recurrent-head.js';
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { fixture } from '../helpers/clips.js';
-
-/** max |a - b| / max(1, |b|): absolute for small values, relative for large ones. */
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).to.equal(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
-  return m;
-}
+import { maxScaledDiff } from '../helpers/numbers.js';
 
 const S = 224;
 const FRAME = S * S * 3;
@@ -85,10 +78,10 @@ describe('MobileNetV2 on onnxruntime vs tfjs, real frames', function () {
     expect(extractor.featureSize).to.equal(1280);
     expect(extractor.flopsPerFrame / 1e9).to.be.closeTo(0.61, 0.02);
     const batched = await extractor.extract(pixels, T);
-    expect(maxDiff(batched, refFeatures)).to.be.below(1e-4);
+    expect(maxScaledDiff(batched, refFeatures)).to.be.below(1e-4);
     // A subarray at an offset, as a labeler's pixel buffer hands over.
     const one = await extractor.extract(pixels.subarray(5 * FRAME, 6 * FRAME), 1);
-    expect(maxDiff(one, refFeatures.subarray(5 * 1280, 6 * 1280))).to.be.below(1e-4);
+    expect(maxScaledDiff(one, refFeatures.subarray(5 * 1280, 6 * 1280))).to.be.below(1e-4);
     expect(Math.max(...refFeatures)).to.be.above(0.5); // real activations, not a blank frame
   });
 
@@ -98,8 +91,8 @@ describe('MobileNetV2 on onnxruntime vs tfjs, real frames', function () {
       let h: Float32Array = new Float32Array(HEAD.hidden);
       for (let t = 0; t < T; t++) {
         const out = await live.step(pixels.subarray(t * FRAME, (t + 1) * FRAME), h);
-        expect(maxDiff(out.probs, refProbs.subarray(t * 3, t * 3 + 3))).to.be.below(1e-4);
-        expect(maxDiff(out.features, refFeatures.subarray(t * 1280, (t + 1) * 1280))).to.be.below(1e-4);
+        expect(maxScaledDiff(out.probs, refProbs.subarray(t * 3, t * 3 + 3))).to.be.below(1e-4);
+        expect(maxScaledDiff(out.features, refFeatures.subarray(t * 1280, (t + 1) * 1280))).to.be.below(1e-4);
         h = out.h;
       }
     } finally {
@@ -116,8 +109,8 @@ describe('MobileNetV2 on onnxruntime vs tfjs, real frames', function () {
       const both = await live.step(pixels.subarray(0, 3 * FRAME), h, 3);
       for (let c = 0; c < 3; c++) {
         const alone = step.step(refFeatures.subarray(c * 1280, (c + 1) * 1280), h.subarray(c * HEAD.hidden, (c + 1) * HEAD.hidden));
-        expect(maxDiff(both.probs.subarray(c * 3, c * 3 + 3), alone.probs)).to.be.below(1e-4);
-        expect(maxDiff(both.h.subarray(c * HEAD.hidden, (c + 1) * HEAD.hidden), alone.h)).to.be.below(1e-4);
+        expect(maxScaledDiff(both.probs.subarray(c * 3, c * 3 + 3), alone.probs)).to.be.below(1e-4);
+        expect(maxScaledDiff(both.h.subarray(c * HEAD.hidden, (c + 1) * HEAD.hidden), alone.h)).to.be.below(1e-4);
       }
     } finally {
       live.dispose();
@@ -151,10 +144,10 @@ describe('MobileNetV2 on onnxruntime vs tfjs, real frames', function () {
       for (let t = 0; t < 6; t++) {
         const { probs, tMs } = await labeler.label(frames[t]);
         expect(tMs).to.equal(frames[t].tMs);
-        expect(maxDiff(probs, refProbs.subarray(t * 3, t * 3 + 3))).to.be.below(1e-4);
+        expect(maxScaledDiff(probs, refProbs.subarray(t * 3, t * 3 + 3))).to.be.below(1e-4);
       }
       const rest = await labeler.labelBatch(frames.slice(6));
-      rest.forEach(({ probs }, i) => expect(maxDiff(probs, refProbs.subarray((6 + i) * 3, (7 + i) * 3))).to.be.below(1e-4));
+      rest.forEach(({ probs }, i) => expect(maxScaledDiff(probs, refProbs.subarray((6 + i) * 3, (7 + i) * 3))).to.be.below(1e-4));
     } finally {
       model.dispose();
     }

@@ -20,6 +20,7 @@ import { buildHeadModel, createRecurrentHead } from '../../src/model/recurrent-h
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { fixture } from '../helpers/clips.js';
+import { maxAbsDiff } from '../helpers/numbers.js';
 
 const S = 192;
 const FRAME = S * S * 3;
@@ -35,13 +36,6 @@ const CLIPS = ['gmdcsa24-subject4-fall02.mp4', 'gmdcsa24-subject3-fall19.mp4', '
 const KEYPOINT_TOLERANCE = 1e-4;
 /** Fall model probabilities, ort against tfjs end to end (the brief's bar). */
 const PROB_TOLERANCE = 1e-3;
-
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).to.equal(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 describe('MoveNet on onnxruntime vs tfjs, real frames', function () {
   this.timeout(120_000);
@@ -76,7 +70,7 @@ describe('MoveNet on onnxruntime vs tfjs, real frames', function () {
       const ort = session.run({ [ONNX_IO.pixels]: { data: Float32Array.from(f.data), dims: [1, S, S, 3] } })[ONNX_IO.keypoints];
       const ref = tf.tidy(() => (net.execute(tf.tensor4d(Int32Array.from(f.data), [1, S, S, 3], 'int32')) as tf.Tensor).dataSync());
       expect(ort).to.have.length(17 * 3);
-      worst = Math.max(worst, maxAbs(ort, ref));
+      worst = Math.max(worst, maxAbsDiff(ort, ref));
       for (let k = 0; k < 17; k++) if (ref[k * 3 + 2] > 0.5) confident++;
     }
     expect(frames.length).to.be.above(60);
@@ -98,9 +92,9 @@ describe('MoveNet on onnxruntime vs tfjs, real frames', function () {
       const batched = await ort.extract(px, T);
       const want = await tfjs.extract(px, T);
       // Features divide by the torso length (>= 0.02 of the frame): keypoint noise of 1e-5 stays below 1e-3.
-      expect(maxAbs(batched, want)).to.be.below(1e-3);
+      expect(maxAbsDiff(batched, want)).to.be.below(1e-3);
       const one = await ort.extract(px.subarray(3 * FRAME, 4 * FRAME), 1);
-      expect(maxAbs(one, batched.subarray(3 * ort.featureSize, 4 * ort.featureSize))).to.equal(0);
+      expect(maxAbsDiff(one, batched.subarray(3 * ort.featureSize, 4 * ort.featureSize))).to.equal(0);
     } finally {
       tfjs.dispose();
       ort.dispose();
@@ -141,7 +135,7 @@ describe('MoveNet on onnxruntime vs tfjs, real frames', function () {
         for (let i = 0; i < clipFrames.length; i += 8) {
           const batch = clipFrames.slice(i, i + 8);
           const [pa, pb] = [await a.labelBatch(batch), await b.labelBatch(batch)];
-          pa.forEach((p, j) => (worst = Math.max(worst, maxAbs(p.probs, pb[j].probs))));
+          pa.forEach((p, j) => (worst = Math.max(worst, maxAbsDiff(p.probs, pb[j].probs))));
         }
         const [ta, tb] = [await labelClip(fixture(clip), onOrt), await labelClip(fixture(clip), onTfjs)];
         expect(ta.frames.length).to.equal(clipFrames.length);
@@ -184,7 +178,7 @@ describe('MoveNet on onnxruntime vs tfjs, real frames', function () {
       const a: number[] = [];
       for (const f of clip) a.push(...Array.from((await live.label(f)).probs));
       const b = (await createLabeler(model, { maxBatch: clip.length }).labelBatch(clip)).flatMap((p) => Array.from(p.probs));
-      expect(maxAbs(a, b)).to.be.below(1e-5);
+      expect(maxAbsDiff(a, b)).to.be.below(1e-5);
     } finally {
       model.dispose();
     }

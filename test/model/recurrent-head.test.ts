@@ -2,22 +2,13 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend.js';
 import { buildHeadModel, createRecurrentHead, mergeHeads, type RecurrentHead } from '../../src/model/recurrent-head.js';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).to.equal(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+import { maxAbsDiff, seeded } from '../helpers/numbers.js';
 
 /** Deterministic features with the spread of real CNN outputs (non-negative, mostly small). */
 function features(steps: number, dim: number, seed: number): Float32Array {
   const x = new Float32Array(steps * dim);
-  let s = seed;
-  for (let i = 0; i < x.length; i++) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    x[i] = (s / 2 ** 31) ** 3 * 4;
-  }
+  const next = seeded(seed);
+  for (let i = 0; i < x.length; i++) x[i] = next() ** 3 * 4;
   return x;
 }
 

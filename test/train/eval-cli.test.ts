@@ -8,9 +8,10 @@ import { evalCommand } from '../../src/cli/eval.js';
 import { trainCommand } from '../../src/cli/train.js';
 import { VigilError } from '../../src/errors.js';
 import { readSpanManifest } from '../../src/train/span-manifest.js';
+import { needsDataset, sharedDataset } from '../helpers/datasets.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const GMDCSA24 = fileURLToPath(new URL('../../../shared/datasets/gmdcsa24', import.meta.url));
+const GMDCSA24 = sharedDataset('gmdcsa24');
 
 interface Run {
   code: number;
@@ -65,7 +66,8 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
     await expectRejects(trainCommand().parseAsync(['--name', 'x', '--data', 'a', '--manifest', 'b'], { from: 'user' }), 'VIGIL_ERR_INVALID_ARGUMENT', message);
   });
 
-  it('import gmdcsa24 writes a manifest training and eval read; spans the model cannot predict are refused', async () => {
+  it('import gmdcsa24 writes a manifest training and eval read; spans the model cannot predict are refused', async function () {
+    needsDataset(this, GMDCSA24);
     const out = join(tmp, 'gmdcsa24.csv');
     const r = await vigil(['import', 'gmdcsa24', GMDCSA24, '--out', out]);
     expect(r.code, r.stderr).to.equal(0);
@@ -88,7 +90,8 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
     );
   });
 
-  it('eval on time spans lists the clips of every missed event and false alarm it counts', async () => {
+  it('eval on time spans lists the clips of every missed event and false alarm it counts', async function () {
+    needsDataset(this, GMDCSA24);
     const clip = (name: string) => join(GMDCSA24, 'clips', `${name}.mp4`);
     const manifest = join(tmp, 'two.csv');
     writeFileSync(manifest, ['clip,label,start,end', `${clip('Subject_4__Fall__01')},no_fall,0,1.5`, `${clip('Subject_4__Fall__01')},falling,1.8,4`, `${clip('Subject_3__ADL__19')},no_fall,1.8,5`].join('\n'));

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { VigilError } from '../../src/errors.js';
 import { GMDCSA24_LABELS, importGmdcsa24, parseGmdcsa24Classes, type Gmdcsa24Import } from '../../src/train/gmdcsa24.js';
+import { fixture } from '../helpers/clips.js';
+import { needsDataset, sharedDataset } from '../helpers/datasets.js';
 
-/** The shared datasets folder sits beside the repository (read-only, also in CI). */
-const DIR = fileURLToPath(new URL('../../../shared/datasets/gmdcsa24', import.meta.url));
+const DIR = sharedDataset('gmdcsa24');
 
 describe('train/gmdcsa24', () => {
   describe('the Classes cell', () => {
@@ -53,7 +54,8 @@ describe('train/gmdcsa24', () => {
   describe('the real CSVs', () => {
     let result: Gmdcsa24Import;
     let onDisk: string[];
-    before(() => {
+    before(function () {
+      needsDataset(this, DIR);
       result = importGmdcsa24(DIR);
       onDisk = readdirSync(`${DIR}/clips`).filter((f) => f.endsWith('.mp4')).sort();
     });
@@ -107,13 +109,15 @@ describe('train/gmdcsa24', () => {
   });
 
   it('gives VIGIL_ERR_DATASET for a folder without the CSVs', () => {
+    // Clips and no CSVs, like the dataset's clips/ folder, and in every clone.
+    const clips = dirname(fixture('demo.mp4'));
     try {
-      importGmdcsa24(`${DIR}/clips`);
+      importGmdcsa24(clips);
       expect.fail('expected VIGIL_ERR_DATASET');
     } catch (e) {
       expect(e).to.be.instanceOf(VigilError);
       expect((e as VigilError).code).to.equal('VIGIL_ERR_DATASET');
-      expect((e as VigilError).message).to.equal(`bad dataset: ${DIR}/clips: no Subject_N__{ADL,Fall}.csv files (is this GMDCSA24?)`);
+      expect((e as VigilError).message).to.equal(`bad dataset: ${clips}: no Subject_N__{ADL,Fall}.csv files (is this GMDCSA24?)`);
     }
   });
 });

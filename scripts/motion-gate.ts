@@ -8,10 +8,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeSide } from '../src/model/input.js';
+import { decodeSide } from '../src/model/input/frame-encoder.js';
 import { loadModel } from '../src/model/model.js';
-import { createStreamBatcher, meanAbs } from '../src/model/stream-batcher.js';
-import { createStreamInput } from '../src/model/stream-input.js';
+import { createStreamBatcher, meanAbs } from '../src/model/live/stream-batcher.js';
+import { createStreamInput } from '../src/model/input/stream-input.js';
 import { extractorEntry } from '../src/model/extractors/registry.js';
 import { createSmoother } from '../src/timeline/smoother.js';
 import { openFrames } from '../src/video/decode.js';

@@ -1,5 +1,5 @@
 import { log } from './log.js';
-import { decodeSide } from './model/input.js';
+import { decodeSide } from './model/input/frame-encoder.js';
 import { createLabeler } from './model/labeler.js';
 import type { VigilModel } from './model/model.js';
 import { buildTimeline } from './timeline/segments.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractorEntry, loadExtractor } from '../../src/model/extractors/registry.js';
-import { createFrameEncoder } from '../../src/model/input.js';
+import { createFrameEncoder } from '../../src/model/input/frame-encoder.js';
 import { readClipFolders } from '../../src/train/clip-folders.js';
 import type { DatasetItem } from '../../src/train/dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from '../../src/train/evaluate.js';

@@ -1,7 +1,7 @@
 // Research probe: does the direction of motion add what a frozen CNN of |Δframe| lacks?
 // Fights are motion in many directions at once; walking past is one direction. Per frame, a
 // block-matching flow field is taken inside the product's motion-crop square (the same causal
-// placement, src/model/motion-crop.ts), and summarised as 72 numbers: how much moves and how
+// placement, src/model/input/motion-crop.ts), and summarised as 72 numbers: how much moves and how
 // fast, direction histograms (whole square and quadrants), coherence, divergence and curl,
 // change of magnitude from the last field (as "violent flows", Hassner et al. 2012) and how
 // well blocks match. The head sees these alone (`--with none`) or beside the product's
@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createMotionCrop } from '../../src/model/motion-crop.js';
+import { createMotionCrop } from '../../src/model/input/motion-crop.js';
 import { augmentDecode, augmentVariants, parseAugment } from '../../src/train/augment.js';
 import { loadDataset, type DatasetItem } from '../../src/train/dataset.js';
 import type { Sequence } from '../../src/train/fit-head.js';

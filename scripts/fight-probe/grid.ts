@@ -5,7 +5,7 @@
 // Trained with a hand-written loop on the wasm backend (dense and RNN gradients only).
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/model/backend.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
 import { createRandom, shuffle } from '../../src/train/random.js';
 import { earlyStoppingSplit, groupedFolds } from '../../src/train/split.js';
 import { loadMaps, type ClipMaps } from './maps.js';

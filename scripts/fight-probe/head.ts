@@ -4,8 +4,8 @@
 // `--tta` also decides each held-out clip on the mean of its plain and mirrored frames' probabilities.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../../src/model/backend.js';
-import { createRecurrentHead } from '../../src/model/recurrent-head.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
+import { createRecurrentHead } from '../../src/model/head/recurrent-head.js';
 import { loadDataset } from '../../src/train/dataset.js';
 import { foldSides, scoreClips } from '../../src/train/evaluate.js';
 import { fitHead } from '../../src/train/fit-head.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
+import { listModelNames, SHIPPED_MODELS_DIR } from '../model/folder/paths.js';
 import { describeFfmpeg, resolveFfmpeg } from '../video/ffmpeg.js';
 
 export function doctorCommand(): Command {
@@ -8,7 +8,7 @@ export function doctorCommand(): Command {
     .description('show which inference engine, tensor backend and ffmpeg vigil uses here, and why')
     .option('--json', 'machine-readable')
     .action(async (o: { json?: boolean }) => {
-      const [{ describeEngine, selectEngine }, { EXTRACTORS }] = await Promise.all([import('../model/engine.js'), import('../model/extractors/registry.js')]);
+      const [{ describeEngine, selectEngine }, { EXTRACTORS }] = await Promise.all([import('../model/runtime/engine.js'), import('../model/extractors/registry.js')]);
       const [engine, tools] = await Promise.all([selectEngine(), resolveFfmpeg()]);
       const report = {
         node: process.version,

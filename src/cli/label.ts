@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { vigilError } from '../errors.js';
-import { DEFAULT_MODEL } from '../model/paths.js';
+import { DEFAULT_MODEL } from '../model/folder/paths.js';
 import { toTable, toWebVtt } from '../timeline/format.js';
 import { positive } from './options.js';
 

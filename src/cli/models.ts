@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { deltaLags } from '../model/feature-deltas.js';
-import { INPUT_NAMES, inputGeometry } from '../model/input.js';
-import type { ModelManifest } from '../model/manifest.js';
-import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
+import { deltaLags } from '../model/input/feature-deltas.js';
+import { INPUT_NAMES, inputGeometry } from '../model/input/frame-encoder.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
+import { listModelNames, SHIPPED_MODELS_DIR } from '../model/folder/paths.js';
 import { headSummary } from '../train/model-card.js';
 
 /** The card in a few lines: what it labels and how well it did on held-out data. */
@@ -26,7 +26,7 @@ export function modelsCommand(): Command {
     .description('list the shipped models with their classes and card')
     .option('--json', 'print the manifests as JSON')
     .action(async (o: { json?: boolean }) => {
-      const { readManifest } = await import('../model/model-folder.js');
+      const { readManifest } = await import('../model/folder/model-folder.js');
       const manifests = listModelNames().map((n) => readManifest(join(SHIPPED_MODELS_DIR, n)));
       if (o.json) process.stdout.write(JSON.stringify(manifests, null, 2) + '\n');
       else process.stdout.write(manifests.map(describeModel).join('\n\n') + '\n');

@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { vigilError } from '../errors.js';
-import { deltaLags } from '../model/feature-deltas.js';
-import { INPUT_MODES, type InputMode } from '../model/input.js';
-import { SHIPPED_MODELS_DIR } from '../model/paths.js';
-import type { ModelManifest } from '../model/manifest.js';
+import { deltaLags } from '../model/input/feature-deltas.js';
+import { INPUT_MODES, type InputMode } from '../model/input/frame-encoder.js';
+import { SHIPPED_MODELS_DIR } from '../model/folder/paths.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
 import { AUGMENTATIONS, parseAugment, type Augmentation } from '../train/augment.js';
 import type { TrainCommonOptions } from '../train/train-clips.js';
 import { describeModel } from './models.js';

@@ -1,7 +1,7 @@
 import type { FrameProbs } from '../timeline/types.js';
 import type { Frame } from '../video/types.js';
 import type { VigilModel } from './model.js';
-import { createStreamInput } from './stream-input.js';
+import { createStreamInput } from './input/stream-input.js';
 
 /** Labels one stream's frames in order, carrying the recurrent state between calls. */
 export interface Labeler {

@@ -1,15 +1,15 @@
 import { log } from '../log.js';
-import { selectEngine, type EngineChoice, type EngineName } from './engine.js';
+import { selectEngine, type EngineChoice, type EngineName } from './runtime/engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from './extractors/registry.js';
 import type { FeatureExtractor } from './extractors/types.js';
-import { deltaLags } from './feature-deltas.js';
-import type { ModelManifest } from './manifest.js';
-import { readHeadModel, readManifest, resolveModelDir } from './model-folder.js';
-import type { OrtFeatureExtractor } from './onnx/extractor.js';
-import { headWeights } from './onnx/head.js';
-import { loadOrtLiveStep } from './onnx/live.js';
-import { createOrtRecurrentHead } from './onnx/recurrent-head.js';
-import { createRecurrentHead, type RecurrentHead } from './recurrent-head.js';
+import { deltaLags } from './input/feature-deltas.js';
+import type { ModelManifest } from './folder/manifest.js';
+import { readHeadModel, readManifest, resolveModelDir } from './folder/model-folder.js';
+import type { OrtFeatureExtractor } from './runtime/onnx/extractor.js';
+import { headWeights } from './runtime/onnx/head.js';
+import { loadOrtLiveStep } from './runtime/onnx/live.js';
+import { createOrtRecurrentHead } from './runtime/onnx/recurrent-head.js';
+import { createRecurrentHead, type RecurrentHead } from './head/recurrent-head.js';
 
 /**
  * CNN and recurrent step fused: one engine call per frame (the live path), and one call for

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import { asVigilError, vigilError, type ErrorCode, type VigilError } from '../errors.js';
 import { log } from '../log.js';
-import { decodeSide } from '../model/input.js';
-import type { ModelManifest } from '../model/manifest.js';
-import type { StreamLabeler } from '../model/stream-batcher.js';
+import { decodeSide } from '../model/input/frame-encoder.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
+import type { StreamLabeler } from '../model/live/stream-batcher.js';
 import { createSegmenter, type SegmentEvent } from '../timeline/segments.js';
 import { createSmoother, type SmoothedFrame } from '../timeline/smoother.js';
 import { openFrames } from '../video/decode.js';

@@ -3,7 +3,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { asVigilError, isVigilError, vigilError, type ErrorCode, type VigilError } from '../errors.js';
 import { log } from '../log.js';
-import { PACKAGE_ROOT } from '../model/paths.js';
+import { PACKAGE_ROOT } from '../model/folder/paths.js';
 
 /** The body of every API error: `{ "error": { "code": "VIGIL_ERR_…", "message": "…" } }`. */
 export function errorBody(e: VigilError): { error: { code: string; message: string } } {

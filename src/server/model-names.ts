@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { vigilError } from '../errors.js';
-import { readManifest } from '../model/model-folder.js';
-import { listModelNames, SHIPPED_MODELS_DIR } from '../model/paths.js';
+import { readManifest } from '../model/folder/model-folder.js';
+import { listModelNames, SHIPPED_MODELS_DIR } from '../model/folder/paths.js';
 import { MODEL_NAME_PATTERN, quote } from '../store/ids.js';
 
 /**

@@ -1,8 +1,8 @@
 import { labelClip } from '../label-clip.js';
-import type { ModelManifest } from '../model/manifest.js';
-import { readManifest, resolveModelDir } from '../model/model-folder.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
+import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
 import { loadModel, type VigilModel } from '../model/model.js';
-import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../model/stream-batcher.js';
+import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../model/live/stream-batcher.js';
 import { createInferencePool, type PoolClipOptions, type WorkerFigures } from '../model/workers/pool.js';
 import type { TimelineJson } from '../timeline/format.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { vigilError, type ErrorCode } from '../errors.js';
-import type { Focus } from '../model/input.js';
-import { describeIssues } from '../model/manifest.js';
+import type { Focus } from '../model/input/frame-encoder.js';
+import { describeIssues } from '../model/folder/manifest.js';
 import type { Segment } from '../timeline/types.js';
 
 /**

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { vigilError, type VigilError } from '../errors.js';
 import { log } from '../log.js';
-import type { ModelManifest } from '../model/manifest.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
 import { buildTimeline, type SegmentEvent } from '../timeline/segments.js';
 import { toTimelineJson } from '../timeline/format.js';
 import type { SmoothedFrame } from '../timeline/smoother.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
-import { describeIssues } from '../model/manifest.js';
+import { describeIssues } from '../model/folder/manifest.js';
 import { guard, type Db } from './db.js';
 import { assertCameraId, CAMERA_ID_PATTERN, MODEL_NAME_PATTERN, newCameraId } from './ids.js';
 

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
-import { describeIssues } from '../model/manifest.js';
+import { describeIssues } from '../model/folder/manifest.js';
 import { TIMELINE_SCHEMA, type TimelineJson } from '../timeline/format.js';
 import { guard, storeError, type Db } from './db.js';
 import { fsyncDir, removeFile } from './files.js';

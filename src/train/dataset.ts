@@ -1,6 +1,6 @@
 import { dirname, resolve, sep } from 'node:path';
 import { vigilError } from '../errors.js';
-import { appendDeltas, deltaLags } from '../model/feature-deltas.js';
+import { appendDeltas, deltaLags } from '../model/input/feature-deltas.js';
 import { augmentVariants, type Augmentation } from './augment.js';
 import { readClipFolders } from './clip-folders.js';
 import { createFeatureCache, type ClipFeatures, type FeatureSpec } from './feature-cache.js';

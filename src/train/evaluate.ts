@@ -1,8 +1,8 @@
 import { vigilError } from '../errors.js';
-import { selectBackend } from '../model/backend.js';
-import type { ModelManifest } from '../model/manifest.js';
-import { readHeadModel, readManifest, resolveModelDir } from '../model/model-folder.js';
-import { createRecurrentHead, type RecurrentHead } from '../model/recurrent-head.js';
+import { selectBackend } from '../model/runtime/backend.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
+import { readHeadModel, readManifest, resolveModelDir } from '../model/folder/model-folder.js';
+import { createRecurrentHead, type RecurrentHead } from '../model/head/recurrent-head.js';
 import { buildTimeline } from '../timeline/segments.js';
 import type { SmootherOptions } from '../timeline/smoother.js';
 import { parseAugment, type Augmentation } from './augment.js';

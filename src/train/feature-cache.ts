@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
-import { createFrameEncoder, decodeSide, type InputMode } from '../model/input.js';
+import { createFrameEncoder, decodeSide, type InputMode } from '../model/input/frame-encoder.js';
 import { inBatches } from '../video/batches.js';
 import { openFrames } from '../video/decode.js';
 import { augmentDecode, type AUGMENT_VARIANTS } from './augment.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../errors.js';
-import { selectBackend } from '../model/backend.js';
-import { buildHeadModel, createRecurrentHead, mergeHeads } from '../model/recurrent-head.js';
+import { selectBackend } from '../model/runtime/backend.js';
+import { buildHeadModel, createRecurrentHead, mergeHeads } from '../model/head/recurrent-head.js';
 import { createRandom, shuffle } from './random.js';
 
 /** One training sequence: a clip's features and a class index per frame. */

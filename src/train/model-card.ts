@@ -1,6 +1,6 @@
-import { deltaLags } from '../model/feature-deltas.js';
-import { INPUT_NAMES, inputGeometry } from '../model/input.js';
-import type { ModelManifest } from '../model/manifest.js';
+import { deltaLags } from '../model/input/feature-deltas.js';
+import { INPUT_NAMES, inputGeometry } from '../model/input/frame-encoder.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
 import { eventFailureLines, type EventReport } from './event-metrics.js';
 
 interface Cv {

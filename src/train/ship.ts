@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { selectEngine } from '../model/engine.js';
+import { selectEngine } from '../model/runtime/engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from '../model/extractors/registry.js';
-import { MANIFEST_SCHEMA, type ModelManifest } from '../model/manifest.js';
-import { headFeatureSize, writeModelFolder } from '../model/model-folder.js';
+import { MANIFEST_SCHEMA, type ModelManifest } from '../model/folder/manifest.js';
+import { headFeatureSize, writeModelFolder } from '../model/folder/model-folder.js';
 import type { FitResult } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainCommonOptions } from './train-clips.js';

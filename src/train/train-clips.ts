@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
-import type { InputMode } from '../model/input.js';
-import type { ModelManifest } from '../model/manifest.js';
+import type { InputMode } from '../model/input/frame-encoder.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
 import type { Augmentation } from './augment.js';
 import { loadDataset, trainingSequences } from './dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from './evaluate.js';

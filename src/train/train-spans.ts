@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { vigilError } from '../errors.js';
-import type { ModelManifest } from '../model/manifest.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
 import { loadDataset, labelledFrames, trainingSequences } from './dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from './evaluate.js';
 import { fitHead } from './fit-head.js';

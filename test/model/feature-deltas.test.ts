@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendDeltas, createFeatureDeltas, deltaLags } from '../../src/model/feature-deltas.js';
+import { appendDeltas, createFeatureDeltas, deltaLags } from '../../src/model/input/feature-deltas.js';
 
 describe('feature deltas', () => {
   const dim = 2;

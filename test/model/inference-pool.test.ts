@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decodeSide } from '../../src/model/input.js';
+import { decodeSide } from '../../src/model/input/frame-encoder.js';
 import { labelClip } from '../../src/label-clip.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel } from '../../src/model/model.js';

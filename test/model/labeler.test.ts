@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { labelClip } from '../../src/label-clip.js';
-import { decodeSide } from '../../src/model/input.js';
+import { decodeSide } from '../../src/model/input/frame-encoder.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
 import { openFrames } from '../../src/video/decode.js';

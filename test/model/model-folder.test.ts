@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VigilError } from '../../src/errors.js';
-import { selectBackend } from '../../src/model/backend.js';
-import { MANIFEST_SCHEMA, type ModelManifest } from '../../src/model/manifest.js';
-import { readHeadModel, readManifest, resolveModelDir, writeModelFolder } from '../../src/model/model-folder.js';
-import { buildHeadModel } from '../../src/model/recurrent-head.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
+import { MANIFEST_SCHEMA, type ModelManifest } from '../../src/model/folder/manifest.js';
+import { readHeadModel, readManifest, resolveModelDir, writeModelFolder } from '../../src/model/folder/model-folder.js';
+import { buildHeadModel } from '../../src/model/head/recurrent-head.js';
 
 const manifest: ModelManifest = {
   schema: MANIFEST_SCHEMA,

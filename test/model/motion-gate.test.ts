@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { decodeSide } from '../../src/model/input.js';
+import { decodeSide } from '../../src/model/input/frame-encoder.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
-import { createStreamBatcher } from '../../src/model/stream-batcher.js';
+import { createStreamBatcher } from '../../src/model/live/stream-batcher.js';
 import { createInferencePool } from '../../src/model/workers/pool.js';
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { VigilError } from '../../src/errors.js';
 import { setLogLevel } from '../../src/log.js';
-import { chooseEngine, describeEngine } from '../../src/model/engine.js';
-import { selectBackend } from '../../src/model/backend.js';
-import { cachedModel, contentKey } from '../../src/model/onnx/cache.js';
-import { convertLayersModel } from '../../src/model/onnx/convert.js';
-import { createOrtExtractor } from '../../src/model/onnx/extractor.js';
-import { headWeights } from '../../src/model/onnx/head.js';
-import { createOrtRecurrentHead } from '../../src/model/onnx/recurrent-head.js';
-import { createSession } from '../../src/model/onnx/runtime.js';
-import { buildHeadModel, createRecurrentHead } from '../../src/model/recurrent-head.js';
+import { chooseEngine, describeEngine } from '../../src/model/runtime/engine.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
+import { cachedModel, contentKey } from '../../src/model/runtime/onnx/cache.js';
+import { convertLayersModel } from '../../src/model/runtime/onnx/convert.js';
+import { createOrtExtractor } from '../../src/model/runtime/onnx/extractor.js';
+import { headWeights } from '../../src/model/runtime/onnx/head.js';
+import { createOrtRecurrentHead } from '../../src/model/runtime/onnx/recurrent-head.js';
+import { createSession } from '../../src/model/runtime/onnx/runtime.js';
+import { buildHeadModel, createRecurrentHead } from '../../src/model/head/recurrent-head.js';
 import { maxScaledDiff, uniform } from '../helpers/numbers.js';
 
 /** Gives every BatchNormalization statistics far from the identity, so folding is tested. */

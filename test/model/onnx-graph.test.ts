@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/model/backend.js';
-import { convertGraphModel, type TfGraphModelJson } from '../../src/model/onnx/graph.js';
-import { GRAPH_OP_EMITTERS, type TfAttr, type TfNode } from '../../src/model/onnx/graph-ops.js';
-import type { GraphWeightSpec } from '../../src/model/onnx/graph-weights.js';
-import { createSession } from '../../src/model/onnx/runtime.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
+import { convertGraphModel, type TfGraphModelJson } from '../../src/model/runtime/onnx/graph.js';
+import { GRAPH_OP_EMITTERS, type TfAttr, type TfNode } from '../../src/model/runtime/onnx/graph-ops.js';
+import type { GraphWeightSpec } from '../../src/model/runtime/onnx/graph-weights.js';
+import { createSession } from '../../src/model/runtime/onnx/runtime.js';
 import { expectCoded, thrown } from '../helpers/errors.js';
 import { maxAbsDiff, uniform } from '../helpers/numbers.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/model/backend.js';
-import { buildHeadModel, createRecurrentHead, mergeHeads, type RecurrentHead } from '../../src/model/recurrent-head.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
+import { buildHeadModel, createRecurrentHead, mergeHeads, type RecurrentHead } from '../../src/model/head/recurrent-head.js';
 import { maxAbsDiff, seeded } from '../helpers/numbers.js';
 
 /** Deterministic features with the spread of real CNN outputs (non-negative, mostly small). */

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { decodeSide } from '../../src/model/input.js';
+import { decodeSide } from '../../src/model/input/frame-encoder.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
-import { createStreamBatcher } from '../../src/model/stream-batcher.js';
-import { createStreamInput } from '../../src/model/stream-input.js';
+import { createStreamBatcher } from '../../src/model/live/stream-batcher.js';
+import { createStreamInput } from '../../src/model/input/stream-input.js';
 import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { fixture } from '../helpers/clips.js';

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
-import { PACKAGE_ROOT } from '../../src/model/paths.js';
+import { PACKAGE_ROOT } from '../../src/model/folder/paths.js';
 import { redactPaths } from '../../src/server/http.js';
 import { fixture } from '../helpers/clips.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

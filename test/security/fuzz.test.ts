@@ -4,7 +4,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { PACKAGE_ROOT } from '../../src/model/paths.js';
+import { PACKAGE_ROOT } from '../../src/model/folder/paths.js';
 import { fixture } from '../helpers/clips.js';
 import { ffmpegChildren, settleFfmpeg } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { selectBackend } from '../../src/model/backend.js';
+import { selectBackend } from '../../src/model/runtime/backend.js';
 
 describe('security: nothing turns a stray error into a crash', () => {
   it('the tensor backend leaves no process-wide error listener behind (the wasm glue installs ones that rethrow)', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { readManifest, resolveModelDir } from '../../src/model/model-folder.js';
-import type { StreamLabeler } from '../../src/model/stream-batcher.js';
+import { readManifest, resolveModelDir } from '../../src/model/folder/model-folder.js';
+import type { StreamLabeler } from '../../src/model/live/stream-batcher.js';
 import { createLagClock, startCameraRunner } from '../../src/server/camera-runner.js';
 import type { ServerMessage } from '../../src/server/protocol.js';
 import { fixture } from '../helpers/clips.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { DatasetItem } from '../../src/train/dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from '../../src/train/evaluate.js';
-import { mergeHeads } from '../../src/model/recurrent-head.js';
+import { mergeHeads } from '../../src/model/head/recurrent-head.js';
 import { fitHead } from '../../src/train/fit-head.js';
 import { spanFrameLabels, type Span } from '../../src/train/span-manifest.js';
 import { earlyStoppingSplit, groupedFolds } from '../../src/train/split.js';

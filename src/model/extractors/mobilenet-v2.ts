@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { countFlops } from '../flops.js';
-import { selectBackend } from '../backend.js';
+import { countFlops } from '../runtime/flops.js';
+import { selectBackend } from '../runtime/backend.js';
 import type { FeatureExtractor, LoadedLayers } from './types.js';
 
 const INPUT = 224;

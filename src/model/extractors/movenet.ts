@@ -3,12 +3,12 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../../errors.js';
-import { selectBackend } from '../backend.js';
-import { cachedModel, contentKey, type CachedModel } from '../onnx/cache.js';
-import type { OrtExtractorOptions, OrtFeatureExtractor } from '../onnx/extractor.js';
-import { convertGraphModel, graphKeyParts, type TfGraphModelJson } from '../onnx/graph.js';
-import { ONNX_IO } from '../onnx/head.js';
-import { createSession } from '../onnx/runtime.js';
+import { selectBackend } from '../runtime/backend.js';
+import { cachedModel, contentKey, type CachedModel } from '../runtime/onnx/cache.js';
+import type { OrtExtractorOptions, OrtFeatureExtractor } from '../runtime/onnx/extractor.js';
+import { convertGraphModel, graphKeyParts, type TfGraphModelJson } from '../runtime/onnx/graph.js';
+import { ONNX_IO } from '../runtime/onnx/head.js';
+import { createSession } from '../runtime/onnx/runtime.js';
 import { BODY_FEATURES, bodyFeatures, COCO_KEYPOINTS, poseFeatures, POSE_FEATURES } from './pose-features.js';
 import type { FeatureExtractor } from './types.js';
 

@@ -1,6 +1,6 @@
 import { vigilError } from '../../errors.js';
-import { selectEngine, type EngineChoice, type EngineName } from '../engine.js';
-import { loadOrtExtractor, runsOnOrt } from '../onnx/extractor.js';
+import { selectEngine, type EngineChoice, type EngineName } from '../runtime/engine.js';
+import { loadOrtExtractor, runsOnOrt } from '../runtime/onnx/extractor.js';
 import { loadMobileNetV2, loadMobileNetV2Layers } from './mobilenet-v2.js';
 import { loadMoveNet, loadMoveNetOrt } from './movenet.js';
 import { BODY_FEATURES, POSE_FEATURES } from './pose-features.js';

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { EngineName } from '../engine.js';
-import type { OrtExtractorOptions, OrtFeatureExtractor } from '../onnx/extractor.js';
+import type { EngineName } from '../runtime/engine.js';
+import type { OrtExtractorOptions, OrtFeatureExtractor } from '../runtime/onnx/extractor.js';
 
 /**
  * A pretrained CNN that turns frames into feature vectors. Engines (tfjs, onnxruntime) sit

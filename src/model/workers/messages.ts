@@ -1,6 +1,6 @@
 import type { TimelineJson } from '../../timeline/format.js';
-import type { Focus } from '../input.js';
-import type { StreamOptions } from '../stream-batcher.js';
+import type { Focus } from '../input/frame-encoder.js';
+import type { StreamOptions } from '../live/stream-batcher.js';
 
 /** What a recorded clip's labelling takes across the thread boundary (no callbacks, no signals). */
 export interface ClipJobOptions {

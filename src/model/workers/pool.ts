@@ -4,7 +4,7 @@ import { vigilError, type ErrorCode } from '../../errors.js';
 import { currentLogLevel, log } from '../../log.js';
 import type { TimelineJson } from '../../timeline/format.js';
 import type { Frame } from '../../video/types.js';
-import type { LiveLabel, StreamLabeler, StreamOptions } from '../stream-batcher.js';
+import type { LiveLabel, StreamLabeler, StreamOptions } from '../live/stream-batcher.js';
 import type { ClipJobOptions, FromWorker, ToWorker } from './messages.js';
 
 /** A recorded clip's labelling in a worker: `labelClip`'s options that cross threads, plus these. */

@@ -10,7 +10,7 @@ import { asVigilError } from '../../errors.js';
 import { labelClip } from '../../label-clip.js';
 import { log } from '../../log.js';
 import { loadModel, type VigilModel } from '../model.js';
-import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../stream-batcher.js';
+import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../live/stream-batcher.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 if (!parentPort) throw new Error('workers/worker.ts runs inside a worker thread (see pool.ts)');

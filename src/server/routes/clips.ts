@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { vigilError } from '../../errors.js';
 import { statSync } from 'node:fs';
-import { DEFAULT_MODEL } from '../../model/paths.js';
+import { DEFAULT_MODEL } from '../../model/folder/paths.js';
 import type { ClipRecord, Store } from '../../store/index.js';
 import { toWebVtt } from '../../timeline/format.js';
 import { probe } from '../../video/probe.js';

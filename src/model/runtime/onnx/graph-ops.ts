@@ -1,4 +1,4 @@
-import { vigilError, type VigilError } from '../../errors.js';
+import { vigilError, type VigilError } from '../../../errors.js';
 import { onnxKernel, samePads } from './layers.js';
 import { attr, type Attribute, type GraphBuilder } from './proto.js';
 

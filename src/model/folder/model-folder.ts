@@ -2,9 +2,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { vigilError } from '../errors.js';
-import { extractorEntry } from './extractors/registry.js';
-import { deltaLags } from './feature-deltas.js';
+import { vigilError } from '../../errors.js';
+import { extractorEntry } from '../extractors/registry.js';
+import { deltaLags } from '../input/feature-deltas.js';
 import { describeIssues, manifestSchema, type ModelManifest } from './manifest.js';
 import { listModelNames, MANIFEST_FILE, SHIPPED_MODELS_DIR } from './paths.js';
 

@@ -1,5 +1,5 @@
-import { vigilError } from '../../errors.js';
-import type { RecurrentHead } from '../recurrent-head.js';
+import { vigilError } from '../../../errors.js';
+import type { RecurrentHead } from '../../head/recurrent-head.js';
 import { headSequenceModel, headStepModel, ONNX_IO, type HeadWeights } from './head.js';
 import { createSession, type SessionOptions } from './runtime.js';
 

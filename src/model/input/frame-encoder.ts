@@ -1,4 +1,4 @@
-import { vigilError } from '../errors.js';
+import { vigilError } from '../../errors.js';
 import { createMotionCrop, MOTION_CROP, motionCropSide } from './motion-crop.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { log } from '../../log.js';
+import { log } from '../../../log.js';
 
 /**
  * Where converted graphs live: `$VIGIL_CACHE_DIR/onnx`, else `.cache/onnx` under the

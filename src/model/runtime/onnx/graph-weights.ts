@@ -1,4 +1,4 @@
-import { vigilError } from '../../errors.js';
+import { vigilError } from '../../../errors.js';
 
 /** A weight spec as a tfjs `model.json` lists it (`weightsManifest[].weights[]`). */
 export interface GraphWeightSpec {

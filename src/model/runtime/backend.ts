@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import { vigilError } from '../errors.js';
-import { log } from '../log.js';
+import { vigilError } from '../../errors.js';
+import { log } from '../../log.js';
 
 /** tfjs backends in order of preference; `tensorflow` is the name tfjs-node registers. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;

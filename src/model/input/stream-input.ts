@@ -1,8 +1,8 @@
-import type { Frame } from '../video/types.js';
-import { extractorEntry } from './extractors/registry.js';
+import type { Frame } from '../../video/types.js';
+import { extractorEntry } from '../extractors/registry.js';
 import { createFeatureDeltas, deltaLags } from './feature-deltas.js';
-import { createFrameEncoder, type Focus } from './input.js';
-import type { VigilModel } from './model.js';
+import { createFrameEncoder, type Focus } from './frame-encoder.js';
+import type { VigilModel } from '../model.js';
 
 /**
  * What one stream remembers on the way into a model: its previous frame (for `framediff`

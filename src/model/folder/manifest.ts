@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INPUT_MODES } from './input.js';
+import { INPUT_MODES } from '../input/frame-encoder.js';
 
 export const MANIFEST_SCHEMA = 'vigil.model/1';
 

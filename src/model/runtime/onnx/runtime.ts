@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as Ort from 'onnxruntime-node';
-import { vigilError } from '../../errors.js';
+import { vigilError } from '../../../errors.js';
 
 /**
  * onnxruntime-node's native session, as its own `dist/binding.js` exposes it. The package's

@@ -15,7 +15,7 @@
  * against 0.748 for `framediff` (README, Models).
  */
 
-import { vigilError } from '../errors.js';
+import { vigilError } from '../../errors.js';
 
 export const MOTION_CROP = {
   /** Decoded side over the CNN's side. */

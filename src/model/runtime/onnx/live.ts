@@ -1,6 +1,6 @@
-import { vigilError } from '../../errors.js';
-import type { ExtractorEntry } from '../extractors/types.js';
-import type { LiveStep } from '../model.js';
+import { vigilError } from '../../../errors.js';
+import type { ExtractorEntry } from '../../extractors/types.js';
+import type { LiveStep } from '../../model.js';
 import { cachedModel, contentKey } from './cache.js';
 import { loadExtractorLayers, type OrtExtractorOptions, type OrtFeatureExtractor } from './extractor.js';
 import { CONVERTER_VERSION } from './convert.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { vigilError } from '../errors.js';
-import { log } from '../log.js';
+import { vigilError } from '../../errors.js';
+import { log } from '../../log.js';
 import { selectBackend, type BackendChoice } from './backend.js';
 import { attr, createGraphBuilder } from './onnx/proto.js';
 import { createSession, loadOrt } from './onnx/runtime.js';

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
-import { vigilError } from '../../errors.js';
+import { vigilError } from '../../../errors.js';
 import { countFlops } from '../flops.js';
-import type { ExtractorEntry, FeatureExtractor, LoadedLayers } from '../extractors/types.js';
+import type { ExtractorEntry, FeatureExtractor, LoadedLayers } from '../../extractors/types.js';
 import { cachedModel, contentKey } from './cache.js';
 import { convertLayersModel, modelKeyParts } from './convert.js';
 import { ONNX_IO } from './head.js';

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { vigilError, type VigilError } from '../../errors.js';
+import { vigilError, type VigilError } from '../../../errors.js';
 import { attr, type GraphBuilder } from './proto.js';
 
 /**

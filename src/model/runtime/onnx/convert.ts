@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { vigilError } from '../../errors.js';
+import { vigilError } from '../../../errors.js';
 import { FOLDS_BATCH_NORM, LAYER_EMITTERS, unsupported, type OnnxValue } from './layers.js';
 import { attr, createGraphBuilder, type Dim, type GraphBuilder } from './proto.js';
 

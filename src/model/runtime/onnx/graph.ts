@@ -1,4 +1,4 @@
-import { vigilError } from '../../errors.js';
+import { vigilError } from '../../../errors.js';
 import { CONVERTER_VERSION } from './convert.js';
 import { GRAPH_OP_EMITTERS, ONNX_INT64, attrDType, unsupportedOp, type GraphValue, type OpContext, type TfAttr, type TfNode } from './graph-ops.js';
 import { decodeGraphWeights, type GraphWeightSpec } from './graph-weights.js';

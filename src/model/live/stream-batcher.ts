@@ -1,11 +1,11 @@
-import { vigilError } from '../errors.js';
-import type { FrameProbs } from '../timeline/types.js';
-import type { Frame } from '../video/types.js';
-import { extractorEntry } from './extractors/registry.js';
-import { deltaLags } from './feature-deltas.js';
-import type { Focus } from './input.js';
-import type { VigilModel } from './model.js';
-import { createStreamInput, type StreamInput } from './stream-input.js';
+import { vigilError } from '../../errors.js';
+import type { FrameProbs } from '../../timeline/types.js';
+import type { Frame } from '../../video/types.js';
+import { extractorEntry } from '../extractors/registry.js';
+import { deltaLags } from '../input/feature-deltas.js';
+import type { Focus } from '../input/frame-encoder.js';
+import type { VigilModel } from '../model.js';
+import { createStreamInput, type StreamInput } from '../input/stream-input.js';
 
 /** A live frame's label: its probabilities and where the model looked. */
 export interface LiveLabel extends FrameProbs {

@@ -60,7 +60,7 @@ const configSchema = z
      * Motion gating: a live frame of a difference-input model (`framediff`, `motioncrop`) whose
      * input's mean absolute value is under this skips the CNN (see `StreamOptions.gate`); 0 off.
      * 0.004 changed 0.15% of smoothed `fight` labels on 1 989 frames of real footage and
-     * skipped 11.8% of CNN runs (`node --import tsx scripts/motion-gate.ts`).
+     * skipped 11.8% of CNN runs (`node --import tsx research/motion-gate.ts`).
      */
     motionGate: z.number().min(0).max(1).default(0.004),
     /** Ping period; a client that misses one pong is dropped. */

@@ -2,7 +2,7 @@
  * How still is still? Measures, on real footage, what motion gating (stream-batcher.ts:
  * `gate`) does to a model's live labels at several thresholds: the share of frames whose
  * CNN it skips and the share whose smoothed label it changes, against no gating.
- *   node --import tsx scripts/motion-gate.ts [model=fight] [clips folder ...]
+ *   node --import tsx research/motion-gate.ts [model=fight] [clips folder ...]
  * Default clips: ../shared/datasets/fight-surveillance/{noFight,fight} and the GMDCSA24 clips
  * (up to MAX_CLIPS of each folder, env, default 60), decoded at the model's rate.
  */

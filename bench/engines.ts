@@ -29,6 +29,7 @@ import { createSession } from '../src/model/runtime/onnx/runtime.js';
 import { labelClip } from '../src/label-clip.js';
 import { createLabeler } from '../src/model/labeler.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../src/model/folder/manifest.js';
+import { modelFrames } from '../src/model/frames.js';
 import type { VigilModel } from '../src/model/model.js';
 import { buildHeadModel } from '../src/model/head/recurrent-head.js';
 import { openFrames } from '../src/video/decode.js';
@@ -249,7 +250,7 @@ const manifest: ModelManifest = {
 for (const threads of [1, 2]) {
   const ex = threads === 1 ? ort1 : ort2;
   const liveN = await loadOrtLiveStep(entry, ex, w, { cacheDir, threads });
-  const model: VigilModel = { dir: '', manifest, engine, extractorEngine: 'ort', extractor: ex, head, live: liveN, dispose: () => liveN.dispose() };
+  const model: VigilModel = { dir: '', manifest, ...modelFrames(manifest), engine, extractorEngine: 'ort', extractor: ex, head, live: liveN, dispose: () => liveN.dispose() };
   await labelClip(clip, model);
   const xs: number[] = [];
   for (let i = 0; i < 3; i++) {

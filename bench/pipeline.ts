@@ -13,11 +13,10 @@ import { labelClip } from '../src/label-clip.js';
 import { selectBackend } from '../src/model/runtime/backend.js';
 import { describeEngine } from '../src/model/runtime/engine.js';
 import { extractorEntry } from '../src/model/extractors/registry.js';
-import { createFrameEncoder, decodeSide } from '../src/model/input/frame-encoder.js';
+import { createFrameEncoder } from '../src/model/input/frame-encoder.js';
 import { createLabeler } from '../src/model/labeler.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel, type VigilModel } from '../src/model/model.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
-import { openFrames } from '../src/video/decode.js';
 import type { Frame } from '../src/video/types.js';
 
 const FIXTURE = 'fixtures/fight-fi002.mp4';
@@ -42,13 +41,13 @@ async function sixtySecondClip(): Promise<string> {
   return out;
 }
 
-async function timeDecode(clip: string, size: number, fps: number): Promise<{ msPerFrame: number; frames: Frame[] }> {
+async function timeDecode(clip: string, model: VigilModel): Promise<{ msPerFrame: number; frames: Frame[] }> {
   const runs: number[] = [];
   let frames: Frame[] = [];
   for (let i = 0; i < 3; i++) {
     const got: Frame[] = [];
     const t = performance.now();
-    for await (const f of openFrames(clip, { fps, width: size, height: size })) got.push(f);
+    for await (const f of model.openFrames(clip)) got.push(f);
     runs.push((performance.now() - t) / got.length);
     frames = got;
   }
@@ -60,9 +59,9 @@ const model = await loadModel(process.env.BENCH_MODEL ?? 'fight');
 const { extractor, head, manifest } = model;
 const clip = await sixtySecondClip();
 const size = manifest.inputSize;
-const decoded = decodeSide(manifest.input, size);
+const decoded = model.frameSpec.width;
 
-const decode = await timeDecode(clip, decoded, manifest.fps);
+const decode = await timeDecode(clip, model);
 const entry = extractorEntry(manifest.extractor);
 const encodeRuns: number[] = [];
 for (let i = 0; i < 3; i++) {

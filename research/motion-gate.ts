@@ -8,13 +8,11 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeSide } from '../src/model/input/frame-encoder.js';
 import { loadModel } from '../src/model/model.js';
 import { createStreamBatcher, meanAbs } from '../src/model/live/stream-batcher.js';
 import { createStreamInput } from '../src/model/input/stream-input.js';
 import { extractorEntry } from '../src/model/extractors/registry.js';
 import { createSmoother } from '../src/timeline/smoother.js';
-import { openFrames } from '../src/video/decode.js';
 
 const [name = 'fight', ...dirs] = process.argv.slice(2);
 const DATA = join('..', 'shared', 'datasets');
@@ -24,7 +22,6 @@ const THRESHOLDS = [0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016];
 
 const model = await loadModel(name);
 const { manifest } = model;
-const side = decodeSide(manifest.input, manifest.inputSize);
 const offset = extractorEntry(manifest.extractor).pixelOffset;
 const batcher = createStreamBatcher(model);
 const energies: number[] = [];
@@ -39,7 +36,7 @@ for (const folder of folders) {
     const streams = THRESHOLDS.map((gate) => batcher.open({ gate }));
     const smooth = [base, ...streams].map(() => createSmoother(manifest.classes, manifest.smoothing));
     const input = createStreamInput(model, 1);
-    for await (const f of openFrames(join(folder, clip), { width: side, height: side, fps: manifest.fps })) {
+    for await (const f of model.openFrames(join(folder, clip))) {
       energies.push(meanAbs(input.encode([f]), offset));
       const out = await Promise.all([base, ...streams].map((s) => s.label(f)));
       const labels = out.map((o, i) => smooth[i].push({ tMs: f.tMs, probs: o.probs }).label);

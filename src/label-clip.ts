@@ -1,12 +1,10 @@
 import { log } from './log.js';
-import { decodeSide } from './model/input/frame-encoder.js';
 import { createLabeler } from './model/labeler.js';
 import type { VigilModel } from './model/model.js';
 import { buildTimeline } from './timeline/segments.js';
 import { toTimelineJson, type TimelineJson } from './timeline/format.js';
 import type { FrameProbs } from './timeline/types.js';
 import { inBatches } from './video/batches.js';
-import { openFrames } from './video/decode.js';
 import { probe } from './video/probe.js';
 
 export interface LabelClipOptions {
@@ -46,8 +44,7 @@ export async function labelClip(source: string, model: VigilModel, options: Labe
   const batchSize = options.batch ?? 8;
   const labeler = createLabeler(model, { maxBatch: batchSize });
   const probs: FrameProbs[] = [];
-  const size = decodeSide(manifest.input, manifest.inputSize);
-  const frames = openFrames(source, { fps, width: size, height: size, signal: options.signal });
+  const frames = model.openFrames(source, { fps, signal: options.signal });
   // Closing the source ends the loop normally, even while it waits on a silent camera.
   const onStop = () => void frames.close();
   options.stop?.addEventListener('abort', onStop, { once: true });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { loadMobileNetV2Layers } from '../../src/model/extractors/mobilenet-v2.js';
-import { createFrameEncoder, decodeSide } from '../../src/model/input/frame-encoder.js';
+import { openModelFrames } from '../../src/model/frames.js';
+import { createFrameEncoder } from '../../src/model/input/frame-encoder.js';
 import { convertLayersModel } from '../../src/model/runtime/onnx/convert.js';
 import { createSession } from '../../src/model/runtime/onnx/runtime.js';
 import { selectBackend } from '../../src/model/runtime/backend.js';
@@ -20,7 +21,6 @@ import { meanStd } from '../../src/train/metrics.js';
 import { createRandom } from '../../src/train/random.js';
 import { earlyStoppingSplit, groupedFolds } from '../../src/train/split.js';
 import { inBatches } from '../../src/video/batches.js';
-import { openFrames } from '../../src/video/decode.js';
 import { DATASET } from './maps.js';
 
 const { values: a } = parseArgs({
@@ -64,9 +64,8 @@ async function extract(): Promise<{ classes: string[]; clips: Clip[] }> {
     const started = Date.now();
     for (const [n, c] of missing.entries()) {
       const enc = createFrameEncoder({ mode: 'motioncrop', scale: 1 / 255, offset: 0, size: 224, maxBatch: 8, owner: 'probe' });
-      const side = decodeSide('motioncrop', 224);
       const rows: Float32Array[] = [];
-      for await (const batch of inBatches(openFrames(c.path, { fps: 8, width: side, height: side }), 8)) {
+      for await (const batch of inBatches(openModelFrames({ input: 'motioncrop', inputSize: 224, fps: 8 }, c.path), 8)) {
         const out = session.run({ pixels: { data: enc.encode(batch), dims: [batch.length, 224, 224, 3] } });
         for (let i = 0; i < batch.length; i++) {
           const row = new Float32Array(P * (CX + CF));

@@ -5,6 +5,7 @@ import type { FeatureExtractor } from './extractors/types.js';
 import { deltaLags } from './input/feature-deltas.js';
 import type { ModelManifest } from './folder/manifest.js';
 import { readHeadModel, readManifest, resolveModelDir } from './folder/model-folder.js';
+import { modelFrames, type ModelFrames } from './frames.js';
 import type { OrtFeatureExtractor } from './runtime/onnx/extractor.js';
 import { headWeights } from './runtime/onnx/head.js';
 import { loadOrtLiveStep } from './runtime/onnx/live.js';
@@ -26,8 +27,11 @@ export interface LiveStep {
   dispose(): void;
 }
 
-/** A loaded model: shared by every stream that uses it (state lives in each labeler). */
-export interface VigilModel {
+/**
+ * A loaded model: shared by every stream that uses it (state lives in each labeler). It
+ * decodes its own frames (`frameSpec`, `openFrames`; see frames.ts), so callers hand it a source.
+ */
+export interface VigilModel extends ModelFrames {
   readonly dir: string;
   readonly manifest: ModelManifest;
   /** The engine running it (see engine.ts): the head runs on it. */
@@ -62,11 +66,12 @@ export async function loadModel(nameOrPath: string): Promise<VigilModel> {
     log.info(`model ${manifest.name}: extractor ${manifest.extractor} on ${onExtractor} (${engine.name} cannot run it), head on ${engine.name}`);
   }
   const layers = await readHeadModel(dir, manifest);
+  const frames = modelFrames(manifest);
   if (engine.name === 'tfjs') {
     const head = createRecurrentHead(layers);
     layers.dispose();
     const extractor = await loadExtractor(manifest.extractor);
-    return { dir, manifest, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
+    return { dir, manifest, ...frames, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
   }
   let w;
   try {
@@ -77,13 +82,14 @@ export async function loadModel(nameOrPath: string): Promise<VigilModel> {
   const head = createOrtRecurrentHead(w);
   if (onExtractor !== 'ort' || deltaLags(manifest.deltas).length > 0) {
     const extractor = await loadExtractor(manifest.extractor);
-    return { dir, manifest, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
+    return { dir, manifest, ...frames, engine, extractorEngine: onExtractor, extractor, head, dispose: () => head.dispose() };
   }
   const extractor = (await loadExtractor(manifest.extractor)) as OrtFeatureExtractor;
   const live = await loadOrtLiveStep(extractorEntry(manifest.extractor), extractor, w, { threads: engine.ort?.threads.live });
   return {
     dir,
     manifest,
+    ...frames,
     engine,
     extractorEngine: onExtractor,
     extractor,

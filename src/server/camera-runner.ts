@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { asVigilError, vigilError, type ErrorCode, type VigilError } from '../errors.js';
 import { log } from '../log.js';
-import { decodeSide } from '../model/input/frame-encoder.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
+import { openModelFrames } from '../model/frames.js';
 import type { StreamLabeler } from '../model/live/stream-batcher.js';
 import { createSegmenter, type SegmentEvent } from '../timeline/segments.js';
 import { createSmoother, type SmoothedFrame } from '../timeline/smoother.js';
@@ -140,11 +140,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: { ...e.segment, confidence: round(confidence), peak: round(peak) } });
       }
     };
-    const S = decodeSide(manifest.input, manifest.inputSize);
-    source = openFrames(input, {
+    source = openModelFrames(manifest, input, {
       fps,
-      width: S,
-      height: S,
       realtime: kind === 'file',
       loop: kind === 'file' && camera.loop,
       signal: stopCtl.signal,

@@ -3,9 +3,12 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
-import { createFrameEncoder, decodeSide, type InputMode } from '../model/input/frame-encoder.js';
+import { extractorWeightsHash } from '../model/extractors/weights-hash.js';
+import { openModelFrames } from '../model/frames.js';
+import { createFrameEncoder, type InputMode } from '../model/input/frame-encoder.js';
+import { MOTION_CROP } from '../model/input/motion-crop.js';
 import { inBatches } from '../video/batches.js';
-import { openFrames } from '../video/decode.js';
+import { resolveFfmpeg } from '../video/ffmpeg.js';
 import { augmentDecode, type AUGMENT_VARIANTS } from './augment.js';
 
 /** What decides a clip's features: change any of it and the cache misses. */
@@ -39,11 +42,12 @@ export async function computeClipFeatures(path: string, spec: FeatureSpec): Prom
   const entry = extractorEntry(spec.extractor);
   const extractor = await loadExtractor(spec.extractor);
   const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size: entry.inputSize, maxBatch: BATCH, owner: spec.extractor });
-  const size = decodeSide(spec.input, entry.inputSize);
   const aug = spec.augment === undefined ? { filters: [], fpsScale: 1 } : augmentDecode(spec.augment);
   const tMs: number[] = [];
   const rows: Float32Array[] = [];
-  for await (const batch of inBatches(openFrames(path, { fps: spec.fps * aug.fpsScale, width: size, height: size, filters: aug.filters }), BATCH)) {
+  // Decoded as a model with this extractor and input decodes (frames.ts), before the model exists.
+  const frames = openModelFrames({ input: spec.input, inputSize: entry.inputSize, fps: spec.fps * aug.fpsScale }, path, { filters: aug.filters });
+  for await (const batch of inBatches(frames, BATCH)) {
     for (const f of batch) tMs.push(f.tMs);
     rows.push((await extractor.extract(pixels.encode(batch), batch.length)).slice());
   }
@@ -56,23 +60,49 @@ export async function computeClipFeatures(path: string, spec: FeatureSpec): Prom
   return { tMs, features, dim: extractor.featureSize };
 }
 
-/** The cache entry's name: the clip's content hash and the whole {@link FeatureSpec} (a plain spec keeps the key it had before augmentation existed). */
-export function featureKey(contentHash: string, spec: FeatureSpec): string {
+/**
+ * What else decides a clip's features, outside the spec: the code and binaries that turn
+ * pixels into them. Any of them changing silently would train on stale features.
+ */
+export interface FeatureProvenance {
+  /** Hash of the extractor's weight files (see weights-hash.ts). */
+  weights: string;
+  /** ffmpeg's version string: another build may scale and letterbox differently. */
+  ffmpeg: string;
+  /** The motion-crop constants, for `motioncrop` input only. */
+  motionCrop?: Readonly<Record<string, number>>;
+}
+
+/** The {@link FeatureProvenance} of a spec on this machine; the weights' hash is computed once per process. */
+export async function featureProvenance(spec: FeatureSpec): Promise<FeatureProvenance> {
+  const [weights, { ffmpeg }] = await Promise.all([extractorWeightsHash(spec.extractor), resolveFfmpeg()]);
+  return { weights, ffmpeg: ffmpeg.version, ...(spec.input === 'motioncrop' ? { motionCrop: { ...MOTION_CROP } } : {}) };
+}
+
+/** The cache entry's name: the clip's content hash, the whole {@link FeatureSpec} (an absent `augment` is the plain decode) and the {@link FeatureProvenance}. */
+export function featureKey(contentHash: string, spec: FeatureSpec, provenance: FeatureProvenance): string {
   return createHash('sha256')
-    .update(JSON.stringify({ v: CACHE_VERSION, content: contentHash, ...spec }))
+    .update(JSON.stringify({ v: CACHE_VERSION, content: contentHash, ...spec, ...provenance }))
     .digest('hex')
     .slice(0, 32);
 }
 
 /**
- * Features on disk, keyed by the clip's content hash and the {@link FeatureSpec}, so a second
- * training run on the same data skips the CNN. Each entry stores a checksum of its floats;
- * a damaged entry is detected, reported through `onEvent`, and recomputed.
+ * Features on disk, keyed by {@link featureKey}, so a second training run on the same data
+ * skips the CNN. Each entry stores a checksum of its floats; a damaged entry is detected,
+ * reported through `onEvent`, and recomputed.
+ * @param [o.provenance=featureProvenance] tests stand in another extractor, ffmpeg or crop.
  */
-export function createFeatureCache(dir: string, onEvent: (e: { type: 'hit' | 'miss' | 'corrupt'; path: string }) => void = () => {}) {
+export function createFeatureCache(
+  dir: string,
+  onEvent: (e: { type: 'hit' | 'miss' | 'corrupt'; path: string }) => void = () => {},
+  o: { provenance?: (spec: FeatureSpec) => Promise<FeatureProvenance> } = {},
+) {
+  const provenanceOf = o.provenance ?? featureProvenance;
   return {
     async get(path: string, spec: FeatureSpec): Promise<ClipFeatures> {
-      const key = featureKey(await fileHash(path), spec);
+      const provenance = await provenanceOf(spec);
+      const key = featureKey(await fileHash(path), spec, provenance);
       const meta = join(dir, `${key}.json`);
       const data = join(dir, `${key}.f32`);
       if (existsSync(meta) && existsSync(data)) {
@@ -96,7 +126,7 @@ export function createFeatureCache(dir: string, onEvent: (e: { type: 'hit' | 'mi
       await mkdir(dir, { recursive: true });
       // Write then rename: a killed run never leaves a half entry that looks whole.
       await writeFile(`${data}.tmp`, bytes);
-      await writeFile(`${meta}.tmp`, JSON.stringify({ source: path, ...spec, dim: clip.dim, tMs: clip.tMs, sha256: createHash('sha256').update(bytes).digest('hex') }));
+      await writeFile(`${meta}.tmp`, JSON.stringify({ source: path, ...spec, ...provenance, dim: clip.dim, tMs: clip.tMs, sha256: createHash('sha256').update(bytes).digest('hex') }));
       await rename(`${data}.tmp`, data);
       await rename(`${meta}.tmp`, meta);
       return clip;

@@ -1,17 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { selectEngine } from '../model/runtime/engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/folder/manifest.js';
 import { headFeatureSize, writeModelFolder } from '../model/folder/model-folder.js';
+import { MANIFEST_FILE } from '../model/folder/paths.js';
 import type { FitResult } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainCommonOptions } from './train-clips.js';
 
 /**
  * Writes a trained head as a model folder with its card: the manifest fields every training
- * run shares, the dataset-specific `training` record, the final fit and the CNN's cost here.
- * Disposes the fitted model.
+ * run shares, the dataset-specific `training` record, the final fit and the CNN's cost here,
+ * at the version {@link shipVersion} gives. Disposes the fitted model.
  */
 export async function shipModel(
   o: TrainCommonOptions,
@@ -25,7 +28,7 @@ export async function shipModel(
   const manifest: ModelManifest = {
     schema: MANIFEST_SCHEMA,
     name: o.name,
-    version: '1.0.0',
+    version: FIRST_VERSION,
     description: o.description,
     extractor: o.extractor,
     input: o.input,
@@ -45,10 +48,62 @@ export async function shipModel(
       perFrameCost: await measureCnnCost(o.extractor),
     },
   };
+  manifest.version = shipVersion(o.out, manifest, await headWeightBytes(fit.model));
   await writeModelFolder(o.out, manifest, fit.model);
   await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
   fit.model.dispose();
   return manifest;
+}
+
+const FIRST_VERSION = '1.0.0';
+/** The head's weights file in a model folder, as writeModelFolder names it. */
+const WEIGHTS_FILE = 'weights.bin';
+
+/** The bytes writeModelFolder writes as the head's weights. */
+export async function headWeightBytes(head: tf.LayersModel): Promise<Uint8Array> {
+  let bytes = new Uint8Array(0);
+  await head.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      bytes = new Uint8Array((artifacts.weightData as ArrayBuffer).slice(0));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return bytes;
+}
+
+/** Keys sorted at every level: a hand-edited manifest in another order says the same. */
+const canonical = (v: unknown): unknown =>
+  Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
+
+/** What decides a model's labels besides its weights: the manifest without its version, description and training record. */
+function behaviour(m: Record<string, unknown>): string {
+  const { version: _v, description: _d, training: _t, ...rest } = m;
+  return JSON.stringify(canonical(rest));
+}
+
+/**
+ * The version a model shipped into `dir` gets, so that a folder's version changes whenever
+ * its model does: 1.0.0 in a new folder (or over another model, or a manifest that does not
+ * parse); over the same model (same name), its version when the weights and the manifest's
+ * settings are identical (a rerun that trained to the same bytes), else the next minor one
+ * (1.0.0 → 1.1.0).
+ * @param weights the new head's, as {@link headWeightBytes} gives them.
+ */
+export function shipVersion(dir: string, next: ModelManifest, weights: Uint8Array): string {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) return FIRST_VERSION;
+  let old: Record<string, unknown>;
+  try {
+    old = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return FIRST_VERSION;
+  }
+  if (typeof old !== 'object' || old === null) return FIRST_VERSION;
+  const semver = typeof old.version === 'string' ? /^(\d+)\.(\d+)\.\d+$/.exec(old.version) : null;
+  if (old.name !== next.name || semver === null) return FIRST_VERSION;
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  const same = existsSync(weightsPath) && Buffer.from(weights).equals(readFileSync(weightsPath)) && behaviour(old) === behaviour({ ...next });
+  return same ? (old.version as string) : `${semver[1]}.${Number(semver[2]) + 1}.0`;
 }
 
 /** The per-frame CNN cost on this machine and engine, for the card: median of 5 batches of 8. */

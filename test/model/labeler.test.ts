@@ -1,10 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { labelClip } from '../../src/label-clip.js';
-import { decodeSide } from '../../src/model/input/frame-encoder.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
-import { openFrames } from '../../src/video/decode.js';
 import type { Frame } from '../../src/video/types.js';
 import { VigilError } from '../../src/errors.js';
 import { fixture } from '../helpers/clips.js';
@@ -17,8 +15,7 @@ describe('labeler on the shipped fight model', function () {
   before(async () => {
     model = await loadModel('fight');
     frames = [];
-    const size = decodeSide(model.manifest.input, model.manifest.inputSize);
-    for await (const f of openFrames(fixture('fight-fi002.mp4'), { fps: 8, width: size, height: size })) frames.push(f);
+    for await (const f of model.openFrames(fixture('fight-fi002.mp4'))) frames.push(f);
   });
   after(() => model.dispose());
 

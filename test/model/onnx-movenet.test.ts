@@ -12,6 +12,7 @@ import type { FeatureExtractor } from '../../src/model/extractors/types.js';
 import { createLabeler } from '../../src/model/labeler.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../../src/model/folder/manifest.js';
 import { readHeadModel, readManifest, resolveModelDir, writeModelFolder } from '../../src/model/folder/model-folder.js';
+import { modelFrames } from '../../src/model/frames.js';
 import { loadModel, type VigilModel } from '../../src/model/model.js';
 import type { OrtFeatureExtractor } from '../../src/model/runtime/onnx/extractor.js';
 import { ONNX_IO } from '../../src/model/runtime/onnx/head.js';
@@ -116,6 +117,7 @@ describe('MoveNet on onnxruntime vs tfjs, real frames', function () {
     const onTfjs: VigilModel = {
       dir,
       manifest,
+      ...modelFrames(manifest),
       engine: await chooseEngine({ VIGIL_ENGINE: 'tfjs' }),
       extractorEngine: 'tfjs',
       extractor,

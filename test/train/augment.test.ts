@@ -62,10 +62,11 @@ describe('training augmentation', function () {
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'vigil-features-'))));
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('keys each augmented decode apart from the plain one, and a plain spec as before', () => {
-      const keys = [undefined, ...augmentVariants(['flip', 'speed', 'crop'])].map((augment) => featureKey('abc', { ...spec, ...(augment ? { augment } : {}) }));
+    it('keys each augmented decode apart from the plain one, and an undefined augment as the plain one', () => {
+      const provenance = { weights: 'w', ffmpeg: 'f' };
+      const keys = [undefined, ...augmentVariants(['flip', 'speed', 'crop'])].map((augment) => featureKey('abc', { ...spec, ...(augment ? { augment } : {}) }, provenance));
       expect(new Set(keys).size).to.equal(5);
-      expect(featureKey('abc', { ...spec, augment: undefined })).to.equal(keys[0]);
+      expect(featureKey('abc', { ...spec, augment: undefined }, provenance)).to.equal(keys[0]);
     });
 
     it('computes an augmented decode once, apart from the plain features', async () => {

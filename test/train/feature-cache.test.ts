@@ -2,11 +2,19 @@ import { expect } from 'chai';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSide } from '../../src/model/input/frame-encoder.js';
+import { extractorWeightsHash } from '../../src/model/extractors/weights-hash.js';
+import { MOTION_CROP } from '../../src/model/input/motion-crop.js';
 import { loadModel } from '../../src/model/model.js';
 import { createStreamInput } from '../../src/model/input/stream-input.js';
-import { computeClipFeatures, createFeatureCache, type FeatureSpec } from '../../src/train/feature-cache.js';
-import { openFrames } from '../../src/video/decode.js';
+import {
+  computeClipFeatures,
+  createFeatureCache,
+  featureKey,
+  featureProvenance,
+  type FeatureProvenance,
+  type FeatureSpec,
+} from '../../src/train/feature-cache.js';
+import { resolveFfmpeg } from '../../src/video/ffmpeg.js';
 import { fixture } from '../helpers/clips.js';
 
 type Event = { type: 'hit' | 'miss' | 'corrupt'; path: string };
@@ -18,7 +26,7 @@ describe('feature cache', function () {
   const clipB = fixture('fight-fi150.mp4');
   let dir: string;
   let events: Event[];
-  const cache = () => createFeatureCache(dir, (e) => events.push(e));
+  const cache = (provenance?: (spec: FeatureSpec) => Promise<FeatureProvenance>) => createFeatureCache(dir, (e) => events.push(e), { provenance });
   const entry = (ext: string) => readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f));
 
   beforeEach(() => {
@@ -43,9 +51,8 @@ describe('feature cache', function () {
       expect(model.manifest.input).to.equal('motioncrop');
       const trained = await computeClipFeatures(clipB, { extractor: 'mobilenet_v2', input: 'motioncrop', fps: 8 });
       const input = createStreamInput(model, 1);
-      const size = decodeSide('motioncrop', model.manifest.inputSize);
       let t = 0;
-      for await (const f of openFrames(clipB, { fps: 8, width: size, height: size })) {
+      for await (const f of model.openFrames(clipB)) {
         const live = await model.extractor.extract(input.encode([f]), 1);
         const row = trained.features.subarray(t * 1280, (t + 1) * 1280);
         expect(Math.max(...live.map((v, i) => Math.abs(v - row[i])))).to.be.below(1e-4);
@@ -72,6 +79,42 @@ describe('feature cache', function () {
     await cache().get(clipA, { ...spec, fps: 4 });
     await cache().get(clipA, { ...spec, input: 'frame' });
     expect(events.map((e) => e.type)).to.deep.equal(['miss', 'miss', 'miss']);
+  });
+
+  it("keys on the extractor's weights, ffmpeg's version and, for motioncrop, the crop's constants", async () => {
+    const real = await featureProvenance(spec);
+    expect(real).to.deep.equal({ weights: await extractorWeightsHash('mobilenet_v2'), ffmpeg: (await resolveFfmpeg()).ffmpeg.version });
+    const crop: FeatureSpec = { ...spec, input: 'motioncrop' };
+    const cropped = await featureProvenance(crop);
+    expect(cropped.motionCrop).to.deep.equal({ ...MOTION_CROP });
+
+    const key = featureKey('abc', crop, cropped);
+    expect(featureKey('abc', crop, { ...cropped })).to.equal(key);
+    expect(featureKey('abc', crop, { ...cropped, weights: 'f'.repeat(64) })).to.not.equal(key);
+    expect(featureKey('abc', crop, { ...cropped, ffmpeg: '7.0.2' })).to.not.equal(key);
+    expect(featureKey('abc', crop, { ...cropped, motionCrop: { ...MOTION_CROP, decay: 0.7 } })).to.not.equal(key);
+    expect(featureKey('abc', crop, { ...cropped, motionCrop: { ...MOTION_CROP, side: 4 / 7 } })).to.not.equal(key);
+  });
+
+  it('misses when the weights or ffmpeg change, hits again when nothing did', async () => {
+    const real = await featureProvenance(spec);
+    const as = (p: Partial<FeatureProvenance>) => async () => ({ ...real, ...p });
+    const first = await cache(as({})).get(clipA, spec);
+    await cache(as({ weights: '0'.repeat(64) })).get(clipA, spec); // an npm update of the extractor
+    await cache(as({ ffmpeg: 'N-99999-gdeadbeef-static' })).get(clipA, spec); // another ffmpeg build
+    const again = await cache().get(clipA, spec);
+    expect(events.map((e) => e.type)).to.deep.equal(['miss', 'miss', 'miss', 'hit']);
+    expect(Array.from(again.features)).to.deep.equal(Array.from(first.features));
+    expect(entry('.json')).to.have.length(3);
+  });
+
+  it('misses for motioncrop when the crop constants change', async () => {
+    const crop: FeatureSpec = { ...spec, input: 'motioncrop' };
+    const real = await featureProvenance(crop);
+    await cache().get(clipA, crop);
+    await cache(async () => ({ ...real, motionCrop: { ...MOTION_CROP, maxStep: 1 / 7 } })).get(clipA, crop);
+    await cache().get(clipA, crop);
+    expect(events.map((e) => e.type)).to.deep.equal(['miss', 'miss', 'hit']);
   });
 
   it('detects a damaged entry by its checksum and recomputes it', async () => {

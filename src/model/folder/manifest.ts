@@ -40,8 +40,3 @@ export const manifestSchema = z
   .strict();
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
-
-/** Turns zod issues into one line: `classes: class names must be unique; fps: ...`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}

@@ -3,9 +3,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../../errors.js';
+import { parseWith } from '../../validation.js';
 import { extractorEntry } from '../extractors/registry.js';
 import { deltaLags } from '../input/feature-deltas.js';
-import { describeIssues, manifestSchema, type ModelManifest } from './manifest.js';
+import { manifestSchema, type ModelManifest } from './manifest.js';
 import { listModelNames, MANIFEST_FILE, SHIPPED_MODELS_DIR } from './paths.js';
 
 const MANIFEST = MANIFEST_FILE;
@@ -43,9 +44,7 @@ export function headFeatureSize(extractorFeatures: number, m: { deltas?: boolean
 
 /** Reads and validates a model folder's manifest, including its fit with the extractor. */
 export function readManifest(dir: string): ModelManifest {
-  const parsed = manifestSchema.safeParse(readJson(dir, MANIFEST));
-  if (!parsed.success) throw vigilError('VIGIL_ERR_MODEL_INVALID', `${join(dir, MANIFEST)}: ${describeIssues(parsed.error)}`);
-  const m = parsed.data;
+  const m = parseWith(manifestSchema, readJson(dir, MANIFEST), join(dir, MANIFEST), 'VIGIL_ERR_MODEL_INVALID');
   const ex = (() => {
     try {
       return extractorEntry(m.extractor);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { selectEngine } from '../model/runtime/engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/folder/manifest.js';
+import type { TrainingRecord } from '../model/folder/training-record.js';
 import { headFeatureSize, writeModelFolder } from '../model/folder/model-folder.js';
 import type { FitResult } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
@@ -18,7 +19,7 @@ export async function shipModel(
   classes: string[],
   fit: FitResult,
   split: { trainClips: number; earlyStoppingClips: number },
-  training: Record<string, unknown>,
+  training: TrainingRecord,
   startedMs: number,
 ): Promise<ModelManifest> {
   const entry = extractorEntry(o.extractor);

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { InputMode } from '../model/input/frame-encoder.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
+import type { ClipTrainingRecord } from '../model/folder/training-record.js';
 import type { Augmentation } from './augment.js';
 import { loadDataset, trainingSequences } from './dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from './evaluate.js';
@@ -53,7 +54,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   const { classes } = data;
   const usable = data.items.filter((i) => i.seq.labels.length >= 2);
 
-  let cv: Record<string, unknown> | null = null;
+  let cv: ClipTrainingRecord['crossValidation'] = null;
   const K = o.folds ?? 5;
   if (K > 0) {
     const result = await crossValidate(usable, { classes, folds: K, seed: o.seed, fit: o.fit, score: (items, probs) => scoreClips(classes, items, probs, o.smoothing), log: o.log });

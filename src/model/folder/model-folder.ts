@@ -6,6 +6,7 @@ import { vigilError } from '../../errors.js';
 import { parseWith } from '../../validation.js';
 import { extractorEntry } from '../extractors/registry.js';
 import { deltaLags } from '../input/feature-deltas.js';
+import { loadLayersModelFromMemory } from '../runtime/tfjs-memory.js';
 import { manifestSchema, type ModelManifest } from './manifest.js';
 import { listModelNames, MANIFEST_FILE, SHIPPED_MODELS_DIR } from './paths.js';
 
@@ -71,13 +72,7 @@ export async function readHeadModel(dir: string, manifest: ModelManifest): Promi
   const bytes = readFileSync(weightsPath);
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: topology.modelTopology,
-        weightSpecs: (topology.weightsManifest ?? []).flatMap((g) => g.weights),
-        weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      }),
-    );
+    model = await loadLayersModelFromMemory(topology, bytes);
   } catch (e) {
     throw vigilError('VIGIL_ERR_MODEL_INVALID', `${join(dir, TOPOLOGY)}: ${(e as Error).message.split('\n')[0]}`);
   }

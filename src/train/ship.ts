@@ -5,6 +5,7 @@ import { extractorEngine, extractorEntry, loadExtractor } from '../model/extract
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/folder/manifest.js';
 import type { TrainingRecord } from '../model/folder/training-record.js';
 import { headFeatureSize, writeModelFolder } from '../model/folder/model-folder.js';
+import { median, round } from '../numbers.js';
 import type { FitResult } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainCommonOptions } from './train-clips.js';
@@ -63,8 +64,7 @@ export async function measureCnnCost(name: string): Promise<{ backend: string; c
     await extractor.extract(pixels, batch);
     runs.push((performance.now() - t) / batch);
   }
-  runs.sort((a, b) => a - b);
   const engine = await selectEngine();
   const backend = extractorEngine(name, engine) === 'ort' ? `onnxruntime-node ${engine.ort?.version}` : `tfjs ${engine.tfjs.name}`;
-  return { backend, cnnMsPerFrame: Math.round(runs[2] * 1000) / 1000, batch };
+  return { backend, cnnMsPerFrame: round(median(runs), 3), batch };
 }

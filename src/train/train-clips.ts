@@ -2,11 +2,11 @@ import { basename } from 'node:path';
 import type { InputMode } from '../model/input/frame-encoder.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
 import type { ClipTrainingRecord } from '../model/folder/training-record.js';
+import { round, roundDeep } from '../numbers.js';
 import type { Augmentation } from './augment.js';
 import { loadDataset, trainingSequences } from './dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from './evaluate.js';
 import { fitHead, type FitOptions } from './fit-head.js';
-import { round, roundDeep } from './metrics.js';
 import { shipModel } from './ship.js';
 import { earlyStoppingSplit } from './split.js';
 
@@ -62,9 +62,9 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
     cv = {
       folds: K,
       grouping: o.groups ? basename(o.groups) : 'none',
-      accuracyMean: round(acc.mean!),
-      accuracyStd: round(acc.std!),
-      foldAccuracies: acc.values.map((v) => round(v!)),
+      accuracyMean: round(acc.mean!, 3),
+      accuracyStd: round(acc.std!, 3),
+      foldAccuracies: acc.values.map((v) => round(v!, 3)),
       pooled: roundDeep((result.pooled as ClipScores).report),
       timeline: roundDeep((result.pooled as ClipScores).timeline),
     };

@@ -2,13 +2,13 @@ import { basename } from 'node:path';
 import { vigilError } from '../errors.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
 import type { SpanTrainingRecord } from '../model/folder/training-record.js';
+import { roundDeep } from '../numbers.js';
 import { loadDataset, labelledFrames, trainingSequences } from './dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from './evaluate.js';
 import { fitHead } from './fit-head.js';
 import { shipModel } from './ship.js';
 import type { SpanDataset } from './span-manifest.js';
 import { earlyStoppingSplit } from './split.js';
-import { roundDeep } from './metrics.js';
 import type { TrainCommonOptions } from './train-clips.js';
 
 export interface TrainSpansOptions extends TrainCommonOptions {

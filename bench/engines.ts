@@ -32,6 +32,8 @@ import { MANIFEST_SCHEMA, type ModelManifest } from '../src/model/folder/manifes
 import { modelFrames } from '../src/model/frames.js';
 import type { VigilModel } from '../src/model/model.js';
 import { buildHeadModel } from '../src/model/head/recurrent-head.js';
+import { median } from '../src/numbers.js';
+import { textTable } from '../src/text-table.js';
 import { openFrames } from '../src/video/decode.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
 
@@ -40,11 +42,6 @@ const S = 224;
 const FRAME = S * S * 3;
 const HIDDEN = 32; // the trainer's default
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (x: number, d = 2) => x.toFixed(d);
 
 /** Median ms per call of `fn` after `warm` unmeasured calls. */
@@ -304,5 +301,4 @@ headLayers.dispose();
 rmSync(cacheDir, { recursive: true, force: true });
 
 row('load average at end', fmt(loadavg()[0]));
-const wd = Math.max(...rows.map(([k]) => k.length));
-process.stdout.write(rows.map(([k, v]) => `${k.padEnd(wd)}  ${v}`).join('\n') + '\n');
+process.stdout.write(textTable(rows).join('\n') + '\n');

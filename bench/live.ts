@@ -27,7 +27,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WebSocket } from 'ws';
+import { percentile } from '../src/numbers.js';
 import type { CameraStatus, ServerMessage } from '../src/server/protocol.js';
+import { textRow } from '../src/text-table.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
 
 const QUIET = process.env.BENCH_CLIP === 'quiet';
@@ -53,10 +55,6 @@ async function quietClip(): Promise<string> {
   return out;
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const mib = (kb: number) => (kb / 1024).toFixed(0);
 const wait = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
@@ -248,7 +246,10 @@ console.log(
 console.log(`arithmetic: ${CORES} cores × 1000 / ${coreMs.toFixed(1)} core-ms / ${FPS} fps = ${capacity.toFixed(1)} cameras`);
 
 // 2. Sweep.
-console.log('\ncameras  labels/s  expected  dropped/s  latency p50/p95 ms  lagMs p50/p95  status p99 ms  behind  gated  main core  workers busy  node MiB  ffmpeg MiB  ok');
+const header = ['cameras', 'labels/s', 'expected', 'dropped/s', 'latency p50/p95 ms', 'lagMs p50/p95', 'status p99 ms', 'behind', 'gated', 'main core', 'workers busy', 'node MiB', 'ffmpeg MiB', 'ok'];
+// Rows print as each step ends: the header's cells set the widths.
+const sweepRow = (cells: string[]) => textRow(cells, header.map((h) => h.length), { align: 'right' });
+console.log(`\n${sweepRow(header)}`);
 const firstFail: Record<string, number | undefined> = { labels: undefined, lag: undefined, latency: undefined, status: undefined };
 let best = 0;
 const mem: Array<{ n: number; node: number; ffmpeg: number }> = [];
@@ -259,30 +260,30 @@ for (const target of counts) {
   const r = target === 2 ? probe : await step(cameras);
   const m = rss();
   mem.push({ n: cameras, ...m });
-  const lat = [pct(r.latency, 50), pct(r.latency, 95)];
-  const lag = [pct(r.lag, 50), pct(r.lag, 95)];
-  const st = pct(r.statusMs, 99);
+  const lat = [percentile(r.latency, 50), percentile(r.latency, 95)];
+  const lag = [percentile(r.lag, 50), percentile(r.lag, 95)];
+  const st = percentile(r.statusMs, 99);
   const checks = { labels: r.labelsPerS >= 0.95 * cameras * FPS, lag: lag[1] < 1000, latency: lat[1] < 250, status: st < 50 };
   for (const [k, ok] of Object.entries(checks)) if (!ok) firstFail[k] ??= cameras;
   const ok = Object.values(checks).every(Boolean);
   if (ok && Object.values(firstFail).every((f) => f === undefined)) best = cameras;
   console.log(
-    [
-      String(cameras).padStart(7),
-      r.labelsPerS.toFixed(1).padStart(8),
-      String(cameras * FPS).padStart(8),
-      r.droppedPerS.toFixed(1).padStart(9),
-      `${lat[0].toFixed(0)}/${lat[1].toFixed(0)}`.padStart(18),
-      `${lag[0].toFixed(0)}/${lag[1].toFixed(0)}`.padStart(13),
-      st.toFixed(1).padStart(13),
-      String(r.behind).padStart(6),
-      `${(100 * r.gatedShare).toFixed(0)}%`.padStart(5),
-      (r.cpu.main / (STEP_S * 1000)).toFixed(2).padStart(9),
-      r.workersBusy.map((b) => b.toFixed(2)).join(' ').padStart(12),
-      mib(m.node).padStart(8),
-      mib(m.ffmpeg).padStart(10),
-      ok ? ' yes' : ' no',
-    ].join('  '),
+    sweepRow([
+      String(cameras),
+      r.labelsPerS.toFixed(1),
+      String(cameras * FPS),
+      r.droppedPerS.toFixed(1),
+      `${lat[0].toFixed(0)}/${lat[1].toFixed(0)}`,
+      `${lag[0].toFixed(0)}/${lag[1].toFixed(0)}`,
+      st.toFixed(1),
+      String(r.behind),
+      `${(100 * r.gatedShare).toFixed(0)}%`,
+      (r.cpu.main / (STEP_S * 1000)).toFixed(2),
+      r.workersBusy.map((b) => b.toFixed(2)).join(' '),
+      mib(m.node),
+      mib(m.ffmpeg),
+      ok ? 'yes' : 'no',
+    ]),
   );
   // Far past the machine: stop adding.
   if (!ok && r.labelsPerS < 0.6 * cameras * FPS) break;
@@ -302,10 +303,10 @@ if (SOAK_MIN > 0) {
   latencies.length = 0;
   await wait(60);
   const atOne = rss();
-  const oneMin = [pct(latencies, 50), pct(latencies, 95)];
+  const oneMin = [percentile(latencies, 50), percentile(latencies, 95)];
   await wait(Math.max(0, SOAK_MIN - 1) * 60);
   const atEnd = rss();
-  console.log(`one camera: latency from the source p50 ${oneMin[0].toFixed(0)} ms, p95 ${oneMin[1].toFixed(0)} ms (first minute); p50 ${pct(latencies, 50).toFixed(0)}, p95 ${pct(latencies, 95).toFixed(0)} ms (whole soak)`);
+  console.log(`one camera: latency from the source p50 ${oneMin[0].toFixed(0)} ms, p95 ${oneMin[1].toFixed(0)} ms (first minute); p50 ${percentile(latencies, 50).toFixed(0)}, p95 ${percentile(latencies, 95).toFixed(0)} ms (whole soak)`);
   console.log(`memory: node ${mib(atOne.node)} → ${mib(atEnd.node)} MiB, ffmpeg ${mib(atOne.ffmpeg)} → ${mib(atEnd.ffmpeg)} MiB (after 1 min → after ${SOAK_MIN} min)`);
 }
 ws.close();

@@ -16,6 +16,8 @@ import { extractorEntry } from '../src/model/extractors/registry.js';
 import { createFrameEncoder } from '../src/model/input/frame-encoder.js';
 import { createLabeler } from '../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../src/model/model.js';
+import { median } from '../src/numbers.js';
+import { textTable } from '../src/text-table.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
 import type { Frame } from '../src/video/types.js';
 
@@ -23,11 +25,6 @@ const FIXTURE = 'fixtures/fight-fi002.mp4';
 const CLIP_S = 60;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (x: number, d = 2) => x.toFixed(d);
 
 async function sixtySecondClip(): Promise<string> {
@@ -117,6 +114,5 @@ const rows: [string, string][] = [
   ['live label() ms/frame', `${fmt(median(liveRuns))} (CNN + step, batch 1)`],
   ['end-to-end x real time', `${fmt(median(e2e), 1)}x  (${CLIP_S} s clip, ${e2e.length} runs)`],
 ];
-const w = Math.max(...rows.map(([k]) => k.length));
-process.stdout.write(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');
+process.stdout.write(textTable(rows).join('\n') + '\n');
 model.dispose();

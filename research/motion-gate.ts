@@ -13,6 +13,8 @@ import { createStreamBatcher, meanAbs } from '../src/model/live/stream-batcher.j
 import { createStreamInput } from '../src/model/input/stream-input.js';
 import { extractorEntry } from '../src/model/extractors/registry.js';
 import { createSmoother } from '../src/timeline/smoother.js';
+import { percentile } from '../src/numbers.js';
+import { textTable } from '../src/text-table.js';
 
 const [name = 'fight', ...dirs] = process.argv.slice(2);
 const DATA = join('..', 'shared', 'datasets');
@@ -51,10 +53,12 @@ for (const folder of folders) {
   console.log(`${folder}: ${clips.length} clips, ${frames} frames so far`);
 }
 
-const sorted = [...energies].sort((a, b) => a - b);
-const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+const q = (p: number) => percentile(energies, p);
 console.log(`\nmodel ${name} (${manifest.input}), ${frames} frames at ${manifest.fps} fps`);
-console.log(`difference energy (mean |input - offset|): p5 ${q(0.05).toFixed(4)}, p25 ${q(0.25).toFixed(4)}, p50 ${q(0.5).toFixed(4)}, p75 ${q(0.75).toFixed(4)}, p95 ${q(0.95).toFixed(4)}`);
-console.log('threshold  CNN skipped  smoothed label changed');
-THRESHOLDS.forEach((t, i) => console.log(`${t.toFixed(3).padStart(9)}  ${((100 * gated[i]) / frames).toFixed(1).padStart(10)}%  ${((100 * changed[i]) / frames).toFixed(2).padStart(20)}%`));
+console.log(`difference energy (mean |input - offset|): p5 ${q(5).toFixed(4)}, p25 ${q(25).toFixed(4)}, p50 ${q(50).toFixed(4)}, p75 ${q(75).toFixed(4)}, p95 ${q(95).toFixed(4)}`);
+const table = textTable(
+  [['threshold', 'CNN skipped', 'smoothed label changed'], ...THRESHOLDS.map((t, i) => [t.toFixed(3), `${((100 * gated[i]) / frames).toFixed(1)}%`, `${((100 * changed[i]) / frames).toFixed(2)}%`])],
+  { align: 'right' },
+);
+console.log(table.join('\n'));
 model.dispose();

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { vigilError } from '../errors.js';
+import { textTable } from '../text-table.js';
 import { eventFailureLines, type EventReport } from '../train/event-metrics.js';
 import type { EvaluationReport, FoldSummary, Scores } from '../train/evaluate.js';
 import type { ClassificationReport } from '../train/metrics.js';
@@ -36,7 +37,7 @@ export function evalCommand(): Command {
       }
       if (o.cv !== undefined && o.cv < 2) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `--cv ${o.cv}: need at least 2 folds`);
       const groups = o.groups && resolve(o.groups);
-      const [{ evaluate }, { roundDeep }] = await Promise.all([import('../train/evaluate.js'), import('../train/metrics.js')]);
+      const [{ evaluate }, { roundDeep }] = await Promise.all([import('../train/evaluate.js'), import('../numbers.js')]);
       const report = await evaluate({
         model: o.model,
         source: o.data !== undefined ? { kind: 'clips', dir: resolve(o.data), groups } : { kind: 'spans', manifest: resolve(o.manifest!), groups },
@@ -121,7 +122,7 @@ function classTable(r: ClassificationReport, unit: string): string[] {
 }
 
 function confusion(r: ClassificationReport, classes: readonly string[]): string[] {
-  return ['confusion (rows true, columns predicted):', ...table([['', ...classes], ...r.confusion.map((row, i) => [classes[i], ...row.map(String)])], true)];
+  return ['confusion (rows true, columns predicted):', ...table([['', ...classes], ...r.confusion.map((row, i) => [classes[i], ...row.map(String)])])];
 }
 
 function eventTable(events: EventReport[]): string[] {
@@ -146,8 +147,7 @@ const f3 = (x: number | null) => (x === null ? '-' : x.toFixed(3));
 const f2 = (x: number | null) => (x === null ? '-' : x.toFixed(2));
 const f1 = (x: number | null) => (x === null ? '-' : x.toFixed(1));
 
-/** Left-aligned first column, the others right-aligned, two spaces apart. */
-function table(rows: string[][], numeric = true): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 || !numeric ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+/** Left-aligned first column, the figures right-aligned. */
+function table(rows: string[][]): string[] {
+  return textTable(rows, { align: ['left', 'right'] });
 }

@@ -8,7 +8,7 @@ import { headSummary } from '../train/model-card.js';
 
 /** The card in a few lines: what it labels and how well it did on held-out data. */
 export function describeModel(m: ModelManifest): string {
-  const cv = m.training.crossValidation as { folds: number; accuracyMean: number; accuracyStd: number; grouping: string } | null | undefined;
+  const cv = m.training.crossValidation;
   const lags = deltaLags(m.deltas);
   const lines = [
     `${m.name} ${m.version}: ${m.description}`,
@@ -16,8 +16,8 @@ export function describeModel(m: ModelManifest): string {
     `  input:     ${m.extractor} on ${INPUT_NAMES[m.input]}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${inputGeometry(m.input, m.inputSize)}, ${m.fps} fps`,
     `  head:      ${headSummary(m)}`,
   ];
-  if (cv) lines.push(`  accuracy:  ${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);
-  if (typeof m.training.dataset === 'string') lines.push(`  trained on ${m.training.dataset}`);
+  if (cv) lines.push(`  accuracy:  ${cv.accuracyMean?.toFixed(3) ?? '–'} ± ${cv.accuracyStd?.toFixed(3) ?? '–'} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);
+  if (m.training.dataset !== undefined) lines.push(`  trained on ${m.training.dataset}`);
   return lines.join('\n');
 }
 

@@ -4,6 +4,7 @@ import { log } from '../log.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
 import { openModelFrames } from '../model/frames.js';
 import type { StreamLabeler } from '../model/live/stream-batcher.js';
+import { round } from '../numbers.js';
 import { createSegmenter, type SegmentEvent } from '../timeline/segments.js';
 import { createSmoother, type SmoothedFrame } from '../timeline/smoother.js';
 import { openFrames } from '../video/decode.js';
@@ -137,7 +138,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       for (const e of events) {
         recorder?.segment(e);
         const { confidence, peak } = e.segment;
-        publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: { ...e.segment, confidence: round(confidence), peak: round(peak) } });
+        publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: { ...e.segment, confidence: round(confidence, 4), peak: round(peak, 4) } });
       }
     };
     source = openModelFrames(manifest, input, {
@@ -189,11 +190,11 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         tMs,
         wallMs,
         sourceMs,
-        probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i])])),
+        probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i], 4)])),
         label: s.label,
-        confidence: round(s.smoothed[li]),
+        confidence: round(s.smoothed[li], 4),
         ...(s.provisional ? { provisional: true } : {}),
-        ...(focus ? { focus: { x: round(focus.x), y: round(focus.y), side: round(focus.side) } } : {}),
+        ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
       });
       recorder?.frame(s, frameTMs);
       emit(segmenter.push(s));
@@ -337,10 +338,6 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       setState('stopped');
     },
   };
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
-import { describeIssues } from '../model/folder/manifest.js';
 import { PACKAGE_ROOT } from '../model/folder/paths.js';
+import { describeIssues } from '../validation.js';
 import { ANY_SOURCE, createSourcePolicy } from './source-policy.js';
 
 /** The shipped clips (the demo camera's): the one folder of files open by default beyond loopback. */

@@ -1,5 +1,6 @@
 import { asVigilError } from '../errors.js';
 import { log } from '../log.js';
+import { round } from '../numbers.js';
 import type { Store } from '../store/index.js';
 import type { ModelPool } from './model-pool.js';
 import type { ServerMessage } from './protocol.js';
@@ -36,7 +37,7 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
           // At most a message per percent.
           if (progress - last < 0.01) return;
           last = progress;
-          o.publish({ type: 'clip', clipId, status: 'processing', progress: Math.round(progress * 1000) / 1000 });
+          o.publish({ type: 'clip', clipId, status: 'processing', progress: round(progress, 3) });
         },
       });
       // The stored timeline names the clip, not the server's path to it.

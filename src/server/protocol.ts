@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { vigilError, type ErrorCode } from '../errors.js';
 import type { Focus } from '../model/input/frame-encoder.js';
-import { describeIssues } from '../model/folder/manifest.js';
 import type { Segment } from '../timeline/types.js';
+import { describeIssues } from '../validation.js';
 
 /**
  * The WebSocket protocol (README, "WebSocket protocol"). Bump on any change a client must

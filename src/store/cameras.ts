@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
-import { describeIssues } from '../model/folder/manifest.js';
+import { parseWith } from '../validation.js';
 import { guard, type Db } from './db.js';
 import { assertCameraId, CAMERA_ID_PATTERN, MODEL_NAME_PATTERN, newCameraId } from './ids.js';
 
@@ -103,9 +103,7 @@ const cameraSchema = z
 type CameraFields = Omit<CameraRecord, 'createdAt' | 'updatedAt'>;
 
 function parseCamera(input: unknown): CameraFields {
-  const parsed = cameraSchema.safeParse(input);
-  if (!parsed.success) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera: ${describeIssues(parsed.error)}`);
-  const { name, ...rest } = parsed.data;
+  const { name, ...rest } = parseWith(cameraSchema, input, 'camera');
   return { ...rest, name: name ?? rest.id };
 }
 

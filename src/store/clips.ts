@@ -3,8 +3,8 @@ import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
-import { describeIssues } from '../model/folder/manifest.js';
 import { TIMELINE_SCHEMA, type TimelineJson } from '../timeline/format.js';
+import { parseWith } from '../validation.js';
 import { guard, storeError, type Db } from './db.js';
 import { fsyncDir, removeFile } from './files.js';
 import { assertClipId, assertExt, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, MODEL_NAME_PATTERN, quote } from './ids.js';
@@ -173,12 +173,6 @@ const extraSchema = z
   .object({ error: errorSchema.optional(), timeline: timelineSchema.nullable().optional(), durationMs: z.number().finite().nonnegative().nullable().optional() })
   .strict();
 
-function parse<T extends z.ZodTypeAny>(schema: T, what: string, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}: ${describeIssues(parsed.error)}`);
-  return parsed.data;
-}
-
 interface ClipRow {
   id: string;
   camera_id: string | null;
@@ -273,7 +267,7 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
       const from = stagedPathInside(layout, stagedPath);
       const ext = extname(from).slice(1);
       assertExt(ext);
-      const m = parse(adoptSchema, 'clip', meta);
+      const m = parseWith(adoptSchema, meta, 'clip');
       const bytes = await flush(from);
       const id = nextId();
       const to = clipFile(layout, id, ext);
@@ -317,7 +311,7 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
     },
 
     list(query = {}) {
-      const f = parse(querySchema, 'clip query', query);
+      const f = parseWith(querySchema, query, 'clip query');
       const where: string[] = [];
       const params: Record<string, unknown> = { limit: f.limit };
       for (const [key, condition] of FILTERS) {
@@ -344,7 +338,7 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
       if (!(CLIP_STATUSES as readonly unknown[]).includes(status)) {
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `clip status must be one of ${CLIP_STATUSES.join(', ')}, got ${quote(status)}`);
       }
-      const x = parse(extraSchema, 'clip status', extra);
+      const x = parseWith(extraSchema, extra, 'clip status');
       if ((status === 'failed') !== (x.error !== undefined)) {
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'clip status failed needs an error, and only failed takes one');
       }

@@ -1,4 +1,6 @@
 import { vigilError } from '../errors.js';
+import { round } from '../numbers.js';
+import { textTable } from '../text-table.js';
 import { copyProbs, describe, validateClasses, validateSmootherOptions, type SmoothedFrame, type SmootherOptions } from './smoother.js';
 import type { Segment } from './types.js';
 
@@ -101,11 +103,6 @@ function bad(detail: string): never {
   throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', detail);
 }
 
-const round = (x: number, decimals: number): number => {
-  const f = 10 ** decimals;
-  // `+ 0` turns -0 into 0 so a round-trip through JSON compares equal.
-  return Math.round(x * f) / f + 0;
-};
 const roundMs = (ms: number): number => round(ms, 3);
 const roundP = (p: number): number => round(p, 4);
 
@@ -272,8 +269,7 @@ export function toTable(segments: readonly Segment[]): string {
       s.peak.toFixed(2),
     ]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  return textTable(rows).join('\n');
 }
 
 /** `m:ss.s` from tenths of a second. */

@@ -1,4 +1,5 @@
 import { vigilError } from '../errors.js';
+import { median } from '../numbers.js';
 import {
   checkTime,
   copyProbs,
@@ -192,13 +193,6 @@ export function createSegmenter(classes: readonly string[], options: { reachMs?:
       return last === null ? [] : [{ type: 'end', segment: snapshot(last, end) }];
     },
   };
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Options of {@link buildTimeline}: the smoothing options plus where the timeline ends. */

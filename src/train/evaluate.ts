@@ -306,15 +306,15 @@ export interface EvaluationReport {
 
 /** The fit options a model was trained with, read back from its manifest. */
 export function fitOptionsOf(m: ModelManifest): { fit: CrossValidateOptions['fit']; seed: number | undefined; augment: Augmentation[] | undefined } {
-  const h = (m.training.hyperparameters ?? {}) as Record<string, unknown>;
+  const h = m.training.hyperparameters ?? {};
   // An ensemble's head has every member's units; a member has `hidden`.
-  const fit: CrossValidateOptions['fit'] = { hidden: typeof h.hidden === 'number' ? h.hidden : m.head.hidden };
+  const fit: CrossValidateOptions['fit'] = { hidden: h.hidden ?? m.head.hidden };
   for (const key of ['window', 'epochs', 'patience', 'batchSize', 'learningRate', 'l2', 'featureDropout', 'ensemble'] as const) {
-    if (typeof h[key] === 'number') fit[key] = h[key] as number;
+    if (h[key] !== undefined) fit[key] = h[key];
   }
   // A card naming an augmentation this version lacks must not be retrained without it quietly.
-  const augment = Array.isArray(h.augment) ? parseAugment(h.augment.join(',')) : undefined;
-  return { fit, seed: typeof h.seed === 'number' ? h.seed : undefined, augment };
+  const augment = h.augment ? parseAugment(h.augment.join(',')) : undefined;
+  return { fit, seed: h.seed, augment };
 }
 
 /**
@@ -339,7 +339,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   });
   const score = (items: DatasetItem[], probs: Float32Array[]): Scores =>
     data.kind === 'clips' ? scoreClips(m.classes, items, probs, m.smoothing) : scoreSpans(m.classes, items, probs, { smoothing: m.smoothing, toleranceS: o.toleranceS });
-  const trainedOn = typeof m.training.dataset === 'string' ? m.training.dataset : null;
+  const trainedOn = m.training.dataset ?? null;
   const report: Omit<EvaluationReport, 'scores' | 'mode' | 'trainedOnThisData'> = {
     model: { name: m.name, version: m.version, dir, classes: m.classes, trainedOn },
     dataset: { kind: data.kind, source: data.source, name: data.name, clips: data.items.length, groups: new Set(data.items.map((i) => i.group)).size },

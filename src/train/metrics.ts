@@ -29,8 +29,3 @@ export function meanStd(xs: readonly number[]): { mean: number; std: number } {
   return { mean, std };
 }
 
-export const round = (x: number) => Math.round(x * 1000) / 1000;
-/** Every number in a JSON-able value to 3 decimals, for manifests and reports. */
-export function roundDeep<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v, (_, x) => (typeof x === 'number' ? round(x) : x)));
-}

@@ -1,23 +1,14 @@
 import { deltaLags } from '../model/input/feature-deltas.js';
 import { INPUT_NAMES, inputGeometry } from '../model/input/frame-encoder.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
-import { eventFailureLines, type EventReport } from './event-metrics.js';
+import type { ClipTrainingRecord, SpanTrainingRecord } from '../model/folder/training-record.js';
+import { eventFailureLines } from './event-metrics.js';
 
-interface Cv {
-  folds: number;
-  grouping: string;
-  accuracyMean: number;
-  accuracyStd: number;
-  foldAccuracies: number[];
-  pooled: { accuracy: number; confusion: number[][]; perClass: { label: string; precision: number; recall: number; f1: number; support: number }[] };
-  /** Cards from before it was kept have none. */
-  timeline?: { frameAccuracy: number; segmentsPerClip: number };
-}
-
-type PerClass = Cv['pooled']['perClass'];
+type SpanCv = NonNullable<SpanTrainingRecord['crossValidation']>;
+type PerClass = SpanCv['pooled']['perClass'];
 
 /** Per class, the clips where its events were missed or falsely raised (cards from before these were kept have none). */
-function failureLines(events: Partial<EventReport>[]): string[] {
+function failureLines(events: SpanCv['events']): string[] {
   const most = 10;
   return events.flatMap((e) => {
     const items = eventFailureLines(e, (clip) => `\`${clip}\``);
@@ -29,8 +20,8 @@ function failureLines(events: Partial<EventReport>[]): string[] {
 
 /** `sigmoid RNN, 48 hidden units (3 heads of 16, logits averaged)`, for cards and listings. */
 export function headSummary(m: ModelManifest): string {
-  const h = (m.training.hyperparameters ?? {}) as { ensemble?: unknown; hidden?: unknown };
-  const members = typeof h.ensemble === 'number' && h.ensemble > 1 ? ` (${h.ensemble} heads of ${String(h.hidden)}, logits averaged)` : '';
+  const h = m.training.hyperparameters ?? {};
+  const members = h.ensemble !== undefined && h.ensemble > 1 ? ` (${h.ensemble} heads of ${String(h.hidden)}, logits averaged)` : '';
   return `sigmoid RNN, ${m.head.hidden} hidden units${members}`;
 }
 
@@ -61,14 +52,13 @@ function perClassLines(perClass: PerClass, unit: string): string[] {
 
 /** The training record and how to reproduce it. */
 function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
-  const t = m.training as Record<string, unknown>;
-  const cost = t.perFrameCost as { backend: string; cnnMsPerFrame: number; batch: number } | undefined;
-  const final = t.final as { trainClips: number; earlyStoppingClips: number; epochs: number; bestEpoch: number };
+  const t = m.training;
+  const { final, perFrameCost: cost } = t;
   return [
     '',
     '## Training',
     '',
-    `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`,
+    ...(final ? [`- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`] : []),
     `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
     `- Training time: ${t.trainingSeconds} s (wall clock, including the features the cache did not have), ${t.trainedAt}`,
     ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
@@ -81,12 +71,17 @@ function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
 
 /** The model card, `models/<name>/README.md`, rendered from the manifest's training record. */
 export function renderModelCard(m: ModelManifest): string {
-  const t = m.training as Record<string, unknown>;
-  if (t.kind === 'spans') return renderSpanModelCard(m);
-  const cv = t.crossValidation as Cv | null;
+  const t = m.training;
+  if (t.kind === 'spans') return renderSpanModelCard(m, t);
+  return renderClipModelCard(m, t);
+}
+
+/** The card of a model trained on clips in class folders. */
+function renderClipModelCard(m: ModelManifest, t: ClipTrainingRecord): string {
+  const cv = t.crossValidation;
   const lines = [
     ...aboutLines(m, 'output order'),
-    `${t.dataset}: ${Object.entries(t.clips as Record<string, number>).map(([c, n]) => `${n} \`${c}\` clips`).join(', ')}, in ${t.groups} source groups.`,
+    `${t.dataset}: ${Object.entries(t.clips ?? {}).map(([c, n]) => `${n} \`${c}\` clips`).join(', ')}, in ${t.groups} source groups.`,
     '',
     '## Evaluation',
     '',
@@ -118,26 +113,13 @@ export function renderModelCard(m: ModelManifest): string {
   return lines.join('\n');
 }
 
-interface SpanCv {
-  folds: number;
-  grouping: string;
-  accuracyMean: number;
-  accuracyStd: number;
-  foldAccuracies: (number | null)[];
-  pooled: Cv['pooled'];
-  rawFrameAccuracy: number;
-  toleranceS: number;
-  events: EventReport[];
-}
-
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
 
 /** The card of a model trained on time spans (`training.kind = 'spans'`). */
-function renderSpanModelCard(m: ModelManifest): string {
-  const t = m.training as Record<string, unknown>;
-  const cv = t.crossValidation as SpanCv | null;
-  const frames = t.frames as Record<string, number>;
-  const spans = t.spans as Record<string, number>;
+function renderSpanModelCard(m: ModelManifest, t: SpanTrainingRecord): string {
+  const cv = t.crossValidation;
+  const frames = t.frames ?? {};
+  const spans = t.spans ?? {};
   const lines = [
     ...aboutLines(m, 'output order, and priority where spans overlap'),
     `${t.dataset}${t.manifest ? ` (manifest \`${t.manifest}\`)` : ''}: ${t.clips} clips in ${t.groups} groups, labelled by time spans. ` +

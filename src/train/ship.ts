@@ -5,8 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import { selectEngine } from '../model/runtime/engine.js';
 import { extractorEngine, extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { MANIFEST_SCHEMA, type ModelManifest } from '../model/folder/manifest.js';
+import type { TrainingRecord } from '../model/folder/training-record.js';
 import { headFeatureSize, writeModelFolder } from '../model/folder/model-folder.js';
 import { MANIFEST_FILE } from '../model/folder/paths.js';
+import { median, round } from '../numbers.js';
 import type { FitResult } from './fit-head.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainCommonOptions } from './train-clips.js';
@@ -21,7 +23,7 @@ export async function shipModel(
   classes: string[],
   fit: FitResult,
   split: { trainClips: number; earlyStoppingClips: number },
-  training: Record<string, unknown>,
+  training: TrainingRecord,
   startedMs: number,
 ): Promise<ModelManifest> {
   const entry = extractorEntry(o.extractor);
@@ -117,8 +119,7 @@ export async function measureCnnCost(name: string): Promise<{ backend: string; c
     await extractor.extract(pixels, batch);
     runs.push((performance.now() - t) / batch);
   }
-  runs.sort((a, b) => a - b);
   const engine = await selectEngine();
   const backend = extractorEngine(name, engine) === 'ort' ? `onnxruntime-node ${engine.ort?.version}` : `tfjs ${engine.tfjs.name}`;
-  return { backend, cnnMsPerFrame: Math.round(runs[2] * 1000) / 1000, batch };
+  return { backend, cnnMsPerFrame: round(median(runs), 3), batch };
 }

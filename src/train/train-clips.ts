@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
 import type { InputMode } from '../model/input/frame-encoder.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
+import type { ClipTrainingRecord } from '../model/folder/training-record.js';
+import { round, roundDeep } from '../numbers.js';
 import type { Augmentation } from './augment.js';
 import { loadDataset, trainingSequences } from './dataset.js';
 import { crossValidate, scoreClips, type ClipScores } from './evaluate.js';
 import { fitHead, type FitOptions } from './fit-head.js';
-import { round, roundDeep } from './metrics.js';
 import { shipModel } from './ship.js';
 import { earlyStoppingSplit } from './split.js';
 
@@ -53,7 +54,7 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   const { classes } = data;
   const usable = data.items.filter((i) => i.seq.labels.length >= 2);
 
-  let cv: Record<string, unknown> | null = null;
+  let cv: ClipTrainingRecord['crossValidation'] = null;
   const K = o.folds ?? 5;
   if (K > 0) {
     const result = await crossValidate(usable, { classes, folds: K, seed: o.seed, fit: o.fit, score: (items, probs) => scoreClips(classes, items, probs, o.smoothing), log: o.log });
@@ -61,9 +62,9 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
     cv = {
       folds: K,
       grouping: o.groups ? basename(o.groups) : 'none',
-      accuracyMean: round(acc.mean!),
-      accuracyStd: round(acc.std!),
-      foldAccuracies: acc.values.map((v) => round(v!)),
+      accuracyMean: round(acc.mean!, 3),
+      accuracyStd: round(acc.std!, 3),
+      foldAccuracies: acc.values.map((v) => round(v!, 3)),
       pooled: roundDeep((result.pooled as ClipScores).report),
       timeline: roundDeep((result.pooled as ClipScores).timeline),
     };

@@ -1,13 +1,14 @@
 import { basename } from 'node:path';
 import { vigilError } from '../errors.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
+import type { SpanTrainingRecord } from '../model/folder/training-record.js';
+import { roundDeep } from '../numbers.js';
 import { loadDataset, labelledFrames, trainingSequences } from './dataset.js';
 import { crossValidate, scoreSpans, type SpanScores } from './evaluate.js';
 import { fitHead } from './fit-head.js';
 import { shipModel } from './ship.js';
 import type { SpanDataset } from './span-manifest.js';
 import { earlyStoppingSplit } from './split.js';
-import { roundDeep } from './metrics.js';
 import type { TrainCommonOptions } from './train-clips.js';
 
 export interface TrainSpansOptions extends TrainCommonOptions {
@@ -48,7 +49,7 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
   const smoothing = o.smoothing;
   const score = (items: typeof usable, probs: Float32Array[]) => scoreSpans(classes, items, probs, { smoothing, toleranceS: o.toleranceS });
 
-  let cv: Record<string, unknown> | null = null;
+  let cv: SpanTrainingRecord['crossValidation'] = null;
   const K = o.folds ?? 5;
   if (K > 0) {
     // CV scores every clip, even those without a labelled frame: they can still raise false alarms.

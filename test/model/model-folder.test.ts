@@ -85,6 +85,24 @@ describe('model folder', () => {
     expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /fps: Number must be greater than 0; classes: class names must be unique/);
   });
 
+  it('reads the training record typed, keeps keys it does not know, and names a wrong field in it', () => {
+    edit((m) => (m.training = { kind: 'spans', clips: 3, fromANewerVersion: { x: 1 }, final: { trainClips: 2, earlyStoppingClips: 1, epochs: 9, bestEpoch: 4, note: 'kept' } }));
+    expect(readManifest(dir).training).to.deep.equal({ kind: 'spans', clips: 3, fromANewerVersion: { x: 1 }, final: { trainClips: 2, earlyStoppingClips: 1, epochs: 9, bestEpoch: 4, note: 'kept' } });
+    edit((m) => (m.training = { final: { trainClips: 'all', earlyStoppingClips: 1, epochs: 9, bestEpoch: 4 }, crossValidation: null }));
+    expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /manifest\.json: training\.final\.trainClips: Expected number, received string$/);
+    edit((m) => (m.training = { kind: 'frames' }));
+    expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /training\.kind: expected 'spans', or no kind for a model trained on class folders$/);
+  });
+
+  it('reads every shipped manifest', () => {
+    for (const name of ['fight', 'fall']) {
+      const m = readManifest(resolveModelDir(name));
+      expect(m.training.kind, name).to.equal(name === 'fall' ? 'spans' : undefined);
+      expect(m.training.final?.trainClips, name).to.be.a('number');
+      expect(m.training.crossValidation?.pooled.perClass.map((c) => c.label), name).to.deep.equal(m.classes);
+    }
+  });
+
   it('lists the known extractors for an unknown one', () => {
     edit((m) => (m.extractor = 'resnet9000'));
     expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /unknown feature extractor: resnet9000; known: mobilenet_v2/);

@@ -5,6 +5,7 @@ import { convertGraphModel, type TfGraphModelJson } from '../../src/model/runtim
 import { GRAPH_OP_EMITTERS, type TfAttr, type TfNode } from '../../src/model/runtime/onnx/graph-ops.js';
 import type { GraphWeightSpec } from '../../src/model/runtime/onnx/graph-weights.js';
 import { createSession } from '../../src/model/runtime/onnx/runtime.js';
+import { loadGraphModelFromMemory } from '../../src/model/runtime/tfjs-memory.js';
 import { expectCoded, thrown } from '../helpers/errors.js';
 import { maxAbsDiff, uniform } from '../helpers/numbers.js';
 
@@ -72,13 +73,7 @@ function toHalf(v: number): number {
 }
 
 async function runTfjs(json: TfGraphModelJson, weights: Uint8Array, x: Float32Array, shape: number[], outputs: string[]): Promise<Float32Array[]> {
-  const model = await tf.loadGraphModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
-      weightData: weights.slice().buffer as ArrayBuffer,
-    }),
-  );
+  const model = await loadGraphModelFromMemory(json, weights);
   try {
     return tf.tidy(() => {
       const ys = model.execute(tf.tensor(x, shape), outputs) as tf.Tensor[];

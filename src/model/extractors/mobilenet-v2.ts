@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { countFlops } from '../runtime/flops.js';
 import { selectBackend } from '../runtime/backend.js';
+import { loadLayersModelFromMemory } from '../runtime/tfjs-memory.js';
 import type { FeatureExtractor, LoadedLayers } from './types.js';
 
 const INPUT = 224;
@@ -26,13 +27,7 @@ export async function loadMobileNetV2Layers(): Promise<LoadedLayers> {
   const json = (await MobileNetV2Model.modelJson()).default;
   const shards = await Promise.all(MobileNetV2Model.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64')));
   const weights = Buffer.concat(shards);
-  const full = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+  const full = await loadLayersModelFromMemory(json, weights);
   const model = tf.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER).output as tf.SymbolicTensor });
   return { model, dispose: () => full.dispose() };
 }

@@ -9,6 +9,7 @@ import type { OrtExtractorOptions, OrtFeatureExtractor } from '../runtime/onnx/e
 import { convertGraphModel, graphKeyParts, type TfGraphModelJson } from '../runtime/onnx/graph.js';
 import { ONNX_IO } from '../runtime/onnx/head.js';
 import { createSession } from '../runtime/onnx/runtime.js';
+import { loadGraphModelFromMemory } from '../runtime/tfjs-memory.js';
 import { BODY_FEATURES, bodyFeatures, COCO_KEYPOINTS, poseFeatures, POSE_FEATURES } from './pose-features.js';
 import type { FeatureExtractor } from './types.js';
 
@@ -45,14 +46,7 @@ export async function readMoveNetFiles(): Promise<MoveNetFiles> {
 export async function loadMoveNetGraph(): Promise<tf.GraphModel> {
   await selectBackend();
   const { json, weights } = await readMoveNetFiles();
-  return tf.loadGraphModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      signature: json.signature,
-      weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[],
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
-    }),
-  );
+  return loadGraphModelFromMemory(json, weights);
 }
 
 /** What a MoveNet extractor makes of the keypoints: all {@link POSE_FEATURES}, or the {@link BODY_FEATURES}. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INPUT_MODES } from '../input/frame-encoder.js';
+import { trainingRecordSchema } from './training-record.js';
 
 export const MANIFEST_SCHEMA = 'vigil.model/1';
 
@@ -34,14 +35,9 @@ export const manifestSchema = z
       /** Segments start where their label began to lead, not where the hold confirmed it (see createSmoother); absent = false. */
       backdate: z.boolean().optional(),
     }),
-    /** Free-form record of how it was trained and how well it does (the model card's data). */
-    training: z.record(z.unknown()),
+    /** How it was trained and how well it does (the model card's data; see training-record.ts). */
+    training: trainingRecordSchema,
   })
   .strict();
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
-
-/** Turns zod issues into one line: `classes: class names must be unique; fps: ...`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}

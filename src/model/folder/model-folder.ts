@@ -3,9 +3,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../../errors.js';
+import { parseWith } from '../../validation.js';
 import { extractorEntry } from '../extractors/registry.js';
 import { deltaLags } from '../input/feature-deltas.js';
-import { describeIssues, manifestSchema, type ModelManifest } from './manifest.js';
+import { loadLayersModelFromMemory } from '../runtime/tfjs-memory.js';
+import { manifestSchema, type ModelManifest } from './manifest.js';
 import { listModelNames, MANIFEST_FILE, SHIPPED_MODELS_DIR } from './paths.js';
 
 const MANIFEST = MANIFEST_FILE;
@@ -43,9 +45,7 @@ export function headFeatureSize(extractorFeatures: number, m: { deltas?: boolean
 
 /** Reads and validates a model folder's manifest, including its fit with the extractor. */
 export function readManifest(dir: string): ModelManifest {
-  const parsed = manifestSchema.safeParse(readJson(dir, MANIFEST));
-  if (!parsed.success) throw vigilError('VIGIL_ERR_MODEL_INVALID', `${join(dir, MANIFEST)}: ${describeIssues(parsed.error)}`);
-  const m = parsed.data;
+  const m = parseWith(manifestSchema, readJson(dir, MANIFEST), join(dir, MANIFEST), 'VIGIL_ERR_MODEL_INVALID');
   const ex = (() => {
     try {
       return extractorEntry(m.extractor);
@@ -72,13 +72,7 @@ export async function readHeadModel(dir: string, manifest: ModelManifest): Promi
   const bytes = readFileSync(weightsPath);
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: topology.modelTopology,
-        weightSpecs: (topology.weightsManifest ?? []).flatMap((g) => g.weights),
-        weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      }),
-    );
+    model = await loadLayersModelFromMemory(topology, bytes);
   } catch (e) {
     throw vigilError('VIGIL_ERR_MODEL_INVALID', `${join(dir, TOPOLOGY)}: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -1,7 +1,7 @@
 /**
  * The one registry of vigil's errors. Every error that can reach a user carries a stable
  * `VIGIL_ERR_*` code; the CLI prints `code: message` and exits non-zero, the server (later)
- * maps `httpStatus` / `wsClose`. A test keeps this table and the README's list in agreement.
+ * maps `httpStatus` / `wsClose`. A test keeps this table and docs/errors.md in agreement.
  */
 
 export interface ErrorSpec {

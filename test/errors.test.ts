@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ERRORS, vigilError, VigilError, isVigilError } from '../src/errors.js';
+import { readDoc } from './helpers/docs.js';
 
 describe('errors', () => {
   it('builds a coded error with message, status and close code', () => {
@@ -27,12 +28,27 @@ describe('errors', () => {
   });
 });
 
-describe('errors in the README', () => {
-  it('lists exactly the codes of the registry', async () => {
-    const { readFileSync } = await import('node:fs');
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('\n## ', readme.indexOf('## Errors') + 1));
-    const documented = [...section.matchAll(/^\| `(VIGIL_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+describe('errors in docs/errors.md', () => {
+  // One row a code: | `CODE` | message | when | HTTP | WS close |
+  const rows = () =>
+    [...readDoc('errors').matchAll(/^\| `(VIGIL_ERR_[A-Z_]+)` \| (.+?) \| .+ \| (\d+) \| (\d+) \|$/gm)].map(([, code, message, http, ws]) => ({
+      code,
+      message,
+      httpStatus: Number(http),
+      wsClose: Number(ws),
+    }));
+
+  it('lists exactly the codes of the registry', () => {
+    const documented = rows().map((r) => r.code);
     expect(documented.sort()).to.deep.equal(Object.keys(ERRORS).sort());
+  });
+
+  it("gives each code the registry's message, HTTP status and WebSocket close code", () => {
+    const documented = rows();
+    expect(documented).to.have.length(Object.keys(ERRORS).length);
+    for (const { code, ...row } of documented) {
+      const spec = ERRORS[code as keyof typeof ERRORS];
+      expect(row, code).to.deep.equal({ message: spec.message.replace('%s', '…'), httpStatus: spec.httpStatus, wsClose: spec.wsClose });
+    }
   });
 });

@@ -76,8 +76,8 @@ export type ServerConfigInput = z.input<typeof configSchema>;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
- * Validates server settings once into a full copy with defaults (see the README's
- * "Configuration"); `VIGIL_*` environment variables fill what `input` leaves out.
+ * Validates server settings once into a full copy with defaults (see docs/configuration.md,
+ * "The server"); `VIGIL_*` environment variables fill what `input` leaves out.
  * @throws VIGIL_ERR_CONFIG naming the setting
  */
 export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {

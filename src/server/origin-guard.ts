@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { vigilError } from '../errors.js';
 
 /**
- * Who may talk to the server from a browser (README, "Security"). Two checks, both cheap:
+ * Who may talk to the server from a browser (docs/service.md, "Security"). Two checks, both cheap:
  *
  * - `Host`: a page on evil.example whose name is made to resolve to 127.0.0.1 (DNS
  *   rebinding) reaches the server with `Host: evil.example`. Only names the server answers

@@ -5,7 +5,7 @@ import type { Segment } from '../timeline/types.js';
 import { describeIssues } from '../validation.js';
 
 /**
- * The WebSocket protocol (README, "WebSocket protocol"). Bump on any change a client must
+ * The WebSocket protocol (docs/protocol.md). Bump on any change a client must
  * know about; the server says its version in `hello`.
  */
 export const PROTOCOL_VERSION = 3;

@@ -4,7 +4,7 @@ import { vigilError } from '../errors.js';
 import { displaySource, type SourceKind } from '../video/probe.js';
 
 /**
- * Which sources a camera may read: the operator's allow-list (README, "Security"). A camera's
+ * Which sources a camera may read: the operator's allow-list (docs/service.md, "Security"). A camera's
  * `source` arrives from the network, and ffmpeg opens whatever it names, so without this a
  * request could have the server record any file it can read and serve it back.
  */

@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { PACKAGE_ROOT } from '../../src/model/folder/paths.js';
 import { redactPaths } from '../../src/server/http.js';
 import { fixture } from '../helpers/clips.js';
+import { readDoc } from '../helpers/docs.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const CLIP = fixture('fight-fi002.mp4');
@@ -242,14 +243,13 @@ describe('security: wrong answers to bad input', function () {
   });
 
   describe('WebSocket close codes', () => {
-    it('a message over the limit closes with 1009 and, as the README says, no reason (ws sends it itself)', async () => {
+    it('a message over the limit closes with 1009 and, as docs/protocol.md says, no reason (ws sends it itself)', async () => {
       const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/ws`);
       await new Promise((done, fail) => ws.once('open', done).once('error', fail));
       const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
       ws.send('x'.repeat(70_000));
       expect(await closed).to.deep.equal({ code: 1009, reason: '' });
-      const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
-      expect(readme).to.match(/1009 is sent by the WebSocket library[^.]*with no reason/);
+      expect(readDoc('protocol')).to.match(/1009 is sent by the WebSocket library[^.]*with no reason/);
     });
   });
 

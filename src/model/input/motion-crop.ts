@@ -12,7 +12,7 @@
  * - both frames of a difference are cut at the square's current place, so its own moves
  *   never look like motion.
  * Pooled grouped-CV clip accuracy of `vigil train` on the fight clips, seeds 1-3: 0.774
- * against 0.748 for `framediff` (README, Models).
+ * against 0.748 for `framediff` (docs/models.md, fight).
  */
 
 import { vigilError } from '../../errors.js';

@@ -22,7 +22,7 @@ let chosen: Promise<BackendChoice> | undefined;
  * Runs `fn` and takes back the process-wide `uncaughtException` / `unhandledRejection`
  * listeners it added. tfjs-backend-wasm's Emscripten glue installs ones that rethrow, and a
  * listener that rethrows ends the process whatever the application's own handlers decide
- * (the server logs a stray rejection and keeps serving; see README, "Security").
+ * (the server logs a stray rejection and keeps serving; see docs/service.md, "Security").
  */
 async function withoutProcessHooks<T>(fn: () => Promise<T>): Promise<T> {
   const events = ['uncaughtException', 'unhandledRejection'];

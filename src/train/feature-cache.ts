@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { extractorEntry, loadExtractor } from '../model/extractors/registry.js';
+import { extractorEngine, extractorEntry, loadExtractor } from '../model/extractors/registry.js';
 import { extractorWeightsHash } from '../model/extractors/weights-hash.js';
 import { openModelFrames } from '../model/frames.js';
 import { createFrameEncoder, type InputMode } from '../model/input/frame-encoder.js';
 import { MOTION_CROP } from '../model/input/motion-crop.js';
+import { selectEngine } from '../model/runtime/engine.js';
 import { inBatches } from '../video/batches.js';
 import { resolveFfmpeg } from '../video/ffmpeg.js';
 import { augmentDecode, type AUGMENT_VARIANTS } from './augment.js';
@@ -69,14 +70,17 @@ export interface FeatureProvenance {
   weights: string;
   /** ffmpeg's version string: another build may scale and letterbox differently. */
   ffmpeg: string;
+  /** The engine the extractor runs on (`ort 1.30.0`, `tfjs wasm`): their kernels round differently. */
+  engine: string;
   /** The motion-crop constants, for `motioncrop` input only. */
   motionCrop?: Readonly<Record<string, number>>;
 }
 
 /** The {@link FeatureProvenance} of a spec on this machine; the weights' hash is computed once per process. */
 export async function featureProvenance(spec: FeatureSpec): Promise<FeatureProvenance> {
-  const [weights, { ffmpeg }] = await Promise.all([extractorWeightsHash(spec.extractor), resolveFfmpeg()]);
-  return { weights, ffmpeg: ffmpeg.version, ...(spec.input === 'motioncrop' ? { motionCrop: { ...MOTION_CROP } } : {}) };
+  const [weights, { ffmpeg }, choice] = await Promise.all([extractorWeightsHash(spec.extractor), resolveFfmpeg(), selectEngine()]);
+  const engine = extractorEngine(spec.extractor, choice) === 'ort' ? `ort ${choice.ort?.version}` : `tfjs ${choice.tfjs.name}`;
+  return { weights, ffmpeg: ffmpeg.version, engine, ...(spec.input === 'motioncrop' ? { motionCrop: { ...MOTION_CROP } } : {}) };
 }
 
 /** The cache entry's name: the clip's content hash, the whole {@link FeatureSpec} (an absent `augment` is the plain decode) and the {@link FeatureProvenance}. */

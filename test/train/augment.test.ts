@@ -63,7 +63,7 @@ describe('training augmentation', function () {
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
     it('keys each augmented decode apart from the plain one, and an undefined augment as the plain one', () => {
-      const provenance = { weights: 'w', ffmpeg: 'f' };
+      const provenance = { weights: 'w', ffmpeg: 'f', engine: 'e' };
       const keys = [undefined, ...augmentVariants(['flip', 'speed', 'crop'])].map((augment) => featureKey('abc', { ...spec, ...(augment ? { augment } : {}) }, provenance));
       expect(new Set(keys).size).to.equal(5);
       expect(featureKey('abc', { ...spec, augment: undefined }, provenance)).to.equal(keys[0]);

@@ -81,9 +81,10 @@ describe('feature cache', function () {
     expect(events.map((e) => e.type)).to.deep.equal(['miss', 'miss', 'miss']);
   });
 
-  it("keys on the extractor's weights, ffmpeg's version and, for motioncrop, the crop's constants", async () => {
+  it("keys on the extractor's weights, ffmpeg's version, the engine and, for motioncrop, the crop's constants", async () => {
     const real = await featureProvenance(spec);
-    expect(real).to.deep.equal({ weights: await extractorWeightsHash('mobilenet_v2'), ffmpeg: (await resolveFfmpeg()).ffmpeg.version });
+    expect(real).to.deep.include({ weights: await extractorWeightsHash('mobilenet_v2'), ffmpeg: (await resolveFfmpeg()).ffmpeg.version });
+    expect(real.engine).to.match(/^(ort \d+\.\d+\.\d+|tfjs \w+)$/);
     const crop: FeatureSpec = { ...spec, input: 'motioncrop' };
     const cropped = await featureProvenance(crop);
     expect(cropped.motionCrop).to.deep.equal({ ...MOTION_CROP });
@@ -92,6 +93,7 @@ describe('feature cache', function () {
     expect(featureKey('abc', crop, { ...cropped })).to.equal(key);
     expect(featureKey('abc', crop, { ...cropped, weights: 'f'.repeat(64) })).to.not.equal(key);
     expect(featureKey('abc', crop, { ...cropped, ffmpeg: '7.0.2' })).to.not.equal(key);
+    expect(featureKey('abc', crop, { ...cropped, engine: 'tfjs wasm' })).to.not.equal(key);
     expect(featureKey('abc', crop, { ...cropped, motionCrop: { ...MOTION_CROP, decay: 0.7 } })).to.not.equal(key);
     expect(featureKey('abc', crop, { ...cropped, motionCrop: { ...MOTION_CROP, side: 4 / 7 } })).to.not.equal(key);
   });

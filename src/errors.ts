@@ -1,6 +1,6 @@
 /**
  * The one registry of vigil's errors. Every error that can reach a user carries a stable
- * `VIGIL_ERR_*` code; the CLI prints `code: message` and exits non-zero, the server (later)
+ * `VIGIL_ERR_*` code; the CLI prints `code: message` and exits non-zero, the server
  * maps `httpStatus` / `wsClose`. A test keeps this table and docs/errors.md in agreement.
  */
 

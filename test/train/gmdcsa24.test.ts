@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { VigilError } from '../../src/errors.js';
 import { GMDCSA24_LABELS, importGmdcsa24, parseGmdcsa24Classes, type Gmdcsa24Import } from '../../src/train/gmdcsa24.js';
 import { fixture } from '../helpers/clips.js';
-import { needsDataset, sharedDataset } from '../helpers/datasets.js';
+import { gmdcsa24FromFixtures, needsDataset, sharedDataset } from '../helpers/datasets.js';
 
 const DIR = sharedDataset('gmdcsa24');
 
@@ -51,7 +52,74 @@ describe('train/gmdcsa24', () => {
     });
   });
 
-  describe('the real CSVs', () => {
+  describe('the real CSVs, with the clips a clone has (fixtures/gmdcsa24 and two fixture clips)', () => {
+    let tmp: string;
+    let result: Gmdcsa24Import;
+    before(() => {
+      tmp = mkdtempSync(join(tmpdir(), 'vigil-gmdcsa24-'));
+      result = importGmdcsa24(gmdcsa24FromFixtures(join(tmp, 'clone')));
+    });
+    after(() => rmSync(tmp, { recursive: true, force: true }));
+
+    it('gives each clip in clips/ its spans, grouped by subject; skips and counts the rows of the others', () => {
+      const dir = join(tmp, 'clone');
+      expect(result.dataset.clips.map((c) => [c.id, c.group, c.path])).to.deep.equal([
+        ['Subject_3__Fall__19', 'Subject_3', join(dir, 'clips', 'Subject_3__Fall__19.mp4')],
+        ['Subject_4__Fall__02', 'Subject_4', join(dir, 'clips', 'Subject_4__Fall__02.mp4')],
+      ]);
+      expect(result.rows).to.equal(112);
+      expect(result.absent).to.have.length(112 - 2);
+      expect(result.absent).to.include('Subject_1__ADL__01.mp4');
+      expect(result.unlisted).to.deep.equal([]);
+      expect(result.rejected).to.deep.equal([]);
+    });
+
+    it('reports exactly the unreadable rows and labels', () => {
+      expect(result.problems).to.deep.equal([
+        { file: 'Subject_3__ADL.csv', line: 5, clip: 'Subject_3__ADL__04.mp4', present: false, text: 'Standing[2.4 to 3.6; 6.6 to 7.9;', problem: 'no closing ]' },
+        { file: 'Subject_3__ADL.csv', line: 13, clip: 'Subject_3__ADL__12.mp4', present: false, text: 'Reading', problem: 'label without a time span' },
+        { file: 'Subject_4__Fall.csv', line: 10, clip: 'Subject_4__Fall__09.mp4', present: false, text: 'Falling (BW)[2.3 6]', problem: 'not "start to end": 2.3 6' },
+        { file: 'Subject_4__Fall.csv', line: 16, clip: 'Subject_4__Fall__15.mp4', present: false, text: 'Falling (FW)', problem: 'label without a time span' },
+      ]);
+    });
+
+    it('maps Sleeping to lying and keeps the spans as annotated', () => {
+      const spans = (id: string) => result.dataset.clips.find((c) => c.id === id)!.spans;
+      expect(spans('Subject_4__Fall__02')).to.deep.equal([
+        { label: 'falling', startS: 1.5, endS: 2 },
+        { label: 'lying', startS: 0, endS: 1.4 }, // "Sleeping"
+      ]);
+      expect(spans('Subject_3__Fall__19')).to.deep.equal([
+        { label: 'falling', startS: 2, endS: 5 },
+        { label: 'standing', startS: 0, endS: 1.9 },
+      ]);
+      expect(result.spans).to.deep.equal({ falling: 2, standing: 1, lying: 1 });
+    });
+
+    it('maps the typo row, keeps overlaps and gaps, leaves out a present clip whose row is unreadable, lists a clip no row describes', () => {
+      const dir = gmdcsa24FromFixtures(join(tmp, 'more'));
+      // Stand-ins named as dataset clips the fixtures lack: the importer lists clips/ and never opens a clip.
+      for (const name of ['Subject_3__Fall__01', 'Subject_1__Fall__15', 'Subject_3__ADL__07', 'Subject_3__ADL__04', 'Subject_9__ADL__01']) writeFileSync(join(dir, 'clips', `${name}.mp4`), '');
+      const more = importGmdcsa24(dir);
+      const spans = (id: string) => more.dataset.clips.find((c) => c.id === id)!.spans;
+      expect(spans('Subject_3__Fall__01')).to.deep.equal([{ label: 'falling', startS: 0, endS: 3 }]); // "Fall (FW)[0 to 3]"
+      expect(spans('Subject_1__Fall__15')).to.deep.equal([
+        { label: 'falling', startS: 1.8, endS: 6 }, // overlaps sitting 1.8-2
+        { label: 'sitting', startS: 0, endS: 2 },
+      ]);
+      expect(spans('Subject_3__ADL__07')).to.deep.equal([
+        { label: 'exercising', startS: 0, endS: 3 },
+        { label: 'standing', startS: 0, endS: 0.3 }, // gap 0.3-1.5
+        { label: 'standing', startS: 1.5, endS: 2.2 },
+      ]);
+      expect(more.rejected).to.deep.equal(['Subject_3__ADL__04.mp4']); // "Standing[2.4 to 3.6; 6.6 to 7.9;"
+      expect(more.problems.find((p) => p.clip === 'Subject_3__ADL__04.mp4')!.present).to.equal(true);
+      expect(more.unlisted).to.deep.equal(['Subject_9__ADL__01.mp4']);
+      expect(more.dataset.clips.map((c) => c.id).sort()).to.deep.equal(['Subject_1__Fall__15', 'Subject_3__ADL__07', 'Subject_3__Fall__01', 'Subject_3__Fall__19', 'Subject_4__Fall__02']);
+    });
+  });
+
+  describe('the full dataset (../shared/datasets/gmdcsa24: its 19 clips)', () => {
     let result: Gmdcsa24Import;
     let onDisk: string[];
     before(function () {
@@ -79,31 +147,7 @@ describe('train/gmdcsa24', () => {
       expect(result.absent).to.include('Subject_1__ADL__01.mp4');
     });
 
-    it('reports exactly the unreadable rows and labels', () => {
-      expect(result.problems).to.deep.equal([
-        { file: 'Subject_3__ADL.csv', line: 5, clip: 'Subject_3__ADL__04.mp4', present: false, text: 'Standing[2.4 to 3.6; 6.6 to 7.9;', problem: 'no closing ]' },
-        { file: 'Subject_3__ADL.csv', line: 13, clip: 'Subject_3__ADL__12.mp4', present: false, text: 'Reading', problem: 'label without a time span' },
-        { file: 'Subject_4__Fall.csv', line: 10, clip: 'Subject_4__Fall__09.mp4', present: false, text: 'Falling (BW)[2.3 6]', problem: 'not "start to end": 2.3 6' },
-        { file: 'Subject_4__Fall.csv', line: 16, clip: 'Subject_4__Fall__15.mp4', present: false, text: 'Falling (FW)', problem: 'label without a time span' },
-      ]);
-    });
-
-    it('maps the typo row and keeps overlapping spans and gaps as annotated', () => {
-      const spans = (id: string) => result.dataset.clips.find((c) => c.id === id)!.spans;
-      expect(spans('Subject_3__Fall__01')).to.deep.equal([{ label: 'falling', startS: 0, endS: 3 }]); // "Fall (FW)[0 to 3]"
-      expect(spans('Subject_1__Fall__15')).to.deep.equal([
-        { label: 'falling', startS: 1.8, endS: 6 }, // overlaps sitting 1.8-2
-        { label: 'sitting', startS: 0, endS: 2 },
-      ]);
-      expect(spans('Subject_3__ADL__07')).to.deep.equal([
-        { label: 'exercising', startS: 0, endS: 3 },
-        { label: 'standing', startS: 0, endS: 0.3 }, // gap 0.3-1.5
-        { label: 'standing', startS: 1.5, endS: 2.2 },
-      ]);
-      expect(spans('Subject_4__Fall__02')).to.deep.equal([
-        { label: 'falling', startS: 1.5, endS: 2 },
-        { label: 'lying', startS: 0, endS: 1.4 }, // "Sleeping"
-      ]);
+    it('counts the spans of the 19 clips', () => {
       expect(result.spans).to.deep.equal({ reading: 2, walking: 7, sitting: 6, falling: 11, standing: 8, exercising: 1, eating: 2, lying: 1 });
     });
   });

@@ -145,6 +145,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       fps,
       realtime: kind === 'file',
       loop: kind === 'file' && camera.loop,
+      threads: 1,
       signal: stopCtl.signal,
       extraOutputArgs: [
         ...preview.outputArgs(3),

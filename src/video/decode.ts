@@ -54,6 +54,8 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
   const { width, height, signal, realtime = false, loop = false } = options;
   const fps = options.fps ?? DEFAULT_FPS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const threads = options.threads ?? 0;
+  if (!(Number.isInteger(threads) && threads >= 0)) throw invalid(`threads must be a whole number ≥ 0 (got ${threads})`);
   checkSize('width', width);
   checkSize('height', height);
   if (!(fps > 0 && Number.isFinite(fps))) throw invalid(`fps must be a positive number (got ${fps})`);
@@ -87,7 +89,7 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
       if (signal?.aborted) throw aborted();
       if (stopped) return;
 
-      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs, filters: options.filters ?? [], extra: options.extraOutputArgs ?? [] });
+      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs, threads, filters: options.filters ?? [], extra: options.extraOutputArgs ?? [] });
       const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n), options.extraPipes ?? 0);
       child = run.proc;
       if (options.extraPipes) options.onExtraPipes?.(run.proc.stdio.slice(3) as Readable[]);
@@ -174,6 +176,7 @@ interface Plan {
   filters: readonly string[];
   extra: readonly string[];
   timeoutMs: number;
+  threads: number;
 }
 
 function ffmpegArgs(ffmpeg: FfmpegInfo, input: SourceInput, kind: SourceKind, p: Plan): string[] {
@@ -184,6 +187,8 @@ function ffmpegArgs(ffmpeg: FfmpegInfo, input: SourceInput, kind: SourceKind, p:
   // A URL or a pipe already arrives at its own pace; only a file needs -re to act live.
   if (p.realtime && kind === 'file') args.push('-re');
   if (p.loop) args.push('-stream_loop', '-1');
+  // -filter_threads is global; -threads before -i is the decoder's.
+  if (p.threads > 0) args.push('-filter_threads', String(p.threads), '-threads', String(p.threads));
   args.push(...(typeof input === 'string' && kind !== 'stream' ? inputArgs(input, kind, ffmpeg, p.timeoutMs) : ['-i', 'pipe:0']));
   const filters = [
     // Keep the first frame of each 1/fps bin: frames keep their own timestamps and a slow

@@ -180,6 +180,16 @@ describe('video/decode', () => {
     }
   });
 
+  it('one decode thread (as cameras run) gives the same bytes as ffmpeg choosing its threads', async () => {
+    const clip = fixture('fight-fi150.mp4');
+    const one = await collect(clip, { ...SIZE, threads: 1 });
+    const auto = await collect(clip, SIZE);
+    expect(one.length).to.be.above(10).and.to.equal(auto.length);
+    expect(one.map((f) => f.tMs)).to.deep.equal(auto.map((f) => f.tMs));
+    expect(one.every((f, i) => Buffer.compare(f.data, auto[i].data) === 0)).to.equal(true);
+    expect(() => openFrames(clip, { ...SIZE, threads: -1 })).to.throw(VigilError, 'threads must be a whole number');
+  });
+
   describe('stream input', () => {
     it('decodes webm bytes piped from fs.createReadStream like the same file', async () => {
       const path = await clips.clip('bar30.webm', { ...bar30, format: 'webm' });

@@ -107,7 +107,10 @@ for (const [name, ex, repeats] of [
   }
 }
 const [tfjsName, ortName] = Object.keys(perEngine);
-row('ort / tfjs speed-up', `${fmt(perEngine[tfjsName][1] / perEngine[ortName][1], 1)}x at batch 1, ${fmt(perEngine[tfjsName][8] / perEngine[ortName][8], 1)}x at batch 8`);
+row(
+  'ort / tfjs speed-up',
+  `${fmt(perEngine[tfjsName][1] / perEngine[ortName][1], 1)}x at batch 1, ${fmt(perEngine[tfjsName][8] / perEngine[ortName][8], 1)}x at batch 8`,
+);
 
 // MoveNet Lightning, the pose extractors' network: a tfjs graph model, converted by
 // onnx/graph.ts. One frame per run on either engine (the graph's batch is 1); real frames
@@ -141,7 +144,11 @@ row('MoveNet ort / tfjs speed-up', `${fmt(moveMs[0] / moveMs[1], 1)}x on 1 threa
 const N = 2048;
 const mm = createGraphBuilder('matmul', 'bench');
 mm.input('a', [N, N]);
-const bMat = mm.weight('b', [N, N], Float32Array.from({ length: N * N }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5));
+const bMat = mm.weight(
+  'b',
+  [N, N],
+  Float32Array.from({ length: N * N }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
+);
 mm.node('MatMul', ['a', bMat], ['c']);
 mm.output('c', [N, N]);
 const mmBytes = mm.encode();
@@ -152,18 +159,33 @@ for (const threads of [1, 2]) {
   const ms = await time(() => s.run({ a: { data: aMat, dims: [N, N] } }), 7, 2);
   s.dispose();
   ceiling[threads] = (2 * N ** 3) / 1e9 / (ms / 1000);
-  row(`native ceiling, ${threads} thread${threads > 1 ? 's' : ''}`, `${fmt(ceiling[threads], 1)} GFLOP/s  (ort MatMul ${N}x${N}x${N}, ${fmt(ms, 1)} ms)`);
+  row(
+    `native ceiling, ${threads} thread${threads > 1 ? 's' : ''}`,
+    `${fmt(ceiling[threads], 1)} GFLOP/s  (ort MatMul ${N}x${N}x${N}, ${fmt(ms, 1)} ms)`,
+  );
 }
-row('CNN fraction of ceiling', `${fmt((100 * gflop) / (perEngine[ortName][1] / 1000) / ceiling[1], 0)}% at batch 1 on 1 thread (tfjs: ${fmt((100 * gflop) / (perEngine[tfjsName][1] / 1000) / ceiling[1], 0)}%)`);
+row(
+  'CNN fraction of ceiling',
+  `${fmt((100 * gflop) / (perEngine[ortName][1] / 1000) / ceiling[1], 0)}% at batch 1 on 1 thread (tfjs: ${fmt((100 * gflop) / (perEngine[tfjsName][1] / 1000) / ceiling[1], 0)}%)`,
+);
 
 // Threading. Latency: one frame through one session. Throughput: frames/s with both cores busy.
 const lat2: Record<number, number> = {};
 for (const batch of [1, 8]) lat2[batch] = await cnn(ort2, batch);
-row('1 session x 2 intra-op threads', `${fmt(lat2[1])} ms/frame batch 1, ${fmt(lat2[8])} ms/frame batch 8  (${fmt(1000 / lat2[8], 0)} frames/s)`);
+row(
+  '1 session x 2 intra-op threads',
+  `${fmt(lat2[1])} ms/frame batch 1, ${fmt(lat2[8])} ms/frame batch 8  (${fmt(1000 / lat2[8], 0)} frames/s)`,
+);
 const spin: Record<number, number> = {};
 for (const batch of [1, 8]) spin[batch] = await cnn(ort2spin, batch);
-row('1 session x 2 threads, spinning', `${fmt(spin[1])} ms/frame batch 1, ${fmt(spin[8])} ms/frame batch 8  (idle threads spin: costs a core between runs)`);
-row('1 session x 1 thread', `${fmt(perEngine[ortName][1])} ms/frame batch 1, ${fmt(perEngine[ortName][8])} ms/frame batch 8  (${fmt(1000 / perEngine[ortName][8], 0)} frames/s)`);
+row(
+  '1 session x 2 threads, spinning',
+  `${fmt(spin[1])} ms/frame batch 1, ${fmt(spin[8])} ms/frame batch 8  (idle threads spin: costs a core between runs)`,
+);
+row(
+  '1 session x 1 thread',
+  `${fmt(perEngine[ortName][1])} ms/frame batch 1, ${fmt(perEngine[ortName][8])} ms/frame batch 8  (${fmt(1000 / perEngine[ortName][8], 0)} frames/s)`,
+);
 
 /**
  * Two single-thread sessions, each in its own worker thread (onnxruntime-node's run blocks
@@ -225,7 +247,25 @@ async function sixtySecondClip(): Promise<string> {
   if (existsSync(out)) return out;
   mkdirSync(join('.cache', 'bench'), { recursive: true });
   const { ffmpeg } = await resolveFfmpeg();
-  const r = spawnSync(ffmpeg.path, ['-v', 'error', '-y', '-stream_loop', '-1', '-i', 'fixtures/fight-fi002.mp4', '-t', '60', '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', out]);
+  const r = spawnSync(ffmpeg.path, [
+    '-v',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    'fixtures/fight-fi002.mp4',
+    '-t',
+    '60',
+    '-an',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    out,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr}`);
   return out;
 }
@@ -247,7 +287,17 @@ const manifest: ModelManifest = {
 for (const threads of [1, 2]) {
   const ex = threads === 1 ? ort1 : ort2;
   const liveN = await loadOrtLiveStep(entry, ex, w, { cacheDir, threads });
-  const model: VigilModel = { dir: '', manifest, ...modelFrames(manifest), engine, extractorEngine: 'ort', extractor: ex, head, live: liveN, dispose: () => liveN.dispose() };
+  const model: VigilModel = {
+    dir: '',
+    manifest,
+    ...modelFrames(manifest),
+    engine,
+    extractorEngine: 'ort',
+    extractor: ex,
+    head,
+    live: liveN,
+    dispose: () => liveN.dispose(),
+  };
   await labelClip(clip, model);
   const xs: number[] = [];
   for (let i = 0; i < 3; i++) {

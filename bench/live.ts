@@ -51,7 +51,23 @@ async function quietClip(): Promise<string> {
   if (existsSync(out)) return out;
   mkdirSync(dirname(out), { recursive: true });
   const { ffmpeg } = await resolveFfmpeg();
-  execFileSync(ffmpeg.path, ['-v', 'error', '-y', '-i', 'fixtures/demo.mp4', '-vf', 'tpad=stop_mode=clone:stop_duration=20', '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', out]);
+  execFileSync(ffmpeg.path, [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    'fixtures/demo.mp4',
+    '-vf',
+    'tpad=stop_mode=clone:stop_duration=20',
+    '-an',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    out,
+  ]);
   return out;
 }
 
@@ -246,9 +262,29 @@ console.log(
 console.log(`arithmetic: ${CORES} cores × 1000 / ${coreMs.toFixed(1)} core-ms / ${FPS} fps = ${capacity.toFixed(1)} cameras`);
 
 // 2. Sweep.
-const header = ['cameras', 'labels/s', 'expected', 'dropped/s', 'latency p50/p95 ms', 'lagMs p50/p95', 'status p99 ms', 'behind', 'gated', 'main core', 'workers busy', 'node MiB', 'ffmpeg MiB', 'ok'];
+const header = [
+  'cameras',
+  'labels/s',
+  'expected',
+  'dropped/s',
+  'latency p50/p95 ms',
+  'lagMs p50/p95',
+  'status p99 ms',
+  'behind',
+  'gated',
+  'main core',
+  'workers busy',
+  'node MiB',
+  'ffmpeg MiB',
+  'ok',
+];
 // Rows print as each step ends: the header's cells set the widths.
-const sweepRow = (cells: string[]) => textRow(cells, header.map((h) => h.length), { align: 'right' });
+const sweepRow = (cells: string[]) =>
+  textRow(
+    cells,
+    header.map((h) => h.length),
+    { align: 'right' },
+  );
 console.log(`\n${sweepRow(header)}`);
 const firstFail: Record<string, number | undefined> = { labels: undefined, lag: undefined, latency: undefined, status: undefined };
 let best = 0;
@@ -289,7 +325,9 @@ for (const target of counts) {
   if (!ok && r.labelsPerS < 0.6 * cameras * FPS) break;
 }
 const fails = Object.entries(firstFail).map(([k, n]) => `${k} at ${n ?? `> ${cameras}`}`);
-console.log(`\nsustained: ${best} cameras = ${((100 * best) / capacity).toFixed(0)}% of the arithmetic's ${capacity.toFixed(1)} (goal ≥ 85%)`);
+console.log(
+  `\nsustained: ${best} cameras = ${((100 * best) / capacity).toFixed(0)}% of the arithmetic's ${capacity.toFixed(1)} (goal ≥ 85%)`,
+);
 console.log(`first failures: ${fails.join(', ')} (labels ≥ 95% of expected, lagMs p95 < 1000, latency p95 < 250 ms, status p99 < 50 ms)`);
 const last = mem[mem.length - 1];
 const first = mem[0];
@@ -306,8 +344,12 @@ if (SOAK_MIN > 0) {
   const oneMin = [percentile(latencies, 50), percentile(latencies, 95)];
   await wait(Math.max(0, SOAK_MIN - 1) * 60);
   const atEnd = rss();
-  console.log(`one camera: latency from the source p50 ${oneMin[0].toFixed(0)} ms, p95 ${oneMin[1].toFixed(0)} ms (first minute); p50 ${percentile(latencies, 50).toFixed(0)}, p95 ${percentile(latencies, 95).toFixed(0)} ms (whole soak)`);
-  console.log(`memory: node ${mib(atOne.node)} → ${mib(atEnd.node)} MiB, ffmpeg ${mib(atOne.ffmpeg)} → ${mib(atEnd.ffmpeg)} MiB (after 1 min → after ${SOAK_MIN} min)`);
+  console.log(
+    `one camera: latency from the source p50 ${oneMin[0].toFixed(0)} ms, p95 ${oneMin[1].toFixed(0)} ms (first minute); p50 ${percentile(latencies, 50).toFixed(0)}, p95 ${percentile(latencies, 95).toFixed(0)} ms (whole soak)`,
+  );
+  console.log(
+    `memory: node ${mib(atOne.node)} → ${mib(atEnd.node)} MiB, ffmpeg ${mib(atOne.ffmpeg)} → ${mib(atEnd.ffmpeg)} MiB (after 1 min → after ${SOAK_MIN} min)`,
+  );
 }
 ws.close();
 await server.close();

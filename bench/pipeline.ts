@@ -33,7 +33,25 @@ async function sixtySecondClip(): Promise<string> {
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   const { ffmpeg } = await resolveFfmpeg();
-  const r = spawnSync(ffmpeg.path, ['-v', 'error', '-y', '-stream_loop', '-1', '-i', FIXTURE, '-t', String(CLIP_S), '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', out]);
+  const r = spawnSync(ffmpeg.path, [
+    '-v',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    FIXTURE,
+    '-t',
+    String(CLIP_S),
+    '-an',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    out,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr}`);
   return out;
 }
@@ -62,7 +80,14 @@ const decode = await timeDecode(clip, model);
 const entry = extractorEntry(manifest.extractor);
 const encodeRuns: number[] = [];
 for (let i = 0; i < 3; i++) {
-  const enc = createFrameEncoder({ mode: manifest.input, scale: entry.pixelScale, offset: entry.pixelOffset, size, maxBatch: 1, owner: 'bench' });
+  const enc = createFrameEncoder({
+    mode: manifest.input,
+    scale: entry.pixelScale,
+    offset: entry.pixelOffset,
+    size,
+    maxBatch: 1,
+    owner: 'bench',
+  });
   const t = performance.now();
   for (const f of decode.frames) enc.encode([f]);
   encodeRuns.push((performance.now() - t) / decode.frames.length);
@@ -106,7 +131,10 @@ const rows: [string, string][] = [
   ['engine', describeEngine(model.engine)],
   ['backend', `${backend.name}${backend.simd ? ' (simd)' : ''}: ${backend.reason}`],
   ['extractor', `${extractor.name} ${size}x${size}, ${fmt(gflop, 3)} GFLOP/frame`],
-  ['decode ms/frame', `${fmt(decode.msPerFrame)} (${decode.frames.length} ${decoded}x${decoded} frames of a ${CLIP_S} s clip at ${manifest.fps} fps)`],
+  [
+    'decode ms/frame',
+    `${fmt(decode.msPerFrame)} (${decode.frames.length} ${decoded}x${decoded} frames of a ${CLIP_S} s clip at ${manifest.fps} fps)`,
+  ],
   ['input encoding ms/frame', `${fmt(median(encodeRuns))} (${manifest.input})`],
   ['CNN ms/frame, batch 1', `${fmt(cnn[1])}  (${fmt(gflop / (cnn[1] / 1000), 1)} GFLOP/s)`],
   ['CNN ms/frame, batch 8', `${fmt(cnn[8])}  (${fmt(gflop / (cnn[8] / 1000), 1)} GFLOP/s, ${fmt(cnn[1] / cnn[8])}x batch 1)`],

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Runs the built CLI (npm ci builds it through `prepare`).
-import "../dist/src/cli/main.js";
+import '../dist/src/cli/main.js';

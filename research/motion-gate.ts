@@ -18,7 +18,10 @@ import { textTable } from '../src/text-table.js';
 
 const [name = 'fight', ...dirs] = process.argv.slice(2);
 const DATA = join('..', 'shared', 'datasets');
-const folders = dirs.length > 0 ? dirs : [join(DATA, 'fight-surveillance', 'noFight'), join(DATA, 'fight-surveillance', 'fight'), join(DATA, 'gmdcsa24', 'clips')];
+const folders =
+  dirs.length > 0
+    ? dirs
+    : [join(DATA, 'fight-surveillance', 'noFight'), join(DATA, 'fight-surveillance', 'fight'), join(DATA, 'gmdcsa24', 'clips')];
 const MAX_CLIPS = Number(process.env.MAX_CLIPS ?? 60);
 const THRESHOLDS = [0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016];
 
@@ -32,7 +35,10 @@ const changed = THRESHOLDS.map(() => 0);
 let frames = 0;
 
 for (const folder of folders) {
-  const clips = readdirSync(folder).filter((f) => /\.(mp4|avi|mkv|webm)$/i.test(f)).sort().slice(0, MAX_CLIPS);
+  const clips = readdirSync(folder)
+    .filter((f) => /\.(mp4|avi|mkv|webm)$/i.test(f))
+    .sort()
+    .slice(0, MAX_CLIPS);
   for (const clip of clips) {
     const base = batcher.open();
     const streams = THRESHOLDS.map((gate) => batcher.open({ gate }));
@@ -55,9 +61,18 @@ for (const folder of folders) {
 
 const q = (p: number) => percentile(energies, p);
 console.log(`\nmodel ${name} (${manifest.input}), ${frames} frames at ${manifest.fps} fps`);
-console.log(`difference energy (mean |input - offset|): p5 ${q(5).toFixed(4)}, p25 ${q(25).toFixed(4)}, p50 ${q(50).toFixed(4)}, p75 ${q(75).toFixed(4)}, p95 ${q(95).toFixed(4)}`);
+console.log(
+  `difference energy (mean |input - offset|): p5 ${q(5).toFixed(4)}, p25 ${q(25).toFixed(4)}, p50 ${q(50).toFixed(4)}, p75 ${q(75).toFixed(4)}, p95 ${q(95).toFixed(4)}`,
+);
 const table = textTable(
-  [['threshold', 'CNN skipped', 'smoothed label changed'], ...THRESHOLDS.map((t, i) => [t.toFixed(3), `${((100 * gated[i]) / frames).toFixed(1)}%`, `${((100 * changed[i]) / frames).toFixed(2)}%`])],
+  [
+    ['threshold', 'CNN skipped', 'smoothed label changed'],
+    ...THRESHOLDS.map((t, i) => [
+      t.toFixed(3),
+      `${((100 * gated[i]) / frames).toFixed(1)}%`,
+      `${((100 * changed[i]) / frames).toFixed(2)}%`,
+    ]),
+  ],
   { align: 'right' },
 );
 console.log(table.join('\n'));

@@ -58,7 +58,11 @@ export async function labelClip(source: string, model: VigilModel, options: Labe
   }
   const stopped = options.stop?.aborted === true;
 
-  const smoothing = { ...manifest.smoothing, windowMs: options.windowMs ?? manifest.smoothing.windowMs, minHoldMs: options.minHoldMs ?? manifest.smoothing.minHoldMs };
+  const smoothing = {
+    ...manifest.smoothing,
+    windowMs: options.windowMs ?? manifest.smoothing.windowMs,
+    minHoldMs: options.minHoldMs ?? manifest.smoothing.minHoldMs,
+  };
   const endMs = !stopped && durationMs !== null && probs.length > 0 && durationMs > probs[probs.length - 1].tMs ? durationMs : undefined;
   const timeline = buildTimeline(manifest.classes, probs, { ...smoothing, endMs });
   return toTimelineJson({

@@ -13,7 +13,12 @@ export function describeIssues(error: z.ZodError): string {
  * @param [code='VIGIL_ERR_INVALID_ARGUMENT'] the error's code: each caller keeps its own
  * @throws `code` listing every issue
  */
-export function parseWith<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string, code: ErrorCode = 'VIGIL_ERR_INVALID_ARGUMENT'): z.output<T> {
+export function parseWith<T extends z.ZodTypeAny>(
+  schema: T,
+  value: unknown,
+  what: string,
+  code: ErrorCode = 'VIGIL_ERR_INVALID_ARGUMENT',
+): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw vigilError(code, `${what}: ${describeIssues(parsed.error)}`);
   return parsed.data;

@@ -8,7 +8,9 @@ describe("the public API's live example (docs/api.md)", function () {
   this.timeout(120_000);
 
   it('imports only what the API exports', () => {
-    const imported = [...readDoc('api').matchAll(/^import \{ ([^}]+) \} from 'vigil';/gm)].flatMap((m) => m[1].split(',').map((name) => name.trim()));
+    const imported = [...readDoc('api').matchAll(/^import \{ ([^}]+) \} from 'vigil';/gm)].flatMap((m) =>
+      m[1].split(',').map((name) => name.trim()),
+    );
     expect(imported).to.include.members(['createLabeler', 'labelClip', 'loadModel', 'toWebVtt', 'startServer']);
     for (const name of imported) expect(api, name).to.have.property(name).that.is.a('function');
   });
@@ -23,7 +25,10 @@ describe("the public API's live example (docs/api.md)", function () {
     }
   });
 
-  for (const [name, side] of [['fight', 448], ['fall', 192]] as const) {
+  for (const [name, side] of [
+    ['fight', 448],
+    ['fall', 192],
+  ] as const) {
     it(`labels the frames the model decodes itself (${name}: ${side}x${side} at its fps)`, async () => {
       const model = await loadModel(name);
       try {

@@ -55,7 +55,15 @@ describe('vigil CLI', function () {
   });
 
   it('has --help for every command', async () => {
-    for (const args of [['--help'], ['label', '--help'], ['models', '--help'], ['doctor', '--help'], ['train', '--help'], ['eval', '--help'], ['import', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['label', '--help'],
+      ['models', '--help'],
+      ['doctor', '--help'],
+      ['train', '--help'],
+      ['eval', '--help'],
+      ['import', '--help'],
+    ]) {
       const r = await vigil(args);
       expect(r.code, args.join(' ')).to.equal(0);
       expect(r.stdout).to.match(/^Usage: vigil/);
@@ -97,7 +105,9 @@ describe('vigil CLI', function () {
     for (const lags of ['0,4', '1,1', '2.5', 'x']) {
       const r = await vigil(['train', '--name', 'x', '--data', fixture('.'), '--deltas', lags]);
       expect(r.code, lags).to.not.equal(0);
-      expect(r.stderr).to.contain(`argument '${lags}' is invalid. a comma-separated list of distinct whole numbers of frames, 1-64, e.g. 1,4`);
+      expect(r.stderr).to.contain(
+        `argument '${lags}' is invalid. a comma-separated list of distinct whole numbers of frames, 1-64, e.g. 1,4`,
+      );
     }
   });
 
@@ -164,7 +174,7 @@ describe('vigil CLI', function () {
     it('rejects an unknown format listing the allowed ones', async () => {
       const r = await vigil(['label', fixture('nofight-nofi090.mp4'), '-f', 'xml']);
       expect(r.code).to.not.equal(0);
-      expect(r.stderr).to.contain("Allowed choices are table, json, vtt");
+      expect(r.stderr).to.contain('Allowed choices are table, json, vtt');
     });
   });
 
@@ -175,8 +185,18 @@ describe('vigil CLI', function () {
       ['a zero-byte file', () => bad.empty, 'VIGIL_ERR_SOURCE_EMPTY', /file is empty: .*empty\.mp4$/],
       ['a text file named .mp4', () => bad.text, 'VIGIL_ERR_SOURCE_INVALID', /not a readable video: .*text\.mp4/],
       ['a truncated mp4', () => bad.truncated, 'VIGIL_ERR_SOURCE_INVALID', /not a readable video: .*truncated\.mp4/],
-      ['an unsupported URL scheme', () => 'ftp://example.com/cam.mp4', 'VIGIL_ERR_SOURCE_SCHEME', /unsupported source ftp:\/\/example\.com\/cam\.mp4/],
-      ['an unreachable URL', () => 'http://127.0.0.1:1/cam.mp4', 'VIGIL_ERR_SOURCE_UNREACHABLE', /cannot reach http:\/\/127\.0\.0\.1:1\/cam\.mp4/],
+      [
+        'an unsupported URL scheme',
+        () => 'ftp://example.com/cam.mp4',
+        'VIGIL_ERR_SOURCE_SCHEME',
+        /unsupported source ftp:\/\/example\.com\/cam\.mp4/,
+      ],
+      [
+        'an unreachable URL',
+        () => 'http://127.0.0.1:1/cam.mp4',
+        'VIGIL_ERR_SOURCE_UNREACHABLE',
+        /cannot reach http:\/\/127\.0\.0\.1:1\/cam\.mp4/,
+      ],
     ];
     for (const [what, source, code, message] of cases) {
       it(what, async () => {
@@ -199,7 +219,11 @@ describe('vigil CLI', function () {
     });
 
     it('a model that does not exist', async () => {
-      expectCodedFailure(await vigil(['label', fixture('nofight-nofi090.mp4'), '-m', 'nope']), 'VIGIL_ERR_MODEL_NOT_FOUND', /no such model: nope; shipped: .*fight/);
+      expectCodedFailure(
+        await vigil(['label', fixture('nofight-nofi090.mp4'), '-m', 'nope']),
+        'VIGIL_ERR_MODEL_NOT_FOUND',
+        /no such model: nope; shipped: .*fight/,
+      );
     });
 
     it('a bad model folder', async () => {

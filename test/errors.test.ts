@@ -31,12 +31,14 @@ describe('errors', () => {
 describe('errors in docs/errors.md', () => {
   // One row a code: | `CODE` | message | when | HTTP | WS close |
   const rows = () =>
-    [...readDoc('errors').matchAll(/^\| `(VIGIL_ERR_[A-Z_]+)` \| (.+?) \| .+ \| (\d+) \| (\d+) \|$/gm)].map(([, code, message, http, ws]) => ({
-      code,
-      message,
-      httpStatus: Number(http),
-      wsClose: Number(ws),
-    }));
+    [...readDoc('errors').matchAll(/^\| `(VIGIL_ERR_[A-Z_]+)` \| (.+?) \| .+ \| (\d+) \| (\d+) \|$/gm)].map(
+      ([, code, message, http, ws]) => ({
+        code,
+        message,
+        httpStatus: Number(http),
+        wsClose: Number(ws),
+      }),
+    );
 
   it('lists exactly the codes of the registry', () => {
     const documented = rows().map((r) => r.code);

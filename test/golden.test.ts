@@ -28,7 +28,9 @@ describe('golden timelines (shipped fight model)', function () {
         f.probs.forEach((p, c) => expect(p, `frame ${i} class ${c}`).to.be.closeTo(golden.frames[i].probs[c], TOLERANCE));
         expect(f.label).to.equal(golden.frames[i].label);
       });
-      expect(got.segments.map((s) => [s.label, s.startMs, s.endMs])).to.deep.equal(golden.segments.map((s) => [s.label, s.startMs, s.endMs]));
+      expect(got.segments.map((s) => [s.label, s.startMs, s.endMs])).to.deep.equal(
+        golden.segments.map((s) => [s.label, s.startMs, s.endMs]),
+      );
       got.segments.forEach((s, i) => expect(s.confidence).to.be.closeTo(golden.segments[i].confidence, TOLERANCE));
     });
   }

@@ -13,8 +13,16 @@ describe('text tables', () => {
   });
 
   it('aligns per column, the last entry standing for the columns after it', () => {
-    expect(textTable(rows, { align: ['left', 'right'] })).to.deep.equal(['class    recall  events', 'falling   0.909      11', 'no_fall   1.000     210']);
-    expect(textTable(rows, { align: 'right' })).to.deep.equal(['  class  recall  events', 'falling   0.909      11', 'no_fall   1.000     210']);
+    expect(textTable(rows, { align: ['left', 'right'] })).to.deep.equal([
+      'class    recall  events',
+      'falling   0.909      11',
+      'no_fall   1.000     210',
+    ]);
+    expect(textTable(rows, { align: 'right' })).to.deep.equal([
+      '  class  recall  events',
+      'falling   0.909      11',
+      'no_fall   1.000     210',
+    ]);
   });
 
   it('renders a row to known widths; a wider cell pushes the rest right', () => {

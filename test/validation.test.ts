@@ -20,7 +20,11 @@ describe('validation', () => {
   });
 
   it('keeps the code its caller gives, and names the root for a value that is not an object', () => {
-    expectCoded(thrown(() => parseWith(schema, 'x', 'models/a/manifest.json', 'VIGIL_ERR_MODEL_INVALID')), 'VIGIL_ERR_MODEL_INVALID', 'bad model folder: models/a/manifest.json: (root): Expected object, received string');
+    expectCoded(
+      thrown(() => parseWith(schema, 'x', 'models/a/manifest.json', 'VIGIL_ERR_MODEL_INVALID')),
+      'VIGIL_ERR_MODEL_INVALID',
+      'bad model folder: models/a/manifest.json: (root): Expected object, received string',
+    );
   });
 
   it('describes issues on one line', () => {

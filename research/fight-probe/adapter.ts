@@ -58,7 +58,10 @@ async function extract(): Promise<{ classes: string[]; clips: Clip[] }> {
   const missing = clips.filter((c) => !existsSync(join(DIR, `${c.id}.f32`)));
   if (missing.length > 0) {
     const { model, dispose } = await loadMobileNetV2Layers();
-    const cut = tf.model({ inputs: model.inputs, outputs: ['block_16_project_BN', 'Conv_1_bn'].map((n) => model.getLayer(n).output as tf.SymbolicTensor) });
+    const cut = tf.model({
+      inputs: model.inputs,
+      outputs: ['block_16_project_BN', 'Conv_1_bn'].map((n) => model.getLayer(n).output as tf.SymbolicTensor),
+    });
     const session = createSession(convertLayersModel(cut, { inputNames: ['pixels'], outputNames: ['x', 'pre'] }), { threads: 2 });
     dispose();
     const started = Date.now();
@@ -166,10 +169,10 @@ async function runFold(train: Clip[], val: Clip[], test: Clip[], seed: number, K
   const p: Params = {
     A: tf.variable(tf.randomNormal([CX, Math.max(RANK, 1)], 0, 1 / Math.sqrt(CX), 'float32', seed)),
     B: tf.variable(tf.zeros([Math.max(RANK, 1), CF])),
-    Wx: tf.variable(tf.initializers.glorotUniform({ seed: seed + 1 }).apply([CF, HIDDEN]) as tf.Tensor),
-    Wh: tf.variable(tf.initializers.orthogonal({ gain: 1, seed: seed + 2 }).apply([HIDDEN, HIDDEN]) as tf.Tensor),
+    Wx: tf.variable(tf.initializers.glorotUniform({ seed: seed + 1 }).apply([CF, HIDDEN])),
+    Wh: tf.variable(tf.initializers.orthogonal({ gain: 1, seed: seed + 2 }).apply([HIDDEN, HIDDEN])),
     bh: tf.variable(tf.zeros([HIDDEN])),
-    Wy: tf.variable(tf.initializers.glorotUniform({ seed: seed + 3 }).apply([HIDDEN, K]) as tf.Tensor),
+    Wy: tf.variable(tf.initializers.glorotUniform({ seed: seed + 3 }).apply([HIDDEN, K])),
     by: tf.variable(tf.zeros([K])),
   };
   const trainable = RANK > 0 ? Object.values(p) : [p.Wx, p.Wh, p.bh, p.Wy, p.by];
@@ -203,14 +206,28 @@ async function runFold(train: Clip[], val: Clip[], test: Clip[], seed: number, K
     for (let b = 0; b < order.length; b += BATCH) {
       const clips = order.slice(b, b + BATCH).map((i) => train[i]);
       const starts = clips.map((c) => Math.floor(random() * (c.frames - T + 1)));
-      const labels = tf.oneHot(tf.tensor2d(clips.flatMap((c) => new Array<number>(T).fill(c.label)), [clips.length, T], 'int32'), K);
+      const labels = tf.oneHot(
+        tf.tensor2d(
+          clips.flatMap((c) => new Array<number>(T).fill(c.label)),
+          [clips.length, T],
+          'int32',
+        ),
+        K,
+      );
       const { x, pre } = tensors(clips, starts, T);
-      opt.minimize(() => {
-        const logits = forward(p, x, pre, mu, sd, 0.3, clips.length, T);
-        const ce = tf.losses.softmaxCrossEntropy(labels, logits);
-        const l2 = tf.mul(0.001, tf.addN([tf.sum(tf.square(p.Wx)), tf.sum(tf.square(p.Wy)), ...(RANK > 0 ? [tf.sum(tf.square(p.B))] : [])]));
-        return tf.add(ce, l2) as tf.Scalar;
-      }, false, trainable);
+      opt.minimize(
+        () => {
+          const logits = forward(p, x, pre, mu, sd, 0.3, clips.length, T);
+          const ce = tf.losses.softmaxCrossEntropy(labels, logits);
+          const l2 = tf.mul(
+            0.001,
+            tf.addN([tf.sum(tf.square(p.Wx)), tf.sum(tf.square(p.Wy)), ...(RANK > 0 ? [tf.sum(tf.square(p.B))] : [])]),
+          );
+          return tf.add(ce, l2) as tf.Scalar;
+        },
+        false,
+        trainable,
+      );
       tf.dispose([labels, x, pre]);
     }
     const valLoss = lossOf(probsOf(val), val);
@@ -231,13 +248,20 @@ const { classes, clips } = await extract();
 const K = classes.length;
 const usable = clips.filter((c) => c.frames >= 2);
 const accs: number[] = [];
-for (const seed of a.seeds!.split(',').map(Number)) {
+for (const seed of a.seeds.split(',').map(Number)) {
   const started = Date.now();
-  const foldOf = groupedFolds(usable.map((c) => c.group), 5, seed);
+  const foldOf = groupedFolds(
+    usable.map((c) => c.group),
+    5,
+    seed,
+  );
   let right = 0;
   for (let fo = 0; fo < 5; fo++) {
     const test = usable.filter((_, i) => foldOf[i] === fo);
-    const { train, val } = earlyStoppingSplit(usable.filter((_, i) => foldOf[i] !== fo), seed + fo);
+    const { train, val } = earlyStoppingSplit(
+      usable.filter((_, i) => foldOf[i] !== fo),
+      seed + fo,
+    );
     const probs = await runFold(train, val, test, seed + fo, K);
     probs.forEach((pr, i) => {
       const mean = new Array<number>(K).fill(0);

@@ -33,8 +33,8 @@ const OUT = 224;
 const FPS = 8;
 const side = Number(a.side);
 if (!(side >= OUT / 2 && side <= FULL)) throw new Error(`--side ${side}: ${OUT / 2}-${FULL}`);
-if (!['crop', 'full', 'both'].includes(a.view!)) throw new Error(`--view ${a.view}: crop, full or both`);
-if (!['clip', 'live'].includes(a.place!)) throw new Error(`--place ${a.place}: clip or live`);
+if (!['crop', 'full', 'both'].includes(a.view)) throw new Error(`--view ${a.view}: crop, full or both`);
+if (!['clip', 'live'].includes(a.place)) throw new Error(`--place ${a.place}: clip or live`);
 const decay = Number(a.decay);
 const maxStep = Number(a.step);
 
@@ -56,11 +56,13 @@ function liveDiffCrops(frames: Uint8Array[]): Uint8Array[] {
     const [p, c] = [frames[t - 1], frames[t]];
     for (let y = 0; y < g; y++) {
       for (let x = 0; x < g; x++) {
-        const i = ((y * step) * FULL + x * step) * 3;
+        const i = (y * step * FULL + x * step) * 3;
         energy[y * g + x] = decay * energy[y * g + x] + Math.abs(c[i] + c[i + 1] + c[i + 2] - p[i] - p[i + 1] - p[i + 2]);
       }
     }
-    for (let y = 0; y < g; y++) for (let x = 0; x < g; x++) I[(y + 1) * (g + 1) + x + 1] = energy[y * g + x] + I[y * (g + 1) + x + 1] + I[(y + 1) * (g + 1) + x] - I[y * (g + 1) + x];
+    for (let y = 0; y < g; y++)
+      for (let x = 0; x < g; x++)
+        I[(y + 1) * (g + 1) + x + 1] = energy[y * g + x] + I[y * (g + 1) + x + 1] + I[(y + 1) * (g + 1) + x] - I[y * (g + 1) + x];
     let best = { x: 0, y: 0, e: -1 };
     for (let y = 0; y + s <= g; y++) {
       for (let x = 0; x + s <= g; x++) {
@@ -87,14 +89,16 @@ function motionBox(frames: Uint8Array[]): { x: number; y: number } {
     const [p, c] = [frames[t - 1], frames[t]];
     for (let y = 0; y < g; y++) {
       for (let x = 0; x < g; x++) {
-        const i = ((y * step) * FULL + x * step) * 3;
+        const i = (y * step * FULL + x * step) * 3;
         energy[y * g + x] += Math.abs(c[i] + c[i + 1] + c[i + 2] - p[i] - p[i + 1] - p[i + 2]);
       }
     }
   }
   // Integral image, then every square position.
   const I = new Float64Array((g + 1) * (g + 1));
-  for (let y = 0; y < g; y++) for (let x = 0; x < g; x++) I[(y + 1) * (g + 1) + x + 1] = energy[y * g + x] + I[y * (g + 1) + x + 1] + I[(y + 1) * (g + 1) + x] - I[y * (g + 1) + x];
+  for (let y = 0; y < g; y++)
+    for (let x = 0; x < g; x++)
+      I[(y + 1) * (g + 1) + x + 1] = energy[y * g + x] + I[y * (g + 1) + x + 1] + I[(y + 1) * (g + 1) + x] - I[y * (g + 1) + x];
   const s = Math.round(side / step);
   let best = { x: 0, y: 0, e: -1 };
   for (let y = 0; y + s <= g; y++) {
@@ -121,7 +125,9 @@ function crop(frame: Uint8Array, box: { x: number; y: number }, s = side): Uint8
       const X = at(u, box.x);
       const [a, b, c, d] = [(Y.i * FULL + X.i) * 3, (Y.i * FULL + X.j) * 3, (Y.j * FULL + X.i) * 3, (Y.j * FULL + X.j) * 3];
       for (let k = 0; k < 3; k++) {
-        out[(v * OUT + u) * 3 + k] = Math.round((frame[a + k] * (1 - X.f) + frame[b + k] * X.f) * (1 - Y.f) + (frame[c + k] * (1 - X.f) + frame[d + k] * X.f) * Y.f);
+        out[(v * OUT + u) * 3 + k] = Math.round(
+          (frame[a + k] * (1 - X.f) + frame[b + k] * X.f) * (1 - Y.f) + (frame[c + k] * (1 - X.f) + frame[d + k] * X.f) * Y.f,
+        );
       }
     }
   }
@@ -172,7 +178,8 @@ for (const [n, c] of clips.entries()) {
       const frames: Uint8Array[] = [];
       for await (const f of openFrames(c.path, { fps: FPS, width: FULL, height: FULL })) frames.push(f.data);
       writeFileSync(liveFile, Buffer.from((await features(liveDiffCrops(frames), 'frame')).buffer));
-      if ((n + 1) % 40 === 0) console.log(`${n + 1}/${clips.length} clips (live crops), ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
+      if ((n + 1) % 40 === 0)
+        console.log(`${n + 1}/${clips.length} clips (live crops), ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
     }
     const l = readFileSync(liveFile);
     const live = new Float32Array(l.buffer, l.byteOffset, l.byteLength / 4);
@@ -183,10 +190,17 @@ for (const [n, c] of clips.entries()) {
   const feats = new Float32Array(T * dim);
   for (let t = 0; t < T; t++) feats.set(both.subarray(t * 2560 + from, t * 2560 + from + dim), t * dim);
   const label = classes.indexOf(c.label);
-  items.push({ path: c.path, id: c.id, group: groups.get(c.id) ?? `clip:${c.id}`, label: c.label, tMs: Array.from({ length: T }, (_, t) => (t * 1000) / FPS), seq: { features: feats, dim, labels: new Int32Array(T).fill(label) } });
+  items.push({
+    path: c.path,
+    id: c.id,
+    group: groups.get(c.id) ?? `clip:${c.id}`,
+    label: c.label,
+    tMs: Array.from({ length: T }, (_, t) => (t * 1000) / FPS),
+    seq: { features: feats, dim, labels: new Int32Array(T).fill(label) },
+  });
 }
 const accuracies: number[] = [];
-for (const seed of a.seeds!.split(',').map(Number)) {
+for (const seed of a.seeds.split(',').map(Number)) {
   const r = await crossValidate(items, { classes, folds: 5, seed, fit: {}, score: (it, probs) => scoreClips(classes, it, probs) });
   const acc = (r.pooled as ClipScores).report.accuracy;
   accuracies.push(acc);

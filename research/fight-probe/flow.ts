@@ -64,7 +64,13 @@ interface Field {
 /** Block matching of `cur` against `prev` (n x n grey): for each of G x G blocks the shift of `prev` that best matches it. */
 function blockFlow(prev: Float32Array, cur: Float32Array, n: number, radius: number, pxScale: number): Field {
   const b = n / G;
-  const f: Field = { u: new Float32Array(G * G), v: new Float32Array(G * G), moving: new Uint8Array(G * G), sad0: new Float32Array(G * G), sad: new Float32Array(G * G) };
+  const f: Field = {
+    u: new Float32Array(G * G),
+    v: new Float32Array(G * G),
+    moving: new Uint8Array(G * G),
+    sad0: new Float32Array(G * G),
+    sad: new Float32Array(G * G),
+  };
   for (let by = 0; by < G; by++) {
     for (let bx = 0; bx < G; bx++) {
       const k = by * G + bx;
@@ -219,7 +225,7 @@ async function clipFlow(path: string, filters: string[], fpsScale: number): Prom
   return out;
 }
 
-const augment = a.augment === 'none' ? [] : parseAugment(a.augment!);
+const augment = a.augment === 'none' ? [] : parseAugment(a.augment);
 const variants = augmentVariants(augment);
 const data = await loadDataset(
   { kind: 'clips', dir: DATASET, groups: join(DATASET, 'videos.txt') },
@@ -256,8 +262,14 @@ for (const [n, it] of data.items.entries()) {
   if ((n + 1) % 40 === 0) console.log(`${n + 1}/${data.items.length} clips, ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
 }
 const accuracies: number[] = [];
-for (const seed of a.seeds!.split(',').map(Number)) {
-  const r = await crossValidate(items, { classes: data.classes, folds: 5, seed, fit: { hidden: 16, window: 12, epochs: 60, learningRate: 0.0005 }, score: (it, probs) => scoreClips(data.classes, it, probs) });
+for (const seed of a.seeds.split(',').map(Number)) {
+  const r = await crossValidate(items, {
+    classes: data.classes,
+    folds: 5,
+    seed,
+    fit: { hidden: 16, window: 12, epochs: 60, learningRate: 0.0005 },
+    score: (it, probs) => scoreClips(data.classes, it, probs),
+  });
   const acc = (r.pooled as ClipScores).report.accuracy;
   accuracies.push(acc);
   console.log(`flow with ${a.with} augment ${a.augment} gain ${gain} seed ${seed}: ${acc.toFixed(3)}`);

@@ -28,7 +28,7 @@ const PATIENCE = 8;
 const DROPOUT = 0.3;
 
 await selectBackend();
-const { classes, clips } = await loadMaps({ layer: a.layer!, input: 'framediff', gain: 1, fps: 8 });
+const { classes, clips } = await loadMaps({ layer: a.layer, input: 'framediff', gain: 1, fps: 8 });
 const P = clips[0].positions;
 const C = clips[0].channels;
 const K = classes.length;
@@ -36,13 +36,33 @@ const K = classes.length;
 /** Probabilities per frame, [B, T, K], for B windows of T frames ([B, T, P*C] standardised features). */
 function forward(v: tf.Variable[], x: tf.Tensor3D, B: number, T: number): tf.Tensor3D {
   const [Wp, bp, Wx, Wh, bh, Wy, by] = v;
-  const z = tf.relu(x.reshape([B * T * P, C]).matMul(Wp).add(bp)).reshape([B, T, P * D]);
+  const z = tf
+    .relu(
+      x
+        .reshape([B * T * P, C])
+        .matMul(Wp)
+        .add(bp),
+    )
+    .reshape([B, T, P * D]);
   let h: tf.Tensor = tf.zeros([B * P, H]);
   const out: tf.Tensor[] = [];
   for (const zt of tf.unstack(z, 1)) {
-    h = tf.sigmoid(zt.reshape([B * P, D]).matMul(Wx).add(h.matMul(Wh)).add(bh));
+    h = tf.sigmoid(
+      zt
+        .reshape([B * P, D])
+        .matMul(Wx)
+        .add(h.matMul(Wh))
+        .add(bh),
+    );
     const hp = h.reshape([B, P, H]);
-    out.push(tf.softmax(tf.concat([hp.max(1), hp.mean(1)], 1).matMul(Wy).add(by)));
+    out.push(
+      tf.softmax(
+        tf
+          .concat([hp.max(1), hp.mean(1)], 1)
+          .matMul(Wy)
+          .add(by),
+      ),
+    );
   }
   return tf.stack(out, 1) as tf.Tensor3D;
 }
@@ -72,9 +92,18 @@ function standardiser(train: readonly ClipMaps[]): { mean: Float32Array; std: Fl
 async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: number): Promise<number> {
   const s = standardiser(train);
   const random = createRandom(seed);
-  const glorot = (shape: [number, number]) => tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / (shape[0] + shape[1])), Math.sqrt(6 / (shape[0] + shape[1])), 'float32', seed));
+  const glorot = (shape: [number, number]) =>
+    tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / (shape[0] + shape[1])), Math.sqrt(6 / (shape[0] + shape[1])), 'float32', seed));
   // In a tidy: the initial values are copied into the variables and freed.
-  const v = tf.tidy(() => [glorot([C, D]), tf.variable(tf.zeros([D])), glorot([D, H]), glorot([H, H]), tf.variable(tf.zeros([H])), glorot([2 * H, K]), tf.variable(tf.zeros([K]))]);
+  const v = tf.tidy(() => [
+    glorot([C, D]),
+    tf.variable(tf.zeros([D])),
+    glorot([D, H]),
+    glorot([H, H]),
+    tf.variable(tf.zeros([H])),
+    glorot([2 * H, K]),
+    tf.variable(tf.zeros([K])),
+  ]);
   const optimizer = tf.train.adam(Number(a.lr));
   const window = (m: ClipMaps, start: number, T: number, drop: boolean) => {
     const out = new Float32Array(T * P * C);
@@ -84,10 +113,18 @@ async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: 
     }
     return out;
   };
-  const clipProbs = (m: ClipMaps) => tf.tidy(() => forward(v, tf.tensor3d(window(m, 0, m.frames, false), [1, m.frames, P * C]), 1, m.frames).mean([0, 1]).dataSync());
+  const clipProbs = (m: ClipMaps) =>
+    tf.tidy(() =>
+      forward(v, tf.tensor3d(window(m, 0, m.frames, false), [1, m.frames, P * C]), 1, m.frames)
+        .mean([0, 1])
+        .dataSync(),
+    );
   let best = { loss: Infinity, weights: [] as tf.Tensor[], epoch: 0 };
   for (let epoch = 0, since = 0; epoch < Number(a.epochs) && since < PATIENCE; epoch++) {
-    const order = shuffle(train.map((_, i) => i), random);
+    const order = shuffle(
+      train.map((_, i) => i),
+      random,
+    );
     for (let at = 0; at < order.length; at += BATCH) {
       const idx = order.slice(at, at + BATCH);
       const xs = new Float32Array(idx.length * WINDOW * P * C);
@@ -100,7 +137,11 @@ async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: 
       });
       const x = tf.tensor3d(xs, [idx.length, WINDOW, P * C]);
       const y = tf.tensor3d(ys, [idx.length, WINDOW, K]);
-      optimizer.minimize(() => tf.neg(tf.sum(y.mul(tf.log(forward(v, x, idx.length, WINDOW).add(1e-7))))).div(idx.length * WINDOW) as tf.Scalar, false, v);
+      optimizer.minimize(
+        () => tf.neg(tf.sum(y.mul(tf.log(forward(v, x, idx.length, WINDOW).add(1e-7))))).div(idx.length * WINDOW) as tf.Scalar,
+        false,
+        v,
+      );
       tf.dispose([x, y]);
     }
     const loss = val.reduce((l, m) => l - Math.log(Math.max(clipProbs(m)[m.label], 1e-7)), 0) / val.length;
@@ -122,12 +163,19 @@ async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: 
   return correct;
 }
 
-for (const seed of a.seeds!.split(',').map(Number)) {
-  const foldOf = groupedFolds(clips.map((m) => m.group), 5, seed);
+for (const seed of a.seeds.split(',').map(Number)) {
+  const foldOf = groupedFolds(
+    clips.map((m) => m.group),
+    5,
+    seed,
+  );
   let correct = 0;
   for (let f = 0; f < 5; f++) {
     const test = clips.filter((_, i) => foldOf[i] === f);
-    const { train, val } = earlyStoppingSplit(clips.filter((_, i) => foldOf[i] !== f), seed + f);
+    const { train, val } = earlyStoppingSplit(
+      clips.filter((_, i) => foldOf[i] !== f),
+      seed + f,
+    );
     const c = await fold(train, val, test, seed + f);
     correct += c;
     console.log(`seed ${seed} fold ${f + 1}: ${c}/${test.length} (${tf.memory().numTensors} tensors live)`);

@@ -20,7 +20,7 @@ const { values: a } = parseArgs({
     tta: { type: 'boolean', default: false },
   },
 });
-const fit = { hidden: 16, window: 12, epochs: 60, learningRate: 0.0005, ...(JSON.parse(a.fit!) as Record<string, number>) };
+const fit = { hidden: 16, window: 12, epochs: 60, learningRate: 0.0005, ...(JSON.parse(a.fit) as Record<string, number>) };
 await selectBackend();
 const data = await loadDataset(
   { kind: 'clips', dir: DATASET, groups: join(DATASET, 'videos.txt') },
@@ -29,9 +29,13 @@ const data = await loadDataset(
 const items = data.items.filter((i) => i.seq.labels.length >= 2);
 const plainAcc: number[] = [];
 const ttaAcc: number[] = [];
-for (const seed of a.seeds!.split(',').map(Number)) {
+for (const seed of a.seeds.split(',').map(Number)) {
   // crossValidate's folds, sides and seeds, unrolled to reach each fold's head.
-  const foldOf = groupedFolds(items.map((i) => i.group), 5, seed);
+  const foldOf = groupedFolds(
+    items.map((i) => i.group),
+    5,
+    seed,
+  );
   const plain = new Array<Float32Array>(items.length);
   const both = new Array<Float32Array>(items.length);
   for (let f = 0; f < 5; f++) {
@@ -53,7 +57,9 @@ for (const seed of a.seeds!.split(',').map(Number)) {
   }
   plainAcc.push(scoreClips(data.classes, items, plain).report.accuracy);
   if (a.tta) ttaAcc.push(scoreClips(data.classes, items, both).report.accuracy);
-  console.log(`${a.fit} seed ${seed}: ${plainAcc.at(-1)!.toFixed(3)}${a.tta ? `, mirrored too at test time ${ttaAcc.at(-1)!.toFixed(3)}` : ''}`);
+  console.log(
+    `${a.fit} seed ${seed}: ${plainAcc.at(-1)!.toFixed(3)}${a.tta ? `, mirrored too at test time ${ttaAcc.at(-1)!.toFixed(3)}` : ''}`,
+  );
 }
 const line = (acc: number[]) => `${meanStd(acc).mean.toFixed(3)} ± ${meanStd(acc).std.toFixed(3)}`;
 console.log(`== ${a.fit}: ${line(plainAcc)}${a.tta ? `; mirrored too at test time ${line(ttaAcc)}` : ''}`);

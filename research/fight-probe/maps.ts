@@ -115,7 +115,10 @@ function cacheDir(s: MapSpec): string {
 }
 
 /** Extracts (once) and loads the maps of every fight clip. */
-export async function loadMaps(spec: MapSpec, log: (line: string) => void = console.log): Promise<{ classes: string[]; clips: ClipMaps[] }> {
+export async function loadMaps(
+  spec: MapSpec,
+  log: (line: string) => void = console.log,
+): Promise<{ classes: string[]; clips: ClipMaps[] }> {
   // Before the cache folder is made, so a mistyped input leaves none behind.
   if (!(INPUTS as readonly string[]).includes(spec.input)) throw new Error(`--input ${spec.input}: one of ${INPUTS.join(', ')}`);
   const { clips, classes } = readClipFolders(DATASET);
@@ -125,7 +128,7 @@ export async function loadMaps(spec: MapSpec, log: (line: string) => void = cons
   const missing = clips.filter((c) => !existsSync(join(dir, `${c.id}.json`)));
   if (missing.length > 0) {
     const { model, dispose } = await loadMobileNetV2Layers();
-    const cut = tf.model({ inputs: model.inputs, outputs: model.getLayer(spec.layer).output as tf.SymbolicTensor });
+    const cut = tf.model({ inputs: model.inputs, outputs: model.getLayer(spec.layer).output });
     const session = createSession(convertLayersModel(cut, { inputNames: ['pixels'], outputNames: ['map'] }), { threads: 2 });
     dispose();
     const started = Date.now();
@@ -145,7 +148,9 @@ export async function loadMaps(spec: MapSpec, log: (line: string) => void = cons
       writeFileSync(join(dir, `${c.id}.json`), JSON.stringify({ frames, floatsPerFrame: data.length / frames }));
       if ((n + 1) % 20 === 0) log(`maps ${n + 1}/${missing.length}, ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
     }
-    log(`maps done: ${missing.length} clips in ${((Date.now() - started) / 1000).toFixed(0)} s, ${((Date.now() - started) / missing.length).toFixed(0)} ms a clip`);
+    log(
+      `maps done: ${missing.length} clips in ${((Date.now() - started) / 1000).toFixed(0)} s, ${((Date.now() - started) / missing.length).toFixed(0)} ms a clip`,
+    );
     session.dispose();
   }
   const [, side, , channels] = tfShape(spec.layer);

@@ -39,7 +39,12 @@ function pool(m: ClipMaps, how: Pool): { features: Float32Array; dim: number } {
         let v: number;
         if (part === 'avg') v = column.reduce((s, x) => s + x, 0) / P;
         else if (part === 'max') v = Math.max(...column);
-        else v = [...column].sort((x, y) => y - x).slice(0, 5).reduce((s, x) => s + x, 0) / 5;
+        else
+          v =
+            [...column]
+              .sort((x, y) => y - x)
+              .slice(0, 5)
+              .reduce((s, x) => s + x, 0) / 5;
         features[t * dim + k * C + c] = v;
       });
     }
@@ -57,11 +62,11 @@ function concatRows(a: { features: Float32Array; dim: number }, b: { features: F
   return { features, dim };
 }
 
-const spec = { layer: a.layer!, input: a.input as Input, gain: Number(a.gain), fps: Number(a.fps) };
+const spec = { layer: a.layer, input: a.input as Input, gain: Number(a.gain), fps: Number(a.fps) };
 const { classes, clips } = await loadMaps(spec);
 const frameMaps = a['with-frames'] ? (await loadMaps({ ...spec, input: 'frame', gain: 1 })).clips : undefined;
-const seeds = a.seeds!.split(',').map(Number);
-for (const how of a.pool!.split(',') as Pool[]) {
+const seeds = a.seeds.split(',').map(Number);
+for (const how of a.pool.split(',') as Pool[]) {
   if (!POOLS.includes(how)) throw new Error(`--pool ${how}: one of ${POOLS.join(', ')}`);
   const items: DatasetItem[] = clips.map((m, n) => {
     const pooled = frameMaps ? concatRows(pool(m, how), pool(frameMaps[n], how), m.frames) : pool(m, how);
@@ -85,7 +90,9 @@ for (const how of a.pool!.split(',') as Pool[]) {
     });
     const accuracy = (r.pooled as ClipScores).report.accuracy;
     accuracies.push(accuracy);
-    console.log(`${how} (${items[0].seq.dim}-d) seed ${seed}: ${accuracy.toFixed(3)}, folds ${r.summary[0].values.map((v) => v!.toFixed(2)).join(' ')}`);
+    console.log(
+      `${how} (${items[0].seq.dim}-d) seed ${seed}: ${accuracy.toFixed(3)}, folds ${r.summary[0].values.map((v) => v!.toFixed(2)).join(' ')}`,
+    );
   }
   const { mean, std } = meanStd(accuracies);
   console.log(`== ${JSON.stringify({ ...spec, pool: how, withFrames: a['with-frames'] })}: ${mean.toFixed(3)} ± ${std.toFixed(3)}`);

@@ -8,7 +8,10 @@ export function doctorCommand(): Command {
     .description('show which inference engine, tensor backend and ffmpeg vigil uses here, and why')
     .option('--json', 'machine-readable')
     .action(async (o: { json?: boolean }) => {
-      const [{ describeEngine, selectEngine }, { EXTRACTORS }] = await Promise.all([import('../model/runtime/engine.js'), import('../model/extractors/registry.js')]);
+      const [{ describeEngine, selectEngine }, { EXTRACTORS }] = await Promise.all([
+        import('../model/runtime/engine.js'),
+        import('../model/extractors/registry.js'),
+      ]);
       const [engine, tools] = await Promise.all([selectEngine(), resolveFfmpeg()]);
       const report = {
         node: process.version,

@@ -21,7 +21,9 @@ interface EvalOptions {
 
 export function evalCommand(): Command {
   return new Command('eval')
-    .description("score a model on a labelled dataset (class folders or a time-span manifest), or cross-validate fresh heads with the model's settings")
+    .description(
+      "score a model on a labelled dataset (class folders or a time-span manifest), or cross-validate fresh heads with the model's settings",
+    )
     .requiredOption('-m, --model <name|path>', 'shipped model name or model folder')
     .option('-d, --data <dir>', 'clip dataset: one sub-folder per class')
     .option('--manifest <file>', 'time-span dataset: CSV or JSONL rows clip,label,start,end[,group] (seconds)')
@@ -40,7 +42,10 @@ export function evalCommand(): Command {
       const [{ evaluate }, { roundDeep }] = await Promise.all([import('../train/evaluate.js'), import('../numbers.js')]);
       const report = await evaluate({
         model: o.model,
-        source: o.data !== undefined ? { kind: 'clips', dir: resolve(o.data), groups } : { kind: 'spans', manifest: resolve(o.manifest!), groups },
+        source:
+          o.data !== undefined
+            ? { kind: 'clips', dir: resolve(o.data), groups }
+            : { kind: 'spans', manifest: resolve(o.manifest!), groups },
         cacheDir: o.cache,
         toleranceS: o.tolerance,
         cv: o.cv,
@@ -60,7 +65,9 @@ export function renderEvaluation(r: EvaluationReport): string {
   ];
   const cv = r.crossValidation;
   if (cv) {
-    out.push(`scored    grouped ${cv.folds}-fold CV: a fresh head per fold (${JSON.stringify(cv.hyperparameters)}), figures on held-out folds`);
+    out.push(
+      `scored    grouped ${cv.folds}-fold CV: a fresh head per fold (${JSON.stringify(cv.hyperparameters)}), figures on held-out folds`,
+    );
   } else {
     out.push(`scored    the model as it is`);
   }
@@ -92,9 +99,19 @@ function renderScores(s: Scores, classes: readonly string[]): string[] {
   if (s.kind === 'clips') {
     const correct = s.report.confusion.reduce((n, row, i) => n + row[i], 0);
     const timeline = s.timeline
-      ? ['', `timeline       ${f3(s.timeline.frameAccuracy)} of frames labelled their clip's class, ${s.timeline.segmentsPerClip.toFixed(2)} segments a clip (the model's smoothing)`]
+      ? [
+          '',
+          `timeline       ${f3(s.timeline.frameAccuracy)} of frames labelled their clip's class, ${s.timeline.segmentsPerClip.toFixed(2)} segments a clip (the model's smoothing)`,
+        ]
       : [];
-    return [`clip accuracy  ${f3(s.report.accuracy)} (${correct}/${s.clips} clips)`, ...timeline, '', ...classTable(s.report, 'clips'), '', ...confusion(s.report, classes)];
+    return [
+      `clip accuracy  ${f3(s.report.accuracy)} (${correct}/${s.clips} clips)`,
+      ...timeline,
+      '',
+      ...classTable(s.report, 'clips'),
+      '',
+      ...confusion(s.report, classes),
+    ];
   }
   const correct = s.frameReport.confusion.reduce((n, row, i) => n + row[i], 0);
   const hours = s.events[0]?.hours ?? 0;
@@ -118,16 +135,33 @@ function eventFailures(e: EventReport): string[] {
 }
 
 function classTable(r: ClassificationReport, unit: string): string[] {
-  return table([['class', 'precision', 'recall', 'F1', unit], ...r.perClass.map((c) => [c.label, f3(c.precision), f3(c.recall), f3(c.f1), String(c.support)])]);
+  return table([
+    ['class', 'precision', 'recall', 'F1', unit],
+    ...r.perClass.map((c) => [c.label, f3(c.precision), f3(c.recall), f3(c.f1), String(c.support)]),
+  ]);
 }
 
 function confusion(r: ClassificationReport, classes: readonly string[]): string[] {
-  return ['confusion (rows true, columns predicted):', ...table([['', ...classes], ...r.confusion.map((row, i) => [classes[i], ...row.map(String)])])];
+  return [
+    'confusion (rows true, columns predicted):',
+    ...table([['', ...classes], ...r.confusion.map((row, i) => [classes[i], ...row.map(String)])]),
+  ];
 }
 
 function eventTable(events: EventReport[]): string[] {
   return table([
-    ['class', 'events', 'hits', 'missed', 'false alarms', 'on clips without one', 'recall', 'precision', 'onset error mean/max s', 'false alarms/h'],
+    [
+      'class',
+      'events',
+      'hits',
+      'missed',
+      'false alarms',
+      'on clips without one',
+      'recall',
+      'precision',
+      'onset error mean/max s',
+      'false alarms/h',
+    ],
     ...events.map((e) => [
       e.label,
       String(e.events),

@@ -5,7 +5,8 @@ import { formatSpanManifest, oneVsRest, writeSpanManifest } from '../train/span-
 
 function pair(value: string): [string, string] {
   const parts = value.split(',').map((p) => p.trim());
-  if (parts.length !== 2 || parts.some((p) => p === '') || parts[0] === parts[1]) throw new InvalidArgumentError('two different labels, e.g. falling,no_fall');
+  if (parts.length !== 2 || parts.some((p) => p === '') || parts[0] === parts[1])
+    throw new InvalidArgumentError('two different labels, e.g. falling,no_fall');
   return [parts[0], parts[1]];
 }
 
@@ -22,9 +23,13 @@ export function importCommand(): Command {
       if (o.out === undefined) process.stdout.write(formatSpanManifest(result.dataset, 'csv', process.cwd()));
       else await writeSpanManifest(o.out, result.dataset);
       const { dataset, ...report } = result;
-      process.stderr.write(o.json ? JSON.stringify({ ...report, clips: dataset.clips.length }, null, 2) + '\n' : renderImport(result, o.out));
+      process.stderr.write(
+        o.json ? JSON.stringify({ ...report, clips: dataset.clips.length }, null, 2) + '\n' : renderImport(result, o.out),
+      );
     });
-  return new Command('import').description('turn a labelled dataset into a time-span manifest for `vigil train --manifest` and `vigil eval --manifest`').addCommand(gmdcsa24);
+  return new Command('import')
+    .description('turn a labelled dataset into a time-span manifest for `vigil train --manifest` and `vigil eval --manifest`')
+    .addCommand(gmdcsa24);
 }
 
 function renderImport(r: Gmdcsa24Import, out: string | undefined): string {
@@ -32,12 +37,16 @@ function renderImport(r: Gmdcsa24Import, out: string | undefined): string {
   for (const c of r.dataset.clips) groups.set(c.group!, (groups.get(c.group!) ?? 0) + 1);
   const lines = [
     `gmdcsa24: ${r.rows} rows; ${r.dataset.clips.length} clips imported (${[...groups].map(([g, n]) => `${g} ${n}`).join(', ')})`,
-    `spans: ${Object.entries(r.spans).map(([l, n]) => `${l} ${n}`).join(', ')}`,
-    `skipped: ${r.absent.length} rows whose clip is not in clips/` + (r.unlisted.length > 0 ? `; ${r.unlisted.length} clips no row describes: ${r.unlisted.join(', ')}` : ''),
+    `spans: ${Object.entries(r.spans)
+      .map(([l, n]) => `${l} ${n}`)
+      .join(', ')}`,
+    `skipped: ${r.absent.length} rows whose clip is not in clips/` +
+      (r.unlisted.length > 0 ? `; ${r.unlisted.length} clips no row describes: ${r.unlisted.join(', ')}` : ''),
   ];
   if (r.problems.length > 0) {
     lines.push(`unreadable (${r.problems.length}; their rows are left out):`);
-    for (const p of r.problems) lines.push(`  ${p.file}:${p.line} ${p.clip}${p.present ? '' : ' (not in clips/)'}: ${p.problem}: ${p.text}`);
+    for (const p of r.problems)
+      lines.push(`  ${p.file}:${p.line} ${p.clip}${p.present ? '' : ' (not in clips/)'}: ${p.problem}: ${p.text}`);
   }
   if (out !== undefined) lines.push(`wrote ${resolve(out)} (clip paths relative to ${dirname(resolve(out))})`);
   return lines.join('\n') + '\n';

@@ -16,7 +16,10 @@ export function describeModel(m: ModelManifest): string {
     `  input:     ${m.extractor} on ${INPUT_NAMES[m.input]}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${inputGeometry(m.input, m.inputSize)}, ${m.fps} fps`,
     `  head:      ${headSummary(m)}`,
   ];
-  if (cv) lines.push(`  accuracy:  ${cv.accuracyMean?.toFixed(3) ?? '–'} ± ${cv.accuracyStd?.toFixed(3) ?? '–'} (grouped ${cv.folds}-fold CV by ${cv.grouping})`);
+  if (cv)
+    lines.push(
+      `  accuracy:  ${cv.accuracyMean?.toFixed(3) ?? '–'} ± ${cv.accuracyStd?.toFixed(3) ?? '–'} (grouped ${cv.folds}-fold CV by ${cv.grouping})`,
+    );
   if (m.training.dataset !== undefined) lines.push(`  trained on ${m.training.dataset}`);
   return lines.join('\n');
 }

@@ -28,10 +28,26 @@ export function serveCommand(): Command {
     .option('-p, --port <port>', 'port; 0 picks a free one (env VIGIL_PORT) [8080]', (v) => Number(v))
     .option('-d, --data <dir>', 'database and clips (env VIGIL_DATA_DIR) [./vigil-data]')
     .option('--token <token>', 'access token for the API and WebSocket (env VIGIL_TOKEN)')
-    .option('--allow-host <names>', 'more names the server answers to in Host, comma-separated or repeated; * any (env VIGIL_ALLOWED_HOSTS)', collect)
-    .option('--allow-origin <origins>', 'origins of other pages that may use the API and WebSockets, e.g. https://dash.example (env VIGIL_ALLOWED_ORIGINS)', collect)
-    .option('--sources <list>', 'what cameras may read: *, webcam, absolute folders, rtsp:// or rtsp://host[:port] ... (env VIGIL_SOURCES) [* on loopback]', collect)
-    .option('--workers <n>', 'inference worker threads for live cameras and clip jobs; 0 labels on the main thread (env VIGIL_WORKERS) [the cores]', (v) => Number(v))
+    .option(
+      '--allow-host <names>',
+      'more names the server answers to in Host, comma-separated or repeated; * any (env VIGIL_ALLOWED_HOSTS)',
+      collect,
+    )
+    .option(
+      '--allow-origin <origins>',
+      'origins of other pages that may use the API and WebSockets, e.g. https://dash.example (env VIGIL_ALLOWED_ORIGINS)',
+      collect,
+    )
+    .option(
+      '--sources <list>',
+      'what cameras may read: *, webcam, absolute folders, rtsp:// or rtsp://host[:port] ... (env VIGIL_SOURCES) [* on loopback]',
+      collect,
+    )
+    .option(
+      '--workers <n>',
+      'inference worker threads for live cameras and clip jobs; 0 labels on the main thread (env VIGIL_WORKERS) [the cores]',
+      (v) => Number(v),
+    )
     .option('--no-demo', 'do not add the demo camera on a first start')
     .action(async (o: ServeOptions) => {
       const { startServer } = await import('../server/app.js');

@@ -41,15 +41,26 @@ export function trainCommand(): Command {
     .description('train a model on a clip-labelled dataset (<data>/<label>/*.mp4) or a time-span manifest, and write its folder and card')
     .option('-d, --data <dir>', 'dataset folder, one sub-folder per class')
     .option('--manifest <file>', 'time-span dataset instead: CSV or JSONL rows clip,label,start,end[,group] (seconds)')
-    .option('--classes <list>', 'with --manifest: the classes, in priority order where spans overlap (e.g. falling,lying,sitting,standing,walking)', classList)
-    .option('-g, --groups <file>', "source groups (videos.txt format): clips of one source never straddle a split (default with --manifest: its group column)")
+    .option(
+      '--classes <list>',
+      'with --manifest: the classes, in priority order where spans overlap (e.g. falling,lying,sitting,standing,walking)',
+      classList,
+    )
+    .option(
+      '-g, --groups <file>',
+      'source groups (videos.txt format): clips of one source never straddle a split (default with --manifest: its group column)',
+    )
     .requiredOption('-n, --name <name>', 'model name')
     .option('-o, --out <dir>', 'model folder to write (default: models/<name>)')
     .option('--description <text>', 'one line for the model card', 'behaviour classifier')
     .option('--extractor <name>', 'feature extractor', 'mobilenet_v2')
     .addOption(new Option('--input <mode>', 'what the CNN sees').choices(INPUT_MODES).default('framediff'))
     .option('--deltas [lags]', "the head also sees each frame's feature change over these many frames (velocities; alone: 1)", lagList)
-    .option('--augment <list>', `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} (flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)`, augmentList)
+    .option(
+      '--augment <list>',
+      `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} (flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)`,
+      augmentList,
+    )
     .option('--fps <n>', 'sampling rate', positive, 8)
     .option('--hidden <n>', 'recurrent units', integer, 16)
     .option('--ensemble <n>', 'train n heads from different seeds and ship their logit average (one head with n x hidden units)', count, 1)
@@ -60,7 +71,10 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed', integer, 1)
     .option('--window-ms <ms>', "the model's smoothing window, used by CV scoring and by label", integer, 1000)
     .option('--min-hold-ms <ms>', "the model's hysteresis: how long a new label must lead before it takes over", integer, 500)
-    .option('--backdate', 'segments start where their label began to lead, not where the hold confirmed it (a long hold without late onsets)')
+    .option(
+      '--backdate',
+      'segments start where their label began to lead, not where the hold confirmed it (a long hold without late onsets)',
+    )
     .option('--cache <dir>', 'feature cache folder', resolve('.cache/features'))
     .action(async (o: TrainOptions) => {
       if ((o.data === undefined) === (o.manifest === undefined)) {
@@ -68,7 +82,10 @@ export function trainCommand(): Command {
       }
       const command = ['vigil', ...process.argv.slice(2).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ');
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      const [{ trainClipModel }, { trainSpanModel }] = await Promise.all([import('../train/train-clips.js'), import('../train/train-spans.js')]);
+      const [{ trainClipModel }, { trainSpanModel }] = await Promise.all([
+        import('../train/train-clips.js'),
+        import('../train/train-spans.js'),
+      ]);
       const common: TrainCommonOptions = {
         name: o.name,
         out: o.out ?? join(SHIPPED_MODELS_DIR, o.name),
@@ -81,7 +98,13 @@ export function trainCommand(): Command {
         folds: o.folds,
         cacheDir: o.cache,
         seed: o.seed,
-        fit: { hidden: o.hidden, window: o.window, epochs: o.epochs, learningRate: o.lr, ...(o.ensemble > 1 ? { ensemble: o.ensemble } : {}) },
+        fit: {
+          hidden: o.hidden,
+          window: o.window,
+          epochs: o.epochs,
+          learningRate: o.lr,
+          ...(o.ensemble > 1 ? { ensemble: o.ensemble } : {}),
+        },
         smoothing: { windowMs: o.windowMs, minHoldMs: o.minHoldMs, ...(o.backdate ? { backdate: true } : {}) },
         command,
         log,
@@ -89,10 +112,15 @@ export function trainCommand(): Command {
       const groups = o.groups && resolve(o.groups);
       let manifest: ModelManifest;
       if (o.manifest !== undefined) {
-        if (o.classes === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--manifest needs --classes a,b,c (the order is the priority where spans overlap)');
+        if (o.classes === undefined)
+          throw vigilError(
+            'VIGIL_ERR_INVALID_ARGUMENT',
+            '--manifest needs --classes a,b,c (the order is the priority where spans overlap)',
+          );
         manifest = await trainSpanModel({ ...common, manifest: resolve(o.manifest), groups, classes: o.classes });
       } else {
-        if (o.classes !== undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--classes goes with --manifest; with --data the classes are the folders');
+        if (o.classes !== undefined)
+          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', '--classes goes with --manifest; with --data the classes are the folders');
         manifest = await trainClipModel({ ...common, data: resolve(o.data!), groups });
       }
       process.stdout.write(describeModel(manifest) + '\n');

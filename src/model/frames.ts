@@ -40,7 +40,10 @@ export function openModelFrames(m: FramesManifest, source: SourceInput, options:
   const spec = framesFor(m);
   const given = options as Partial<FrameSourceOptions>;
   if (given.width !== undefined || given.height !== undefined) {
-    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `the model decodes at ${spec.width}x${spec.height}; width and height are not options (openFrames decodes at other sizes)`);
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `the model decodes at ${spec.width}x${spec.height}; width and height are not options (openFrames decodes at other sizes)`,
+    );
   }
   return openFrames(source, { ...options, fps: options.fps ?? spec.fps, width: spec.width, height: spec.height });
 }

@@ -63,7 +63,9 @@ export async function loadModel(nameOrPath: string): Promise<VigilModel> {
   const engine = await selectEngine();
   const onExtractor = extractorEngine(manifest.extractor, engine);
   if (onExtractor !== engine.name) {
-    log.info(`model ${manifest.name}: extractor ${manifest.extractor} on ${onExtractor} (${engine.name} cannot run it), head on ${engine.name}`);
+    log.info(
+      `model ${manifest.name}: extractor ${manifest.extractor} on ${onExtractor} (${engine.name} cannot run it), head on ${engine.name}`,
+    );
   }
   const layers = await readHeadModel(dir, manifest);
   const frames = modelFrames(manifest);

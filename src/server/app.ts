@@ -60,7 +60,15 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const publish = hub.publish;
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
-  const cameras = createCameraService({ store, models, publish, maxBackoffMs: config.maxBackoffMs, behindMs: config.limits.behindMs, motionGate: config.motionGate, sources });
+  const cameras = createCameraService({
+    store,
+    models,
+    publish,
+    maxBackoffMs: config.maxBackoffMs,
+    behindMs: config.limits.behindMs,
+    motionGate: config.motionGate,
+    sources,
+  });
   const jobs = createJobQueue({ store, models, publish });
 
   const app = express();
@@ -81,30 +89,38 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   // application/json gets the clips route's 415, not the JSON parser's 413.
   api.use('/clips', clipsRouter({ store, jobs, uploadBytes: config.limits.uploadBytes }));
   api.use(express.json({ limit: config.limits.jsonBytes }));
-  api.get('/status', handle(async (_req, res) => {
-    res.json({
-      server: 'vigil',
-      protocol: PROTOCOL_VERSION,
-      engine: describeEngine(await selectEngine()),
-      models: models.loaded(),
-      workers: models.workers(),
-      cameras: cameras.statuses(),
-      clients: hub.clients,
-      jobsWaiting: jobs.waiting,
-    });
-  }));
-  api.get('/models', handle((_req, res) => {
-    res.json({
-      models: listModelNames().map((name) => {
-        const m = readManifest(resolveModelDir(name));
-        return { name, version: m.version, description: m.description, classes: m.classes, fps: m.fps, default: name === DEFAULT_MODEL };
-      }),
-    });
-  }));
+  api.get(
+    '/status',
+    handle(async (_req, res) => {
+      res.json({
+        server: 'vigil',
+        protocol: PROTOCOL_VERSION,
+        engine: describeEngine(await selectEngine()),
+        models: models.loaded(),
+        workers: models.workers(),
+        cameras: cameras.statuses(),
+        clients: hub.clients,
+        jobsWaiting: jobs.waiting,
+      });
+    }),
+  );
+  api.get(
+    '/models',
+    handle((_req, res) => {
+      res.json({
+        models: listModelNames().map((name) => {
+          const m = readManifest(resolveModelDir(name));
+          return { name, version: m.version, description: m.description, classes: m.classes, fps: m.fps, default: name === DEFAULT_MODEL };
+        }),
+      });
+    }),
+  );
   api.use('/cameras', camerasRouter(cameras));
-  api.use(handle(() => {
-    throw vigilError('VIGIL_ERR_NOT_FOUND', 'no such API path');
-  }));
+  api.use(
+    handle(() => {
+      throw vigilError('VIGIL_ERR_NOT_FOUND', 'no such API path');
+    }),
+  );
   app.use('/api', api);
   app.use(errorMiddleware);
 
@@ -122,7 +138,9 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   // The port first: a server that cannot listen must not have started cameras and jobs.
   try {
     await new Promise<void>((done, fail) => {
-      http.once('error', (e: NodeJS.ErrnoException) => fail(vigilError('VIGIL_ERR_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`)));
+      http.once('error', (e: NodeJS.ErrnoException) =>
+        fail(vigilError('VIGIL_ERR_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`)),
+      );
       http.listen(config.port, config.host, done);
     });
   } catch (e) {
@@ -132,7 +150,8 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   }
 
   // Crash leftovers first: clips a crash left mid-labelling are labelled again.
-  for (const clip of store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 }).reverse()) jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
+  for (const clip of store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 }).reverse())
+    jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
   const retention = () => {
     try {
       const removed = store.applyRetention({ maxAgeMs: config.retention.maxAgeHours * 3_600_000, maxBytes: config.retention.maxBytes });
@@ -187,7 +206,15 @@ function seedDemo(config: ServerConfig, store: Store): void {
   const marker = join(config.dataDir, '.demo-offered');
   if (!config.demo || existsSync(marker)) return;
   if (store.cameras.list().length === 0 && existsSync(DEMO_CLIP)) {
-    store.cameras.create({ id: 'demo', name: 'Demo (fixture clip, looped)', source: DEMO_CLIP, model: DEFAULT_MODEL, fps: null, loop: true, record: { mode: 'off' } });
+    store.cameras.create({
+      id: 'demo',
+      name: 'Demo (fixture clip, looped)',
+      source: DEMO_CLIP,
+      model: DEFAULT_MODEL,
+      fps: null,
+      loop: true,
+      record: { mode: 'off' },
+    });
     log.info(`added camera "demo" playing ${DEMO_CLIP}`);
   }
   writeFileSync(marker, '');

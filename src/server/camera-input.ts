@@ -33,9 +33,13 @@ export function checkCameraInput<T extends Partial<CameraInput>>(input: T, sourc
   const loop = out.loop ?? current?.loop;
   if (loop === true && typeof source === 'string' && sourceShape(source) !== 'file') {
     const kind = sourceShape(source) === 'url' ? 'a URL' : 'a webcam';
-    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `loop replays a file; ${displaySource(source)} is ${kind} (send loop: false or leave it out)`);
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `loop replays a file; ${displaySource(source)} is ${kind} (send loop: false or leave it out)`,
+    );
   }
-  if (!current || out.model !== undefined || out.record !== undefined) checkEventLabels(out.model ?? current?.model, out.record ?? current?.record);
+  if (!current || out.model !== undefined || out.record !== undefined)
+    checkEventLabels(out.model ?? current?.model, out.record ?? current?.record);
   return out;
 }
 
@@ -63,6 +67,9 @@ function checkEventLabels(model: unknown, record: unknown): void {
   const classes = modelClasses(model);
   const unknown = labels.find((l) => typeof l === 'string' && !classes.includes(l));
   if (unknown !== undefined) {
-    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `record.labels: ${quote(unknown)} is not a class of model ${model} (classes: ${classes.join(', ')})`);
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `record.labels: ${quote(unknown)} is not a class of model ${model} (classes: ${classes.join(', ')})`,
+    );
   }
 }

@@ -79,7 +79,14 @@ export function createLagClock(): { arrived(tMs: number, wallMs: number): number
 }
 
 /** Errors of a local file that no retry can fix. */
-const PERMANENT = new Set<ErrorCode>(['VIGIL_ERR_SOURCE_NOT_FOUND', 'VIGIL_ERR_SOURCE_NOT_FILE', 'VIGIL_ERR_SOURCE_EMPTY', 'VIGIL_ERR_SOURCE_INVALID', 'VIGIL_ERR_SOURCE_NO_VIDEO', 'VIGIL_ERR_SOURCE_SCHEME']);
+const PERMANENT = new Set<ErrorCode>([
+  'VIGIL_ERR_SOURCE_NOT_FOUND',
+  'VIGIL_ERR_SOURCE_NOT_FILE',
+  'VIGIL_ERR_SOURCE_EMPTY',
+  'VIGIL_ERR_SOURCE_INVALID',
+  'VIGIL_ERR_SOURCE_NO_VIDEO',
+  'VIGIL_ERR_SOURCE_SCHEME',
+]);
 
 /**
  * Runs one camera: ffmpeg → CNN → recurrent step → smoother → segments, published as they
@@ -138,7 +145,12 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       for (const e of events) {
         recorder?.segment(e);
         const { confidence, peak } = e.segment;
-        publish({ type: 'segment', cameraId: camera.id, event: e.type, segment: { ...e.segment, confidence: round(confidence, 4), peak: round(peak, 4) } });
+        publish({
+          type: 'segment',
+          cameraId: camera.id,
+          event: e.type,
+          segment: { ...e.segment, confidence: round(confidence, 4), peak: round(peak, 4) },
+        });
       }
     };
     source = openModelFrames(manifest, input, {
@@ -269,7 +281,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       restart = false;
       const pausedBefore = recorder?.paused();
       try {
-        if (kind !== 'stream') kind = classifySource(camera.source) as 'file' | 'url';
+        if (kind !== 'stream') kind = classifySource(camera.source);
         const framesBefore = state.frames;
         await session(input, kind);
         if (state.frames > framesBefore) attempt = 0;
@@ -319,7 +331,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     preview,
     status,
     ingest(stream) {
-      if (camera.source !== 'webcam') throw vigilError('VIGIL_ERR_CONFLICT', `camera ${camera.id} reads ${displaySource(camera.source)}, not a webcam`);
+      if (camera.source !== 'webcam')
+        throw vigilError('VIGIL_ERR_CONFLICT', `camera ${camera.id} reads ${displaySource(camera.source)}, not a webcam`);
       // Stopping: nobody would read it; its close ends the publisher's socket.
       if (stopCtl.signal.aborted) return void stream.destroy();
       publisher?.destroy();

@@ -58,18 +58,23 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
 
   function serial<T>(id: string, op: () => Promise<T>): Promise<T> {
     const result = (queues.get(id) ?? Promise.resolve()).then(op);
-    const tail = result.then(() => {}, () => {});
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
     queues.set(id, tail);
     void tail.then(() => queues.get(id) === tail && queues.delete(id));
     return result;
   }
 
   function view(record: CameraRecord): CameraView {
-    const status = runners.get(record.id)?.status() ?? failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
+    const status = runners.get(record.id)?.status() ??
+      failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
     return publicCamera({ ...record, status });
   }
 
-  const check = <T extends Partial<CameraInput>>(input: T, current?: CameraRecord): T => checkCameraInput(input, o.sources ?? OPEN_SOURCES, current);
+  const check = <T extends Partial<CameraInput>>(input: T, current?: CameraRecord): T =>
+    checkCameraInput(input, o.sources ?? OPEN_SOURCES, current);
 
   async function start(record: CameraRecord): Promise<void> {
     // Server closing: the stored change stands, the next start runs it.
@@ -84,12 +89,23 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     } catch (e) {
       const err = asVigilError(e);
       log.warn(`camera ${record.id}: ${err.code}: ${err.message}`);
-      const status: CameraStatus = { cameraId: record.id, state: 'error', frames: 0, dropped: 0, gated: 0, lagMs: 0, error: { code: err.code, message: err.message } };
+      const status: CameraStatus = {
+        cameraId: record.id,
+        state: 'error',
+        frames: 0,
+        dropped: 0,
+        gated: 0,
+        lagMs: 0,
+        error: { code: err.code, message: err.message },
+      };
       failed.set(record.id, status);
       o.publish({ type: 'status', ...status });
       return;
     }
-    const recorder = record.record.mode === 'off' ? undefined : createRecorder({ camera: record, store: o.store, manifest: live.manifest, publish: o.publish });
+    const recorder =
+      record.record.mode === 'off'
+        ? undefined
+        : createRecorder({ camera: record, store: o.store, manifest: live.manifest, publish: o.publish });
     runners.set(
       record.id,
       startCameraRunner(record, {

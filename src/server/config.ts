@@ -32,11 +32,27 @@ const configSchema = z
     demo: z.boolean().default(true),
     limits: z
       .object({
-        uploadBytes: z.number().int().positive().default(512 * MiB),
-        jsonBytes: z.number().int().positive().default(64 * 1024),
-        wsMessageBytes: z.number().int().positive().default(64 * 1024),
+        uploadBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(512 * MiB),
+        jsonBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024),
+        wsMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024),
         /** One webcam chunk (MediaRecorder timeslice of ~250 ms is far below this). */
-        ingestMessageBytes: z.number().int().positive().default(4 * MiB),
+        ingestMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * MiB),
         /** Messages queued for one WebSocket client before it counts as too slow. */
         wsQueue: z.number().int().positive().default(512),
         /** A live camera whose newest label is further behind its source than this is `behind`. */
@@ -46,8 +62,15 @@ const configSchema = z
       .default({}),
     retention: z
       .object({
-        maxAgeHours: z.number().positive().default(24 * 7),
-        maxBytes: z.number().int().positive().default(10 * 1024 * MiB),
+        maxAgeHours: z
+          .number()
+          .positive()
+          .default(24 * 7),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * MiB),
       })
       .strict()
       .default({}),
@@ -102,7 +125,10 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
   // Fails here, at start, naming a bad entry.
   createSourcePolicy(config.sources);
   if (!loopback && !config.token) {
-    throw vigilError('VIGIL_ERR_CONFIG', `host ${config.host} is reachable from other machines: set an access token (--token or VIGIL_TOKEN)`);
+    throw vigilError(
+      'VIGIL_ERR_CONFIG',
+      `host ${config.host} is reachable from other machines: set an access token (--token or VIGIL_TOKEN)`,
+    );
   }
   return config;
 }

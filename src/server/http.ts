@@ -55,7 +55,15 @@ export function redactPaths(message: string, roots: readonly string[] = []): str
 }
 
 /** Headers a response may carry from a file it was about to send; an error answer drops them. */
-const FILE_HEADERS = ['Content-Type', 'Content-Length', 'Content-Disposition', 'Content-Encoding', 'ETag', 'Last-Modified', 'Accept-Ranges'];
+const FILE_HEADERS = [
+  'Content-Type',
+  'Content-Length',
+  'Content-Disposition',
+  'Content-Encoding',
+  'ETag',
+  'Last-Modified',
+  'Accept-Ranges',
+];
 
 /**
  * Every failure becomes a coded JSON error with the registry's HTTP status; errors of express
@@ -90,7 +98,15 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
 
 function toVigilError(e: unknown): VigilError {
   if (isVigilError(e)) return e;
-  const x = (e ?? {}) as { type?: string; status?: unknown; statusCode?: unknown; limit?: number; message?: unknown; charset?: string; expose?: boolean };
+  const x = (e ?? {}) as {
+    type?: string;
+    status?: unknown;
+    statusCode?: unknown;
+    limit?: number;
+    message?: unknown;
+    charset?: string;
+    expose?: boolean;
+  };
   const type = x.type;
   if (type === 'entity.too.large') return vigilError('VIGIL_ERR_TOO_LARGE', `request body over ${x.limit} bytes`);
   if (type === 'entity.parse.failed') return vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'request body is not valid JSON');
@@ -103,12 +119,14 @@ function toVigilError(e: unknown): VigilError {
   // send's 404 carries the fs error naming the file: the path stays in the server.
   if (status === 404) return vigilError('VIGIL_ERR_NOT_FOUND', 'the file is gone');
   const code = CODE_BY_STATUS[status] ?? 'VIGIL_ERR_INVALID_ARGUMENT';
-  const text = x.expose !== false && typeof x.message === 'string' && x.message !== '' ? x.message : (STATUS_CODES[status] ?? `HTTP ${status}`);
+  const text =
+    x.expose !== false && typeof x.message === 'string' && x.message !== '' ? x.message : (STATUS_CODES[status] ?? `HTTP ${status}`);
   return vigilError(code, `${text.charAt(0).toLowerCase()}${text.slice(1)}`, e);
 }
 
 /** POST and PATCH bodies of the JSON API must say they are JSON. */
 export const requireJson: RequestHandler = (req, _res, next) => {
-  if (!req.is('application/json')) next(vigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `expected application/json, got ${req.get('content-type') ?? 'no content type'}`));
+  if (!req.is('application/json'))
+    next(vigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `expected application/json, got ${req.get('content-type') ?? 'no content type'}`));
   else next();
 };

@@ -183,7 +183,10 @@ export function createHub(options: HubOptions): Hub {
     if (msg.clips !== undefined) c.clips = sub ? msg.clips : c.clips && !msg.clips;
     send(c, { type: 'subscribed', cameras: c.cameras === '*' ? ['*'] : took, clips: c.clips });
     if (refused > 0) {
-      const err = vigilError('VIGIL_ERR_NOT_FOUND', `${refused} of the ${asked} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`);
+      const err = vigilError(
+        'VIGIL_ERR_NOT_FOUND',
+        `${refused} of the ${asked} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
+      );
       send(c, { type: 'error', code: err.code, message: err.message });
     }
     // A subscriber learns where each camera stands without waiting for a change.

@@ -31,7 +31,7 @@ export function attachIngest(ws: WebSocket, cameraId: string, cameras: CameraSer
       ws.close(err.wsClose, err.code);
       return;
     }
-    if (!stream.write(data as Buffer)) ws.pause();
+    if (!stream.write(data)) ws.pause();
   });
   // End, never destroy: a destroyed source does not end its pipe, so ffmpeg would wait on
   // stdin forever. 'close' follows every 'error' (a message over the limit: 1009).

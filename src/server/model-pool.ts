@@ -75,7 +75,13 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
       const rows = new Map<string, { name: string; engine: string; streams: number; frames: number; runs: number }>();
       for (const [name, model] of ready) {
         const b = batchers.get(name);
-        rows.set(name, { name, engine: model.engine.name, streams: b?.streams ?? 0, frames: b?.stats.frames ?? 0, runs: b?.stats.runs ?? 0 });
+        rows.set(name, {
+          name,
+          engine: model.engine.name,
+          streams: b?.streams ?? 0,
+          frames: b?.stats.frames ?? 0,
+          runs: b?.stats.runs ?? 0,
+        });
       }
       for (const [name, m] of inference?.models() ?? []) {
         const row = rows.get(name) ?? { name, engine: m.engine, streams: 0, frames: 0, runs: 0 };

@@ -46,7 +46,10 @@ export function createOriginGuard(o: OriginGuardOptions): OriginGuard {
       const host = req.headers.host;
       // HTTP/1.1 requires Host (node answers 400 without one); only HTTP/1.0 clients omit it.
       if (host !== undefined && !hostAllowed(host)) {
-        throw vigilError('VIGIL_ERR_FORBIDDEN', `this server does not answer to the name ${JSON.stringify(host.slice(0, 100))} (the operator can allow it with --allow-host)`);
+        throw vigilError(
+          'VIGIL_ERR_FORBIDDEN',
+          `this server does not answer to the name ${JSON.stringify(host.slice(0, 100))} (the operator can allow it with --allow-host)`,
+        );
       }
       const origin = req.headers.origin;
       if (origin === undefined || anyOrigin) return;
@@ -54,7 +57,10 @@ export function createOriginGuard(o: OriginGuardOptions): OriginGuard {
       if (origins.has(normal)) return;
       const own = host !== undefined && (normal === normaliseOrigin(`http://${host}`) || normal === normaliseOrigin(`https://${host}`));
       if (!own) {
-        throw vigilError('VIGIL_ERR_FORBIDDEN', `requests from pages of ${JSON.stringify(origin.slice(0, 100))} are not allowed (the operator can allow it with --allow-origin)`);
+        throw vigilError(
+          'VIGIL_ERR_FORBIDDEN',
+          `requests from pages of ${JSON.stringify(origin.slice(0, 100))} are not allowed (the operator can allow it with --allow-origin)`,
+        );
       }
     },
   };

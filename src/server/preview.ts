@@ -43,7 +43,22 @@ export function createPreview(o: { fps?: number; width?: number } = {}): Preview
 
   return {
     outputArgs(fd) {
-      return ['-map', '0:v:0', '-an', '-vf', `fps=${fps},scale='min(${width},iw)':-2`, '-c:v', 'mjpeg', '-q:v', '7', '-threads', '1', '-f', 'mjpeg', `pipe:${fd}`];
+      return [
+        '-map',
+        '0:v:0',
+        '-an',
+        '-vf',
+        `fps=${fps},scale='min(${width},iw)':-2`,
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '7',
+        '-threads',
+        '1',
+        '-f',
+        'mjpeg',
+        `pipe:${fd}`,
+      ];
     },
     attach(pipe) {
       let buf: Buffer = Buffer.alloc(0);

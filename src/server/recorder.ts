@@ -207,7 +207,28 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     writeFileSync(list, pieces.map((p) => `file '${p.path.replace(/'/g, "'\\''")}'\n`).join(''));
     const { ffmpeg } = await resolveFfmpeg();
     await new Promise<void>((done, fail) => {
-      const proc = spawn(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-movflags', '+faststart', '-y', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const proc = spawn(
+        ffmpeg.path,
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-nostdin',
+          '-f',
+          'concat',
+          '-safe',
+          '0',
+          '-i',
+          list,
+          '-c',
+          'copy',
+          '-movflags',
+          '+faststart',
+          '-y',
+          out,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let err = '';
       proc.stderr.on('data', (d) => (err += d));
       proc.on('error', fail);
@@ -242,14 +263,34 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       poll = setInterval(readList, o.pollMs ?? 500);
       poll.unref();
       return [
-        '-map', '0:v:0', '-an',
-        '-vf', "scale='min(640,iw)':-2",
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+        '-map',
+        '0:v:0',
+        '-an',
+        '-vf',
+        "scale='min(640,iw)':-2",
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
         // A keyframe on every boundary, so each segment starts cleanly and lasts segmentS.
-        '-force_key_frames', `expr:gte(t,n_forced*${segmentS})`,
-        '-f', 'segment', '-segment_time', String(segmentS), '-segment_format', 'mp4',
-        '-segment_format_options', 'movflags=+faststart', '-reset_timestamps', '1',
-        '-segment_list', listPath, '-segment_list_type', 'csv',
+        '-force_key_frames',
+        `expr:gte(t,n_forced*${segmentS})`,
+        '-f',
+        'segment',
+        '-segment_time',
+        String(segmentS),
+        '-segment_format',
+        'mp4',
+        '-segment_format_options',
+        'movflags=+faststart',
+        '-reset_timestamps',
+        '1',
+        '-segment_list',
+        listPath,
+        '-segment_list_type',
+        'csv',
         `${prefix}-dir/seg-%06d.mp4`,
       ];
     },

@@ -51,7 +51,11 @@ export function createSourcePolicy(entries: readonly string[]): SourcePolicy {
       continue;
     }
     const m = /^(rtsps?|https?):\/\/(?:(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?)?\/?$/i.exec(entry);
-    if (!m) throw vigilError('VIGIL_ERR_CONFIG', `sources: ${JSON.stringify(entry)} is not *, webcam, an absolute folder or a URL scheme/host such as rtsp:// or rtsp://10.0.0.5:554`);
+    if (!m)
+      throw vigilError(
+        'VIGIL_ERR_CONFIG',
+        `sources: ${JSON.stringify(entry)} is not *, webcam, an absolute folder or a URL scheme/host such as rtsp:// or rtsp://10.0.0.5:554`,
+      );
     urls.push({ scheme: m[1].toLowerCase(), host: m[2]?.toLowerCase(), port: m[3] });
   }
 
@@ -72,20 +76,30 @@ export function createSourcePolicy(entries: readonly string[]): SourcePolicy {
     }
     const scheme = u.protocol.replace(/:$/, '').toLowerCase();
     const host = u.hostname.toLowerCase();
-    return urls.some((r) => r.scheme === scheme && (r.host === undefined || (r.host === host && (r.port === undefined || r.port === (u.port || defaultPort(scheme))))));
+    return urls.some(
+      (r) =>
+        r.scheme === scheme &&
+        (r.host === undefined || (r.host === host && (r.port === undefined || r.port === (u.port || defaultPort(scheme))))),
+    );
   }
 
   return {
     check(source, kind) {
       if (kind === 'webcam') {
         if (webcam) return source;
-        throw vigilError('VIGIL_ERR_SOURCE_FORBIDDEN', 'webcam sources are not enabled on this server (the operator allows them with --sources ...,webcam)');
+        throw vigilError(
+          'VIGIL_ERR_SOURCE_FORBIDDEN',
+          'webcam sources are not enabled on this server (the operator allows them with --sources ...,webcam)',
+        );
       }
       if (kind === 'file') {
         const real = realFile(source);
         if (any || folders.some((f) => real === f || real.startsWith(f.endsWith(sep) ? f : f + sep))) return any ? resolve(source) : real;
         // The allowed folders are the operator's business: the message does not list them.
-        throw vigilError('VIGIL_ERR_SOURCE_FORBIDDEN', `${source}: files are allowed only inside the folders the operator configured (--sources)`);
+        throw vigilError(
+          'VIGIL_ERR_SOURCE_FORBIDDEN',
+          `${source}: files are allowed only inside the folders the operator configured (--sources)`,
+        );
       }
       if (kind === 'url' && (any || urlAllowed(source))) return source;
       throw vigilError('VIGIL_ERR_SOURCE_FORBIDDEN', `${displaySource(source)}: this server reads ${described}`);

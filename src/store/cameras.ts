@@ -10,9 +10,7 @@ import { assertCameraId, CAMERA_ID_PATTERN, MODEL_NAME_PATTERN, newCameraId } fr
  * it starts to `postRollS` after it ends.
  */
 export type RecordPolicy =
-  | { mode: 'off' }
-  | { mode: 'continuous'; segmentS: number }
-  | { mode: 'events'; labels: string[]; preRollS: number; postRollS: number };
+  { mode: 'off' } | { mode: 'continuous'; segmentS: number } | { mode: 'events'; labels: string[]; preRollS: number; postRollS: number };
 
 /** A camera as stored; every field is filled in. */
 export interface CameraRecord {
@@ -52,9 +50,7 @@ export interface CameraInput {
 }
 
 export type RecordPolicyInput =
-  | { mode: 'off' }
-  | { mode: 'continuous'; segmentS?: number }
-  | { mode: 'events'; labels: string[]; preRollS?: number; postRollS?: number };
+  { mode: 'off' } | { mode: 'continuous'; segmentS?: number } | { mode: 'events'; labels: string[]; preRollS?: number; postRollS?: number };
 
 export interface CameraRepo {
   /** Every camera, oldest first. */

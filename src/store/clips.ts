@@ -150,7 +150,10 @@ const adoptSchema = z
     error: errorSchema.nullable().default(null),
   })
   .strict()
-  .refine((m) => (m.status === 'failed') === (m.error !== null), { message: 'error is required with status failed and only then', path: ['error'] });
+  .refine((m) => (m.status === 'failed') === (m.error !== null), {
+    message: 'error is required with status failed and only then',
+    path: ['error'],
+  });
 
 const querySchema = z
   .object({
@@ -170,7 +173,11 @@ const FILTERS = [
 ] as const;
 
 const extraSchema = z
-  .object({ error: errorSchema.optional(), timeline: timelineSchema.nullable().optional(), durationMs: z.number().finite().nonnegative().nullable().optional() })
+  .object({
+    error: errorSchema.optional(),
+    timeline: timelineSchema.nullable().optional(),
+    durationMs: z.number().finite().nonnegative().nullable().optional(),
+  })
   .strict();
 
 interface ClipRow {

@@ -39,7 +39,10 @@ export function assertClipId(id: unknown): asserts id is string {
 /** @throws VIGIL_ERR_INVALID_ARGUMENT unless `ext` is a plain lowercase extension without the dot */
 export function assertExt(ext: unknown): asserts ext is string {
   if (typeof ext !== 'string' || !EXT_PATTERN.test(ext)) {
-    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `file extension must be 1-8 lowercase letters or digits without the dot, got ${quote(ext)}`);
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `file extension must be 1-8 lowercase letters or digits without the dot, got ${quote(ext)}`,
+    );
   }
 }
 

@@ -112,7 +112,11 @@ const roundP = (p: number): number => round(p, 4);
  */
 export function toTimelineJson(input: TimelineJsonInput): TimelineJson {
   const classes = validateClasses(input.classes);
-  const smoothing = validateSmootherOptions({ windowMs: input.options?.windowMs, minHoldMs: input.options?.minHoldMs, backdate: input.options?.backdate });
+  const smoothing = validateSmootherOptions({
+    windowMs: input.options?.windowMs,
+    minHoldMs: input.options?.minHoldMs,
+    backdate: input.options?.backdate,
+  });
 
   const src = typeof input.source === 'string' ? { uri: input.source } : input.source;
   if (src === null || typeof src !== 'object' || typeof src.uri !== 'string' || src.uri === '') {

@@ -10,14 +10,7 @@ export {
   type ResolvedSmootherOptions,
   type SmoothedFrame,
 } from './smoother.js';
-export {
-  createSegmenter,
-  buildTimeline,
-  type Segmenter,
-  type SegmentEvent,
-  type BuildTimelineOptions,
-  type Timeline,
-} from './segments.js';
+export { createSegmenter, buildTimeline, type Segmenter, type SegmentEvent, type BuildTimelineOptions, type Timeline } from './segments.js';
 export {
   toTimelineJson,
   toWebVtt,

@@ -97,7 +97,14 @@ export function createSegmenter(classes: readonly string[], options: { reachMs?:
     o.peak = Math.max(o.peak, p);
   };
   const opened = (label: number, startMs: number, frames: readonly { tMs: number; probs: number[] }[]): Open => ({
-    label, startMs, sum: 0, count: 0, peak: -Infinity, kept: [...frames], leader: label, leaderSinceMs: startMs,
+    label,
+    startMs,
+    sum: 0,
+    count: 0,
+    peak: -Infinity,
+    kept: [...frames],
+    leader: label,
+    leaderSinceMs: startMs,
   });
   const keep = (o: Open, tMs: number, probs: number[], smoothed: readonly number[]): void => {
     const leader = leaderOf(smoothed, o.label);
@@ -131,10 +138,7 @@ export function createSegmenter(classes: readonly string[], options: { reachMs?:
       const tMs = checkTime(frame.tMs, lastMs, what);
       const label = names.indexOf(frame.label);
       if (label < 0) {
-        throw vigilError(
-          'VIGIL_ERR_INVALID_ARGUMENT',
-          `${what}.label must be one of ${names.join(', ')}, got ${describe(frame.label)}`,
-        );
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.label must be one of ${names.join(', ')}, got ${describe(frame.label)}`);
       }
       const probs = copyProbs(frame.probs, names, what);
 
@@ -147,7 +151,8 @@ export function createSegmenter(classes: readonly string[], options: { reachMs?:
       lastMs = tMs;
 
       if (frame.provisional === true) {
-        if (open !== null) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what} is provisional after the first segment started (at ${open.startMs})`);
+        if (open !== null)
+          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what} is provisional after the first segment started (at ${open.startMs})`);
         pending.push({ tMs, probs, label });
         return [];
       }
@@ -164,7 +169,10 @@ export function createSegmenter(classes: readonly string[], options: { reachMs?:
         const startMs = frame.startMs ?? tMs;
         const earliest = Math.max(open.startMs, open.kept[0]?.tMs ?? tMs);
         if (typeof startMs !== 'number' || !(startMs > open.startMs && startMs >= earliest && startMs <= tMs)) {
-          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${what}.startMs must lie after the open segment's start (${open.startMs}), at or after the frames this segmenter keeps (${earliest}; is reachMs the smoother's?) and at most tMs (${tMs}), got ${describe(startMs)}`);
+          throw vigilError(
+            'VIGIL_ERR_INVALID_ARGUMENT',
+            `${what}.startMs must lie after the open segment's start (${open.startMs}), at or after the frames this segmenter keeps (${earliest}; is reachMs the smoother's?) and at most tMs (${tMs}), got ${describe(startMs)}`,
+          );
         }
         const moved = open.kept.filter((f) => f.tMs >= startMs);
         open.kept = open.kept.filter((f) => f.tMs < startMs);
@@ -219,11 +227,7 @@ export interface Timeline {
  * @param [options.endMs] end of the last segment; defaults to last `tMs` + median frame interval
  * @throws VIGIL_ERR_INVALID_ARGUMENT
  */
-export function buildTimeline(
-  classes: readonly string[],
-  frames: Iterable<FrameProbs>,
-  options: BuildTimelineOptions = {},
-): Timeline {
+export function buildTimeline(classes: readonly string[], frames: Iterable<FrameProbs>, options: BuildTimelineOptions = {}): Timeline {
   const { endMs, ...smoothing } = options ?? {};
   const smoother = createSmoother(classes, smoothing);
   const segmenter = createSegmenter(classes, { reachMs: smoother.reachMs });

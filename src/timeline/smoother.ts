@@ -92,11 +92,8 @@ export function validateSmootherOptions(options: SmootherOptions = {}): Resolved
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `smoothing options must be an object with ${OPTION_KEYS.join(', ')}`);
   }
   for (const key of Object.keys(options)) {
-    if (!(OPTION_KEYS as string[]).includes(key)) {
-      throw vigilError(
-        'VIGIL_ERR_INVALID_ARGUMENT',
-        `unknown smoothing option '${key}' (allowed: ${OPTION_KEYS.join(', ')})`,
-      );
+    if (!(OPTION_KEYS).includes(key)) {
+      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `unknown smoothing option '${key}' (allowed: ${OPTION_KEYS.join(', ')})`);
     }
   }
   const resolved: { windowMs: number; minHoldMs: number; backdate?: true } = { ...DEFAULT_SMOOTHER_OPTIONS };
@@ -104,10 +101,7 @@ export function validateSmootherOptions(options: SmootherOptions = {}): Resolved
     const value: unknown = options[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw vigilError(
-        'VIGIL_ERR_INVALID_ARGUMENT',
-        `${key} must be a finite number >= 0 (ms), got ${describe(value)}`,
-      );
+      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${key} must be a finite number >= 0 (ms), got ${describe(value)}`);
     }
     resolved[key] = value;
   }

@@ -26,7 +26,11 @@ export const AUGMENT_VARIANTS: Readonly<Record<string, AugmentDecode>> = Object.
   crop85: { filters: ['crop=trunc(iw*0.85/2)*2:trunc(ih*0.85/2)*2'], fpsScale: 1 },
 });
 
-const VARIANTS_OF: Readonly<Record<Augmentation, readonly string[]>> = { flip: ['flip'], speed: ['fps0.75x', 'fps1.25x'], crop: ['crop85'] };
+const VARIANTS_OF: Readonly<Record<Augmentation, readonly string[]>> = {
+  flip: ['flip'],
+  speed: ['fps0.75x', 'fps1.25x'],
+  crop: ['crop85'],
+};
 
 /** The decode variants an augmentation list adds per clip, in a fixed order. */
 export function augmentVariants(augment: readonly Augmentation[] = []): string[] {
@@ -36,7 +40,8 @@ export function augmentVariants(augment: readonly Augmentation[] = []): string[]
 /** @throws VIGIL_ERR_INVALID_ARGUMENT for a name not in {@link AUGMENT_VARIANTS} */
 export function augmentDecode(variant: string): AugmentDecode {
   const d = AUGMENT_VARIANTS[variant];
-  if (d === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `augmentation variant ${variant}; allowed: ${Object.keys(AUGMENT_VARIANTS).join(', ')}`);
+  if (d === undefined)
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `augmentation variant ${variant}; allowed: ${Object.keys(AUGMENT_VARIANTS).join(', ')}`);
   return d;
 }
 
@@ -45,10 +50,16 @@ export function augmentDecode(variant: string): AugmentDecode {
  * @throws VIGIL_ERR_INVALID_ARGUMENT for an unknown or repeated name (the message lists the allowed ones)
  */
 export function parseAugment(list: string): Augmentation[] {
-  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const bad = names.filter((n) => !(AUGMENTATIONS as readonly string[]).includes(n));
   if (bad.length > 0 || names.length === 0 || new Set(names).size !== names.length) {
-    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `augment ${JSON.stringify(list)}; a comma-separated list of ${AUGMENTATIONS.join(', ')}, each once`);
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `augment ${JSON.stringify(list)}; a comma-separated list of ${AUGMENTATIONS.join(', ')}, each once`,
+    );
   }
   return names as Augmentation[];
 }

@@ -33,6 +33,7 @@ export function readClipFolders(dir: string): { classes: string[]; clips: Labell
     }
   }
   const classes = [...new Set(clips.map((c) => c.label))];
-  if (classes.length < 2) throw vigilError('VIGIL_ERR_DATASET', `${dir} needs at least two class folders with videos; found ${classes.length}`);
+  if (classes.length < 2)
+    throw vigilError('VIGIL_ERR_DATASET', `${dir} needs at least two class folders with videos; found ${classes.length}`);
   return { classes, clips };
 }

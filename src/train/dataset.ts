@@ -13,8 +13,7 @@ import { readSpanManifest, spanFrameLabels, spanLabels, UNLABELLED, type Span, t
  * time-span manifest (a label per span of a clip; see span-manifest.ts).
  */
 export type DatasetSource =
-  | { kind: 'clips'; dir: string; groups?: string }
-  | { kind: 'spans'; manifest: string | SpanDataset; groups?: string };
+  { kind: 'clips'; dir: string; groups?: string } | { kind: 'spans'; manifest: string | SpanDataset; groups?: string };
 
 /** A clip with its features and per-frame labels, ready for training and scoring. */
 export interface DatasetItem {
@@ -79,7 +78,10 @@ export async function loadDataset(source: DatasetSource, o: LoadDatasetOptions):
     classes = o.classes ? [...o.classes] : read.classes;
     const foreign = read.classes.filter((c) => !classes.includes(c));
     if (foreign.length > 0) {
-      throw vigilError('VIGIL_ERR_DATASET', `${source.dir}: class folder(s) ${foreign.join(', ')} not among the model's classes (${classes.join(', ')})`);
+      throw vigilError(
+        'VIGIL_ERR_DATASET',
+        `${source.dir}: class folder(s) ${foreign.join(', ')} not among the model's classes (${classes.join(', ')})`,
+      );
     }
     for (const c of read.clips) pending.push({ path: c.path, id: c.id, group: groupOf.get(c.id) ?? `clip:${c.id}`, label: c.label });
     from = source.dir;
@@ -87,13 +89,20 @@ export async function loadDataset(source: DatasetSource, o: LoadDatasetOptions):
     const data = typeof source.manifest === 'string' ? readSpanManifest(source.manifest) : source.manifest;
     const labels = spanLabels(data);
     if (!o.classes || o.classes.length === 0) {
-      throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `a span dataset needs its classes in priority order, e.g. --classes ${labels.join(',')}`);
+      throw vigilError(
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `a span dataset needs its classes in priority order, e.g. --classes ${labels.join(',')}`,
+      );
     }
     classes = [...o.classes];
     if (!classes.some((c) => labels.includes(c))) {
-      throw vigilError('VIGIL_ERR_DATASET', `${data.source}: no span has a label among ${classes.join(', ')} (labels: ${labels.join(', ')})`);
+      throw vigilError(
+        'VIGIL_ERR_DATASET',
+        `${data.source}: no span has a label among ${classes.join(', ')} (labels: ${labels.join(', ')})`,
+      );
     }
-    for (const c of data.clips) pending.push({ path: c.path, id: c.id, group: groupOf.get(c.id) ?? c.group ?? `clip:${c.id}`, spans: c.spans });
+    for (const c of data.clips)
+      pending.push({ path: c.path, id: c.id, group: groupOf.get(c.id) ?? c.group ?? `clip:${c.id}`, spans: c.spans });
     from = data.source;
   }
 

@@ -77,19 +77,26 @@ export function scoreClips(
   let frames = 0;
   let segments = 0;
   items.forEach((item, n) => {
-    if (item.tMs === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'scoreClips: timeline figures need each item\'s tMs');
+    if (item.tMs === undefined) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', "scoreClips: timeline figures need each item's tMs");
     const timeline = clipTimeline(classes, item.tMs, probs[n], smoothing);
     for (const f of timeline.frames) if (f.label === item.label) right++;
     frames += timeline.frames.length;
     segments += timeline.segments.length;
   });
-  return { ...scores, timeline: { frameAccuracy: frames === 0 ? 0 : right / frames, segmentsPerClip: items.length === 0 ? 0 : segments / items.length } };
+  return {
+    ...scores,
+    timeline: { frameAccuracy: frames === 0 ? 0 : right / frames, segmentsPerClip: items.length === 0 ? 0 : segments / items.length },
+  };
 }
 
 /** The timeline `vigil label` prints for a clip's per-frame probabilities (`tMs.length` rows of the classes). */
 function clipTimeline(classes: readonly string[], tMs: readonly number[], probs: Float32Array, smoothing: SmootherOptions) {
   const k = classes.length;
-  return buildTimeline(classes, tMs.map((t, i) => ({ tMs: t, probs: probs.subarray(i * k, (i + 1) * k) })), smoothing);
+  return buildTimeline(
+    classes,
+    tMs.map((t, i) => ({ tMs: t, probs: probs.subarray(i * k, (i + 1) * k) })),
+    smoothing,
+  );
 }
 
 export interface SpanScoreOptions {
@@ -217,9 +224,17 @@ export interface CrossValidation {
  * early-stopping sequences (plain: stopping and test judge real decodes only).
  * Clips without a labelled frame teach nothing; they still count as test clips (false alarms).
  */
-export function foldSides(items: readonly DatasetItem[], foldOf: readonly number[], f: number, seed: number): { train: Sequence[]; val: Sequence[]; test: DatasetItem[] } {
+export function foldSides(
+  items: readonly DatasetItem[],
+  foldOf: readonly number[],
+  f: number,
+  seed: number,
+): { train: Sequence[]; val: Sequence[]; test: DatasetItem[] } {
   const test = items.filter((_, i) => foldOf[i] === f);
-  const { train, val } = earlyStoppingSplit(items.filter((it, i) => foldOf[i] !== f && labelledFrames(it) > 0), seed);
+  const { train, val } = earlyStoppingSplit(
+    items.filter((it, i) => foldOf[i] !== f && labelledFrames(it) > 0),
+    seed,
+  );
   return { train: train.length === 0 ? [] : trainingSequences(train), val: val.map((i) => i.seq), test };
 }
 
@@ -233,25 +248,28 @@ export async function crossValidate(dataset: DatasetItem[], o: CrossValidateOpti
   const log = o.log ?? (() => {});
   const items = dataset.filter((i) => i.seq.labels.length >= 2);
   const K = o.folds;
-  const foldOf = groupedFolds(items.map((i) => i.group), K, o.seed);
+  const foldOf = groupedFolds(
+    items.map((i) => i.group),
+    K,
+    o.seed,
+  );
   const heldOut = new Array<Float32Array>(items.length);
   const foldScores: Scores[] = [];
   const bestEpochs: number[] = [];
   for (let f = 0; f < K; f++) {
     const { train, val, test } = foldSides(items, foldOf, f, o.seed + f);
     if (train.length === 0) throw vigilError('VIGIL_ERR_DATASET', `fold ${f + 1}/${K}: no training clip has a labelled frame`);
-    const fit = await fitHead(
-      train,
-      val,
-      {
-        ...o.fit,
-        numClasses: o.classes.length,
-        seed: o.seed + f,
-        onEpoch: o.everyEpoch
-          ? (e) => log(`fold ${f + 1}/${K} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${fmt(e.valLoss, 4)} frame acc ${fmt(e.valFrameAccuracy ?? null, 3)}`)
-          : undefined,
-      },
-    );
+    const fit = await fitHead(train, val, {
+      ...o.fit,
+      numClasses: o.classes.length,
+      seed: o.seed + f,
+      onEpoch: o.everyEpoch
+        ? (e) =>
+            log(
+              `fold ${f + 1}/${K} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${fmt(e.valLoss, 4)} frame acc ${fmt(e.valFrameAccuracy ?? null, 3)}`,
+            )
+        : undefined,
+    });
     const head = createRecurrentHead(fit.model);
     fit.model.dispose();
     let probs: Float32Array[];
@@ -267,10 +285,22 @@ export async function crossValidate(dataset: DatasetItem[], o: CrossValidateOpti
     const s = o.score(test, probs);
     foldScores.push(s);
     bestEpochs.push(fit.bestEpoch + 1);
-    const headline = s.kind === 'clips' ? `clip accuracy ${s.report.accuracy.toFixed(3)}` : `frame accuracy ${s.frameReport.accuracy.toFixed(3)}`;
-    log(`fold ${f + 1}/${K}: ${test.length} clips (${new Set(test.map((i) => i.group)).size} groups), ${headline} (best epoch ${fit.bestEpoch + 1} of ${fit.epochs})`);
+    const headline =
+      s.kind === 'clips' ? `clip accuracy ${s.report.accuracy.toFixed(3)}` : `frame accuracy ${s.frameReport.accuracy.toFixed(3)}`;
+    log(
+      `fold ${f + 1}/${K}: ${test.length} clips (${new Set(test.map((i) => i.group)).size} groups), ${headline} (best epoch ${fit.bestEpoch + 1} of ${fit.epochs})`,
+    );
   }
-  return { folds: K, seed: o.seed, items, foldOf, foldScores, pooled: o.score(items, heldOut), summary: summariseFolds(foldScores), bestEpochs };
+  return {
+    folds: K,
+    seed: o.seed,
+    items,
+    foldOf,
+    foldScores,
+    pooled: o.score(items, heldOut),
+    summary: summariseFolds(foldScores),
+    bestEpochs,
+  };
 }
 
 const fmt = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(digits));
@@ -301,11 +331,22 @@ export interface EvaluationReport {
   trainedOnThisData: boolean;
   /** The model's scores; under CV, all held-out predictions pooled. */
   scores: Scores;
-  crossValidation?: { folds: number; seed: number; hyperparameters: Record<string, unknown>; foldScores: Scores[]; summary: FoldSummary[]; bestEpochs: number[] };
+  crossValidation?: {
+    folds: number;
+    seed: number;
+    hyperparameters: Record<string, unknown>;
+    foldScores: Scores[];
+    summary: FoldSummary[];
+    bestEpochs: number[];
+  };
 }
 
 /** The fit options a model was trained with, read back from its manifest. */
-export function fitOptionsOf(m: ModelManifest): { fit: CrossValidateOptions['fit']; seed: number | undefined; augment: Augmentation[] | undefined } {
+export function fitOptionsOf(m: ModelManifest): {
+  fit: CrossValidateOptions['fit'];
+  seed: number | undefined;
+  augment: Augmentation[] | undefined;
+} {
   const h = m.training.hyperparameters ?? {};
   // An ensemble's head has every member's units; a member has `hidden`.
   const fit: CrossValidateOptions['fit'] = { hidden: h.hidden ?? m.head.hidden };
@@ -338,11 +379,19 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
     log,
   });
   const score = (items: DatasetItem[], probs: Float32Array[]): Scores =>
-    data.kind === 'clips' ? scoreClips(m.classes, items, probs, m.smoothing) : scoreSpans(m.classes, items, probs, { smoothing: m.smoothing, toleranceS: o.toleranceS });
+    data.kind === 'clips'
+      ? scoreClips(m.classes, items, probs, m.smoothing)
+      : scoreSpans(m.classes, items, probs, { smoothing: m.smoothing, toleranceS: o.toleranceS });
   const trainedOn = m.training.dataset ?? null;
   const report: Omit<EvaluationReport, 'scores' | 'mode' | 'trainedOnThisData'> = {
     model: { name: m.name, version: m.version, dir, classes: m.classes, trainedOn },
-    dataset: { kind: data.kind, source: data.source, name: data.name, clips: data.items.length, groups: new Set(data.items.map((i) => i.group)).size },
+    dataset: {
+      kind: data.kind,
+      source: data.source,
+      name: data.name,
+      clips: data.items.length,
+      groups: new Set(data.items.map((i) => i.group)).size,
+    },
   };
   if (cvRun) {
     const { fit, seed: trainedSeed, augment } = fitOptionsOf(m);
@@ -354,7 +403,14 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
       mode: 'cross-validation',
       trainedOnThisData: false,
       scores: cv.pooled,
-      crossValidation: { folds: cv.folds, seed, hyperparameters: { ...fit, seed, ...(augment ? { augment } : {}) }, foldScores: cv.foldScores, summary: cv.summary, bestEpochs: cv.bestEpochs },
+      crossValidation: {
+        folds: cv.folds,
+        seed,
+        hyperparameters: { ...fit, seed, ...(augment ? { augment } : {}) },
+        foldScores: cv.foldScores,
+        summary: cv.summary,
+        bestEpochs: cv.bestEpochs,
+      },
     };
   }
   const layers = await readHeadModel(dir, m);
@@ -362,7 +418,13 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluationReport> {
   layers.dispose();
   try {
     const items = data.items.filter((i) => i.seq.labels.length >= 1);
-    return { ...report, dataset: { ...report.dataset, clips: items.length }, mode: 'model', trainedOnThisData: trainedOn === data.name, scores: score(items, predictItems(head, items)) };
+    return {
+      ...report,
+      dataset: { ...report.dataset, clips: items.length },
+      mode: 'model',
+      trainedOnThisData: trainedOn === data.name,
+      scores: score(items, predictItems(head, items)),
+    };
   } finally {
     head.dispose();
   }

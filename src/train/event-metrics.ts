@@ -114,7 +114,10 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
     const m = matchEvents(c.truth, c.predicted, toleranceS * 1000);
     if (c.clip !== undefined) {
       for (const i of m.missed) {
-        const nearest = c.predicted.reduce<number | null>((b, p) => (b === null || Math.abs(p - c.truth[i]) < Math.abs(b - c.truth[i]) ? p : b), null);
+        const nearest = c.predicted.reduce<number | null>(
+          (b, p) => (b === null || Math.abs(p - c.truth[i]) < Math.abs(b - c.truth[i]) ? p : b),
+          null,
+        );
         misses.push({ clip: c.clip, onsetS: c.truth[i] / 1000, nearestS: nearest === null ? null : nearest / 1000 });
       }
       for (const j of m.falseAlarms) alarms.push({ clip: c.clip, startS: c.predicted[j] / 1000 });
@@ -161,7 +164,10 @@ export function eventReport(label: string, clips: readonly ClipEvents[], toleran
  */
 export function eventFailureLines(e: Partial<Pick<EventReport, 'misses' | 'alarms'>>, name = (clip: string) => clip): string[] {
   return [
-    ...(e.misses ?? []).map((m) => `missed in ${name(m.clip)} at ${m.onsetS.toFixed(2)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`}`),
+    ...(e.misses ?? []).map(
+      (m) =>
+        `missed in ${name(m.clip)} at ${m.onsetS.toFixed(2)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`}`,
+    ),
     ...(e.alarms ?? []).map((a) => `false alarm in ${name(a.clip)} at ${a.startS.toFixed(2)} s`),
   ];
 }

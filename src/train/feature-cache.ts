@@ -42,12 +42,21 @@ async function fileHash(path: string): Promise<string> {
 export async function computeClipFeatures(path: string, spec: FeatureSpec): Promise<ClipFeatures> {
   const entry = extractorEntry(spec.extractor);
   const extractor = await loadExtractor(spec.extractor);
-  const pixels = createFrameEncoder({ mode: spec.input, scale: entry.pixelScale, offset: entry.pixelOffset, size: entry.inputSize, maxBatch: BATCH, owner: spec.extractor });
+  const pixels = createFrameEncoder({
+    mode: spec.input,
+    scale: entry.pixelScale,
+    offset: entry.pixelOffset,
+    size: entry.inputSize,
+    maxBatch: BATCH,
+    owner: spec.extractor,
+  });
   const aug = spec.augment === undefined ? { filters: [], fpsScale: 1 } : augmentDecode(spec.augment);
   const tMs: number[] = [];
   const rows: Float32Array[] = [];
   // Decoded as a model with this extractor and input decodes (frames.ts), before the model exists.
-  const frames = openModelFrames({ input: spec.input, inputSize: entry.inputSize, fps: spec.fps * aug.fpsScale }, path, { filters: aug.filters });
+  const frames = openModelFrames({ input: spec.input, inputSize: entry.inputSize, fps: spec.fps * aug.fpsScale }, path, {
+    filters: aug.filters,
+  });
   for await (const batch of inBatches(frames, BATCH)) {
     for (const f of batch) tMs.push(f.tMs);
     rows.push((await extractor.extract(pixels.encode(batch), batch.length)).slice());
@@ -113,7 +122,10 @@ export function createFeatureCache(
         try {
           const header = JSON.parse(await readFile(meta, 'utf8')) as { tMs: number[]; dim: number; sha256: string };
           const bytes = await readFile(data);
-          if (createHash('sha256').update(bytes).digest('hex') === header.sha256 && bytes.byteLength === header.tMs.length * header.dim * 4) {
+          if (
+            createHash('sha256').update(bytes).digest('hex') === header.sha256 &&
+            bytes.byteLength === header.tMs.length * header.dim * 4
+          ) {
             onEvent({ type: 'hit', path });
             const features = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
             return { tMs: header.tMs, dim: header.dim, features };
@@ -130,7 +142,17 @@ export function createFeatureCache(
       await mkdir(dir, { recursive: true });
       // Write then rename: a killed run never leaves a half entry that looks whole.
       await writeFile(`${data}.tmp`, bytes);
-      await writeFile(`${meta}.tmp`, JSON.stringify({ source: path, ...spec, ...provenance, dim: clip.dim, tMs: clip.tMs, sha256: createHash('sha256').update(bytes).digest('hex') }));
+      await writeFile(
+        `${meta}.tmp`,
+        JSON.stringify({
+          source: path,
+          ...spec,
+          ...provenance,
+          dim: clip.dim,
+          tMs: clip.tMs,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        }),
+      );
       await rename(`${data}.tmp`, data);
       await rename(`${meta}.tmp`, meta);
       return clip;

@@ -38,7 +38,13 @@ export interface FitOptions {
    */
   ensemble?: number;
   /** After each epoch: training loss, and on the validation clips the loss, clip and frame accuracy. */
-  onEpoch?: (e: { epoch: number; loss: number; valLoss: number | null; valAccuracy: number | null; valFrameAccuracy?: number | null }) => void;
+  onEpoch?: (e: {
+    epoch: number;
+    loss: number;
+    valLoss: number | null;
+    valAccuracy: number | null;
+    valFrameAccuracy?: number | null;
+  }) => void;
 }
 
 export interface FitResult {
@@ -154,7 +160,8 @@ function majority(labels: Int32Array, k: number): number {
 export async function fitHead(train: Sequence[], val: Sequence[], options: FitOptions): Promise<FitResult> {
   await selectBackend();
   const { ensemble = 1, seed = 1 } = options;
-  if (!Number.isInteger(ensemble) || ensemble < 1) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `ensemble must be a whole number >= 1, got ${ensemble}`);
+  if (!Number.isInteger(ensemble) || ensemble < 1)
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `ensemble must be a whole number >= 1, got ${ensemble}`);
   if (ensemble === 1) return fitOne(train, val, options);
   const fits: FitResult[] = [];
   for (let m = 0; m < ensemble; m++) fits.push(await fitOne(train, val, { ...options, seed: seed + m * MEMBER_SEED_STRIDE }));
@@ -163,13 +170,26 @@ export async function fitHead(train: Sequence[], val: Sequence[], options: FitOp
   const mean = (pick: (f: FitResult) => number) => Math.round(fits.reduce((a, f) => a + pick(f), 0) / fits.length);
   const identity = { mean: new Float32Array(train[0].dim), std: new Float32Array(train[0].dim).fill(1) };
   const merged = val.length > 0 ? meanLossAndAccuracy(model, val, identity, options.numClasses) : null;
-  return { model, epochs: mean((f) => f.epochs), bestEpoch: mean((f) => f.bestEpoch), valLoss: merged !== null && merged.frames > 0 ? merged.loss : null };
+  return {
+    model,
+    epochs: mean((f) => f.epochs),
+    bestEpoch: mean((f) => f.bestEpoch),
+    valLoss: merged !== null && merged.frames > 0 ? merged.loss : null,
+  };
 }
 
 async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): Promise<FitResult> {
   const o = {
-    hidden: 16, window: 12, epochs: 60, patience: 10, batchSize: 16, learningRate: 0.0005, l2: 0.001,
-    featureDropout: 0.3, seed: 1, ...options,
+    hidden: 16,
+    window: 12,
+    epochs: 60,
+    patience: 10,
+    batchSize: 16,
+    learningRate: 0.0005,
+    l2: 0.001,
+    featureDropout: 0.3,
+    seed: 1,
+    ...options,
   };
   const dim = train[0].dim;
   const k = o.numClasses;
@@ -185,7 +205,10 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
   let lastLoss = NaN;
   let validated = false;
   for (; epoch < o.epochs && since < o.patience; epoch++) {
-    const order = shuffle(train.map((_, i) => i), random);
+    const order = shuffle(
+      train.map((_, i) => i),
+      random,
+    );
     let sum = 0;
     let batches = 0;
     for (let at = 0; at < order.length; at += o.batchSize) {
@@ -216,7 +239,13 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
     const measured = val.length > 0 ? meanLossAndAccuracy(model, val, std, k) : null;
     const v = measured !== null && measured.frames > 0 ? measured : null;
     validated = v !== null;
-    o.onEpoch?.({ epoch, loss: lastLoss, valLoss: v?.loss ?? null, valAccuracy: v?.accuracy ?? null, valFrameAccuracy: v?.frameAccuracy ?? null });
+    o.onEpoch?.({
+      epoch,
+      loss: lastLoss,
+      valLoss: v?.loss ?? null,
+      valAccuracy: v?.accuracy ?? null,
+      valFrameAccuracy: v?.frameAccuracy ?? null,
+    });
     const score = v?.loss ?? lastLoss;
     if (best === undefined || score < best.loss - 1e-4) {
       tf.dispose(best?.weights);

@@ -84,7 +84,9 @@ const FIELDS = 6;
 export function importGmdcsa24(dir: string): Gmdcsa24Import {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw vigilError('VIGIL_ERR_DATASET', `${dir} is not a folder`);
-  const csvs = readdirSync(root).filter((f) => CSV_NAME.test(f)).sort();
+  const csvs = readdirSync(root)
+    .filter((f) => CSV_NAME.test(f))
+    .sort();
   if (csvs.length === 0) throw vigilError('VIGIL_ERR_DATASET', `${dir}: no Subject_N__{ADL,Fall}.csv files (is this GMDCSA24?)`);
   const clipsDir = join(root, 'clips');
   const onDisk = new Set(existsSync(clipsDir) ? readdirSync(clipsDir).filter((f) => f.endsWith('.mp4')) : []);
@@ -97,7 +99,9 @@ export function importGmdcsa24(dir: string): Gmdcsa24Import {
   let rows = 0;
   for (const file of csvs) {
     const [, subject, kind] = CSV_NAME.exec(file)!;
-    const lines = readFileSync(join(root, file), 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+    const lines = readFileSync(join(root, file), 'utf8')
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/);
     lines.forEach((text, i) => {
       if (i === 0 || text.trim() === '') return;
       rows++;
@@ -206,7 +210,10 @@ export function parseGmdcsa24Classes(cell: string): { spans: Span[]; problems: {
       const startS = Number(r?.[1]);
       const endS = Number(r?.[2]);
       if (r === null || !(endS > startS)) {
-        problems.push({ text: s.slice(from, close + 1).trim(), problem: r === null ? `not "start to end": ${part.trim()}` : `empty span ${part.trim()}` });
+        problems.push({
+          text: s.slice(from, close + 1).trim(),
+          problem: r === null ? `not "start to end": ${part.trim()}` : `empty span ${part.trim()}`,
+        });
         item.length = 0;
         break;
       }

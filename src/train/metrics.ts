@@ -6,7 +6,11 @@ export interface ClassificationReport {
   perClass: { label: string; precision: number; recall: number; f1: number; support: number }[];
 }
 
-export function classificationReport(classes: readonly string[], truth: readonly number[], predicted: readonly number[]): ClassificationReport {
+export function classificationReport(
+  classes: readonly string[],
+  truth: readonly number[],
+  predicted: readonly number[],
+): ClassificationReport {
   const k = classes.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   truth.forEach((t, i) => confusion[t][predicted[i]]++);
@@ -28,4 +32,3 @@ export function meanStd(xs: readonly number[]): { mean: number; std: number } {
   const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
   return { mean, std };
 }
-

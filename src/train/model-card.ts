@@ -58,7 +58,11 @@ function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
     '',
     '## Training',
     '',
-    ...(final ? [`- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`] : []),
+    ...(final
+      ? [
+          `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`,
+        ]
+      : []),
     `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
     `- Training time: ${t.trainingSeconds} s (wall clock, including the features the cache did not have), ${t.trainedAt}`,
     ...(cost ? [`- CNN cost when trained: ${cost.cnnMsPerFrame.toFixed(1)} ms/frame on ${cost.backend} (batch ${cost.batch})`] : []),
@@ -81,7 +85,9 @@ function renderClipModelCard(m: ModelManifest, t: ClipTrainingRecord): string {
   const cv = t.crossValidation;
   const lines = [
     ...aboutLines(m, 'output order'),
-    `${t.dataset}: ${Object.entries(t.clips ?? {}).map(([c, n]) => `${n} \`${c}\` clips`).join(', ')}, in ${t.groups} source groups.`,
+    `${t.dataset}: ${Object.entries(t.clips ?? {})
+      .map(([c, n]) => `${n} \`${c}\` clips`)
+      .join(', ')}, in ${t.groups} source groups.`,
     '',
     '## Evaluation',
     '',

@@ -38,7 +38,11 @@ export async function shipModel(
     inputSize: entry.inputSize,
     fps: o.fps,
     classes,
-    head: { type: 'sigmoid_rnn', featureSize: headFeatureSize(entry.featureSize, o), hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0] },
+    head: {
+      type: 'sigmoid_rnn',
+      featureSize: headFeatureSize(entry.featureSize, o),
+      hidden: fit.model.getLayer('rnn').getWeights()[1].shape[0],
+    },
     smoothing: o.smoothing,
     training: {
       ...training,
@@ -75,7 +79,15 @@ export async function headWeightBytes(head: tf.LayersModel): Promise<Uint8Array>
 
 /** Keys sorted at every level: a hand-edited manifest in another order says the same. */
 const canonical = (v: unknown): unknown =>
-  Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)])) : v;
+  Array.isArray(v)
+    ? v.map(canonical)
+    : v !== null && typeof v === 'object'
+      ? Object.fromEntries(
+          Object.entries(v)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([k, x]) => [k, canonical(x)]),
+        )
+      : v;
 
 /** What decides a model's labels besides its weights: the manifest without its version, description and training record. */
 function behaviour(m: Record<string, unknown>): string {
@@ -104,7 +116,8 @@ export function shipVersion(dir: string, next: ModelManifest, weights: Uint8Arra
   const semver = typeof old.version === 'string' ? /^(\d+)\.(\d+)\.\d+$/.exec(old.version) : null;
   if (old.name !== next.name || semver === null) return FIRST_VERSION;
   const weightsPath = join(dir, WEIGHTS_FILE);
-  const same = existsSync(weightsPath) && Buffer.from(weights).equals(readFileSync(weightsPath)) && behaviour(old) === behaviour({ ...next });
+  const same =
+    existsSync(weightsPath) && Buffer.from(weights).equals(readFileSync(weightsPath)) && behaviour(old) === behaviour({ ...next });
   return same ? (old.version as string) : `${semver[1]}.${Number(semver[2]) + 1}.0`;
 }
 

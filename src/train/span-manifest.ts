@@ -32,7 +32,10 @@ export interface SpanDataset {
  * `rest` (e.g. `falling` vs `no_fall`). Frames in no span stay unlabelled.
  */
 export function oneVsRest(data: SpanDataset, label: string, rest: string): SpanDataset {
-  return { ...data, clips: data.clips.map((c) => ({ ...c, spans: c.spans.map((s) => ({ ...s, label: s.label === label ? label : rest })) })) };
+  return {
+    ...data,
+    clips: data.clips.map((c) => ({ ...c, spans: c.spans.map((s) => ({ ...s, label: s.label === label ? label : rest })) })),
+  };
 }
 
 /** A frame label that takes no part in the loss or in frame metrics (a frame in no span). */
@@ -94,7 +97,10 @@ export function parseSpanManifest(text: string, options: { baseDir: string; sour
       clip = { path, id: basename(path, extname(path)), group, spans: [] };
       clips.set(path, clip);
     } else if (clip.group !== group) {
-      throw vigilError('VIGIL_ERR_DATASET', `${at}: clip ${clipPath} is in group ${show(group)} here and ${show(clip.group)} on an earlier row`);
+      throw vigilError(
+        'VIGIL_ERR_DATASET',
+        `${at}: clip ${clipPath} is in group ${show(group)} here and ${show(clip.group)} on an earlier row`,
+      );
     }
     clip.spans.push({ label, startS, endS });
   }
@@ -111,7 +117,10 @@ export function readSpanManifest(path: string): SpanDataset {
   const dataset = parseSpanManifest(readFileSync(path, 'utf8'), { baseDir: dirname(resolve(path)), source: path });
   const missing = dataset.clips.filter((c) => !existsSync(c.path));
   if (missing.length > 0) {
-    const list = missing.slice(0, 3).map((c) => c.path).join(', ');
+    const list = missing
+      .slice(0, 3)
+      .map((c) => c.path)
+      .join(', ');
     throw vigilError('VIGIL_ERR_DATASET', `${path}: ${missing.length} clip(s) not found: ${list}${missing.length > 3 ? ', ...' : ''}`);
   }
   return dataset;
@@ -190,9 +199,11 @@ const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
 
 function checkColumns(names: string[], at: string): void {
   for (const n of names) {
-    if (!(COLUMNS as readonly string[]).includes(n)) throw vigilError('VIGIL_ERR_DATASET', `${at}: unknown column ${show(n)} (allowed: ${COLUMNS.join(', ')})`);
+    if (!(COLUMNS as readonly string[]).includes(n))
+      throw vigilError('VIGIL_ERR_DATASET', `${at}: unknown column ${show(n)} (allowed: ${COLUMNS.join(', ')})`);
   }
-  for (const n of REQUIRED) if (!names.includes(n)) throw vigilError('VIGIL_ERR_DATASET', `${at}: missing column ${n} (need ${REQUIRED.join(', ')}[, group])`);
+  for (const n of REQUIRED)
+    if (!names.includes(n)) throw vigilError('VIGIL_ERR_DATASET', `${at}: missing column ${n} (need ${REQUIRED.join(', ')}[, group])`);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw vigilError('VIGIL_ERR_DATASET', `${at}: column ${dup} twice`);
 }
@@ -208,15 +219,18 @@ function jsonlRows(text: string, source: string): RawRow[] {
     } catch (e) {
       throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: not JSON: ${(e as Error).message}`);
     }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: expected an object {clip, label, start, end[, group]}`);
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+      throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: expected an object {clip, label, start, end[, group]}`);
     const o = obj as Record<string, unknown>;
     checkColumns(Object.keys(o), `${source}:${line}`);
     const values: RawRow['values'] = {};
     for (const k of COLUMNS) {
       const v = o[k];
       if (v === undefined || v === null) continue;
-      if ((k === 'start' || k === 'end') && typeof v !== 'number') throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a number of seconds, got ${show(v)}`);
-      if (k !== 'start' && k !== 'end' && typeof v !== 'string') throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a string, got ${show(v)}`);
+      if ((k === 'start' || k === 'end') && typeof v !== 'number')
+        throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a number of seconds, got ${show(v)}`);
+      if (k !== 'start' && k !== 'end' && typeof v !== 'string')
+        throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a string, got ${show(v)}`);
       values[k] = String(v);
     }
     rows.push({ line, values });
@@ -232,7 +246,10 @@ function csvRows(text: string, source: string): RawRow[] {
   checkColumns(names, `${source}:${head.line}`);
   return body.map(({ line, fields }) => {
     if (fields.length !== names.length) {
-      throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${fields.length} fields, the header has ${names.length} (${names.join(',')})`);
+      throw vigilError(
+        'VIGIL_ERR_DATASET',
+        `${source}:${line}: ${fields.length} fields, the header has ${names.length} (${names.join(',')})`,
+      );
     }
     return { line, values: Object.fromEntries(names.map((n, i) => [n, fields[i]])) };
   });

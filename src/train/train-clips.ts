@@ -49,7 +49,13 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   const started = Date.now();
   const data = await loadDataset(
     { kind: 'clips', dir: o.data, groups: o.groups },
-    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, augment: o.augment, cacheDir: o.cacheDir, log: o.log },
+    {
+      spec: { extractor: o.extractor, input: o.input, fps: o.fps },
+      deltas: o.deltas,
+      augment: o.augment,
+      cacheDir: o.cacheDir,
+      log: o.log,
+    },
   );
   const { classes } = data;
   const usable = data.items.filter((i) => i.seq.labels.length >= 2);
@@ -57,7 +63,14 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   let cv: ClipTrainingRecord['crossValidation'] = null;
   const K = o.folds ?? 5;
   if (K > 0) {
-    const result = await crossValidate(usable, { classes, folds: K, seed: o.seed, fit: o.fit, score: (items, probs) => scoreClips(classes, items, probs, o.smoothing), log: o.log });
+    const result = await crossValidate(usable, {
+      classes,
+      folds: K,
+      seed: o.seed,
+      fit: o.fit,
+      score: (items, probs) => scoreClips(classes, items, probs, o.smoothing),
+      log: o.log,
+    });
     const acc = result.summary[0];
     cv = {
       folds: K,
@@ -72,16 +85,28 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
   }
 
   const { train, val } = earlyStoppingSplit(usable, o.seed);
-  const fit = await fitHead(trainingSequences(train), val.map((i) => i.seq), {
-    ...o.fit,
-    numClasses: classes.length,
-    seed: o.seed,
-    onEpoch: (e) => o.log(`final epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${e.valLoss?.toFixed(4)} acc ${e.valAccuracy?.toFixed(3)}`),
-  });
-  return shipModel(o, classes, fit, { trainClips: train.length, earlyStoppingClips: val.length }, {
-    dataset: o.data.split('/').slice(-2).join('/'),
-    clips: Object.fromEntries(classes.map((c) => [c, usable.filter((i) => i.label === c).length])),
-    groups: new Set(usable.map((i) => i.group)).size,
-    crossValidation: cv ?? null,
-  }, started);
+  const fit = await fitHead(
+    trainingSequences(train),
+    val.map((i) => i.seq),
+    {
+      ...o.fit,
+      numClasses: classes.length,
+      seed: o.seed,
+      onEpoch: (e) =>
+        o.log(`final epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${e.valLoss?.toFixed(4)} acc ${e.valAccuracy?.toFixed(3)}`),
+    },
+  );
+  return shipModel(
+    o,
+    classes,
+    fit,
+    { trainClips: train.length, earlyStoppingClips: val.length },
+    {
+      dataset: o.data.split('/').slice(-2).join('/'),
+      clips: Object.fromEntries(classes.map((c) => [c, usable.filter((i) => i.label === c).length])),
+      groups: new Set(usable.map((i) => i.group)).size,
+      crossValidation: cv ?? null,
+    },
+    started,
+  );
 }

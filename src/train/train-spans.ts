@@ -36,16 +36,26 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
   }
   const data = await loadDataset(
     { kind: 'spans', manifest: o.manifest, groups: o.groups },
-    { spec: { extractor: o.extractor, input: o.input, fps: o.fps }, deltas: o.deltas, augment: o.augment, cacheDir: o.cacheDir, classes: o.classes, log: o.log },
+    {
+      spec: { extractor: o.extractor, input: o.input, fps: o.fps },
+      deltas: o.deltas,
+      augment: o.augment,
+      cacheDir: o.cacheDir,
+      classes: o.classes,
+      log: o.log,
+    },
   );
   const { classes } = data;
   const k = classes.length;
   const usable = data.items.filter((i) => i.seq.labels.length >= 2 && labelledFrames(i) > 0);
   const unused = data.items.length - usable.length;
   if (unused > 0) o.log(`${unused} clip(s) have no frame in a span of ${classes.join(', ')}: not trained on`);
-  const frames = Object.fromEntries(classes.map((c, ci) => [c, usable.reduce((n, i) => n + i.seq.labels.filter((l) => l === ci).length, 0)]));
+  const frames = Object.fromEntries(
+    classes.map((c, ci) => [c, usable.reduce((n, i) => n + i.seq.labels.filter((l) => l === ci).length, 0)]),
+  );
   const missing = classes.filter((c) => frames[c] === 0);
-  if (missing.length > 0) throw vigilError('VIGIL_ERR_DATASET', `${data.source}: no frame of class ${missing.join(', ')}; labels are taken from the spans`);
+  if (missing.length > 0)
+    throw vigilError('VIGIL_ERR_DATASET', `${data.source}: no frame of class ${missing.join(', ')}; labels are taken from the spans`);
   const smoothing = o.smoothing;
   const score = (items: typeof usable, probs: Float32Array[]) => scoreSpans(classes, items, probs, { smoothing, toleranceS: o.toleranceS });
 
@@ -81,20 +91,29 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
       numClasses: k,
       seed: o.seed,
       onEpoch: (e) =>
-        o.log(`final epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${e.valLoss?.toFixed(4) ?? '-'} frame acc ${e.valFrameAccuracy?.toFixed(3) ?? '-'}`),
+        o.log(
+          `final epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} val ${e.valLoss?.toFixed(4) ?? '-'} frame acc ${e.valFrameAccuracy?.toFixed(3) ?? '-'}`,
+        ),
     },
   );
   const spans: Record<string, number> = {};
   for (const i of usable) for (const s of i.spans ?? []) if (classes.includes(s.label)) spans[s.label] = (spans[s.label] ?? 0) + 1;
-  return shipModel(o, classes, fit, { trainClips: train.length, earlyStoppingClips: val.length }, {
-    kind: 'spans',
-    dataset: data.name,
-    manifest: typeof o.manifest === 'string' ? basename(o.manifest) : null,
-    clips: usable.length,
-    spans,
-    frames,
-    groups: new Set(usable.map((i) => i.group)).size,
-    labelling: 'frame label = covering span, class order = priority; frames in no span are left out of the loss',
-    crossValidation: cv,
-  }, started);
+  return shipModel(
+    o,
+    classes,
+    fit,
+    { trainClips: train.length, earlyStoppingClips: val.length },
+    {
+      kind: 'spans',
+      dataset: data.name,
+      manifest: typeof o.manifest === 'string' ? basename(o.manifest) : null,
+      clips: usable.length,
+      spans,
+      frames,
+      groups: new Set(usable.map((i) => i.group)).size,
+      labelling: 'frame label = covering span, class order = priority; frames in no span are left out of the loss',
+      crossValidation: cv,
+    },
+    started,
+  );
 }

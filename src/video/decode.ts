@@ -89,7 +89,17 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
       if (signal?.aborted) throw aborted();
       if (stopped) return;
 
-      const args = ffmpegArgs(ffmpeg, input, kind, { width, height, fps, realtime, loop, timeoutMs, threads, filters: options.filters ?? [], extra: options.extraOutputArgs ?? [] });
+      const args = ffmpegArgs(ffmpeg, input, kind, {
+        width,
+        height,
+        fps,
+        realtime,
+        loop,
+        timeoutMs,
+        threads,
+        filters: options.filters ?? [],
+        extra: options.extraOutputArgs ?? [],
+      });
       const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n), options.extraPipes ?? 0);
       child = run.proc;
       if (options.extraPipes) options.onExtraPipes?.(run.proc.stdio.slice(3) as Readable[]);

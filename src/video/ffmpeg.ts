@@ -11,12 +11,7 @@ const require = createRequire(import.meta.url);
 
 /** Why a binary was chosen: the env override, a bundled npm package, or the system PATH. */
 export type BinarySource =
-  | 'VIGIL_FFMPEG'
-  | 'VIGIL_FFPROBE'
-  | 'ffmpeg-static'
-  | '@ffmpeg-installer/ffmpeg'
-  | '@ffprobe-installer/ffprobe'
-  | 'PATH';
+  'VIGIL_FFMPEG' | 'VIGIL_FFPROBE' | 'ffmpeg-static' | '@ffmpeg-installer/ffmpeg' | '@ffprobe-installer/ffprobe' | 'PATH';
 
 export interface BinaryInfo {
   readonly path: string;
@@ -59,10 +54,13 @@ let memo: Promise<Binaries> | undefined;
 export function resolveFfmpeg(): Promise<Binaries> {
   if (!memo) {
     memo = findFfmpeg(process.env);
-    memo.then(({ ffmpeg, ffprobe }) => {
-      log.info(`ffmpeg: ${ffmpeg.path} (${ffmpeg.source}${ffmpeg.skipped.length ? `; skipped ${ffmpeg.skipped.join('; ')}` : ''})`);
-      log.info(`ffprobe: ${ffprobe.path} (${ffprobe.source})`);
-    }, () => {});
+    memo.then(
+      ({ ffmpeg, ffprobe }) => {
+        log.info(`ffmpeg: ${ffmpeg.path} (${ffmpeg.source}${ffmpeg.skipped.length ? `; skipped ${ffmpeg.skipped.join('; ')}` : ''})`);
+        log.info(`ffprobe: ${ffprobe.path} (${ffprobe.source})`);
+      },
+      () => {},
+    );
     // A failure is not cached: the user may fix the env var and retry (e.g. `vigil doctor`).
     memo.catch(() => (memo = undefined));
   }
@@ -93,8 +91,7 @@ export async function findFfmpeg(env: NodeJS.ProcessEnv = process.env): Promise<
 /** A few lines for `vigil doctor`: each binary's version, path, origin and quirks. */
 export async function describeFfmpeg(): Promise<string> {
   const { ffmpeg, ffprobe } = await resolveFfmpeg();
-  const line = (name: string, b: BinaryInfo) =>
-    [`${name} ${b.version} (${b.source}) ${b.path}`, ...b.skipped.map((s) => `  skipped ${s}`)];
+  const line = (name: string, b: BinaryInfo) => [`${name} ${b.version} (${b.source}) ${b.path}`, ...b.skipped.map((s) => `  skipped ${s}`)];
   return [
     ...line('ffmpeg ', ffmpeg),
     `  frame timing: ${ffmpeg.fpsMode ? '-fps_mode passthrough' : '-vsync passthrough (no -fps_mode in this build)'}`,

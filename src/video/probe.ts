@@ -127,11 +127,8 @@ export async function probe(source: string, opts: ProbeOptions = {}): Promise<Pr
 function run(file: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
   return new Promise((done, fail) => {
     // execFile kills on timeout/abort and reports only after the process is gone: no zombies.
-    execFile(
-      file,
-      args,
-      { timeout: timeoutMs, killSignal: 'SIGKILL', signal, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) => (error ? fail(Object.assign(error, { stderr })) : done(stdout)),
+    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', signal, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
+      error ? fail(Object.assign(error, { stderr })) : done(stdout),
     );
   });
 }

@@ -40,7 +40,15 @@ function route() {
     else a.removeAttribute('aria-current');
   }
   if (!r) {
-    replace(root, h('p', { class: 'error', role: 'alert', 'data-testid': 'error' }, `No page ${hash}. `, h('a', { href: '#/live' }, 'Go to the live page')));
+    replace(
+      root,
+      h(
+        'p',
+        { class: 'error', role: 'alert', 'data-testid': 'error' },
+        `No page ${hash}. `,
+        h('a', { href: '#/live' }, 'Go to the live page'),
+      ),
+    );
     return;
   }
   current = r.mount(root, ctx, match.slice(1));
@@ -50,14 +58,23 @@ const hubState = document.querySelector('[data-testid="hub-state"]');
 hub.on('state', (s) => {
   hubState.dataset.state = s.state;
   hubState.textContent =
-    s.state === 'open' ? 'connected' : s.state === 'connecting' ? 'connecting…' : `disconnected${s.lastClose?.reason ? ` (${s.lastClose.reason})` : ''}, retrying`;
+    s.state === 'open'
+      ? 'connected'
+      : s.state === 'connecting'
+        ? 'connecting…'
+        : `disconnected${s.lastClose?.reason ? ` (${s.lastClose.reason})` : ''}, retrying`;
 });
 hub.on('error', (msg) => showBanner(msg));
 
 const banner = document.querySelector('[data-testid="error-banner"]');
 /** Shows an error that belongs to no view (a hub `error` message). */
 function showBanner(err) {
-  replace(banner, h('code', { text: err.code }), ` ${err.message} `, h('button', { type: 'button', onclick: () => (banner.hidden = true) }, 'Dismiss'));
+  replace(
+    banner,
+    h('code', { text: err.code }),
+    ` ${err.message} `,
+    h('button', { type: 'button', onclick: () => (banner.hidden = true) }, 'Dismiss'),
+  );
   banner.hidden = false;
 }
 

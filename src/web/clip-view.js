@@ -12,7 +12,10 @@ export function mountClipView(root, ctx, id) {
   let destroyed = false;
   let clip;
   const body = h('div', { 'data-testid': 'clip-view', 'data-clip-id': id }, h('p', { class: 'muted' }, 'Loading…'));
-  replace(root, h('section', { class: 'clip-page' }, h('p', {}, h('a', { href: '#/clips', 'data-testid': 'back-to-clips' }, '← All clips')), body));
+  replace(
+    root,
+    h('section', { class: 'clip-page' }, h('p', {}, h('a', { href: '#/clips', 'data-testid': 'back-to-clips' }, '← All clips')), body),
+  );
 
   const release = hub.clips();
   const off = hub.on('clip', (msg) => {
@@ -36,14 +39,17 @@ export function mountClipView(root, ctx, id) {
 
   function details() {
     const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
-    return h('dl', { class: 'details' },
+    return h(
+      'dl',
+      { class: 'details' },
       row('Kind', clip.kind),
       row('Camera', clip.cameraId ?? '–'),
-      row('Model', clip.timeline ? `${clip.timeline.model.name} ${clip.timeline.model.version}` : clip.model ?? '–'),
+      row('Model', clip.timeline ? `${clip.timeline.model.name} ${clip.timeline.model.version}` : (clip.model ?? '–')),
       row('Status', h('span', { class: 'badge', 'data-status': clip.status, 'data-testid': 'clip-status' }, clip.status)),
       row('Duration', duration(clip.durationMs)),
       row('Size', bytes(clip.bytes)),
-      row(clip.kind === 'recording' ? 'Recorded' : 'Added', when(clip.startedAtMs ?? clip.createdAt)));
+      row(clip.kind === 'recording' ? 'Recorded' : 'Added', when(clip.startedAtMs ?? clip.createdAt)),
+    );
   }
 
   function header() {
@@ -51,41 +57,57 @@ export function mountClipView(root, ctx, id) {
   }
 
   function deleteButton() {
-    return h('button', {
-      type: 'button',
-      class: 'danger',
-      'data-testid': 'clip-delete',
-      async onclick(e) {
-        const btn = e.currentTarget;
-        if (btn.dataset.confirm !== 'yes') {
-          btn.dataset.confirm = 'yes';
-          btn.textContent = 'Really delete this clip?';
-          return;
-        }
-        try {
-          await api.deleteClip(id);
-          location.hash = '#/clips';
-        } catch (err) {
-          btn.replaceWith(errorView(err, 'Cannot delete'));
-        }
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        'data-testid': 'clip-delete',
+        async onclick(e) {
+          const btn = e.currentTarget;
+          if (btn.dataset.confirm !== 'yes') {
+            btn.dataset.confirm = 'yes';
+            btn.textContent = 'Really delete this clip?';
+            return;
+          }
+          try {
+            await api.deleteClip(id);
+            location.hash = '#/clips';
+          } catch (err) {
+            btn.replaceWith(errorView(err, 'Cannot delete'));
+          }
+        },
       },
-    }, 'Delete clip');
+      'Delete clip',
+    );
   }
 
   function renderPending(progress) {
     const p = progress ?? 0;
-    replace(body, header(),
-      h('p', { role: 'status' }, `Labelling: ${clip.status}`, ' ',
-        h('progress', { max: 1, value: p, 'data-testid': 'clip-progress', 'aria-label': 'Labelling progress' }), ` ${Math.round(p * 100)} %`),
-      deleteButton());
+    replace(
+      body,
+      header(),
+      h(
+        'p',
+        { role: 'status' },
+        `Labelling: ${clip.status}`,
+        ' ',
+        h('progress', { max: 1, value: p, 'data-testid': 'clip-progress', 'aria-label': 'Labelling progress' }),
+        ` ${Math.round(p * 100)} %`,
+      ),
+      deleteButton(),
+    );
   }
 
   function render() {
     if (clip.status === 'failed') return replace(body, header(), errorView(clip.error ?? {}, 'Labelling failed'), deleteButton());
     if (clip.status !== 'ready' || !clip.timeline) return renderPending();
     const t = clip.timeline;
-    const video = h('video', { controls: true, preload: 'auto', 'data-testid': 'clip-video', src: api.videoUrl(id) },
-      h('track', { kind: 'captions', label: 'Labels', srclang: 'en', default: true, src: api.vttUrl(id), 'data-testid': 'clip-track' }));
+    const video = h(
+      'video',
+      { controls: true, preload: 'auto', 'data-testid': 'clip-video', src: api.videoUrl(id) },
+      h('track', { kind: 'captions', label: 'Labels', srclang: 'en', default: true, src: api.vttUrl(id), 'data-testid': 'clip-track' }),
+    );
     const bar = createSegmentBar({
       segments: t.segments,
       durationMs: t.source.durationMs ?? clip.durationMs,
@@ -96,35 +118,70 @@ export function mountClipView(root, ctx, id) {
       },
     });
     video.addEventListener('timeupdate', () => bar.setTime(video.currentTime * 1000));
-    video.addEventListener('error', () => {
-      const e = video.error;
-      video.after(errorView({ code: `MEDIA_ERR_${e?.code ?? 0}`, message: e?.message || 'the video cannot be played' }, 'Video'));
-    }, { once: true });
+    video.addEventListener(
+      'error',
+      () => {
+        const e = video.error;
+        video.after(errorView({ code: `MEDIA_ERR_${e?.code ?? 0}`, message: e?.message || 'the video cannot be played' }, 'Video'));
+      },
+      { once: true },
+    );
     const base = clip.name.replace(/\.[a-z0-9]+$/i, '');
-    replace(body, header(),
+    replace(
+      body,
+      header(),
       h('div', { class: 'player' }, video),
       bar.element,
-      h('p', { class: 'downloads' },
+      h(
+        'p',
+        { class: 'downloads' },
         'Download: ',
-        h('a', { href: api.timelineUrl(id), download: `${base}.timeline.json`, 'data-testid': 'download-json' }, 'timeline JSON'), ' · ',
-        h('a', { href: api.vttUrl(id), download: `${base}.vtt`, 'data-testid': 'download-vtt' }, 'WebVTT labels')),
+        h('a', { href: api.timelineUrl(id), download: `${base}.timeline.json`, 'data-testid': 'download-json' }, 'timeline JSON'),
+        ' · ',
+        h('a', { href: api.vttUrl(id), download: `${base}.vtt`, 'data-testid': 'download-vtt' }, 'WebVTT labels'),
+      ),
       segmentTable(t, (ms) => {
         video.currentTime = ms / 1000;
         video.focus();
       }),
-      deleteButton());
+      deleteButton(),
+    );
   }
 
   function segmentTable(t, seek) {
-    return h('table', { class: 'segments', 'data-testid': 'segment-table' },
-      h('caption', {}, `${t.segments.length} segment${t.segments.length === 1 ? '' : 's'} (${t.model.name}, smoothing ${t.smoothing.windowMs} ms)`),
-      h('thead', {}, h('tr', {}, ['Label', 'Start', 'End', 'Confidence', 'Peak'].map((x) => h('th', { scope: 'col' }, x)))),
-      h('tbody', {}, t.segments.map((s) => h('tr', {},
-        h('td', {}, s.label),
-        h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => seek(s.startMs) }, duration(s.startMs))),
-        h('td', {}, duration(s.endMs)),
-        h('td', {}, prob(s.confidence)),
-        h('td', {}, prob(s.peak))))));
+    return h(
+      'table',
+      { class: 'segments', 'data-testid': 'segment-table' },
+      h(
+        'caption',
+        {},
+        `${t.segments.length} segment${t.segments.length === 1 ? '' : 's'} (${t.model.name}, smoothing ${t.smoothing.windowMs} ms)`,
+      ),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Label', 'Start', 'End', 'Confidence', 'Peak'].map((x) => h('th', { scope: 'col' }, x)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        t.segments.map((s) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, s.label),
+            h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => seek(s.startMs) }, duration(s.startMs))),
+            h('td', {}, duration(s.endMs)),
+            h('td', {}, prob(s.confidence)),
+            h('td', {}, prob(s.peak)),
+          ),
+        ),
+      ),
+    );
   }
 
   return {

@@ -15,21 +15,44 @@ export function mountClips(root, ctx) {
   let destroyed = false;
   let refreshTimer;
 
-  const kind = h('select', { id: 'clip-kind', 'data-testid': 'clip-kind', onchange: () => refresh() },
-    h('option', { value: '' }, 'All'), h('option', { value: 'upload' }, 'Uploads'), h('option', { value: 'recording' }, 'Recordings'));
+  const kind = h(
+    'select',
+    { id: 'clip-kind', 'data-testid': 'clip-kind', onchange: () => refresh() },
+    h('option', { value: '' }, 'All'),
+    h('option', { value: 'upload' }, 'Uploads'),
+    h('option', { value: 'recording' }, 'Recordings'),
+  );
   const tbody = h('tbody');
-  const table = h('table', { class: 'clips', 'data-testid': 'clip-list' },
+  const table = h(
+    'table',
+    { class: 'clips', 'data-testid': 'clip-list' },
     h('caption', { class: 'sr-only' }, 'Clips, newest first'),
-    h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Camera', 'Status', 'Duration', 'Size', 'Added'].map((t) => h('th', { scope: 'col' }, t)))),
-    tbody);
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Name', 'Kind', 'Camera', 'Status', 'Duration', 'Size', 'Added'].map((t) => h('th', { scope: 'col' }, t)),
+      ),
+    ),
+    tbody,
+  );
   const listError = h('div');
   const upload = createUploadForm({ api, models: ctx.models(), onUploaded: () => refresh() });
 
-  replace(root,
-    h('section', { class: 'clips-page' },
-      h('h2', {}, 'Upload a clip'), upload.element,
+  replace(
+    root,
+    h(
+      'section',
+      { class: 'clips-page' },
+      h('h2', {}, 'Upload a clip'),
+      upload.element,
       h('div', { class: 'list-head' }, h('h2', {}, 'Clips'), h('label', { for: 'clip-kind' }, 'Show'), kind),
-      listError, table));
+      listError,
+      table,
+    ),
+  );
 
   const release = hub.clips();
   const offs = [hub.on('clip', onClip), hub.on('open', () => refresh())];
@@ -57,21 +80,33 @@ export function mountClips(root, ctx) {
       replace(tbody, h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No clips yet.')));
       return;
     }
-    replace(tbody, clips.map((c) =>
-      h('tr', { 'data-testid': 'clip-row', 'data-clip-id': c.id, 'data-status': c.status, 'data-kind': c.kind },
-        h('td', {}, h('a', { href: `#/clips/${encodeURIComponent(c.id)}`, 'data-testid': 'clip-link' }, c.name)),
-        h('td', {}, c.kind),
-        h('td', {}, c.cameraId ?? '–'),
-        h('td', { class: 'status' }, statusCell(c)),
-        h('td', {}, duration(c.durationMs)),
-        h('td', {}, bytes(c.bytes)),
-        h('td', {}, when(c.createdAt)))));
+    replace(
+      tbody,
+      clips.map((c) =>
+        h(
+          'tr',
+          { 'data-testid': 'clip-row', 'data-clip-id': c.id, 'data-status': c.status, 'data-kind': c.kind },
+          h('td', {}, h('a', { href: `#/clips/${encodeURIComponent(c.id)}`, 'data-testid': 'clip-link' }, c.name)),
+          h('td', {}, c.kind),
+          h('td', {}, c.cameraId ?? '–'),
+          h('td', { class: 'status' }, statusCell(c)),
+          h('td', {}, duration(c.durationMs)),
+          h('td', {}, bytes(c.bytes)),
+          h('td', {}, when(c.createdAt)),
+        ),
+      ),
+    );
   }
 
   function statusCell(c) {
     const out = [h('span', { class: 'badge', 'data-status': c.status, 'data-testid': 'clip-status' }, c.status)];
     const p = progressById.get(c.id);
-    if (c.status === 'processing') out.push(' ', h('progress', { max: 1, value: p ?? 0, 'aria-label': `Labelling ${c.name}` }), p === undefined ? '' : ` ${Math.round(p * 100)} %`);
+    if (c.status === 'processing')
+      out.push(
+        ' ',
+        h('progress', { max: 1, value: p ?? 0, 'aria-label': `Labelling ${c.name}` }),
+        p === undefined ? '' : ` ${Math.round(p * 100)} %`,
+      );
     if (c.status === 'failed' && c.error) out.push(' ', errorView(c.error));
     return out;
   }

@@ -12,7 +12,11 @@ export function colorFor(label, classes) {
 
 /** A legend: a swatch and the name of each class. */
 export function legend(classes) {
-  return h('ul', { class: 'legend', 'data-testid': 'legend', 'aria-label': 'Label colours' },
-    classes.map((c) => h('li', { 'data-label': c },
-      h('span', { class: 'swatch', style: `background:${colorFor(c, classes)}`, 'aria-hidden': 'true' }), c)));
+  return h(
+    'ul',
+    { class: 'legend', 'data-testid': 'legend', 'aria-label': 'Label colours' },
+    classes.map((c) =>
+      h('li', { 'data-label': c }, h('span', { class: 'swatch', style: `background:${colorFor(c, classes)}`, 'aria-hidden': 'true' }), c),
+    ),
+  );
 }

@@ -39,6 +39,11 @@ export function replace(el, ...children) {
 export function errorView(err, prefix = '') {
   const code = err?.code ?? 'ERROR';
   const message = err?.message ?? String(err);
-  return h('p', { class: 'error', role: 'alert', 'data-testid': 'error', 'data-code': code },
-    prefix ? `${prefix}: ` : '', h('code', { text: code }), ` ${message}`);
+  return h(
+    'p',
+    { class: 'error', role: 'alert', 'data-testid': 'error', 'data-code': code },
+    prefix ? `${prefix}: ` : '',
+    h('code', { text: code }),
+    ` ${message}`,
+  );
 }

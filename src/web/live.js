@@ -34,28 +34,45 @@ export function mountLive(root, ctx, selectedId) {
   const media = h('div', { class: 'media' });
   const labelEl = h('span', { class: 'label', 'data-testid': 'live-label' }, '–');
   const confEl = h('span', { class: 'confidence', 'data-testid': 'live-confidence' });
-  const overlay = h('div', { class: 'overlay', 'data-testid': 'live-overlay', 'aria-live': 'polite', 'aria-atomic': 'true' }, labelEl, ' ', confEl);
+  const overlay = h(
+    'div',
+    { class: 'overlay', 'data-testid': 'live-overlay', 'aria-live': 'polite', 'aria-atomic': 'true' },
+    labelEl,
+    ' ',
+    confEl,
+  );
   const focusBox = createFocusBox();
   const stage = h('div', { class: 'stage', 'data-testid': 'live-stage' }, media, focusBox.element, overlay);
   const title = h('h2', { 'data-testid': 'live-title' }, 'Live');
   const statusLine = h('p', { class: 'status-line', role: 'status', 'data-testid': 'live-status' }, 'No camera selected.');
   const stripBox = h('div', { class: 'strip-slot' });
 
-  replace(root,
-    h('section', { class: 'live' },
-      h('aside', { class: 'sidebar' },
-        h('h2', {}, 'Cameras'), listError, list,
-        h('div', { class: 'webcam-box' },
+  replace(
+    root,
+    h(
+      'section',
+      { class: 'live' },
+      h(
+        'aside',
+        { class: 'sidebar' },
+        h('h2', {}, 'Cameras'),
+        listError,
+        list,
+        h(
+          'div',
+          { class: 'webcam-box' },
           h('h3', {}, 'Your webcam'),
-          h('label', { for: 'webcam-model' }, 'Model'), modelSelect,
-          h('div', { class: 'buttons' }, startBtn, stopBtn), webcamMsg)),
-      h('div', { class: 'viewer' }, title, stage, stripBox, statusLine)));
+          h('label', { for: 'webcam-model' }, 'Model'),
+          modelSelect,
+          h('div', { class: 'buttons' }, startBtn, stopBtn),
+          webcamMsg,
+        ),
+      ),
+      h('div', { class: 'viewer' }, title, stage, stripBox, statusLine),
+    ),
+  );
 
-  const offs = [
-    hub.on('label', onLabel),
-    hub.on('segment', onSegment),
-    hub.on('status', onStatus),
-  ];
+  const offs = [hub.on('label', onLabel), hub.on('segment', onSegment), hub.on('status', onStatus)];
   const timer = setInterval(() => loadCameras().catch(() => {}), LIST_REFRESH_MS);
 
   init();
@@ -68,7 +85,10 @@ export function mountLive(root, ctx, selectedId) {
       return;
     }
     if (destroyed) return;
-    replace(modelSelect, models.map((m) => h('option', { value: m.name, selected: m.default }, `${m.name} (${m.classes.join(', ')})`)));
+    replace(
+      modelSelect,
+      models.map((m) => h('option', { value: m.name, selected: m.default }, `${m.name} (${m.classes.join(', ')})`)),
+    );
     const first = cameras.find((c) => c.id === selectedId) ?? cameras.find((c) => c.source !== 'webcam') ?? cameras[0];
     if (selectedId && !cameras.some((c) => c.id === selectedId)) {
       replace(listError, errorView({ code: 'VIGIL_ERR_NOT_FOUND', message: `camera ${selectedId}` }));
@@ -87,17 +107,29 @@ export function mountLive(root, ctx, selectedId) {
   }
 
   function renderList() {
-    replace(list, cameras.length === 0 ? h('li', { class: 'muted' }, 'No cameras yet.') : cameras.map((c) =>
-      h('li', {},
-        h('button', {
-          type: 'button',
-          class: 'camera',
-          'data-testid': `camera-${c.id}`,
-          'aria-pressed': String(c.id === selected),
-          onclick: () => select(c.id),
-        },
-        h('span', { class: 'name' }, c.name),
-        h('span', { class: 'state', 'data-state': c.status.state }, c.status.state)))));
+    replace(
+      list,
+      cameras.length === 0
+        ? h('li', { class: 'muted' }, 'No cameras yet.')
+        : cameras.map((c) =>
+            h(
+              'li',
+              {},
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'camera',
+                  'data-testid': `camera-${c.id}`,
+                  'aria-pressed': String(c.id === selected),
+                  onclick: () => select(c.id),
+                },
+                h('span', { class: 'name' }, c.name),
+                h('span', { class: 'state', 'data-state': c.status.state }, c.status.state),
+              ),
+            ),
+          ),
+    );
   }
 
   function classesOf(cam) {
@@ -129,7 +161,13 @@ export function mountLive(root, ctx, selectedId) {
     closeMedia();
     if (cam.source === 'webcam') {
       if (webcam && webcam.camera.id === cam.id) {
-        const video = h('video', { 'data-testid': 'webcam-video', autoplay: true, muted: true, playsinline: true, 'aria-label': 'Your webcam' });
+        const video = h('video', {
+          'data-testid': 'webcam-video',
+          autoplay: true,
+          muted: true,
+          playsinline: true,
+          'aria-label': 'Your webcam',
+        });
         video.muted = true;
         video.srcObject = webcam.stream;
         replace(media, video);
@@ -208,7 +246,8 @@ export function mountLive(root, ctx, selectedId) {
     // Status messages come on changes, not per frame: the lag shown is the one at that change.
     if ((s.state === 'live' || s.state === 'behind') && s.lagMs > 0) parts.push(` · ${(s.lagMs / 1000).toFixed(1)} s behind the source`);
     if (s.error) parts.push(' · ', h('code', { 'data-testid': 'live-error-code' }, s.error.code), ` ${s.error.message}`);
-    if (s.state === 'reconnecting' && s.retryAtMs) parts.push(` · retry in ${Math.max(0, Math.round((s.retryAtMs - Date.now()) / 1000))} s`);
+    if (s.state === 'reconnecting' && s.retryAtMs)
+      parts.push(` · retry in ${Math.max(0, Math.round((s.retryAtMs - Date.now()) / 1000))} s`);
     if (s.state === 'waiting') parts.push(' · waiting for a webcam publisher');
     replace(statusLine, parts);
   }
@@ -229,7 +268,10 @@ export function mountLive(root, ctx, selectedId) {
     }
     startBtn.hidden = true;
     stopBtn.hidden = false;
-    replace(webcamMsg, h('p', { class: 'muted', 'data-testid': 'webcam-state', 'data-state': 'publishing' }, `Publishing to camera ${webcam.camera.id}.`));
+    replace(
+      webcamMsg,
+      h('p', { class: 'muted', 'data-testid': 'webcam-state', 'data-state': 'publishing' }, `Publishing to camera ${webcam.camera.id}.`),
+    );
     await loadCameras().catch((e) => replace(listError, errorView(e, 'Cannot load cameras')));
     select(webcam.camera.id);
   }

@@ -16,22 +16,31 @@ export function createSegmentBar({ segments, durationMs, classes, onSeek }) {
   const pct = (ms) => `${((ms / total) * 100).toFixed(3)}%`;
   const blocks = segments.map((s, i) => {
     const text = `${s.label} ${(s.startMs / 1000).toFixed(1)}–${(s.endMs / 1000).toFixed(1)} s (${prob(s.confidence)})`;
-    return h('button', {
-      type: 'button',
-      class: 'segment',
-      'data-testid': 'segment',
-      'data-index': i,
-      'data-label': s.label,
-      'data-start-ms': s.startMs,
-      'data-end-ms': s.endMs,
-      style: `left:${pct(s.startMs)};width:${pct(s.endMs - s.startMs)};background:${colorFor(s.label, classes)}`,
-      title: text,
-      'aria-label': `Play from ${text}`,
-      onclick: () => onSeek(s.startMs),
-    }, h('span', { class: 'segment-text', 'aria-hidden': 'true' }, s.label));
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: 'segment',
+        'data-testid': 'segment',
+        'data-index': i,
+        'data-label': s.label,
+        'data-start-ms': s.startMs,
+        'data-end-ms': s.endMs,
+        style: `left:${pct(s.startMs)};width:${pct(s.endMs - s.startMs)};background:${colorFor(s.label, classes)}`,
+        title: text,
+        'aria-label': `Play from ${text}`,
+        onclick: () => onSeek(s.startMs),
+      },
+      h('span', { class: 'segment-text', 'aria-hidden': 'true' }, s.label),
+    );
   });
   const playhead = h('div', { class: 'playhead', 'aria-hidden': 'true' });
-  const bar = h('div', { class: 'segment-bar', role: 'group', 'aria-label': 'Segments: click one to play from its start', 'data-testid': 'segment-bar' }, blocks, playhead);
+  const bar = h(
+    'div',
+    { class: 'segment-bar', role: 'group', 'aria-label': 'Segments: click one to play from its start', 'data-testid': 'segment-bar' },
+    blocks,
+    playhead,
+  );
   const element = h('div', { class: 'segment-box' }, bar, legend(classes));
   let current = -1;
 

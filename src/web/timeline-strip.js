@@ -14,10 +14,17 @@ import { h } from './dom.js';
 export function createTimelineStrip({ classes, windowMs = 60_000, cellMs = 1000 }) {
   const n = Math.round(windowMs / cellMs);
   const cells = Array.from({ length: n }, () => h('div', { class: 'cell', 'data-testid': 'strip-cell' }));
-  const strip = h('div', { class: 'strip', role: 'img', 'data-testid': 'timeline-strip', 'aria-label': 'Labels over the last minute: no labels yet' }, cells);
-  const element = h('figure', { class: 'strip-box' },
+  const strip = h(
+    'div',
+    { class: 'strip', role: 'img', 'data-testid': 'timeline-strip', 'aria-label': 'Labels over the last minute: no labels yet' },
+    cells,
+  );
+  const element = h(
+    'figure',
+    { class: 'strip-box' },
     strip,
-    h('figcaption', {}, h('span', { class: 'strip-axis' }, `−${Math.round(windowMs / 1000)} s`, h('span', {}, 'now')), legend(classes)));
+    h('figcaption', {}, h('span', { class: 'strip-axis' }, `−${Math.round(windowMs / 1000)} s`, h('span', {}, 'now')), legend(classes)),
+  );
   const buckets = new Map();
   let newest = -Infinity;
 
@@ -37,7 +44,9 @@ export function createTimelineStrip({ classes, windowMs = 60_000, cellMs = 1000 
         cell.removeAttribute('title');
       }
     });
-    const summary = Object.entries(counts).map(([l, c]) => `${l} ${c} s`).join(', ');
+    const summary = Object.entries(counts)
+      .map(([l, c]) => `${l} ${c} s`)
+      .join(', ');
     strip.setAttribute('aria-label', `Labels over the last minute: ${summary || 'no labels yet'}`);
   }
 

@@ -14,14 +14,21 @@ export function createUploadForm({ api, models, onUploaded }) {
   const status = h('div', { role: 'status', 'data-testid': 'upload-status' });
   let pending;
 
-  const form = h('form', { class: 'upload', 'data-testid': 'upload-form', onsubmit: onSubmit },
+  const form = h(
+    'form',
+    { class: 'upload', 'data-testid': 'upload-form', onsubmit: onSubmit },
     h('div', { class: 'field' }, h('label', { for: 'upload-file' }, 'Video file'), file),
     h('div', { class: 'field' }, h('label', { for: 'upload-model' }, 'Model'), model),
     h('div', { class: 'field' }, submit, progress),
-    status);
+    status,
+  );
 
   models.then(
-    (list) => replace(model, list.map((m) => h('option', { value: m.name, selected: m.default }, m.name))),
+    (list) =>
+      replace(
+        model,
+        list.map((m) => h('option', { value: m.name, selected: m.default }, m.name)),
+      ),
     (e) => replace(status, errorView(e, 'Cannot load models')),
   );
 

@@ -25,7 +25,8 @@ function webcamCameraId() {
 async function ensureCamera(api, id, model) {
   const cam = (await api.cameras()).find((c) => c.id === id);
   if (!cam) return api.createCamera({ id, name: 'Webcam (this browser)', source: 'webcam', model });
-  if (cam.source !== 'webcam') throw Object.assign(new Error(`camera ${id} exists and reads ${cam.source}, not a webcam`), { code: 'VIGIL_ERR_CONFLICT' });
+  if (cam.source !== 'webcam')
+    throw Object.assign(new Error(`camera ${id} exists and reads ${cam.source}, not a webcam`), { code: 'VIGIL_ERR_CONFLICT' });
   return cam.model === model ? cam : api.updateCamera(id, { model });
 }
 
@@ -38,11 +39,15 @@ async function ensureCamera(api, id, model) {
  * @throws ApiError, or a DOMException from getUserMedia (its name is the code)
  */
 export async function startWebcam({ api, model, onEnd }) {
-  if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('this browser gives no camera access here (it needs https or localhost)'), { code: 'NO_MEDIA_DEVICES' });
-  if (typeof MediaRecorder === 'undefined') throw Object.assign(new Error('this browser has no MediaRecorder'), { code: 'NO_MEDIA_RECORDER' });
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false }).catch((e) => {
-    throw Object.assign(new Error(e.message || 'camera access refused'), { code: e.name || 'MEDIA_ERROR' });
-  });
+  if (!navigator.mediaDevices?.getUserMedia)
+    throw Object.assign(new Error('this browser gives no camera access here (it needs https or localhost)'), { code: 'NO_MEDIA_DEVICES' });
+  if (typeof MediaRecorder === 'undefined')
+    throw Object.assign(new Error('this browser has no MediaRecorder'), { code: 'NO_MEDIA_RECORDER' });
+  const stream = await navigator.mediaDevices
+    .getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
+    .catch((e) => {
+      throw Object.assign(new Error(e.message || 'camera access refused'), { code: e.name || 'MEDIA_ERROR' });
+    });
   const stopTracks = () => stream.getTracks().forEach((t) => t.stop());
   let camera;
   let ws;
@@ -89,6 +94,7 @@ function openSocket(url) {
       ws.onerror = null;
       resolve(ws);
     };
-    ws.onclose = (e) => reject(Object.assign(new Error(`the ingest socket closed before it opened (${e.code})`), { code: e.reason || `WS_CLOSE_${e.code}` }));
+    ws.onclose = (e) =>
+      reject(Object.assign(new Error(`the ingest socket closed before it opened (${e.code})`), { code: e.reason || `WS_CLOSE_${e.code}` }));
   });
 }

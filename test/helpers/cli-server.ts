@@ -28,7 +28,9 @@ export async function startCliServer(args: string[] = [], env: NodeJS.ProcessEnv
   });
   let err = '';
   child.stderr?.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on('exit', (code, signal) => done({ code, signal })),
+  );
   const url = await new Promise<string>((done, fail) => {
     let out = '';
     const timer = setTimeout(() => fail(new Error(`vigil serve did not start within 60 s; stderr:\n${err}`)), 60_000);

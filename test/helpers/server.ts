@@ -12,7 +12,10 @@ export interface TestServer {
   dataDir: string;
   url: string;
   /** `fetch` against the server, JSON in and out. */
-  api(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    path: string,
+    init?: { method?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Restarts on the same data folder (persistence, crash recovery). */
   restart(overrides?: ServerConfigInput): Promise<void>;
   stop(): Promise<void>;
@@ -65,7 +68,11 @@ export interface TestClient {
   messages: ServerMessage[];
   send(msg: unknown): void;
   /** Resolves with the first message (already received or future) that matches. */
-  next<T extends ServerMessage['type']>(type: T, match?: (m: Extract<ServerMessage, { type: T }>) => boolean, timeoutMs?: number): Promise<Extract<ServerMessage, { type: T }>>;
+  next<T extends ServerMessage['type']>(
+    type: T,
+    match?: (m: Extract<ServerMessage, { type: T }>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Extract<ServerMessage, { type: T }>>;
   /** Resolves when the socket closes, with the close code and reason. */
   closed: Promise<{ code: number; reason: string }>;
   close(): void;
@@ -79,7 +86,9 @@ export async function connect(url: string): Promise<TestClient> {
     messages.push(JSON.parse(d.toString()));
     for (const w of waiters) w();
   });
-  const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((done) =>
+    ws.on('close', (code, reason) => done({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((done, fail) => {
     ws.once('open', done);
     ws.once('error', fail);

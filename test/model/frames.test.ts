@@ -18,7 +18,12 @@ describe('a model decodes its own frames (frames.ts)', function () {
 
   it('decodes at the CNN side, twice it where the input crops, at the trained rate', () => {
     expect(framesFor(fight)).to.deep.equal({ width: 448, height: 448, fps: 8, input: 'motioncrop' });
-    expect(framesFor({ input: 'framediff', inputSize: 224, fps: 6 })).to.deep.equal({ width: 224, height: 224, fps: 6, input: 'framediff' });
+    expect(framesFor({ input: 'framediff', inputSize: 224, fps: 6 })).to.deep.equal({
+      width: 224,
+      height: 224,
+      fps: 6,
+      input: 'framediff',
+    });
     expect(framesFor({ input: 'frame', inputSize: 192, fps: 8 })).to.deep.equal({ width: 192, height: 192, fps: 8, input: 'frame' });
     expect(modelFrames(fight).frameSpec).to.deep.equal(framesFor(fight));
   });
@@ -58,7 +63,9 @@ describe('a model decodes its own frames (frames.ts)', function () {
       } catch (e) {
         expect(e).to.be.instanceOf(VigilError);
         expect((e as VigilError).code).to.equal('VIGIL_ERR_INVALID_ARGUMENT');
-        expect((e as VigilError).message).to.equal('invalid argument: the model decodes at 448x448; width and height are not options (openFrames decodes at other sizes)');
+        expect((e as VigilError).message).to.equal(
+          'invalid argument: the model decodes at 448x448; width and height are not options (openFrames decodes at other sizes)',
+        );
       }
     }
   });

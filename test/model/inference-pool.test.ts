@@ -35,7 +35,10 @@ describe('model/workers: the inference pool', function () {
         const size = decodeSide(model.manifest.input, model.manifest.inputSize);
         const clipFrames = await Promise.all(clips.map((c) => frames(c, 8, size)));
         const streams = await Promise.all(clips.map(() => pool.open(name)));
-        expect(pool.figures().map((w) => w.streams), 'spread over both workers').to.deep.equal([2, 1]);
+        expect(
+          pool.figures().map((w) => w.streams),
+          'spread over both workers',
+        ).to.deep.equal([2, 1]);
         const here = clips.map(() => createLabeler(model));
         for (let i = 0; i < 8; i++) {
           const got = await Promise.all(streams.map((s, j) => s.label(copy(clipFrames[j][i]))));
@@ -73,8 +76,14 @@ describe('model/workers: the inference pool', function () {
       const source = fixture('fight-fi002.mp4');
       // A live stream on the worker too: the clip goes to the other one.
       const live = await pool.open('fight');
-      const [got, want] = await Promise.all([pool.labelClip('fight', source, { onProgress: (t) => progress.push(t) }), labelClip(source, model)]);
-      expect(pool.figures().map((w) => w.streams), 'the clip counted while it ran, not after').to.deep.equal([1, 0]);
+      const [got, want] = await Promise.all([
+        pool.labelClip('fight', source, { onProgress: (t) => progress.push(t) }),
+        labelClip(source, model),
+      ]);
+      expect(
+        pool.figures().map((w) => w.streams),
+        'the clip counted while it ran, not after',
+      ).to.deep.equal([1, 0]);
       live.close();
       expect(got.segments).to.deep.equal(want.segments);
       expect(got.frames.map((f) => f.label)).to.deep.equal(want.frames.map((f) => f.label));

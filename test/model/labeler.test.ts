@@ -24,7 +24,7 @@ describe('labeler on the shipped fight model', function () {
     const batched = createLabeler(model);
     const a: number[] = [];
     const b: number[] = [];
-    for (const f of frames) a.push(...(await live.label(f)).probs as Float32Array);
+    for (const f of frames) a.push(...((await live.label(f)).probs as Float32Array));
     for (let i = 0; i < frames.length; i += 8) {
       for (const p of await batched.labelBatch(frames.slice(i, i + 8))) b.push(...(p.probs as Float32Array));
     }

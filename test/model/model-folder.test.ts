@@ -82,16 +82,41 @@ describe('model folder', () => {
       m.classes = ['a', 'a'];
       m.fps = -1;
     });
-    expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /fps: Number must be greater than 0; classes: class names must be unique/);
+    expectCode(
+      () => readManifest(dir),
+      'VIGIL_ERR_MODEL_INVALID',
+      /fps: Number must be greater than 0; classes: class names must be unique/,
+    );
   });
 
   it('reads the training record typed, keeps keys it does not know, and names a wrong field in it', () => {
-    edit((m) => (m.training = { kind: 'spans', clips: 3, fromANewerVersion: { x: 1 }, final: { trainClips: 2, earlyStoppingClips: 1, epochs: 9, bestEpoch: 4, note: 'kept' } }));
-    expect(readManifest(dir).training).to.deep.equal({ kind: 'spans', clips: 3, fromANewerVersion: { x: 1 }, final: { trainClips: 2, earlyStoppingClips: 1, epochs: 9, bestEpoch: 4, note: 'kept' } });
+    edit(
+      (m) =>
+        (m.training = {
+          kind: 'spans',
+          clips: 3,
+          fromANewerVersion: { x: 1 },
+          final: { trainClips: 2, earlyStoppingClips: 1, epochs: 9, bestEpoch: 4, note: 'kept' },
+        }),
+    );
+    expect(readManifest(dir).training).to.deep.equal({
+      kind: 'spans',
+      clips: 3,
+      fromANewerVersion: { x: 1 },
+      final: { trainClips: 2, earlyStoppingClips: 1, epochs: 9, bestEpoch: 4, note: 'kept' },
+    });
     edit((m) => (m.training = { final: { trainClips: 'all', earlyStoppingClips: 1, epochs: 9, bestEpoch: 4 }, crossValidation: null }));
-    expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /manifest\.json: training\.final\.trainClips: Expected number, received string$/);
+    expectCode(
+      () => readManifest(dir),
+      'VIGIL_ERR_MODEL_INVALID',
+      /manifest\.json: training\.final\.trainClips: Expected number, received string$/,
+    );
     edit((m) => (m.training = { kind: 'frames' }));
-    expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /training\.kind: expected 'spans', or no kind for a model trained on class folders$/);
+    expectCode(
+      () => readManifest(dir),
+      'VIGIL_ERR_MODEL_INVALID',
+      /training\.kind: expected 'spans', or no kind for a model trained on class folders$/,
+    );
   });
 
   it('reads every shipped manifest', () => {
@@ -99,7 +124,10 @@ describe('model folder', () => {
       const m = readManifest(resolveModelDir(name));
       expect(m.training.kind, name).to.equal(name === 'fall' ? 'spans' : undefined);
       expect(m.training.final?.trainClips, name).to.be.a('number');
-      expect(m.training.crossValidation?.pooled.perClass.map((c) => c.label), name).to.deep.equal(m.classes);
+      expect(
+        m.training.crossValidation?.pooled.perClass.map((c) => c.label),
+        name,
+      ).to.deep.equal(m.classes);
     }
   });
 

@@ -78,7 +78,8 @@ describe('model/motion-crop', () => {
     const plain = createFrameEncoder({ mode: 'framediff', scale: SCALE, offset: OFFSET, size: SIZE, maxBatch: 1, owner: 'test' });
     const half = (f: Uint8Array) => {
       const out = new Uint8Array(SIZE * SIZE * 3);
-      for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) out.set(f.subarray(((2 * y) * D + 2 * x) * 3, ((2 * y) * D + 2 * x) * 3 + 3), (y * SIZE + x) * 3);
+      for (let y = 0; y < SIZE; y++)
+        for (let x = 0; x < SIZE; x++) out.set(f.subarray((2 * y * D + 2 * x) * 3, (2 * y * D + 2 * x) * 3 + 3), (y * SIZE + x) * 3);
       return { width: SIZE, height: SIZE, data: out };
     };
     plain.encode([half(frames[6])]);
@@ -102,7 +103,11 @@ describe('model/motion-crop', () => {
   it('is refused frames of the CNN size, with a coded error naming the decoded size', () => {
     const enc = createFrameEncoder({ mode: 'motioncrop', scale: SCALE, offset: OFFSET, size: SIZE, maxBatch: 2, owner: 'model fight' });
     const small = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 3) };
-    expectCoded(thrown(() => enc.encode([small])), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: frame is 224x224; model fight takes 448x448');
+    expectCoded(
+      thrown(() => enc.encode([small])),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'invalid argument: frame is 224x224; model fight takes 448x448',
+    );
     expect(enc.encode([{ width: D, height: D, data: frame(0, 0) }])).to.have.length(SIZE * SIZE * 3);
   });
 

@@ -64,7 +64,9 @@ describe('model: motion gating', function () {
     try {
       const batcher = createStreamBatcher(fall);
       const s = batcher.open({ gate: 1 });
-      const f = (await frames(await clips.clip('still-192.mp4', { width: 192, height: 192, fps: 8, durationS: 1, pattern: 'corner' }), 192))[0];
+      const f = (
+        await frames(await clips.clip('still-192.mp4', { width: 192, height: 192, fps: 8, durationS: 1, pattern: 'corner' }), 192)
+      )[0];
       expect((await s.label(f)).gated).to.equal(undefined);
     } finally {
       fall.dispose();

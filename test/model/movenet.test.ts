@@ -28,12 +28,25 @@ function standing(): Float32Array {
   const kp = new Float32Array(17 * 3);
   const put = (i: number, y: number, x: number, s = 0.9) => kp.set([y, x, s], i * 3);
   put(0, 0.25, 0.5); // nose
-  for (const [i, dx] of [[1, -0.01], [2, 0.01], [3, -0.02], [4, 0.02]] as const) put(i, 0.24, 0.5 + dx);
-  put(5, 0.35, 0.45); put(6, 0.35, 0.55); // shoulders
-  put(7, 0.45, 0.43); put(8, 0.45, 0.57); put(9, 0.55, 0.42); put(10, 0.55, 0.58);
-  put(11, 0.55, 0.47); put(12, 0.55, 0.53); // hips
-  put(13, 0.65, 0.47); put(14, 0.65, 0.53);
-  put(15, 0.75, 0.47, 0.1); put(16, 0.75, 0.53, 0.1); // ankles, barely seen
+  for (const [i, dx] of [
+    [1, -0.01],
+    [2, 0.01],
+    [3, -0.02],
+    [4, 0.02],
+  ] as const)
+    put(i, 0.24, 0.5 + dx);
+  put(5, 0.35, 0.45);
+  put(6, 0.35, 0.55); // shoulders
+  put(7, 0.45, 0.43);
+  put(8, 0.45, 0.57);
+  put(9, 0.55, 0.42);
+  put(10, 0.55, 0.58);
+  put(11, 0.55, 0.47);
+  put(12, 0.55, 0.53); // hips
+  put(13, 0.65, 0.47);
+  put(14, 0.65, 0.53);
+  put(15, 0.75, 0.47, 0.1);
+  put(16, 0.75, 0.53, 0.1); // ankles, barely seen
   return kp;
 }
 
@@ -129,7 +142,14 @@ describe('movenet_lightning extractor', function () {
 
   async function features(from: Frame[]): Promise<Float32Array> {
     const entry = extractorEntry('movenet_lightning');
-    const enc = createFrameEncoder({ mode: 'frame', scale: entry.pixelScale, offset: entry.pixelOffset, size: S, maxBatch: from.length, owner: 'test' });
+    const enc = createFrameEncoder({
+      mode: 'frame',
+      scale: entry.pixelScale,
+      offset: entry.pixelOffset,
+      size: S,
+      maxBatch: from.length,
+      owner: 'test',
+    });
     return extractor.extract(enc.encode(from), from.length);
   }
 
@@ -170,7 +190,11 @@ describe('movenet_lightning extractor', function () {
   });
 
   it('rejects a batch of the wrong size with a coded error', async () => {
-    expectCoded(await rejection(extractor.extract(new Float32Array(10), 1)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: 10 floats for a batch of 1 ${S}x${S}x3 frames`);
+    expectCoded(
+      await rejection(extractor.extract(new Float32Array(10), 1)),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: 10 floats for a batch of 1 ${S}x${S}x3 frames`,
+    );
   });
 
   it('runs on the engine (ort through its own graph conversion); a model using it (with deltas) labels a clip', async () => {
@@ -219,7 +243,8 @@ describe('movenet_lightning extractor', function () {
         const a: number[] = [];
         const b: number[] = [];
         for (const f of frames) a.push(...Array.from((await live.label(f)).probs));
-        for (let i = 0; i < frames.length; i += 5) for (const p of await batched.labelBatch(frames.slice(i, i + 5))) b.push(...Array.from(p.probs));
+        for (let i = 0; i < frames.length; i += 5)
+          for (const p of await batched.labelBatch(frames.slice(i, i + 5))) b.push(...Array.from(p.probs));
         expect(a).to.have.length(2 * frames.length);
         for (let i = 0; i < a.length; i++) expect(b[i]).to.be.closeTo(a[i], 1e-5);
         for (let i = 0; i < a.length; i++) expect(timeline.frames[i >> 1].probs[i & 1]).to.be.closeTo(a[i], 1e-4);

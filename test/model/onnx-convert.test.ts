@@ -42,25 +42,54 @@ function coverageNet(): tf.LayersModel {
   const L = tf.layers;
   const seed = (s: number) => tf.initializers.glorotUniform({ seed: s });
   const x = tf.input({ shape: [18, 20, 3], name: 'image' });
-  const p = L.zeroPadding2d({ padding: [[1, 2], [0, 1]] }).apply(x) as tf.SymbolicTensor;
-  const c1 = L.conv2d({ filters: 8, kernelSize: 3, strides: 2, activation: 'relu', kernelInitializer: seed(1), biasInitializer: seed(2) }).apply(p);
+  const p = L.zeroPadding2d({
+    padding: [
+      [1, 2],
+      [0, 1],
+    ],
+  }).apply(x) as tf.SymbolicTensor;
+  const c1 = L.conv2d({
+    filters: 8,
+    kernelSize: 3,
+    strides: 2,
+    activation: 'relu',
+    kernelInitializer: seed(1),
+    biasInitializer: seed(2),
+  }).apply(p);
   const b1 = L.batchNormalization().apply(c1);
-  const d1 = L.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, depthwiseInitializer: seed(3), biasInitializer: seed(4), useBias: true }).apply(b1);
+  const d1 = L.depthwiseConv2d({
+    kernelSize: 3,
+    strides: 2,
+    padding: 'same',
+    depthMultiplier: 2,
+    depthwiseInitializer: seed(3),
+    biasInitializer: seed(4),
+    useBias: true,
+  }).apply(b1);
   const b2 = L.batchNormalization().apply(d1);
   const r1 = L.reLU({ maxValue: 6 }).apply(b2);
   const c2 = L.conv2d({ filters: 16, kernelSize: 1, useBias: false, kernelInitializer: seed(5) }).apply(r1) as tf.SymbolicTensor;
   const b3 = L.batchNormalization().apply(c2) as tf.SymbolicTensor;
   const a = L.add().apply([b3, c2]);
-  const pad2 = L.zeroPadding2d({ padding: [[1, 0], [1, 0]] }).apply(a);
+  const pad2 = L.zeroPadding2d({
+    padding: [
+      [1, 0],
+      [1, 0],
+    ],
+  }).apply(a);
   const ap = L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(pad2);
   const act = L.activation({ activation: 'tanh', name: 'map' }).apply(ap) as tf.SymbolicTensor;
   const c3 = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: seed(6), biasInitializer: seed(7) }).apply(act);
   const b4 = L.batchNormalization({ center: false }).apply(c3);
   const r2 = L.reLU().apply(b4);
   const gap = L.globalAveragePooling2d({}).apply(r2);
-  const dn = L.dense({ units: 3, activation: 'relu', useBias: false, kernelInitializer: seed(8), name: 'pooled' }).apply(gap) as tf.SymbolicTensor;
+  const dn = L.dense({ units: 3, activation: 'relu', useBias: false, kernelInitializer: seed(8), name: 'pooled' }).apply(
+    gap,
+  ) as tf.SymbolicTensor;
   const f = L.flatten().apply(act);
-  const d = L.dense({ units: 5, activation: 'softmax', kernelInitializer: seed(9), biasInitializer: seed(10), name: 'scores' }).apply(f) as tf.SymbolicTensor;
+  const d = L.dense({ units: 5, activation: 'softmax', kernelInitializer: seed(9), biasInitializer: seed(10), name: 'scores' }).apply(
+    f,
+  ) as tf.SymbolicTensor;
   const model = tf.model({ inputs: x, outputs: [d, dn, act], name: 'coverage' });
   randomizeBatchNorms(model);
   return model;
@@ -105,7 +134,9 @@ describe('ONNX conversion (onnxruntime-node)', function () {
         .to.throw(VigilError)
         .that.satisfies((e: VigilError) => e.code === 'VIGIL_ERR_ONNX_UNSUPPORTED')
         .and.has.property('message')
-        .that.matches(/^cannot convert to ONNX: layer "the_pool" \(class MaxPooling2D\): no ONNX converter for this class; supported: .*Conv2D/);
+        .that.matches(
+          /^cannot convert to ONNX: layer "the_pool" \(class MaxPooling2D\): no ONNX converter for this class; supported: .*Conv2D/,
+        );
     } finally {
       model.dispose();
     }
@@ -116,7 +147,10 @@ describe('ONNX conversion (onnxruntime-node)', function () {
     const model = tf.model({ inputs: x, outputs: tf.layers.activation({ activation: 'sigmoid' }).apply(x) as tf.SymbolicTensor });
     const session = createSession(convertLayersModel(model, { inputNames: ['v'], outputNames: ['y'] }));
     model.dispose();
-    expect(() => session.run({ w: { data: new Float32Array(4), dims: [1, 4] } })).to.throw(VigilError, 'invalid argument: no input "v"; the graph takes v');
+    expect(() => session.run({ w: { data: new Float32Array(4), dims: [1, 4] } })).to.throw(
+      VigilError,
+      'invalid argument: no input "v"; the graph takes v',
+    );
     expect(session.run({ v: { data: new Float32Array(4), dims: [1, 4] } }).y).to.deep.equal(new Float32Array([0.5, 0.5, 0.5, 0.5]));
     session.dispose();
     session.dispose();
@@ -192,7 +226,9 @@ describe('ONNX conversion (onnxruntime-node)', function () {
   describe('cache', () => {
     function tinyExtractorNet(): tf.LayersModel {
       const x = tf.input({ shape: [16, 16, 3] });
-      const c = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(x);
+      const c = tf.layers
+        .conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })
+        .apply(x);
       const y = tf.layers.globalAveragePooling2d({}).apply(c) as tf.SymbolicTensor;
       return tf.model({ inputs: x, outputs: y });
     }
@@ -273,7 +309,9 @@ describe('ONNX conversion (onnxruntime-node)', function () {
     expect(auto.name).to.equal('ort');
     const batch = Math.min(2, availableParallelism());
     expect(auto.ort?.threads).to.deep.equal({ live: 1, batch });
-    expect(describeEngine(auto)).to.match(new RegExp(`^ort \\(onnxruntime-node \\d+\\.\\d+\\.\\d+; threads per run: 1 live, ${batch} batched\\): first choice$`));
+    expect(describeEngine(auto)).to.match(
+      new RegExp(`^ort \\(onnxruntime-node \\d+\\.\\d+\\.\\d+; threads per run: 1 live, ${batch} batched\\): first choice$`),
+    );
     const tfjs = await chooseEngine({ VIGIL_ENGINE: 'tfjs' });
     expect(describeEngine(tfjs)).to.match(/^tfjs \(\w+.*\): forced by VIGIL_ENGINE$/);
     expect((await chooseEngine({ VIGIL_ORT_THREADS: '3' })).ort?.threads).to.deep.equal({ live: 3, batch: 3 });

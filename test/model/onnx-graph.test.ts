@@ -24,7 +24,13 @@ function graphBuilder() {
   const nodes: TfNode[] = [];
   const specs: GraphWeightSpec[] = [];
   const chunks: Buffer[] = [];
-  const konst = (name: string, shape: number[], values: ArrayLike<number>, dtype: 'float32' | 'int32' = 'float32', half = false): string => {
+  const konst = (
+    name: string,
+    shape: number[],
+    values: ArrayLike<number>,
+    dtype: 'float32' | 'int32' = 'float32',
+    half = false,
+  ): string => {
     nodes.push({ name, op: 'Const', attr: { dtype: A.type(dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32'), value: { tensor: {} } } });
     if (half) {
       // float16 storage, as MoveNet's weights: tfjs and the converter both dequantise.
@@ -45,7 +51,11 @@ function graphBuilder() {
     return name;
   };
   const placeholder = (name: string, shape: number[]): string => {
-    nodes.push({ name, op: 'Placeholder', attr: { dtype: A.type('DT_FLOAT'), shape: { shape: { dim: shape.map((d) => ({ size: String(d) })) } } } });
+    nodes.push({
+      name,
+      op: 'Placeholder',
+      attr: { dtype: A.type('DT_FLOAT'), shape: { shape: { dim: shape.map((d) => ({ size: String(d) })) } } },
+    });
     return name;
   };
   const build = (outputs: string[]): { json: TfGraphModelJson; weights: Uint8Array } => {
@@ -72,7 +82,13 @@ function toHalf(v: number): number {
   return sign | (exp << 10) | frac;
 }
 
-async function runTfjs(json: TfGraphModelJson, weights: Uint8Array, x: Float32Array, shape: number[], outputs: string[]): Promise<Float32Array[]> {
+async function runTfjs(
+  json: TfGraphModelJson,
+  weights: Uint8Array,
+  x: Float32Array,
+  shape: number[],
+  outputs: string[],
+): Promise<Float32Array[]> {
   const model = await loadGraphModelFromMemory(json, weights);
   try {
     return tf.tidy(() => {
@@ -94,21 +110,55 @@ describe('ONNX graph converter (tfjs graph models)', function () {
     const x = placeholder('x', S);
     // Convolutions: stride 2 SAME on an even width (TF's asymmetric pads), fused bias + relu6;
     // depthwise with multiplier 2, fused bias + relu; depthwise VALID without bias.
-    const conv = op('conv', '_FusedConv2D', [x, konst('W', [3, 3, 3, 4], uniform(108, 1, -1, 1), 'float32', true), konst('B', [4], uniform(4, 2, -1, 1))], {
-      strides: A.ints([1, 2, 2, 1]), padding: A.s('SAME'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]),
-      fused_ops: A.strs(['BiasAdd', 'Relu6']), num_args: A.i(1), epsilon: { f: 0 }, explicit_paddings: A.ints([]),
-    });
-    const dw = op('dw', 'FusedDepthwiseConv2dNative', [conv, konst('Wd', [3, 3, 4, 2], uniform(72, 3, -1, 1)), konst('Bd', [8], uniform(8, 4, -1, 1))], {
-      strides: A.ints([1, 1, 1, 1]), padding: A.s('SAME'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]),
-      fused_ops: A.strs(['BiasAdd', 'Relu']), num_args: A.i(1), explicit_paddings: A.ints([]),
-    });
+    const conv = op(
+      'conv',
+      '_FusedConv2D',
+      [x, konst('W', [3, 3, 3, 4], uniform(108, 1, -1, 1), 'float32', true), konst('B', [4], uniform(4, 2, -1, 1))],
+      {
+        strides: A.ints([1, 2, 2, 1]),
+        padding: A.s('SAME'),
+        data_format: A.s('NHWC'),
+        dilations: A.ints([1, 1, 1, 1]),
+        fused_ops: A.strs(['BiasAdd', 'Relu6']),
+        num_args: A.i(1),
+        epsilon: { f: 0 },
+        explicit_paddings: A.ints([]),
+      },
+    );
+    const dw = op(
+      'dw',
+      'FusedDepthwiseConv2dNative',
+      [conv, konst('Wd', [3, 3, 4, 2], uniform(72, 3, -1, 1)), konst('Bd', [8], uniform(8, 4, -1, 1))],
+      {
+        strides: A.ints([1, 1, 1, 1]),
+        padding: A.s('SAME'),
+        data_format: A.s('NHWC'),
+        dilations: A.ints([1, 1, 1, 1]),
+        fused_ops: A.strs(['BiasAdd', 'Relu']),
+        num_args: A.i(1),
+        explicit_paddings: A.ints([]),
+      },
+    );
     const dv = op('dv', 'DepthwiseConv2dNative', [dw, konst('Wv', [2, 2, 8, 1], uniform(32, 5, -1, 1))], {
-      strides: A.ints([1, 1, 1, 1]), padding: A.s('VALID'), data_format: A.s('NHWC'), dilations: A.ints([1, 1, 1, 1]), explicit_paddings: A.ints([]),
+      strides: A.ints([1, 1, 1, 1]),
+      padding: A.s('VALID'),
+      data_format: A.s('NHWC'),
+      dilations: A.ints([1, 1, 1, 1]),
+      explicit_paddings: A.ints([]),
     });
     // The three resize coordinate modes.
-    const ra = op('resize_align', 'ResizeBilinear', [dw, konst('size_a', [2], [5, 7], 'int32')], { align_corners: A.b(true), half_pixel_centers: A.b(false) });
-    const rq = op('resize_asym', 'ResizeBilinear', [dw, konst('size_q', [2], [6, 9], 'int32')], { align_corners: A.b(false), half_pixel_centers: A.b(false) });
-    const rh = op('resize_half', 'ResizeBilinear', [dv, konst('size_h', [2], [6, 8], 'int32')], { align_corners: A.b(false), half_pixel_centers: A.b(true) });
+    const ra = op('resize_align', 'ResizeBilinear', [dw, konst('size_a', [2], [5, 7], 'int32')], {
+      align_corners: A.b(true),
+      half_pixel_centers: A.b(false),
+    });
+    const rq = op('resize_asym', 'ResizeBilinear', [dw, konst('size_q', [2], [6, 9], 'int32')], {
+      align_corners: A.b(false),
+      half_pixel_centers: A.b(false),
+    });
+    const rh = op('resize_half', 'ResizeBilinear', [dv, konst('size_h', [2], [6, 8], 'int32')], {
+      align_corners: A.b(false),
+      half_pixel_centers: A.b(true),
+    });
     // Element-wise, NCHW inside (a per-channel rank-1 constant and a rank-3 one broadcast).
     const sub = op('sub', 'Sub', [rh, konst('mean', [8], uniform(8, 6, -1, 1))]);
     const sq = op('sqd', 'SquaredDifference', [sub, konst('c3', [6, 1, 8], uniform(48, 7, -1, 1))]);
@@ -116,7 +166,9 @@ describe('ONNX graph converter (tfjs graph models)', function () {
     const div = op('div', 'RealDiv', [op('sig', 'Sigmoid', [rt]), op('mul', 'Mul', [rt, konst('two', [], [2])])]);
     // Integer math from the data: floor division of negative values by positive and negative divisors.
     const ints = op('ints', 'Cast', [op('shift', 'Sub', [op('scale', 'Mul', [x, konst('ten', [], [10])]), konst('fifteen', [], [15])])], {
-      SrcT: A.type('DT_FLOAT'), DstT: A.type('DT_INT32'), Truncate: A.b(false),
+      SrcT: A.type('DT_FLOAT'),
+      DstT: A.type('DT_INT32'),
+      Truncate: A.b(false),
     });
     const fd4 = op('fd4', 'FloorDiv', [ints, konst('four', [], [4], 'int32')], { T: A.type('DT_INT32') });
     const fdm3 = op('fdm3', 'FloorDiv', [ints, konst('minus3', [], [-3], 'int32')], { T: A.type('DT_INT32') });
@@ -127,11 +179,20 @@ describe('ONNX graph converter (tfjs graph models)', function () {
     const flat = op('flat', 'Reshape', [dw, konst('flat_shape', [3], [1, -1, 8], 'int32')], { Tshape: A.type('DT_INT32') });
     const am = op('am', 'ArgMax', [flat, konst('am_dim', [], [1], 'int32')], { output_type: A.type('DT_INT32'), Tidx: A.type('DT_INT32') });
     const row = op('row', 'FloorDiv', [am, konst('w4', [], [4], 'int32')], { T: A.type('DT_INT32') });
-    const col = op('col', 'Sub', [am, op('rw', 'Mul', [row, konst('w4b', [], [4], 'int32')], { T: A.type('DT_INT32') })], { T: A.type('DT_INT32') });
+    const col = op('col', 'Sub', [am, op('rw', 'Mul', [row, konst('w4b', [], [4], 'int32')], { T: A.type('DT_INT32') })], {
+      T: A.type('DT_INT32'),
+    });
     const r1 = op('r1', 'Reshape', [row, konst('m1', [1], [-1], 'int32')]);
     const c1 = op('c1', 'Reshape', [col, konst('m1b', [1], [-1], 'int32')]);
-    const idx = op('idx', 'Pack', [konst('zeros8', [8], new Array(8).fill(0), 'int32'), r1, c1], { axis: A.i(1), N: A.i(3), T: A.type('DT_INT32') });
-    const idx4 = op('idx4', 'ConcatV2', [idx, konst('chan', [8, 1], [0, 1, 2, 3, 4, 5, 6, 7], 'int32'), konst('ax1', [], [1], 'int32')], { N: A.i(2), T: A.type('DT_INT32') });
+    const idx = op('idx', 'Pack', [konst('zeros8', [8], new Array(8).fill(0), 'int32'), r1, c1], {
+      axis: A.i(1),
+      N: A.i(3),
+      T: A.type('DT_INT32'),
+    });
+    const idx4 = op('idx4', 'ConcatV2', [idx, konst('chan', [8, 1], [0, 1, 2, 3, 4, 5, 6, 7], 'int32'), konst('ax1', [], [1], 'int32')], {
+      N: A.i(2),
+      T: A.type('DT_INT32'),
+    });
     const picked = op('picked', 'GatherNd', [dw, idx4], { Tparams: A.type('DT_FLOAT'), Tindices: A.type('DT_INT32') });
     const pos = op('pos', 'Cast', [idx], toFloat);
     // Shape ops: unstack / stack along a new axis, squeeze / expand dims, concat of NCHW values.
@@ -178,9 +239,18 @@ describe('ONNX graph converter (tfjs graph models)', function () {
   it('refuses fused ops and inputs it cannot take', () => {
     const { konst, op, placeholder, build } = graphBuilder();
     const x = placeholder('x', [1, 4, 4, 2]);
-    const conv = op('conv', '_FusedConv2D', [x, konst('W', [1, 1, 2, 2], uniform(4, 1, -1, 1)), konst('B', [2], [0, 0]), konst('alpha', [2], [0.1, 0.1])], {
-      strides: A.ints([1, 1, 1, 1]), padding: A.s('VALID'), data_format: A.s('NHWC'), fused_ops: A.strs(['BiasAdd', 'Prelu']), num_args: A.i(2),
-    });
+    const conv = op(
+      'conv',
+      '_FusedConv2D',
+      [x, konst('W', [1, 1, 2, 2], uniform(4, 1, -1, 1)), konst('B', [2], [0, 0]), konst('alpha', [2], [0.1, 0.1])],
+      {
+        strides: A.ints([1, 1, 1, 1]),
+        padding: A.s('VALID'),
+        data_format: A.s('NHWC'),
+        fused_ops: A.strs(['BiasAdd', 'Prelu']),
+        num_args: A.i(2),
+      },
+    );
     const { json, weights } = build([conv]);
     expectCoded(
       thrown(() => convertGraphModel(json, weights)),

@@ -85,7 +85,7 @@ describe('recurrent head', () => {
     expect(tf.memory().numTensors).to.equal(before);
   });
 
-  it('mergeHeads() is the members\' logit average, as one head with their units side by side', () => {
+  it("mergeHeads() is the members' logit average, as one head with their units side by side", () => {
     const members = [2, 5, 9].map((seed) => buildHeadModel(shape, { seed }));
     const before = tf.memory().numTensors;
     const merged = mergeHeads(members);
@@ -96,7 +96,10 @@ describe('recurrent head', () => {
     const expected = new Float32Array(T * shape.numClasses);
     for (let t = 0; t < T; t++) {
       // log-probabilities are logits up to a per-frame constant, which softmax ignores.
-      const mean = Array.from({ length: shape.numClasses }, (_, c) => outs.reduce((a, p) => a + Math.log(p[t * shape.numClasses + c]), 0) / outs.length);
+      const mean = Array.from(
+        { length: shape.numClasses },
+        (_, c) => outs.reduce((a, p) => a + Math.log(p[t * shape.numClasses + c]), 0) / outs.length,
+      );
       const z = mean.reduce((a, v) => a + Math.exp(v), 0);
       mean.forEach((v, c) => (expected[t * shape.numClasses + c] = Math.exp(v) / z));
     }

@@ -45,7 +45,9 @@ describe('model/stream-batcher', function () {
       const [pa, pb] = await Promise.all([sa.label(a[i]), sb.label(b[i])]);
       ia.encode([a[i]]);
       ib.encode([b[i]]);
-      expect(pa.focus).to.deep.equal(ia.focus()).and.to.include({ side: 320 / 448 });
+      expect(pa.focus)
+        .to.deep.equal(ia.focus())
+        .and.to.include({ side: 320 / 448 });
       expect(pb.focus).to.deep.equal(ib.focus());
       focusDiffered ||= JSON.stringify(pa.focus) !== JSON.stringify(pb.focus);
       const [ea, eb] = [await la.label(a[i]), await lb.label(b[i])];

@@ -20,7 +20,11 @@ describe("extractors' weight hashes", function () {
   it('hashes each network once per process; extractors on the same network share it', async () => {
     const p = extractorWeightsHash('mobilenet_v2');
     expect(extractorWeightsHash('mobilenet_v2')).to.equal(p);
-    const [mobilenet, lightning, body] = await Promise.all([p, extractorWeightsHash('movenet_lightning'), extractorWeightsHash('movenet_body')]);
+    const [mobilenet, lightning, body] = await Promise.all([
+      p,
+      extractorWeightsHash('movenet_lightning'),
+      extractorWeightsHash('movenet_body'),
+    ]);
     expect(mobilenet).to.match(/^[0-9a-f]{64}$/);
     expect(lightning).to.equal(body);
     expect(lightning).to.not.equal(mobilenet);

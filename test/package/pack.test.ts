@@ -86,7 +86,12 @@ describe('the npm package, installed into an empty project (npm pack, npm instal
     t = Date.now();
     // What the README tells a user to run; tfjs-node and ffmpeg-static fail to download
     // offline and, being optional, must not fail the install.
-    const install = await run('npm', ['install', join(work, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], project, userEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' }));
+    const install = await run(
+      'npm',
+      ['install', join(work, info.filename), '--prefer-offline', '--no-audit', '--no-fund'],
+      project,
+      userEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' }),
+    );
     expect(install.code, install.stderr).to.equal(0);
     console.log(`      npm install: ${seconds(t)} s`);
     installed = join(project, 'node_modules', 'vigil');
@@ -98,15 +103,35 @@ describe('the npm package, installed into an empty project (npm pack, npm instal
   });
 
   it('carries the built src, the models, the web UI and the demo clip; no tests, benches, scripts or maps', () => {
-    for (const f of ['bin/vigil.js', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'models/fight/manifest.json', 'models/fight/weights.bin', 'models/fall/weights.bin', 'fixtures/demo.mp4', 'fixtures/README.md', 'README.md', 'docs/service.md', 'docs/errors.md']) {
+    for (const f of [
+      'bin/vigil.js',
+      'dist/src/cli/main.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'models/fight/manifest.json',
+      'models/fight/weights.bin',
+      'models/fall/weights.bin',
+      'fixtures/demo.mp4',
+      'fixtures/README.md',
+      'README.md',
+      'docs/service.md',
+      'docs/errors.md',
+    ]) {
       expect(files, f).to.include(f);
     }
     const web = readdirSync(join(ROOT, 'src', 'web')).map((f) => `src/web/${f}`);
     expect(files.filter((f) => f.startsWith('src/')).sort()).to.deep.equal(web.sort());
-    const stray = files.filter((f) => /^(test|bench|scripts|research|\.cache|dist\/(?!src\/))/.test(f) || f.endsWith('.map') || (f.startsWith('fixtures/') && !['fixtures/demo.mp4', 'fixtures/README.md'].includes(f)));
+    const stray = files.filter(
+      (f) =>
+        /^(test|bench|scripts|research|\.cache|dist\/(?!src\/))/.test(f) ||
+        f.endsWith('.map') ||
+        (f.startsWith('fixtures/') && !['fixtures/demo.mp4', 'fixtures/README.md'].includes(f)),
+    );
     expect(stray).to.deep.equal([]);
     // Every compiled file has its source: nothing left over from a file moved or deleted.
-    const orphans = files.filter((f) => f.startsWith('dist/src/')).filter((f) => !existsSync(join(ROOT, f.replace(/^dist\//, '').replace(/\.(js|d\.ts)$/, '.ts'))));
+    const orphans = files
+      .filter((f) => f.startsWith('dist/src/'))
+      .filter((f) => !existsSync(join(ROOT, f.replace(/^dist\//, '').replace(/\.(js|d\.ts)$/, '.ts'))));
     expect(orphans).to.deep.equal([]);
   });
 
@@ -125,19 +150,25 @@ describe('the npm package, installed into an empty project (npm pack, npm instal
     const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'fight-fi002.mp4.json'), 'utf8')) as TimelineJson;
     expect(got.model).to.deep.equal(golden.model);
     expect(got.frames.map((f) => [f.tMs, f.label])).to.deep.equal(golden.frames.map((f) => [f.tMs, f.label]));
-    got.frames.forEach((f, i) => f.probs.forEach((p, c) => expect(p, `frame ${i} class ${c}`).to.be.closeTo(golden.frames[i].probs[c], TOLERANCE)));
+    got.frames.forEach((f, i) =>
+      f.probs.forEach((p, c) => expect(p, `frame ${i} class ${c}`).to.be.closeTo(golden.frames[i].probs[c], TOLERANCE)),
+    );
     expect(got.segments.map((s) => [s.label, s.startMs, s.endMs])).to.deep.equal(golden.segments.map((s) => [s.label, s.startMs, s.endMs]));
   });
 
   it('vigil serve serves the web UI and labels the demo camera, both from the package', async () => {
-    const child = spawn(join(project, 'node_modules', '.bin', 'vigil'), ['serve', '--port', '0', '--data', join(work, 'data')], { cwd: project, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(project, 'node_modules', '.bin', 'vigil'), ['serve', '--port', '0', '--data', join(work, 'data')], {
+      cwd: project,
+      env: userEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     serve = child;
     let err = '';
-    child.stderr!.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const url = await new Promise<string>((done, fail) => {
       let out = '';
-      child.stdout!.on('data', (d) => {
+      child.stdout.on('data', (d) => {
         out += d;
         const m = /serving (http:\/\/\S+?)\/ /.exec(out);
         if (m) done(m[1]);
@@ -154,7 +185,9 @@ describe('the npm package, installed into an empty project (npm pack, npm instal
     expect(script.headers.get('content-type')).to.match(/^(text|application)\/javascript/);
 
     const cameras = (await (await fetch(`${url}/api/cameras`)).json()) as { cameras: Array<{ id: string; source: string; model: string }> };
-    expect(cameras.cameras.map((c) => [c.id, c.source, c.model])).to.deep.equal([['demo', join(installed, 'fixtures', 'demo.mp4'), 'fight']]);
+    expect(cameras.cameras.map((c) => [c.id, c.source, c.model])).to.deep.equal([
+      ['demo', join(installed, 'fixtures', 'demo.mp4'), 'fight'],
+    ]);
     const c = await connect(`${url}/ws`);
     try {
       c.send({ type: 'subscribe', cameras: ['demo'] });

@@ -59,7 +59,12 @@ describe('security: wrong answers to bad input', function () {
     for (const model of ['/etc/passwd', '/etc', '.', '..', '', './models/fight', '../main/package.json', 'FIGHT', 'fight/']) {
       it(`POST /api/cameras with model ${JSON.stringify(model)}: 400 INVALID_ARGUMENT, the same answer whether the path exists or not`, async () => {
         const res = await call('/api/cameras', { method: 'POST', body: { source: 'webcam', model } });
-        expectError(res, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /^invalid argument: model must be a model name \(lowercase letters, digits, - and _\), one of: fall, fight; got /);
+        expectError(
+          res,
+          400,
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          /^invalid argument: model must be a model name \(lowercase letters, digits, - and _\), one of: fall, fight; got /,
+        );
         expect(res.body.error.message).to.not.match(/folder|exist|directory/);
         const other = await call('/api/cameras', { method: 'POST', body: { source: 'webcam', model: '/no/such/thing' } });
         expect(other.body.error.message.replace(/got .*$/, '')).to.equal(res.body.error.message.replace(/got .*$/, ''));
@@ -106,7 +111,11 @@ describe('security: wrong answers to bad input', function () {
     }
 
     it("body-parser's other refusals are coded: an unsupported charset is 415 UNSUPPORTED_MEDIA", async () => {
-      const res = await call('/api/cameras', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json; charset=klingon' } });
+      const res = await call('/api/cameras', {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json; charset=klingon' },
+      });
       expectError(res, 415, 'VIGIL_ERR_UNSUPPORTED_MEDIA', /^unsupported media type: unsupported charset "KLINGON"/);
     });
   });
@@ -120,16 +129,35 @@ describe('security: wrong answers to bad input', function () {
     });
 
     it('event labels must be classes of the model, on create and on update of the merged record', async () => {
-      const bad = await call('/api/cameras', { method: 'POST', body: { id: 'ev', source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight', 'fights'] } } });
-      expectError(bad, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /^invalid argument: record\.labels: "fights" is not a class of model fight \(classes: fight, no_fight\)$/);
-      const ok = await call('/api/cameras', { method: 'POST', body: { id: 'ev', source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight'] } } });
+      const bad = await call('/api/cameras', {
+        method: 'POST',
+        body: { id: 'ev', source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight', 'fights'] } },
+      });
+      expectError(
+        bad,
+        400,
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        /^invalid argument: record\.labels: "fights" is not a class of model fight \(classes: fight, no_fight\)$/,
+      );
+      const ok = await call('/api/cameras', {
+        method: 'POST',
+        body: { id: 'ev', source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight'] } },
+      });
       expect(ok.status).to.equal(201);
       // Changing only the model would leave labels the new model never gives.
       const model = await call('/api/cameras/ev', { method: 'PATCH', body: { model: 'fall' } });
-      expectError(model, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /^invalid argument: record\.labels: "fight" is not a class of model fall \(classes: falling, no_fall\)$/);
+      expectError(
+        model,
+        400,
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        /^invalid argument: record\.labels: "fight" is not a class of model fall \(classes: falling, no_fall\)$/,
+      );
       const labels = await call('/api/cameras/ev', { method: 'PATCH', body: { record: { mode: 'events', labels: ['falling'] } } });
       expectError(labels, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /"falling" is not a class of model fight/);
-      const both = await call('/api/cameras/ev', { method: 'PATCH', body: { model: 'fall', record: { mode: 'events', labels: ['falling'] } } });
+      const both = await call('/api/cameras/ev', {
+        method: 'PATCH',
+        body: { model: 'fall', record: { mode: 'events', labels: ['falling'] } },
+      });
       expect(both.status).to.equal(200);
       expect(both.body).to.deep.include({ model: 'fall' });
       await call('/api/cameras/ev', { method: 'DELETE' });
@@ -137,7 +165,12 @@ describe('security: wrong answers to bad input', function () {
 
     it('loop on a URL or webcam source: 400 INVALID_ARGUMENT, on create and update', async () => {
       const url = await call('/api/cameras', { method: 'POST', body: { source: 'rtsp://127.0.0.1:9/x', model: 'fight', loop: true } });
-      expectError(url, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /^invalid argument: loop replays a file; rtsp:\/\/127\.0\.0\.1:9\/x is a URL \(send loop: false or leave it out\)$/);
+      expectError(
+        url,
+        400,
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        /^invalid argument: loop replays a file; rtsp:\/\/127\.0\.0\.1:9\/x is a URL \(send loop: false or leave it out\)$/,
+      );
       const cam = await call('/api/cameras', { method: 'POST', body: { source: 'webcam', model: 'fight', loop: true } });
       expectError(cam, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /^invalid argument: loop replays a file; webcam is a webcam/);
       await call('/api/cameras', { method: 'POST', body: { id: 'wc', source: 'webcam', model: 'fight' } });
@@ -158,7 +191,10 @@ describe('security: wrong answers to bad input', function () {
       expect((await call('/api/cameras')).body.cameras.find((c: { id: string }) => c.id === 'pw').source).to.equal(masked);
       expect(t.server.store.cameras.get('pw')?.source).to.equal(source);
       // What a client holds is the masked form: sending it back changes nothing.
-      const renamed = await call('/api/cameras/pw', { method: 'PATCH', body: { ...created.body, status: undefined, createdAt: undefined, updatedAt: undefined, name: 'Gate' } });
+      const renamed = await call('/api/cameras/pw', {
+        method: 'PATCH',
+        body: { ...created.body, status: undefined, createdAt: undefined, updatedAt: undefined, name: 'Gate' },
+      });
       expect(renamed.status, JSON.stringify(renamed.body)).to.equal(200);
       expect(renamed.body).to.deep.include({ name: 'Gate', source: masked });
       expect(t.server.store.cameras.get('pw')?.source).to.equal(source);
@@ -213,7 +249,8 @@ describe('security: wrong answers to bad input', function () {
 
     it("a clip whose file went missing: 404 NOT_FOUND, without the file's path", async () => {
       // Waits for labelling to finish with the file first.
-      for (let i = 0; i < 200 && (await call(`/api/clips/${id}`)).body.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 200 && (await call(`/api/clips/${id}`)).body.status !== 'ready'; i++)
+        await new Promise((r) => setTimeout(r, 100));
       rmSync(join(t.dataDir, 'clips', `${id}.mp4`));
       const res = await call(`/api/clips/${id}/video`);
       expectError(res, 404, 'VIGIL_ERR_NOT_FOUND', /^not found: /);
@@ -229,7 +266,11 @@ describe('security: wrong answers to bad input', function () {
     });
 
     it('a model argument naming a server file gets no path back', async () => {
-      const res = await call('/api/clips?model=./package.json', { method: 'POST', body: readFileSync(CLIP), headers: { 'content-type': 'video/mp4' } });
+      const res = await call('/api/clips?model=./package.json', {
+        method: 'POST',
+        body: readFileSync(CLIP),
+        headers: { 'content-type': 'video/mp4' },
+      });
       expectError(res, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /model must be a model name/);
       expect(staged()).to.deep.equal([]);
     });
@@ -246,7 +287,9 @@ describe('security: wrong answers to bad input', function () {
     it('a message over the limit closes with 1009 and, as docs/protocol.md says, no reason (ws sends it itself)', async () => {
       const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/ws`);
       await new Promise((done, fail) => ws.once('open', done).once('error', fail));
-      const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+      const closed = new Promise<{ code: number; reason: string }>((done) =>
+        ws.on('close', (code, reason) => done({ code, reason: reason.toString() })),
+      );
       ws.send('x'.repeat(70_000));
       expect(await closed).to.deep.equal({ code: 1009, reason: '' });
       expect(readDoc('protocol')).to.match(/1009 is sent by the WebSocket library[^.]*with no reason/);

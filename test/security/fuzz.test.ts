@@ -18,7 +18,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * thrown at the first: one run lists every request that broke a rule.
  */
 
-
 const CODED = /^VIGIL_ERR_[A-Z_]+$/;
 const REQUEST_TIMEOUT_MS = 5000;
 const RAW_TIMEOUT_MS = 2000;
@@ -150,31 +149,97 @@ function upgrade(path: string, headers = WS_HEADERS, host = 'HOST'): string {
 
 /** Fixed raw cases; HOST is replaced by the server's own host:port. */
 function rawCases(): RawCase[] {
-  const odd = ['//', '///', '//[', '//:99999', '//a:b@', '//a:b@c:1/ws', '/ws?%zz', '/ws/../ws', '/WS', '/ws%00', '/ws/', '/api/cameras/%E0%A4%A/ingest', '/api/cameras/nope/ingest', '/api/cameras/%2e%2e/ingest', '/api/cameras/cam/../file/ingest', '/api/status', '/', '*', 'http://evil.example/ws', `/ws?${'a'.repeat(20_000)}`, `/${'a/'.repeat(4000)}`];
+  const odd = [
+    '//',
+    '///',
+    '//[',
+    '//:99999',
+    '//a:b@',
+    '//a:b@c:1/ws',
+    '/ws?%zz',
+    '/ws/../ws',
+    '/WS',
+    '/ws%00',
+    '/ws/',
+    '/api/cameras/%E0%A4%A/ingest',
+    '/api/cameras/nope/ingest',
+    '/api/cameras/%2e%2e/ingest',
+    '/api/cameras/cam/../file/ingest',
+    '/api/status',
+    '/',
+    '*',
+    'http://evil.example/ws',
+    `/ws?${'a'.repeat(20_000)}`,
+    `/${'a/'.repeat(4000)}`,
+  ];
   const cases: RawCase[] = [];
   for (const path of odd) {
     // `/ws?%zz` is the hub with an odd query (where a token would be): taking it is fine.
-    cases.push({ name: `upgrade ${summary(path, 40)} with key and version`, request: upgrade(path), rule: path === '/ws/' || path === '/ws?%zz' ? 'survived' : 'refused' });
-    cases.push({ name: `upgrade ${summary(path, 40)} without key and version`, request: upgrade(path, 'Upgrade: websocket\r\nConnection: Upgrade\r\n'), rule: 'refused' });
-    cases.push({ name: `upgrade ${summary(path, 40)} with Upgrade: foo`, request: upgrade(path, 'Upgrade: foo\r\nConnection: Upgrade\r\n'), rule: 'survived' });
+    cases.push({
+      name: `upgrade ${summary(path, 40)} with key and version`,
+      request: upgrade(path),
+      rule: path === '/ws/' || path === '/ws?%zz' ? 'survived' : 'refused',
+    });
+    cases.push({
+      name: `upgrade ${summary(path, 40)} without key and version`,
+      request: upgrade(path, 'Upgrade: websocket\r\nConnection: Upgrade\r\n'),
+      rule: 'refused',
+    });
+    cases.push({
+      name: `upgrade ${summary(path, 40)} with Upgrade: foo`,
+      request: upgrade(path, 'Upgrade: foo\r\nConnection: Upgrade\r\n'),
+      rule: 'survived',
+    });
   }
   const hdr = (extra: string) => `${WS_HEADERS}${extra}`;
   cases.push(
     { name: 'upgrade /ws, nothing odd', request: upgrade('/ws'), rule: 'upgraded' },
     { name: 'upgrade /ws with the Origin of the server itself', request: upgrade('/ws', hdr('Origin: http://HOST\r\n')), rule: 'upgraded' },
-    { name: 'upgrade /ws without Sec-WebSocket-Version', request: upgrade('/ws', `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n`), rule: 'refused' },
-    { name: 'upgrade /ws without Sec-WebSocket-Key', request: upgrade('/ws', 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'), rule: 'refused' },
-    { name: 'upgrade /ws with Sec-WebSocket-Version: 12', request: upgrade('/ws', `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 12\r\n`), rule: 'refused' },
-    { name: 'upgrade /ws with a short Sec-WebSocket-Key', request: upgrade('/ws', 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n'), rule: 'refused' },
+    {
+      name: 'upgrade /ws without Sec-WebSocket-Version',
+      request: upgrade('/ws', `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n`),
+      rule: 'refused',
+    },
+    {
+      name: 'upgrade /ws without Sec-WebSocket-Key',
+      request: upgrade('/ws', 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'),
+      rule: 'refused',
+    },
+    {
+      name: 'upgrade /ws with Sec-WebSocket-Version: 12',
+      request: upgrade('/ws', `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 12\r\n`),
+      rule: 'refused',
+    },
+    {
+      name: 'upgrade /ws with a short Sec-WebSocket-Key',
+      request: upgrade('/ws', 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n'),
+      rule: 'refused',
+    },
     { name: 'upgrade /ws by POST', request: `POST /ws HTTP/1.1\r\nHost: HOST\r\n${WS_HEADERS}Content-Length: 0\r\n\r\n`, rule: 'refused' },
     { name: 'upgrade /ws, HTTP/1.0', request: `GET /ws HTTP/1.0\r\nHost: HOST\r\n${WS_HEADERS}\r\n`, rule: 'survived' },
-    { name: 'upgrade /ws with Origin http://evil.example', request: upgrade('/ws', hdr('Origin: http://evil.example\r\n')), rule: 'refused' },
+    {
+      name: 'upgrade /ws with Origin http://evil.example',
+      request: upgrade('/ws', hdr('Origin: http://evil.example\r\n')),
+      rule: 'refused',
+    },
     { name: 'upgrade /ws with Origin null', request: upgrade('/ws', hdr('Origin: null\r\n')), rule: 'refused' },
-    { name: 'upgrade /ws with Origin http://127.0.0.1.evil.example', request: upgrade('/ws', hdr('Origin: http://127.0.0.1.evil.example\r\n')), rule: 'refused' },
+    {
+      name: 'upgrade /ws with Origin http://127.0.0.1.evil.example',
+      request: upgrade('/ws', hdr('Origin: http://127.0.0.1.evil.example\r\n')),
+      rule: 'refused',
+    },
     // The same host:port behind a TLS proxy: no other site can have it.
-    { name: 'upgrade /ws with Origin https://HOST (other scheme)', request: upgrade('/ws', hdr('Origin: https://HOST\r\n')), rule: 'survived' },
+    {
+      name: 'upgrade /ws with Origin https://HOST (other scheme)',
+      request: upgrade('/ws', hdr('Origin: https://HOST\r\n')),
+      rule: 'survived',
+    },
     { name: 'upgrade /ws with Host: evil.example', request: upgrade('/ws', WS_HEADERS, 'evil.example'), rule: 'refused' },
-    { name: 'upgrade /api/cameras/cam/ingest with Origin http://evil.example', request: upgrade('/api/cameras/cam/ingest', hdr('Origin: http://evil.example\r\n')), rule: 'refused' },
+    {
+      name: 'upgrade /api/cameras/cam/ingest with Origin http://evil.example',
+      request: upgrade('/api/cameras/cam/ingest', hdr('Origin: http://evil.example\r\n')),
+      rule: 'refused',
+    },
     { name: 'upgrade /api/cameras/file/ingest (not a webcam)', request: upgrade('/api/cameras/file/ingest'), rule: 'refused' },
     { name: 'upgrade /api/cameras/nope/ingest (no such camera)', request: upgrade('/api/cameras/nope/ingest'), rule: 'refused' },
     { name: 'upgrade /ws with a NUL in a header value', request: upgrade('/ws', hdr('X-A: a\u0000b\r\n')), rule: 'refused' },
@@ -184,13 +249,35 @@ function rawCases(): RawCase[] {
   // Plain HTTP, malformed.
   const http = (line: string, headers = 'Host: HOST\r\nConnection: close\r\n', body = '') => `${line}\r\n${headers}\r\n${body}`;
   cases.push(
-    ...['//', '///', '//[', '//:99999', '//a:b@', '/api/cameras/%E0%A4%A', '/api/cameras/%E0%A4%A/ingest', '/api/clips/%', '/api/cameras/..', '/api/cameras/../../etc/passwd', '/api/clips/..%2f..%2fetc%2fpasswd/video', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fpackage.json', '/index.html%00.js', `/api/${'x'.repeat(15_000)}`].map(
-      (p): RawCase => ({ name: `GET ${summary(p, 40)}`, request: http(`GET ${p} HTTP/1.1`), rule: 'survived' }),
-    ),
+    ...[
+      '//',
+      '///',
+      '//[',
+      '//:99999',
+      '//a:b@',
+      '/api/cameras/%E0%A4%A',
+      '/api/cameras/%E0%A4%A/ingest',
+      '/api/clips/%',
+      '/api/cameras/..',
+      '/api/cameras/../../etc/passwd',
+      '/api/clips/..%2f..%2fetc%2fpasswd/video',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/..%2f..%2fpackage.json',
+      '/index.html%00.js',
+      `/api/${'x'.repeat(15_000)}`,
+    ].map((p): RawCase => ({ name: `GET ${summary(p, 40)}`, request: http(`GET ${p} HTTP/1.1`), rule: 'survived' })),
     { name: 'GET with a NUL in the path', request: http('GET /api/cameras/a\u0000b HTTP/1.1'), rule: 'refused' },
     { name: 'GET with a space in the path', request: http('GET /api/cam eras HTTP/1.1'), rule: 'refused' },
     { name: 'GET with raw UTF-8 in the path', request: Buffer.from(http('GET /api/cameras/ü😀 HTTP/1.1'), 'utf8'), rule: 'survived' },
-    { name: 'GET with raw 0xff bytes in the path', request: Buffer.concat([Buffer.from('GET /api/cameras/'), Buffer.from([0xff, 0xfe]), Buffer.from(' HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n')]), rule: 'survived' },
+    {
+      name: 'GET with raw 0xff bytes in the path',
+      request: Buffer.concat([
+        Buffer.from('GET /api/cameras/'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from(' HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n'),
+      ]),
+      rule: 'survived',
+    },
     { name: 'HTTP/9.9', request: http('GET /api/status HTTP/9.9'), rule: 'survived' },
     { name: 'HTTP/0.9 (no version)', request: 'GET /api/status\r\n\r\n', rule: 'survived' },
     { name: 'lowercase method', request: http('get /api/status HTTP/1.1'), rule: 'refused' },
@@ -199,25 +286,129 @@ function rawCases(): RawCase[] {
     { name: 'CONNECT', request: http('CONNECT 127.0.0.1:22 HTTP/1.1'), rule: 'refused' },
     { name: 'garbage', request: 'hello\r\n\r\n', rule: 'refused' },
     { name: 'binary garbage', request: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]), rule: 'refused' },
-    { name: 'a header without a colon', request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nNoColon\r\nConnection: close\r\n'), rule: 'refused' },
-    { name: 'a header with a NUL', request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nX-A: a\u0000b\r\nConnection: close\r\n'), rule: 'refused' },
-    { name: 'a header line folded (obs-fold)', request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nX-A: a\r\n b\r\nConnection: close\r\n'), rule: 'survived' },
-    { name: 'a header of 20000 bytes', request: http('GET /api/status HTTP/1.1', `Host: HOST\r\nX-A: ${'a'.repeat(20_000)}\r\nConnection: close\r\n`), rule: 'refused' },
-    { name: '2000 headers', request: http('GET /api/status HTTP/1.1', `Host: HOST\r\n${Array.from({ length: 2000 }, (_, i) => `X-${i}: a\r\n`).join('')}Connection: close\r\n`), rule: 'survived' },
+    {
+      name: 'a header without a colon',
+      request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nNoColon\r\nConnection: close\r\n'),
+      rule: 'refused',
+    },
+    {
+      name: 'a header with a NUL',
+      request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nX-A: a\u0000b\r\nConnection: close\r\n'),
+      rule: 'refused',
+    },
+    {
+      name: 'a header line folded (obs-fold)',
+      request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nX-A: a\r\n b\r\nConnection: close\r\n'),
+      rule: 'survived',
+    },
+    {
+      name: 'a header of 20000 bytes',
+      request: http('GET /api/status HTTP/1.1', `Host: HOST\r\nX-A: ${'a'.repeat(20_000)}\r\nConnection: close\r\n`),
+      rule: 'refused',
+    },
+    {
+      name: '2000 headers',
+      request: http(
+        'GET /api/status HTTP/1.1',
+        `Host: HOST\r\n${Array.from({ length: 2000 }, (_, i) => `X-${i}: a\r\n`).join('')}Connection: close\r\n`,
+      ),
+      rule: 'survived',
+    },
     { name: 'no Host', request: http('GET /api/status HTTP/1.1', 'Connection: close\r\n'), rule: 'refused' },
-    { name: 'two Hosts', request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nHost: evil.example\r\nConnection: close\r\n'), rule: 'refused' },
-    { name: 'Host: evil.example (DNS rebinding)', request: http('GET /api/status HTTP/1.1', 'Host: evil.example\r\nConnection: close\r\n'), rule: 'refused' },
-    { name: 'Host: evil.example on a file', request: http('GET /api/clips/CLIP/video HTTP/1.1', 'Host: evil.example\r\nConnection: close\r\n'), rule: 'refused' },
-    { name: 'Content-Length: -1', request: http('POST /api/cameras HTTP/1.1', 'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: -1\r\nConnection: close\r\n', '{}'), rule: 'refused' },
-    { name: 'Content-Length: 1, 2', request: http('POST /api/cameras HTTP/1.1', 'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: 1, 2\r\nConnection: close\r\n', '{}'), rule: 'refused' },
-    { name: 'Content-Length and Transfer-Encoding', request: http('POST /api/cameras HTTP/1.1', 'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n', '2\r\n{}\r\n0\r\n\r\n'), rule: 'refused' },
-    { name: 'a bad chunk size', request: http('POST /api/cameras HTTP/1.1', 'Host: HOST\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n', 'zz\r\n{}\r\n0\r\n\r\n'), rule: 'refused' },
-    { name: 'Transfer-Encoding: gzip, chunked', request: http('POST /api/cameras HTTP/1.1', 'Host: HOST\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n', '2\r\n{}\r\n0\r\n\r\n'), rule: 'survived' },
-    { name: 'an upload declaring 10^12 bytes', request: http('POST /api/clips HTTP/1.1', 'Host: HOST\r\nContent-Type: video/mp4\r\nContent-Length: 1000000000000\r\nConnection: close\r\n', 'x'.repeat(1000)), rule: 'refused' },
-    { name: 'an upload with ?model=. ', request: http('POST /api/clips?model=. HTTP/1.1', 'Host: HOST\r\nContent-Type: video/mp4\r\nContent-Length: 1000\r\nConnection: close\r\n', 'x'.repeat(1000)), rule: 'refused' },
-    { name: 'a JSON body cut short', request: http('POST /api/cameras HTTP/1.1', 'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n', '{"source":'), rule: 'survived', end: true },
+    {
+      name: 'two Hosts',
+      request: http('GET /api/status HTTP/1.1', 'Host: HOST\r\nHost: evil.example\r\nConnection: close\r\n'),
+      rule: 'refused',
+    },
+    {
+      name: 'Host: evil.example (DNS rebinding)',
+      request: http('GET /api/status HTTP/1.1', 'Host: evil.example\r\nConnection: close\r\n'),
+      rule: 'refused',
+    },
+    {
+      name: 'Host: evil.example on a file',
+      request: http('GET /api/clips/CLIP/video HTTP/1.1', 'Host: evil.example\r\nConnection: close\r\n'),
+      rule: 'refused',
+    },
+    {
+      name: 'Content-Length: -1',
+      request: http(
+        'POST /api/cameras HTTP/1.1',
+        'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: -1\r\nConnection: close\r\n',
+        '{}',
+      ),
+      rule: 'refused',
+    },
+    {
+      name: 'Content-Length: 1, 2',
+      request: http(
+        'POST /api/cameras HTTP/1.1',
+        'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: 1, 2\r\nConnection: close\r\n',
+        '{}',
+      ),
+      rule: 'refused',
+    },
+    {
+      name: 'Content-Length and Transfer-Encoding',
+      request: http(
+        'POST /api/cameras HTTP/1.1',
+        'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n',
+        '2\r\n{}\r\n0\r\n\r\n',
+      ),
+      rule: 'refused',
+    },
+    {
+      name: 'a bad chunk size',
+      request: http(
+        'POST /api/cameras HTTP/1.1',
+        'Host: HOST\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n',
+        'zz\r\n{}\r\n0\r\n\r\n',
+      ),
+      rule: 'refused',
+    },
+    {
+      name: 'Transfer-Encoding: gzip, chunked',
+      request: http(
+        'POST /api/cameras HTTP/1.1',
+        'Host: HOST\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n',
+        '2\r\n{}\r\n0\r\n\r\n',
+      ),
+      rule: 'survived',
+    },
+    {
+      name: 'an upload declaring 10^12 bytes',
+      request: http(
+        'POST /api/clips HTTP/1.1',
+        'Host: HOST\r\nContent-Type: video/mp4\r\nContent-Length: 1000000000000\r\nConnection: close\r\n',
+        'x'.repeat(1000),
+      ),
+      rule: 'refused',
+    },
+    {
+      name: 'an upload with ?model=. ',
+      request: http(
+        'POST /api/clips?model=. HTTP/1.1',
+        'Host: HOST\r\nContent-Type: video/mp4\r\nContent-Length: 1000\r\nConnection: close\r\n',
+        'x'.repeat(1000),
+      ),
+      rule: 'refused',
+    },
+    {
+      name: 'a JSON body cut short',
+      request: http(
+        'POST /api/cameras HTTP/1.1',
+        'Host: HOST\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n',
+        '{"source":',
+      ),
+      rule: 'survived',
+      end: true,
+    },
     { name: 'a CRLF in a query', request: http('GET /api/clips?kind=%0d%0aSet-Cookie:x=1 HTTP/1.1'), rule: 'refused' },
-    { name: 'pipelined requests, the second malformed', request: `GET /api/status HTTP/1.1\r\nHost: HOST\r\n\r\nGET /api/cameras/%E0%A4%A HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n`, rule: 'survived' },
+    {
+      name: 'pipelined requests, the second malformed',
+      request: `GET /api/status HTTP/1.1\r\nHost: HOST\r\n\r\nGET /api/cameras/%E0%A4%A HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n`,
+      rule: 'survived',
+    },
   );
   return cases;
 }
@@ -227,7 +418,17 @@ function rawCases(): RawCase[] {
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const CAMERA_ROUTES = ['/api/cameras/ID', '/api/cameras/ID/preview.mjpeg', '/api/cameras/ID/snapshot.jpg', '/api/cameras/ID/ingest'];
 const CLIP_ROUTES = ['/api/clips/ID', '/api/clips/ID/video', '/api/clips/ID/labels.vtt', '/api/clips/ID/timeline.json'];
-const FIXED_ROUTES = ['/api/status', '/api/models', '/api/cameras', '/api/clips', '/api', '/api/', '/api/nothing', '/api/cameras/', '/api/clips/'];
+const FIXED_ROUTES = [
+  '/api/status',
+  '/api/models',
+  '/api/cameras',
+  '/api/clips',
+  '/api',
+  '/api/',
+  '/api/nothing',
+  '/api/cameras/',
+  '/api/clips/',
+];
 
 /** Ids as they go in the URL (already escaped, or deliberately not). */
 const ODD_IDS = [
@@ -271,7 +472,23 @@ function cameraBodies(): BodyCase[] {
   return [
     { name: 'no body, no type' },
     { name: 'empty JSON', body: '', headers: { 'content-type': 'application/json' } },
-    ...['{', 'source=x', '\u0000', 'null', 'true', '1', '"str"', '[]', '[{}]', '1e999', deep(5000), deepObject(2000), '{"source":"webcam","model":"fight"', '\ufeff{}', '{"a":1,"a":2}'].map((b) => ({ name: summary(b, 40), body: b })),
+    ...[
+      '{',
+      'source=x',
+      '\u0000',
+      'null',
+      'true',
+      '1',
+      '"str"',
+      '[]',
+      '[{}]',
+      '1e999',
+      deep(5000),
+      deepObject(2000),
+      '{"source":"webcam","model":"fight"',
+      '\ufeff{}',
+      '{"a":1,"a":2}',
+    ].map((b) => ({ name: summary(b, 40), body: b })),
     json({ source: 1, model: 2 }),
     json({ ...ok, model: ['fight'] }),
     json({ ...ok, model: { x: 1 } }),
@@ -321,10 +538,18 @@ function cameraBodies(): BodyCase[] {
     { name: 'charset=utf-16', body: '{}', headers: { 'content-type': 'application/json; charset=utf-16' } },
     { name: 'charset=latin1', body: '{"name":"\u00e9"}', headers: { 'content-type': 'application/json; charset=latin1' } },
     { name: 'charset=x-nope', body: '{}', headers: { 'content-type': 'application/json; charset=x-nope' } },
-    { name: 'gzip body', body: gzipSync(JSON.stringify({ source: 1 })), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } },
+    {
+      name: 'gzip body',
+      body: gzipSync(JSON.stringify({ source: 1 })),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    },
     { name: 'gzip header, plain body', body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } },
     { name: 'br body', body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'br' } },
-    { name: 'a gzip bomb (4 MiB of zeros)', body: gzipSync(Buffer.alloc(4 * 1024 * 1024)), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } },
+    {
+      name: 'a gzip bomb (4 MiB of zeros)',
+      body: gzipSync(Buffer.alloc(4 * 1024 * 1024)),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    },
     { name: 'type with no subtype', body: '{}', headers: { 'content-type': 'application' } },
     { name: 'type of 5000 chars', body: '{}', headers: { 'content-type': `application/json; x=${'a'.repeat(5000)}` } },
   ];
@@ -335,7 +560,20 @@ function clipUploads(): Array<BodyCase & { query: string }> {
   const video = readFileSync(fixture('fight-fi002.mp4'));
   const v = { 'content-type': 'video/mp4' };
   return [
-    ...['model=.', 'model=..', 'model=/etc', 'model=/etc/passwd', 'model=', 'model=nope', 'model[]=fight', 'model[a]=b', 'model=fight&model=fall', `model=${'x'.repeat(3000)}`, 'model=%00', 'model=%E0%A4%A'].map((query) => ({ name: `a video with ?${summary(query, 40)}`, query, body: video, headers: v })),
+    ...[
+      'model=.',
+      'model=..',
+      'model=/etc',
+      'model=/etc/passwd',
+      'model=',
+      'model=nope',
+      'model[]=fight',
+      'model[a]=b',
+      'model=fight&model=fall',
+      `model=${'x'.repeat(3000)}`,
+      'model=%00',
+      'model=%E0%A4%A',
+    ].map((query) => ({ name: `a video with ?${summary(query, 40)}`, query, body: video, headers: v })),
     { name: 'JSON with a video body', query: '', body: video, headers: { 'content-type': 'application/json' } },
     { name: 'video/mp4 of text', query: '', body: 'not a video at all', headers: v },
     { name: 'video/mp4, empty', query: '', body: '', headers: v },
@@ -350,23 +588,106 @@ function clipUploads(): Array<BodyCase & { query: string }> {
   ];
 }
 
-const QUERIES = ['?limit=-1', '?limit=0', '?limit=1e3', '?limit=abc', '?limit=99999999999999999999', '?limit[]=1', '?limit=1&limit=2', '?kind=x', '?kind[]=upload', '?before=%00', '?before=%E0%A4%A', '?camera[a]=b', '?camera=%27%20OR%201%3D1', `?a=${'b'.repeat(10_000)}`, '?%zz', '?&&&', '?=', '?__proto__[x]=1', '?constructor[prototype][x]=1', `?${Array.from({ length: 2000 }, (_, i) => `k${i}=v`).join('&')}`];
+const QUERIES = [
+  '?limit=-1',
+  '?limit=0',
+  '?limit=1e3',
+  '?limit=abc',
+  '?limit=99999999999999999999',
+  '?limit[]=1',
+  '?limit=1&limit=2',
+  '?kind=x',
+  '?kind[]=upload',
+  '?before=%00',
+  '?before=%E0%A4%A',
+  '?camera[a]=b',
+  '?camera=%27%20OR%201%3D1',
+  `?a=${'b'.repeat(10_000)}`,
+  '?%zz',
+  '?&&&',
+  '?=',
+  '?__proto__[x]=1',
+  '?constructor[prototype][x]=1',
+  `?${Array.from({ length: 2000 }, (_, i) => `k${i}=v`).join('&')}`,
+];
 
-const RANGES = ['bytes=-99999999', 'bytes=0-0,1-1', 'bytes=0-0,0-0,0-0,0-0,0-0,0-0,0-0,0-0', 'bytes=abc', 'bytes=99999999-', 'items=0-1', 'bytes=1-0', 'bytes=-0', 'bytes=0-', `bytes=${'0-1,'.repeat(2000)}0-1`, 'bytes=18446744073709551616-'];
+const RANGES = [
+  'bytes=-99999999',
+  'bytes=0-0,1-1',
+  'bytes=0-0,0-0,0-0,0-0,0-0,0-0,0-0,0-0',
+  'bytes=abc',
+  'bytes=99999999-',
+  'items=0-1',
+  'bytes=1-0',
+  'bytes=-0',
+  'bytes=0-',
+  `bytes=${'0-1,'.repeat(2000)}0-1`,
+  'bytes=18446744073709551616-',
+];
 
 // ---- generated cases ---------------------------------------------------------------------
 
-const ID_CHARS = ['a', 'Z', '0', '-', '_', '.', '%', '%2', '%2F', '%00', '%ff', '%E0%A4', '~', '!', '$', "'", '(', '*', '+', ',', ';', '=', ':', '@', encodeURIComponent('ü'), encodeURIComponent('😀'), '%5C', '..'];
+const ID_CHARS = [
+  'a',
+  'Z',
+  '0',
+  '-',
+  '_',
+  '.',
+  '%',
+  '%2',
+  '%2F',
+  '%00',
+  '%ff',
+  '%E0%A4',
+  '~',
+  '!',
+  '$',
+  "'",
+  '(',
+  '*',
+  '+',
+  ',',
+  ';',
+  '=',
+  ':',
+  '@',
+  encodeURIComponent('ü'),
+  encodeURIComponent('😀'),
+  '%5C',
+  '..',
+];
 
-function generated(seed: number, n: number, ids: { cam: string; clip: string }): Array<{ method: string; path: string; body?: string; headers?: Record<string, string> }> {
+function generated(
+  seed: number,
+  n: number,
+  ids: { cam: string; clip: string },
+): Array<{ method: string; path: string; body?: string; headers?: Record<string, string> }> {
   const next = createRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)];
-  const id = () => (next() < 0.15 ? pick([ids.cam, ids.clip]) : Array.from({ length: 1 + Math.floor(next() * 12) }, () => pick(ID_CHARS)).join(''));
+  const id = () =>
+    next() < 0.15 ? pick([ids.cam, ids.clip]) : Array.from({ length: 1 + Math.floor(next() * 12) }, () => pick(ID_CHARS)).join('');
   const value = (depth: number): unknown => {
     const r = next();
-    if (depth > 3 || r < 0.3) return pick([null, true, false, 0, -1, 1e308, -1e-308, 2 ** 53 + 1, '', 'webcam', 'fight', '\u0000', '../x', 'x'.repeat(300), '*']);
+    if (depth > 3 || r < 0.3)
+      return pick([null, true, false, 0, -1, 1e308, -1e-308, 2 ** 53 + 1, '', 'webcam', 'fight', '\u0000', '../x', 'x'.repeat(300), '*']);
     if (r < 0.55) return Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1));
-    const keys = ['id', 'name', 'source', 'model', 'fps', 'loop', 'record', 'mode', 'labels', 'preRollS', 'postRollS', 'segmentS', '__proto__', 'x'];
+    const keys = [
+      'id',
+      'name',
+      'source',
+      'model',
+      'fps',
+      'loop',
+      'record',
+      'mode',
+      'labels',
+      'preRollS',
+      'postRollS',
+      'segmentS',
+      '__proto__',
+      'x',
+    ];
     return Object.fromEntries(Array.from({ length: Math.floor(next() * 5) }, () => [pick(keys), value(depth + 1)]));
   };
   const routes = [...FIXED_ROUTES, ...CAMERA_ROUTES, ...CLIP_ROUTES];
@@ -375,10 +696,14 @@ function generated(seed: number, n: number, ids: { cam: string; clip: string }):
     let path = pick(routes).replace('ID', id());
     if (next() < 0.3) path += pick(QUERIES);
     // A generated DELETE never aims at the fixtures.
-    if (method === 'DELETE' && (path.includes(`/${ids.cam}`) || path.includes(`/${ids.clip}`) || path.includes('/file'))) path = '/api/cameras/nope';
+    if (method === 'DELETE' && (path.includes(`/${ids.cam}`) || path.includes(`/${ids.clip}`) || path.includes('/file')))
+      path = '/api/cameras/nope';
     const withBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
     const body = withBody && next() < 0.8 ? JSON.stringify(value(0)) : undefined;
-    const headers = body === undefined ? undefined : { 'content-type': pick(['application/json', 'application/json', 'text/plain', 'application/json; charset=utf-8', 'video/mp4']) };
+    const headers =
+      body === undefined
+        ? undefined
+        : { 'content-type': pick(['application/json', 'application/json', 'text/plain', 'application/json; charset=utf-8', 'video/mp4']) };
     return { method, path, body, headers };
   });
 }
@@ -415,8 +740,15 @@ describe('security: fuzzed requests and upgrades', function () {
     port = Number(u.port);
     // Real targets: a webcam (no ffmpeg until it has a publisher), a file camera, a ready clip.
     expect((await t.api('/api/cameras', { method: 'POST', body: { id: 'cam', source: 'webcam', model: 'fight' } })).status).to.equal(201);
-    expect((await t.api('/api/cameras', { method: 'POST', body: { id: 'file', source: fixture('demo.mp4'), model: 'fight', loop: true } })).status).to.equal(201);
-    const up = await t.api('/api/clips?name=fi002.mp4', { method: 'POST', body: readFileSync(fixture('fight-fi002.mp4')), headers: { 'content-type': 'video/mp4' } });
+    expect(
+      (await t.api('/api/cameras', { method: 'POST', body: { id: 'file', source: fixture('demo.mp4'), model: 'fight', loop: true } }))
+        .status,
+    ).to.equal(201);
+    const up = await t.api('/api/clips?name=fi002.mp4', {
+      method: 'POST',
+      body: readFileSync(fixture('fight-fi002.mp4')),
+      headers: { 'content-type': 'video/mp4' },
+    });
     expect(up.status).to.equal(202);
     ids.clip = up.body.id;
     const end = Date.now() + 60_000;
@@ -444,14 +776,26 @@ describe('security: fuzzed requests and upgrades', function () {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       t?.stop(),
-      new Promise((_, fail) => (timer = setTimeout(() => fail(new Error('the server did not close within 20 s (sockets left open?)')), 20_000))),
+      new Promise(
+        (_, fail) => (timer = setTimeout(() => fail(new Error('the server did not close within 20 s (sockets left open?)')), 20_000)),
+      ),
     ]).finally(() => clearTimeout(timer));
   });
 
   /** One request over fetch; the body is read up to 256 KiB (a preview's not at all: it never ends). */
-  async function request(method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}): Promise<Answer | string> {
+  async function request(
+    method: string,
+    path: string,
+    init: { body?: string | Uint8Array; headers?: Record<string, string> } = {},
+  ): Promise<Answer | string> {
     try {
-      const res = await fetch(t.url + path.replace('CLIP', ids.clip), { method, body: init.body, headers: init.headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), redirect: 'manual' });
+      const res = await fetch(t.url + path.replace('CLIP', ids.clip), {
+        method,
+        body: init.body,
+        headers: init.headers,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        redirect: 'manual',
+      });
       const contentType = res.headers.get('content-type') ?? '';
       let text = '';
       // A preview is an endless multipart stream that may wait for its first picture: its
@@ -490,7 +834,8 @@ describe('security: fuzzed requests and upgrades', function () {
       return 'an error body that is not JSON';
     }
     const e = body?.error;
-    if (!e || Object.keys(body).length !== 1 || typeof e.code !== 'string' || !CODED.test(e.code) || typeof e.message !== 'string') return 'an error not of the form { error: { code, message } }';
+    if (!e || Object.keys(body).length !== 1 || typeof e.code !== 'string' || !CODED.test(e.code) || typeof e.message !== 'string')
+      return 'an error not of the form { error: { code, message } }';
     if (e.code === 'VIGIL_ERR_INTERNAL') return 'VIGIL_ERR_INTERNAL';
     for (const dir of [t.dataDir, PACKAGE_ROOT]) if (e.message.includes(dir)) return `a message naming the server path ${dir}`;
     if (/\n\s+at /.test(e.message)) return 'a message with a stack';
@@ -498,7 +843,12 @@ describe('security: fuzzed requests and upgrades', function () {
   }
 
   const failures: string[] = [];
-  async function check(method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}, why = ''): Promise<void> {
+  async function check(
+    method: string,
+    path: string,
+    init: { body?: string | Uint8Array; headers?: Record<string, string> } = {},
+    why = '',
+  ): Promise<void> {
     const a = await request(method, path, init);
     const bad = broken(method, path, a);
     if (!bad) return;
@@ -510,7 +860,8 @@ describe('security: fuzzed requests and upgrades', function () {
   /** After each batch: the server still answers, and nothing escaped to the process. */
   async function stillUp(batch: string): Promise<void> {
     const s = await request('GET', '/api/status');
-    if (typeof s === 'string' || s.status !== 200) failures.push(`after ${batch}: GET /api/status → ${typeof s === 'string' ? s : s.status}`);
+    if (typeof s === 'string' || s.status !== 200)
+      failures.push(`after ${batch}: GET /api/status → ${typeof s === 'string' ? s : s.status}`);
   }
 
   function report(batch: string): void {
@@ -525,10 +876,18 @@ describe('security: fuzzed requests and upgrades', function () {
       const request = typeof c.request === 'string' ? c.request.replaceAll('HOST', host).replace('CLIP', ids.clip) : c.request;
       const a = await raw(port, request, BAD_FRAME, c.end);
       const line = a.head.split('\r\n')[0].slice(0, 100);
-      const got = a.timedOut ? `no answer within ${RAW_TIMEOUT_MS} ms, socket left open${line ? ` after "${line}"` : ''}` : a.status === undefined ? 'closed without a status line' : `"${line}"`;
+      const got = a.timedOut
+        ? `no answer within ${RAW_TIMEOUT_MS} ms, socket left open${line ? ` after "${line}"` : ''}`
+        : a.status === undefined
+          ? 'closed without a status line'
+          : `"${line}"`;
       const ok =
         !a.timedOut &&
-        (c.rule === 'upgraded' ? a.status === 101 : c.rule === 'refused' ? a.status === undefined || (a.status >= 400 && a.status < 500) : a.status === undefined || a.status < 500);
+        (c.rule === 'upgraded'
+          ? a.status === 101
+          : c.rule === 'refused'
+            ? a.status === undefined || (a.status >= 400 && a.status < 500)
+            : a.status === undefined || a.status < 500);
       if (!ok) failures.push(`raw ${c.name}: expected ${c.rule}, got ${got}`);
       // A refusal the API makes is coded like any other.
       else if (a.status !== undefined && a.status >= 400 && /\r\ncontent-type:\s*application\/json/i.test(a.head)) {
@@ -551,9 +910,19 @@ describe('security: fuzzed requests and upgrades', function () {
         if (method !== 'DELETE' && route.startsWith('/api/cameras')) jobs.push([method, route.replace('ID', 'file')]);
       }
     }
-    for (const q of QUERIES) for (const path of ['/api/clips', '/api/cameras', '/api/status', '/api/clips/CLIP/video', '/api/cameras/cam']) jobs.push(['GET', path + q]);
+    for (const q of QUERIES)
+      for (const path of ['/api/clips', '/api/cameras', '/api/status', '/api/clips/CLIP/video', '/api/cameras/cam'])
+        jobs.push(['GET', path + q]);
     for (let i = 0; i < jobs.length; i += 200) {
-      await pool(jobs.slice(i, i + 200), ([method, path]) => check(method, path, method === 'POST' || method === 'PATCH' || method === 'PUT' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}));
+      await pool(jobs.slice(i, i + 200), ([method, path]) =>
+        check(
+          method,
+          path,
+          method === 'POST' || method === 'PATCH' || method === 'PUT'
+            ? { body: '{}', headers: { 'content-type': 'application/json' } }
+            : {},
+        ),
+      );
       await stillUp(`routes ${i}-${i + 200}`);
     }
     // Ranges and conditionals on the real clip's video.
@@ -568,7 +937,12 @@ describe('security: fuzzed requests and upgrades', function () {
       ['Accept', 'application/nothing'],
     ];
     await pool([...range, ...conditional], async ([name, value]) => {
-      await check('GET', '/api/clips/CLIP/video', { headers: { [name]: value, ...(name === 'If-Range' ? { Range: 'bytes=0-10' } : {}) } }, `${name}: ${value.slice(0, 40)}`);
+      await check(
+        'GET',
+        '/api/clips/CLIP/video',
+        { headers: { [name]: value, ...(name === 'If-Range' ? { Range: 'bytes=0-10' } : {}) } },
+        `${name}: ${value.slice(0, 40)}`,
+      );
       await check('GET', '/api/clips/CLIP/labels.vtt', { headers: { [name]: value } }, `${name}: ${value.slice(0, 40)}`);
     });
     await stillUp('ranges');
@@ -584,7 +958,8 @@ describe('security: fuzzed requests and upgrades', function () {
       jobs.push(() => check('PATCH', '/api/cameras/cam', { body: b.body, headers }, b.name));
       jobs.push(() => check('PATCH', '/api/cameras/nope', { body: b.body, headers }, b.name));
     }
-    for (const u of clipUploads()) jobs.push(() => check('POST', `/api/clips${u.query ? `?${u.query}` : ''}`, { body: u.body, headers: u.headers }, u.name));
+    for (const u of clipUploads())
+      jobs.push(() => check('POST', `/api/clips${u.query ? `?${u.query}` : ''}`, { body: u.body, headers: u.headers }, u.name));
     for (let i = 0; i < jobs.length; i += 60) {
       await pool(jobs.slice(i, i + 60), (job) => job());
       await stillUp(`bodies ${i}-${i + 60}`);
@@ -607,7 +982,8 @@ describe('security: fuzzed requests and upgrades', function () {
     // Anything the fuzzing created (a body that happened to be a valid camera) goes too.
     const cams = await t.api('/api/cameras');
     expect(cams.status).to.equal(200);
-    for (const c of cams.body.cameras) expect((await t.api(`/api/cameras/${encodeURIComponent(c.id)}`, { method: 'DELETE' })).status, `DELETE camera ${c.id}`).to.equal(204);
+    for (const c of cams.body.cameras)
+      expect((await t.api(`/api/cameras/${encodeURIComponent(c.id)}`, { method: 'DELETE' })).status, `DELETE camera ${c.id}`).to.equal(204);
     const left = await settleFfmpeg(0, 15_000);
     // Uploads accepted by the fuzzing (if any) may still be labelling: wait for the job queue.
     const end = Date.now() + 30_000;
@@ -628,7 +1004,9 @@ describe('security: fuzzed requests and upgrades', function () {
   });
 
   it('has no process listener that turns a stray error into a crash', () => {
-    const found = detached.filter(([, l]) => isRethrower(l)).map(([event, l]) => `${event}: ${l.toString().replace(/\s+/g, ' ').slice(0, 80)}`);
+    const found = detached
+      .filter(([, l]) => isRethrower(l))
+      .map(([event, l]) => `${event}: ${l.toString().replace(/\s+/g, ' ').slice(0, 80)}`);
     expect(found, 'process listeners that rethrow (tfjs-backend-wasm adds them when it loads)').to.deep.equal([]);
   });
 });

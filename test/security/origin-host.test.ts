@@ -19,7 +19,14 @@ describe('security: Host and Origin of HTTP requests', function () {
   after(() => t.stop());
 
   it('answers 403 VIGIL_ERR_FORBIDDEN to a name it was not given, on the API and the page', async () => {
-    for (const host of ['evil.example', `evil.example:${port}`, 'localhost.evil.example', 'vigil.lan.evil.example', '127.0.0.1.evil.example', 'a b']) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${port}`,
+      'localhost.evil.example',
+      'vigil.lan.evil.example',
+      '127.0.0.1.evil.example',
+      'a b',
+    ]) {
       for (const path of ['/api/status', '/api/cameras', '/']) {
         const r = await httpRequest(`${t.url}${path}`, { headers: { host } });
         // node itself answers 400 to a Host that is no host at all.
@@ -32,7 +39,16 @@ describe('security: Host and Origin of HTTP requests', function () {
   });
 
   it('answers to IP literals, localhost, the bound host and the allowed names', async () => {
-    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'LOCALHOST', `[::1]:${port}`, '10.1.2.3', 'vigil.lan', `VIGIL.LAN:${port}`, 'vigil.lan.']) {
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      'LOCALHOST',
+      `[::1]:${port}`,
+      '10.1.2.3',
+      'vigil.lan',
+      `VIGIL.LAN:${port}`,
+      'vigil.lan.',
+    ]) {
       const r = await httpRequest(`${t.url}/api/status`, { headers: { host } });
       expect(r.status, host).to.equal(200);
     }
@@ -41,7 +57,11 @@ describe('security: Host and Origin of HTTP requests', function () {
   it('refuses a change sent by a page of another site, and keeps nothing of it', async () => {
     const body = JSON.stringify({ id: 'evil', source: resolve('fixtures/demo.mp4'), model: 'fight' });
     for (const origin of ['http://evil.example', 'null', `http://localhost:${Number(port) + 1}`]) {
-      const r = await httpRequest(`${t.url}/api/cameras`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body });
+      const r = await httpRequest(`${t.url}/api/cameras`, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/json' },
+        body,
+      });
       expect(r.status, origin).to.equal(403);
       expect(r.body.error.code).to.equal('VIGIL_ERR_FORBIDDEN');
       expect(r.body.error.message).to.contain('--allow-origin');

@@ -123,18 +123,22 @@ describe('security: vigil serve exits on SIGTERM after the races', function () {
     const clip = join(tmp, 'races.mp4');
     copyFileSync(DEMO, clip);
     // From source through tsx, so the test checks this tree's code whether or not dist/ is fresh.
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', join(tmp, 'data'), '--no-demo'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
-    });
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', join(tmp, 'data'), '--no-demo'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
+      },
+    );
     child = proc;
     let stderr = '';
-    proc.stderr!.on('data', (d) => (stderr += d));
+    proc.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
     const url = await new Promise<string>((done, fail) => {
       let out = '';
-      proc.stdout!.on('data', (d) => {
+      proc.stdout.on('data', (d) => {
         out += d;
         const m = /vigil: serving (http:\/\/\S+?)\/? /.exec(out);
         if (m) done(m[1]);
@@ -142,7 +146,11 @@ describe('security: vigil serve exits on SIGTERM after the races', function () {
       void exited.then((code) => fail(new Error(`serve exited with ${code}: ${stderr}`)));
     });
     const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
-      const res = await fetch(url + path, { method: init.method ?? 'GET', headers: { 'content-type': 'application/json' }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+      const res = await fetch(url + path, {
+        method: init.method ?? 'GET',
+        headers: { 'content-type': 'application/json' },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };

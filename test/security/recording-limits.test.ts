@@ -147,9 +147,14 @@ describe('security: recording limits', function () {
       expect(status.frames - framesBefore).to.be.above(40);
       expect(ffmpegChildren(), 'the decoding ffmpeg was restarted while the disk stayed full').to.deep.equal(pids);
       const since = c.messages.slice(fullAt);
-      expect(since.filter((m) => m.type === 'status').map((m) => (m as { state: string }).state)).to.satisfy((s: string[]) => s.every((x) => x === 'live'));
+      expect(since.filter((m) => m.type === 'status').map((m) => (m as { state: string }).state)).to.satisfy((s: string[]) =>
+        s.every((x) => x === 'live'),
+      );
       const times = c.messages.filter((m) => m.type === 'label').map((m) => (m as { tMs: number }).tMs);
-      expect(times.every((x, i) => i === 0 || x > times[i - 1]), 'label times went back').to.equal(true);
+      expect(
+        times.every((x, i) => i === 0 || x > times[i - 1]),
+        'label times went back',
+      ).to.equal(true);
 
       // Space returns: recording resumes.
       execFileSync('mount', ['-o', 'remount,size=64m', dataDir]);

@@ -38,20 +38,50 @@ describe('security: the sources allow-list', function () {
     it('lets files inside its folders through, resolved, and nothing outside', () => {
       const p = createSourcePolicy([allowed]);
       expect(p.check(join(allowed, 'door.mp4'), 'file')).to.equal(join(allowed, 'door.mp4'));
-      for (const path of [join(root, 'secret.mp4'), join(allowed, 'link.mp4'), join(allowed, '..', 'secret.mp4'), `${allowed}-other/x.mp4`, '/etc/passwd']) {
-        expectVigilError(() => p.check(path, 'file'), 'VIGIL_ERR_SOURCE_FORBIDDEN', 'files are allowed only inside the folders the operator configured (--sources)');
+      for (const path of [
+        join(root, 'secret.mp4'),
+        join(allowed, 'link.mp4'),
+        join(allowed, '..', 'secret.mp4'),
+        `${allowed}-other/x.mp4`,
+        '/etc/passwd',
+      ]) {
+        expectVigilError(
+          () => p.check(path, 'file'),
+          'VIGIL_ERR_SOURCE_FORBIDDEN',
+          'files are allowed only inside the folders the operator configured (--sources)',
+        );
       }
     });
 
     it('lets URLs through by scheme, host and port as listed', () => {
       const p = createSourcePolicy(['rtsp://127.0.0.1:8554', 'https://', 'http://cams.lan']);
-      for (const ok of ['rtsp://127.0.0.1:8554/door', 'rtsp://user:pw@127.0.0.1:8554/a', 'https://any.where/x.m3u8', 'http://cams.lan/mjpeg', 'http://CAMS.lan:80/x']) {
+      for (const ok of [
+        'rtsp://127.0.0.1:8554/door',
+        'rtsp://user:pw@127.0.0.1:8554/a',
+        'https://any.where/x.m3u8',
+        'http://cams.lan/mjpeg',
+        'http://CAMS.lan:80/x',
+      ]) {
         expect(p.check(ok, 'url'), ok).to.equal(ok);
       }
-      for (const no of ['rtsp://127.0.0.1/door', 'rtsp://127.0.0.2:8554/door', 'rtsps://127.0.0.1:8554/x', 'http://cams.lan.evil/x', 'http://other/x']) {
-        expectVigilError(() => p.check(no, 'url'), 'VIGIL_ERR_SOURCE_FORBIDDEN', 'this server reads no files; URLs rtsp://127.0.0.1:8554, https://*, http://cams.lan; no webcam');
+      for (const no of [
+        'rtsp://127.0.0.1/door',
+        'rtsp://127.0.0.2:8554/door',
+        'rtsps://127.0.0.1:8554/x',
+        'http://cams.lan.evil/x',
+        'http://other/x',
+      ]) {
+        expectVigilError(
+          () => p.check(no, 'url'),
+          'VIGIL_ERR_SOURCE_FORBIDDEN',
+          'this server reads no files; URLs rtsp://127.0.0.1:8554, https://*, http://cams.lan; no webcam',
+        );
       }
-      expectVigilError(() => p.check('rtsp://admin:hunter2@127.0.0.2/x', 'url'), 'VIGIL_ERR_SOURCE_FORBIDDEN', 'rtsp://admin:***@127.0.0.2/x');
+      expectVigilError(
+        () => p.check('rtsp://admin:hunter2@127.0.0.2/x', 'url'),
+        'VIGIL_ERR_SOURCE_FORBIDDEN',
+        'rtsp://admin:***@127.0.0.2/x',
+      );
       expectVigilError(() => p.check('webcam', 'webcam'), 'VIGIL_ERR_SOURCE_FORBIDDEN', 'webcam sources are not enabled');
       expect(createSourcePolicy(['webcam']).check('webcam', 'webcam')).to.equal('webcam');
     });
@@ -80,7 +110,14 @@ describe('security: the sources allow-list', function () {
     after(() => t.stop());
 
     it('refuses a camera outside the list with 403, stores nothing and starts nothing', async () => {
-      for (const source of [join(root, 'secret.mp4'), join(allowed, 'link.mp4'), `${allowed}/../secret.mp4`, 'rtsp://127.0.0.2:8554/x', 'http://127.0.0.1:9/x', 'webcam']) {
+      for (const source of [
+        join(root, 'secret.mp4'),
+        join(allowed, 'link.mp4'),
+        `${allowed}/../secret.mp4`,
+        'rtsp://127.0.0.2:8554/x',
+        'http://127.0.0.1:9/x',
+        'webcam',
+      ]) {
         const r = await t.api('/api/cameras', { method: 'POST', body: { id: 'x', source, model: 'fight' } });
         expect(r.status, source).to.equal(403);
         expect(r.body.error.code, source).to.equal('VIGIL_ERR_SOURCE_FORBIDDEN');
@@ -98,7 +135,10 @@ describe('security: the sources allow-list', function () {
 
     it('does not start a stored camera that a narrower list no longer allows', async () => {
       await t.restart({ sources: ['*'] });
-      expect((await t.api('/api/cameras', { method: 'POST', body: { id: 'old', source: join(root, 'secret.mp4'), model: 'fight', loop: true } })).status).to.equal(201);
+      expect(
+        (await t.api('/api/cameras', { method: 'POST', body: { id: 'old', source: join(root, 'secret.mp4'), model: 'fight', loop: true } }))
+          .status,
+      ).to.equal(201);
       await t.restart({ sources: [allowed] });
       const cam = await t.api('/api/cameras/old');
       expect(cam.body.status.state).to.equal('error');

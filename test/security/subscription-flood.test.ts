@@ -19,7 +19,6 @@ async function heapAfterGc(): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
-
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789-_';
 const MiB = 1024 * 1024;
 const MESSAGES = 200;
@@ -50,7 +49,9 @@ describe('security: subscription flood', function () {
   it(`answers ${MESSAGES} subscribes of ${IDS_PER_MESSAGE} made-up ids with bounded bytes and state, and keeps nothing once the client leaves`, async () => {
     const next = createRandom(13);
     const madeUp = () => Array.from({ length: 64 }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]).join('');
-    const floods = Array.from({ length: MESSAGES }, () => JSON.stringify({ type: 'subscribe', cameras: Array.from({ length: IDS_PER_MESSAGE }, madeUp) }));
+    const floods = Array.from({ length: MESSAGES }, () =>
+      JSON.stringify({ type: 'subscribe', cameras: Array.from({ length: IDS_PER_MESSAGE }, madeUp) }),
+    );
     const heap0 = await heapAfterGc();
 
     const ws = new WebSocket(t.url.replace(/^http/, 'ws') + '/ws');
@@ -71,7 +72,11 @@ describe('security: subscription flood', function () {
     for (const f of floods) ws.send(f);
     const answered = () => got.filter((m) => m.type === 'subscribed').length;
     try {
-      await until(`${MESSAGES} subscribed messages (${bytes} bytes so far)`, () => answered() === MESSAGES || bytes > MAX_BYTES_BACK || closed !== undefined, 30_000);
+      await until(
+        `${MESSAGES} subscribed messages (${bytes} bytes so far)`,
+        () => answered() === MESSAGES || bytes > MAX_BYTES_BACK || closed !== undefined,
+        30_000,
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -107,7 +112,8 @@ describe('security: subscription flood', function () {
   it('takes any number of existing cameras, waits for ones not created yet, and lets a deleted one go', async () => {
     // A short heartbeat: the sweep that lets deleted cameras go runs with it.
     await t.restart({ heartbeatMs: 200 });
-    const create = async (id: string) => expect((await t.api('/api/cameras', { method: 'POST', body: { id, source: 'webcam', model: 'fight' } })).status).to.equal(201);
+    const create = async (id: string) =>
+      expect((await t.api('/api/cameras', { method: 'POST', body: { id, source: 'webcam', model: 'fight' } })).status).to.equal(201);
     await create('door');
     const c = await connect(`${t.url}/ws`);
     try {

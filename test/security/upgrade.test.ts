@@ -10,7 +10,10 @@ const TOKEN = 'a-token-of-16-chars-or-more';
 const BAD_TARGETS = ['//', '///', '//[', '//:99999', '//a:b@', '//a:b@/ws', '//[::1/ws'];
 
 /** Opens a WebSocket and resolves with how it went: opened, or the HTTP status it was refused with. */
-function tryOpen(url: string, headers: Record<string, string> = {}): Promise<{ open: true; ws: WebSocket } | { open: false; status: number }> {
+function tryOpen(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ open: true; ws: WebSocket } | { open: false; status: number }> {
   return new Promise((done, fail) => {
     const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers });
     ws.once('open', () => done({ open: true, ws }));
@@ -64,7 +67,11 @@ describe('security: WebSocket upgrades', function () {
         body: { id: 'file', source: resolve('fixtures/demo.mp4'), model: 'fight' },
         headers: { authorization: `Bearer ${TOKEN}` },
       });
-      await t.api('/api/cameras', { method: 'POST', body: { id: 'cam', source: 'webcam', model: 'fight' }, headers: { authorization: `Bearer ${TOKEN}` } });
+      await t.api('/api/cameras', {
+        method: 'POST',
+        body: { id: 'cam', source: 'webcam', model: 'fight' },
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
     });
     after(() => t.stop());
 

@@ -29,10 +29,22 @@ describe('server: uploads, replay and recordings', function () {
     const c = await connect(`${t.url}/ws`);
     c.send({ type: 'subscribe', clips: true });
     await c.next('subscribed');
-    const up = await t.api('/api/clips?name=hall%2Fcam.mp4', { method: 'POST', body: readFileSync(CLIP), headers: { 'content-type': 'video/mp4' } });
+    const up = await t.api('/api/clips?name=hall%2Fcam.mp4', {
+      method: 'POST',
+      body: readFileSync(CLIP),
+      headers: { 'content-type': 'video/mp4' },
+    });
     expect(up.status).to.equal(202);
     expect(up.headers.get('location')).to.equal(`/api/clips/${up.body.id}`);
-    expect(up.body).to.deep.include({ kind: 'upload', name: 'hallcam.mp4', status: 'pending', cameraId: null, model: 'fight', bytes: 76194, durationMs: 2020 });
+    expect(up.body).to.deep.include({
+      kind: 'upload',
+      name: 'hallcam.mp4',
+      status: 'pending',
+      cameraId: null,
+      model: 'fight',
+      bytes: 76194,
+      durationMs: 2020,
+    });
     await c.next('clip', (m) => m.clipId === up.body.id && m.status === 'ready');
     const seen = c.messages.filter((m) => m.type === 'clip' && m.clipId === up.body.id).map((m) => (m as { status: string }).status);
     expect(seen[0]).to.equal('pending');
@@ -83,7 +95,12 @@ describe('server: uploads, replay and recordings', function () {
     const chunks = async function* () {
       for (let i = 0; i < 30; i++) yield new Uint8Array(10_000);
     };
-    const streamed = await fetch(`${t.url}/api/clips`, { method: 'POST', body: ReadableStream.from(chunks()), headers: { 'content-type': 'video/mp4' }, duplex: 'half' } as RequestInit);
+    const streamed = await fetch(`${t.url}/api/clips`, {
+      method: 'POST',
+      body: ReadableStream.from(chunks()),
+      headers: { 'content-type': 'video/mp4' },
+      duplex: 'half',
+    });
     expect(streamed.status).to.equal(413);
     expect(((await streamed.json()) as any).error.code).to.equal('VIGIL_ERR_TOO_LARGE');
     const text = await t.api('/api/clips', { method: 'POST', body: 'this is not a video', headers: { 'content-type': 'video/mp4' } });
@@ -110,7 +127,10 @@ describe('server: uploads, replay and recordings', function () {
     const src = fixture('gmdcsa24-subject4-fall02.mp4');
     const c = await connect(`${t.url}/ws`);
     c.send({ type: 'subscribe', cameras: ['rec'], clips: true });
-    const res = await t.api('/api/cameras', { method: 'POST', body: { id: 'rec', source: src, model: 'fight', record: { mode: 'continuous', segmentS: 1 } } });
+    const res = await t.api('/api/cameras', {
+      method: 'POST',
+      body: { id: 'rec', source: src, model: 'fight', record: { mode: 'continuous', segmentS: 1 } },
+    });
     expect(res.status).to.equal(201);
     await c.next('status', (s) => s.state === 'ended');
     // The last segment is adopted after the session ends.

@@ -58,8 +58,22 @@ function fakeSocket() {
 }
 
 const status = (cameraId: string): CameraStatus => ({ cameraId, state: 'live', frames: 0, dropped: 0, gated: 0, lagMs: 0 });
-const label = (tMs: number): ServerMessage => ({ type: 'label', cameraId: 'a', tMs, wallMs: 0, sourceMs: 0, probs: { x: 1 }, label: 'x', confidence: 1 });
-const segment = (event: 'start' | 'update' | 'end', endMs: number): ServerMessage => ({ type: 'segment', cameraId: 'a', event, segment: { label: 'x', startMs: 0, endMs, confidence: 1, peak: 1 } });
+const label = (tMs: number): ServerMessage => ({
+  type: 'label',
+  cameraId: 'a',
+  tMs,
+  wallMs: 0,
+  sourceMs: 0,
+  probs: { x: 1 },
+  label: 'x',
+  confidence: 1,
+});
+const segment = (event: 'start' | 'update' | 'end', endMs: number): ServerMessage => ({
+  type: 'segment',
+  cameraId: 'a',
+  event,
+  segment: { label: 'x', startMs: 0, endMs, confidence: 1, peak: 1 },
+});
 
 describe('server/hub', () => {
   let hub: Hub;

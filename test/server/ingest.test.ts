@@ -31,7 +31,9 @@ describe('server: webcam ingest over WebSocket', function () {
   });
 
   it('labels webm chunks sent by a publisher, then waits for the next one', async () => {
-    const webm = readFileSync(await clips.clip('cam.webm', { width: 320, height: 240, fps: 15, durationS: 3, pattern: 'testsrc2', format: 'webm' }));
+    const webm = readFileSync(
+      await clips.clip('cam.webm', { width: 320, height: 240, fps: 15, durationS: 3, pattern: 'testsrc2', format: 'webm' }),
+    );
     const res = await t.api('/api/cameras', { method: 'POST', body: { id: 'cam', source: 'webcam', model: 'fight' } });
     expect(res.status).to.equal(201);
     const c = await connect(`${t.url}/ws`);
@@ -66,7 +68,11 @@ describe('server: webcam ingest over WebSocket', function () {
 
     await t.api('/api/cameras', { method: 'POST', body: { id: 'file', source: clips.dir + '/cam.webm', model: 'fight', loop: true } });
     // Refused before the upgrade, with a plain HTTP status (codes: test/security/upgrade.test.ts).
-    const refusal = (path: string) => openIngest(`${t.url}${path}`).then(() => 'opened', (e: Error) => e.message);
+    const refusal = (path: string) =>
+      openIngest(`${t.url}${path}`).then(
+        () => 'opened',
+        (e: Error) => e.message,
+      );
     expect(await refusal('/api/cameras/file/ingest')).to.equal('Unexpected server response: 409');
     expect(await refusal('/api/cameras/nope/ingest')).to.equal('Unexpected server response: 404');
   });

@@ -25,12 +25,18 @@ describe('server: live cameras over WebSocket', function () {
     for (let i = 0; i < 45; i++) await c.next('label', (_m) => c.messages.filter((m) => m.type === 'label').length > i);
     const labels = c.messages.filter((m) => m.type === 'label');
     const times = labels.map((m) => m.tMs);
-    expect(times.every((x, i) => i === 0 || x > times[i - 1]), `tMs increasing: ${times.join(',')}`).to.equal(true);
+    expect(
+      times.every((x, i) => i === 0 || x > times[i - 1]),
+      `tMs increasing: ${times.join(',')}`,
+    ).to.equal(true);
     // The loop restarts the file at 0; stream time must go on past the clip's 4.5 s.
     expect(times[times.length - 1]).to.be.greaterThan(4600);
     // Each label says when the source showed its frame: before it left ffmpeg, not long before.
     for (const m of labels) expect(m.wallMs - m.sourceMs, 'source to decoder').to.be.within(0, 1000);
-    const status = (await (await fetch(`${t.url}/api/status`)).json()) as { cameras: Array<{ state: string; lagMs: number }>; workers: Array<{ streams: number; frames: number }> };
+    const status = (await (await fetch(`${t.url}/api/status`)).json()) as {
+      cameras: Array<{ state: string; lagMs: number }>;
+      workers: Array<{ streams: number; frames: number }>;
+    };
     expect(status.cameras[0].state).to.equal('live');
     expect(status.cameras[0].lagMs).to.be.within(1, 1000);
     // Labelled in an inference worker, not on the thread that serves this request.
@@ -68,7 +74,10 @@ describe('server: live cameras over WebSocket', function () {
     const c = await connect(`${t.url}/ws`);
     c.send({ type: 'subscribe', cameras: '*' });
     await c.next('subscribed', () => true);
-    const created = await t.api('/api/cameras', { method: 'POST', body: { id: 'bedroom', source: fixture('gmdcsa24-subject3-fall19.mp4'), model: 'fall', loop: true } });
+    const created = await t.api('/api/cameras', {
+      method: 'POST',
+      body: { id: 'bedroom', source: fixture('gmdcsa24-subject3-fall19.mp4'), model: 'fall', loop: true },
+    });
     expect(created.status).to.equal(201);
     try {
       // The first segment starts at the first frame, reported once its label has held 750 ms
@@ -86,7 +95,10 @@ describe('server: live cameras over WebSocket', function () {
       // new one has held, and the new segment says when it began: up to a hold and a window
       // (1000 ms) before.
       const end = await c.next('segment', (m) => m.cameraId === 'bedroom' && m.event === 'end');
-      const start = await c.next('segment', (m) => m.cameraId === 'bedroom' && m.event === 'start' && m.segment.startMs === end.segment.endMs);
+      const start = await c.next(
+        'segment',
+        (m) => m.cameraId === 'bedroom' && m.event === 'start' && m.segment.startMs === end.segment.endMs,
+      );
       expect(start.segment.label).to.not.equal(end.segment.label);
       expect(start.segment.endMs - start.segment.startMs, 'arrives a hold or more after its start').to.be.within(700, 1900);
     } finally {
@@ -106,13 +118,16 @@ describe('server: live cameras over WebSocket', function () {
     expect(res.headers.get('content-type')).to.equal('multipart/x-mixed-replace; boundary=vigilframe');
     const reader = res.body!.getReader();
     let text = '';
-    while ((text.match(/--vigilframe/g) ?? []).length < 3) text += Buffer.from((await reader.read()).value!).toString('latin1');
+    while ((text.match(/--vigilframe/g) ?? []).length < 3) text += Buffer.from((await reader.read()).value).toString('latin1');
     expect(text).to.match(/^--vigilframe\r\nContent-Type: image\/jpeg\r\nContent-Length: \d+\r\n\r\n\xff\xd8/);
     ctl.abort();
   });
 
   it('manages cameras over REST and keeps them across a restart', async () => {
-    const created = await t.api('/api/cameras', { method: 'POST', body: { id: 'hall', name: 'Hall', source: fixture('nofight-nofi090.mp4'), model: 'fight' } });
+    const created = await t.api('/api/cameras', {
+      method: 'POST',
+      body: { id: 'hall', name: 'Hall', source: fixture('nofight-nofi090.mp4'), model: 'fight' },
+    });
     expect(created.status).to.equal(201);
     expect(created.body).to.deep.include({ id: 'hall', name: 'Hall', model: 'fight', fps: null, loop: false });
     expect(created.body.record).to.deep.equal({ mode: 'off' });
@@ -176,7 +191,10 @@ describe('server: bad input on the API and the socket', function () {
   it('refuses malformed, non-JSON and oversized bodies with codes', async () => {
     const bad = await t.api('/api/cameras', { method: 'POST', body: '{"source":', headers: { 'content-type': 'application/json' } });
     expect(bad.status).to.equal(400);
-    expect(bad.body.error).to.deep.equal({ code: 'VIGIL_ERR_INVALID_ARGUMENT', message: 'invalid argument: request body is not valid JSON' });
+    expect(bad.body.error).to.deep.equal({
+      code: 'VIGIL_ERR_INVALID_ARGUMENT',
+      message: 'invalid argument: request body is not valid JSON',
+    });
     const text = await t.api('/api/cameras', { method: 'POST', body: 'source=x', headers: { 'content-type': 'text/plain' } });
     expect(text.status).to.equal(415);
     expect(text.body.error.code).to.equal('VIGIL_ERR_UNSUPPORTED_MEDIA');
@@ -212,7 +230,10 @@ describe('server: bad input on the API and the socket', function () {
     await t.restart({ maxBackoffMs: 300 });
     const c = await connect(`${t.url}/ws`);
     c.send({ type: 'subscribe', cameras: ['dead'] });
-    const res = await t.api('/api/cameras', { method: 'POST', body: { id: 'dead', source: 'http://127.0.0.1:1/stream.mjpeg', model: 'fight' } });
+    const res = await t.api('/api/cameras', {
+      method: 'POST',
+      body: { id: 'dead', source: 'http://127.0.0.1:1/stream.mjpeg', model: 'fight' },
+    });
     expect(res.status).to.equal(201);
     const first = await c.next('status', (s) => s.state === 'reconnecting');
     expect(first.error?.code).to.equal('VIGIL_ERR_SOURCE_UNREACHABLE');
@@ -253,7 +274,10 @@ describe('server: access token', function () {
       // The page itself is public; it holds no data.
       expect((await fetch(`${url}/`)).status).to.equal(200);
       // Refused before the upgrade: a plain 401 (the coded body is in test/security/upgrade.test.ts).
-      const refused = await connect(`${url}/ws`).then(() => undefined, (e: Error) => e);
+      const refused = await connect(`${url}/ws`).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(refused?.message).to.equal('Unexpected server response: 401');
       const ok = await connect(`${url}/ws?token=${token}`);
       await ok.next('hello');
@@ -273,13 +297,19 @@ describe('server: start-up failures', function () {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const other = await mkdtemp('/tmp/vigil-port-');
     try {
-      const e = await startServer({ port: first.server.port, dataDir: other, demo: true }).then(() => undefined, (err) => err);
+      const e = await startServer({ port: first.server.port, dataDir: other, demo: true }).then(
+        () => undefined,
+        (err) => err,
+      );
       expect(e).to.include({ code: 'VIGIL_ERR_CONFIG' });
       expect(e.message).to.match(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
       // Its store was closed: a server can open that folder now.
       const again = await startServer({ port: 0, dataDir: other, demo: false });
       await again.close();
-      const locked = await startServer({ port: 0, dataDir: first.dataDir }).then(() => undefined, (err) => err);
+      const locked = await startServer({ port: 0, dataDir: first.dataDir }).then(
+        () => undefined,
+        (err) => err,
+      );
       expect(locked).to.include({ code: 'VIGIL_ERR_STORE' });
     } finally {
       await first.stop();

@@ -18,7 +18,13 @@ describe('server: recording', function () {
     try {
       const c = await connect(`${t.url}/ws`);
       c.send({ type: 'subscribe', cameras: ['ev'], clips: true });
-      const body = { id: 'ev', source: fixture('fight-fi002.mp4'), model: 'fight', loop: true, record: { mode: 'events', labels: ['fight'], preRollS: 1, postRollS: 1 } };
+      const body = {
+        id: 'ev',
+        source: fixture('fight-fi002.mp4'),
+        model: 'fight',
+        loop: true,
+        record: { mode: 'events', labels: ['fight'], preRollS: 1, postRollS: 1 },
+      };
       expect((await t.api('/api/cameras', { method: 'POST', body })).status).to.equal(201);
       await c.next('segment', (m) => m.event === 'start' && m.segment.label === 'fight');
       // Two-second pieces: let a few complete while the fight goes on, then stop the camera.
@@ -47,7 +53,9 @@ describe('server: recording', function () {
 
   it('after a crash mid-recording, every clip row has a playable file and no file lacks a row', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
-    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir, '--no-demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir, '--no-demo'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((done, fail) => {
         let out = '';
@@ -58,8 +66,18 @@ describe('server: recording', function () {
         });
         proc.once('exit', (code) => fail(new Error(`vigil serve exited ${code}`)));
       });
-      const body = { id: 'rec', source: fixture('fight-fi002.mp4'), model: 'fight', loop: true, record: { mode: 'continuous', segmentS: 1 } };
-      const res = await fetch(`${url}/api/cameras`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const body = {
+        id: 'rec',
+        source: fixture('fight-fi002.mp4'),
+        model: 'fight',
+        loop: true,
+        record: { mode: 'continuous', segmentS: 1 },
+      };
+      const res = await fetch(`${url}/api/cameras`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(res.status).to.equal(201);
       // Wait for some segments to land, then kill -9 in the middle of the next one.
       const deadline = Date.now() + 30_000;

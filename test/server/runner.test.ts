@@ -45,7 +45,10 @@ describe('server/camera-runner', function () {
     }
     expect(lagWhileLive, 'lagMs while live').to.be.within(1, 2 * SLOW_MS + 300);
     expect(status.lagMs, 'no lag once stopped').to.equal(0);
-    expect(out.some((o) => o.msg.type === 'status' && o.msg.state === 'behind'), 'never behind').to.equal(false);
+    expect(
+      out.some((o) => o.msg.type === 'status' && o.msg.state === 'behind'),
+      'never behind',
+    ).to.equal(false);
     // The labelled frames are spread over the whole run, not the first ones in a backlog.
     expect(labels[labels.length - 1].msg.tMs).to.be.greaterThan(2500);
   });
@@ -64,7 +67,13 @@ describe('server/camera-runner', function () {
     const states: Array<{ state: string; lagMs: number }> = [];
     const runner = startCameraRunner(
       { id: 'stall', source: fixture('fight-fi002.mp4'), fps: 8, loop: true },
-      { labeler, manifest, publish: (m) => void (m.type === 'status' && states.push({ state: m.state, lagMs: m.lagMs })), maxBackoffMs: 1000, behindMs: 800 },
+      {
+        labeler,
+        manifest,
+        publish: (m) => void (m.type === 'status' && states.push({ state: m.state, lagMs: m.lagMs })),
+        maxBackoffMs: 1000,
+        behindMs: 800,
+      },
     );
     try {
       await new Promise((r) => setTimeout(r, 1500));

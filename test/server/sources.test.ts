@@ -75,7 +75,25 @@ describe('server: network camera sources', function () {
     await exec(ffmpeg.path, ['-v', 'error', '-i', fixture('fight-fi002.mp4'), '-vf', 'fps=10', '-q:v', '5', join(work, 'f%03d.jpg')]);
     const names = (await readdir(work)).filter((n) => n.endsWith('.jpg')).sort();
     jpegs = await Promise.all(names.map((n) => readFile(join(work, n))));
-    await exec(ffmpeg.path, ['-v', 'error', '-i', fixture('demo.mp4'), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', join(work, 'live.m3u8')]);
+    await exec(ffmpeg.path, [
+      '-v',
+      'error',
+      '-i',
+      fixture('demo.mp4'),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '25',
+      '-f',
+      'hls',
+      '-hls_time',
+      '1',
+      '-hls_list_size',
+      '0',
+      join(work, 'live.m3u8'),
+    ]);
   });
   after(async () => {
     await t?.stop();
@@ -86,7 +104,10 @@ describe('server: network camera sources', function () {
     const cam = await mjpegCamera(jpegs);
     const c = await connect(`${t.url}/ws`);
     c.send({ type: 'subscribe', cameras: ['ipcam'] });
-    const res = await t.api('/api/cameras', { method: 'POST', body: { id: 'ipcam', source: `http://127.0.0.1:${cam.port}/video.mjpeg`, model: 'fight' } });
+    const res = await t.api('/api/cameras', {
+      method: 'POST',
+      body: { id: 'ipcam', source: `http://127.0.0.1:${cam.port}/video.mjpeg`, model: 'fight' },
+    });
     expect(res.status).to.equal(201);
     await c.next('status', (s) => s.state === 'live');
     await c.next('label', () => c.messages.filter((m) => m.type === 'label').length >= 8);
@@ -100,7 +121,10 @@ describe('server: network camera sources', function () {
       await c.next('status', (s) => s.state === 'live' && c.messages.indexOf(s) > c.messages.indexOf(down));
       await c.next('label', () => c.messages.filter((m) => m.type === 'label').length >= labelsBefore + 8);
       const times = c.messages.filter((m) => m.type === 'label').map((m) => m.tMs);
-      expect(times.every((x, i) => i === 0 || x > times[i - 1]), `tMs increasing across the reboot: ${times.join(',')}`).to.equal(true);
+      expect(
+        times.every((x, i) => i === 0 || x > times[i - 1]),
+        `tMs increasing across the reboot: ${times.join(',')}`,
+      ).to.equal(true);
       // The segment open when the camera died was closed, and a new one started after.
       const ends = c.messages.filter((m) => m.type === 'segment' && m.event === 'end');
       expect(ends.length).to.be.at.least(1);
@@ -116,7 +140,10 @@ describe('server: network camera sources', function () {
     const c = await connect(`${t.url}/ws`);
     try {
       c.send({ type: 'subscribe', cameras: ['hls'] });
-      const res = await t.api('/api/cameras', { method: 'POST', body: { id: 'hls', source: `http://127.0.0.1:${hls.port}/live.m3u8`, model: 'fight' } });
+      const res = await t.api('/api/cameras', {
+        method: 'POST',
+        body: { id: 'hls', source: `http://127.0.0.1:${hls.port}/live.m3u8`, model: 'fight' },
+      });
       expect(res.status).to.equal(201);
       await c.next('label', () => c.messages.filter((m) => m.type === 'label').length >= 10);
       const labels = c.messages.filter((m) => m.type === 'label');

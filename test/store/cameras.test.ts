@@ -33,7 +33,11 @@ describe('store cameras', () => {
   it('refuses a second camera with the same id', () => {
     const store = stores.open();
     store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
-    expectCoded(thrown(() => store.cameras.create({ id: 'hall', source: 'x.mp4', model: 'fight' })), 'VIGIL_ERR_CONFLICT', 'conflict: camera hall already exists');
+    expectCoded(
+      thrown(() => store.cameras.create({ id: 'hall', source: 'x.mp4', model: 'fight' })),
+      'VIGIL_ERR_CONFLICT',
+      'conflict: camera hall already exists',
+    );
     expect(store.cameras.get('hall')?.source).to.equal('webcam');
   });
 
@@ -60,7 +64,11 @@ describe('store cameras', () => {
 
   it('update and remove of unknown cameras', () => {
     const store = stores.open();
-    expectCoded(thrown(() => store.cameras.update('nope', { name: 'x' })), 'VIGIL_ERR_NOT_FOUND', 'not found: camera nope');
+    expectCoded(
+      thrown(() => store.cameras.update('nope', { name: 'x' })),
+      'VIGIL_ERR_NOT_FOUND',
+      'not found: camera nope',
+    );
     expect(store.cameras.remove('nope')).to.equal(false);
     store.cameras.create({ id: 'gone', source: 'webcam', model: 'fight' });
     expect(store.cameras.remove('gone')).to.equal(true);
@@ -70,7 +78,14 @@ describe('store cameras', () => {
 
   it('persists across close and reopen', () => {
     const first = stores.open();
-    const a = first.cameras.create({ id: 'a', name: 'A', source: 'rtsp://10.0.0.9/live', model: 'fight', fps: 2.5, record: { mode: 'events', labels: ['fight', 'fall'], preRollS: 0, postRollS: 30 } });
+    const a = first.cameras.create({
+      id: 'a',
+      name: 'A',
+      source: 'rtsp://10.0.0.9/live',
+      model: 'fight',
+      fps: 2.5,
+      record: { mode: 'events', labels: ['fight', 'fall'], preRollS: 0, postRollS: 30 },
+    });
     const b = first.cameras.create({ id: 'b', source: 'b.mp4', model: 'fight', loop: true });
     first.close();
     const second = stores.open();
@@ -88,16 +103,36 @@ describe('store cameras', () => {
       ['fps over 60', { ...base, fps: 120 }, 'camera: fps: Number must be less than or equal to 60'],
       ['fps zero', { ...base, fps: 0 }, 'camera: fps: Number must be greater than 0'],
       ['loop as a string', { ...base, loop: 'yes' }, 'camera: loop: Expected boolean, received string'],
-      ['an unknown record mode', { ...base, record: { mode: 'always' } }, "camera: record.mode: Invalid discriminator value. Expected 'off' | 'continuous' | 'events'"],
-      ['events without labels', { ...base, record: { mode: 'events', labels: [] } }, 'camera: record.labels: name at least one label to record'],
-      ['a fractional segment', { ...base, record: { mode: 'continuous', segmentS: 1.5 } }, 'camera: record.segmentS: Expected integer, received float'],
+      [
+        'an unknown record mode',
+        { ...base, record: { mode: 'always' } },
+        "camera: record.mode: Invalid discriminator value. Expected 'off' | 'continuous' | 'events'",
+      ],
+      [
+        'events without labels',
+        { ...base, record: { mode: 'events', labels: [] } },
+        'camera: record.labels: name at least one label to record',
+      ],
+      [
+        'a fractional segment',
+        { ...base, record: { mode: 'continuous', segmentS: 1.5 } },
+        'camera: record.segmentS: Expected integer, received float',
+      ],
       ['an unknown field', { ...base, url: 'x' }, "camera: (root): Unrecognized key(s) in object: 'url'"],
-      ['two problems at once', { ...base, name: ' ', fps: -1 }, 'camera: name: String must contain at least 1 character(s); fps: Number must be greater than 0'],
+      [
+        'two problems at once',
+        { ...base, name: ' ', fps: -1 },
+        'camera: name: String must contain at least 1 character(s); fps: Number must be greater than 0',
+      ],
     ];
     for (const [what, input, detail] of cases) {
       it(`refuses ${what}`, () => {
         const store = stores.open();
-        expectCoded(thrown(() => store.cameras.create(input as CameraInput)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: ${detail}`);
+        expectCoded(
+          thrown(() => store.cameras.create(input as CameraInput)),
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `invalid argument: ${detail}`,
+        );
         expect(store.cameras.list()).to.deep.equal([]);
       });
     }
@@ -105,8 +140,16 @@ describe('store cameras', () => {
     it('refuses a bad patch and leaves the camera as it was', () => {
       const store = stores.open();
       const cam = store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
-      expectCoded(thrown(() => store.cameras.update('hall', { fps: 0 })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: camera: fps: Number must be greater than 0');
-      expectCoded(thrown(() => store.cameras.update('hall', { id: 'other' })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: camera id cannot change (hall to other)');
+      expectCoded(
+        thrown(() => store.cameras.update('hall', { fps: 0 })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: camera: fps: Number must be greater than 0',
+      );
+      expectCoded(
+        thrown(() => store.cameras.update('hall', { id: 'other' })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: camera id cannot change (hall to other)',
+      );
       expect(store.cameras.get('hall')).to.deep.equal(cam);
     });
   });

@@ -36,7 +36,10 @@ describe('store clips', () => {
       const store = stores.open();
       const content = Buffer.alloc(100_000, 7);
       content.write('ftyp', 4);
-      const staged = await store.stage(Readable.from([content.subarray(0, 65_536), content.subarray(65_536)]), { maxBytes: 100_000, ext: 'mp4' });
+      const staged = await store.stage(Readable.from([content.subarray(0, 65_536), content.subarray(65_536)]), {
+        maxBytes: 100_000,
+        ext: 'mp4',
+      });
       expect(staged.bytes).to.equal(100_000);
       expect(staged.path.startsWith(join(store.dataDir, 'staging'))).to.equal(true);
       expect(readFileSync(staged.path).equals(content)).to.equal(true);
@@ -103,7 +106,11 @@ describe('store clips', () => {
 
     it('refuses bad options before writing', async () => {
       const store = stores.open();
-      expectCoded(await rejection(store.stage(Readable.from([]), { maxBytes: 0, ext: 'mp4' })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: maxBytes must be a positive integer, got 0');
+      expectCoded(
+        await rejection(store.stage(Readable.from([]), { maxBytes: 0, ext: 'mp4' })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: maxBytes must be a positive integer, got 0',
+      );
       expectCoded(
         await rejection(store.stage(Readable.from([]), { maxBytes: 10, ext: '' })),
         'VIGIL_ERR_INVALID_ARGUMENT',
@@ -155,7 +162,16 @@ describe('store clips', () => {
       expect(store.clips.get(rec.id)?.timeline).to.deep.equal(TIMELINE);
       const [listed] = store.clips.list();
       expect(listed).to.not.have.property('timeline');
-      expect(listed).to.deep.include({ id: rec.id, cameraId: 'hall', kind: 'recording', status: 'ready', startedAtMs: 1_738_324_800_000, durationMs: 250, bytes: 50, mime: 'video/mp4' });
+      expect(listed).to.deep.include({
+        id: rec.id,
+        cameraId: 'hall',
+        kind: 'recording',
+        status: 'ready',
+        startedAtMs: 1_738_324_800_000,
+        durationMs: 250,
+        bytes: 50,
+        mime: 'video/mp4',
+      });
     });
 
     it('lists newest first, filtered and paged by id', async () => {
@@ -179,8 +195,16 @@ describe('store clips', () => {
       const page3 = store.clips.list({ limit: 2, before: page2[1].id });
       expect([...page1, ...page2, ...page3].map((c) => c.id)).to.deep.equal(newest);
       expect(store.clips.list({ status: 'ready' })).to.deep.equal([]);
-      expectCoded(thrown(() => store.clips.list({ limit: 0 })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: clip query: limit: Number must be greater than or equal to 1');
-      expectCoded(thrown(() => store.clips.list({ before: '../x' })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: clip query: before: a clip id');
+      expectCoded(
+        thrown(() => store.clips.list({ limit: 0 })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip query: limit: Number must be greater than or equal to 1',
+      );
+      expectCoded(
+        thrown(() => store.clips.list({ before: '../x' })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip query: before: a clip id',
+      );
     });
 
     it('removes the row and the file', async () => {
@@ -191,7 +215,11 @@ describe('store clips', () => {
       expect(existsSync(file)).to.equal(false);
       expect(store.clips.get(clip.id)).to.equal(undefined);
       expect(store.clips.remove(clip.id)).to.equal(false);
-      expectCoded(thrown(() => store.clips.videoPath(clip.id)), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${clip.id}`);
+      expectCoded(
+        thrown(() => store.clips.videoPath(clip.id)),
+        'VIGIL_ERR_NOT_FOUND',
+        `not found: clip ${clip.id}`,
+      );
     });
 
     it('refuses bad meta and unknown cameras, leaving the staged file in place', async () => {
@@ -203,8 +231,14 @@ describe('store clips', () => {
       expectCoded(err2, 'VIGIL_ERR_NOT_FOUND', 'not found: camera ghost');
       const err3 = await rejection(store.clips.adopt(path, { kind: 'upload', name: 'r', status: 'failed' }));
       expectCoded(err3, 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: clip: error: error is required with status failed and only then');
-      const err4 = await rejection(store.clips.adopt(path, { kind: 'upload', name: 'r', timeline: { schema: 'other/1' } as unknown as TimelineJson }));
-      expectCoded(err4, 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: clip: timeline.schema: Invalid literal value, expected "vigil.timeline/1"');
+      const err4 = await rejection(
+        store.clips.adopt(path, { kind: 'upload', name: 'r', timeline: { schema: 'other/1' } as unknown as TimelineJson }),
+      );
+      expectCoded(
+        err4,
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip: timeline.schema: Invalid literal value, expected "vigil.timeline/1"',
+      );
       expect(existsSync(path)).to.equal(true);
       expect(readdirSync(join(store.dataDir, 'clips'))).to.deep.equal([]);
       expect(store.clips.list()).to.deep.equal([]);
@@ -244,8 +278,16 @@ describe('store clips', () => {
       expect(ready).to.deep.include({ status: 'ready', durationMs: 250, error: null, timeline: TIMELINE });
       // A relabel keeps the old timeline until the new one replaces it.
       expect(store.clips.setStatus(clip.id, 'processing').timeline).to.deep.equal(TIMELINE);
-      const failed = store.clips.setStatus(clip.id, 'failed', { error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' }, timeline: null });
-      expect(failed).to.deep.include({ status: 'failed', error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' }, timeline: null, durationMs: 250 });
+      const failed = store.clips.setStatus(clip.id, 'failed', {
+        error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' },
+        timeline: null,
+      });
+      expect(failed).to.deep.include({
+        status: 'failed',
+        error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' },
+        timeline: null,
+        durationMs: 250,
+      });
       expect(store.clips.setStatus(clip.id, 'pending').error).to.equal(null);
     });
 
@@ -253,15 +295,27 @@ describe('store clips', () => {
       const store = stores.open();
       const clip = await store.clips.adopt(await stageBytes(store, Buffer.alloc(10)), { kind: 'upload', name: 'x' });
       const msg = 'invalid argument: clip status failed needs an error, and only failed takes one';
-      expectCoded(thrown(() => store.clips.setStatus(clip.id, 'failed')), 'VIGIL_ERR_INVALID_ARGUMENT', msg);
-      expectCoded(thrown(() => store.clips.setStatus(clip.id, 'ready', { error: { code: 'X', message: 'y' } })), 'VIGIL_ERR_INVALID_ARGUMENT', msg);
+      expectCoded(
+        thrown(() => store.clips.setStatus(clip.id, 'failed')),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        msg,
+      );
+      expectCoded(
+        thrown(() => store.clips.setStatus(clip.id, 'ready', { error: { code: 'X', message: 'y' } })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        msg,
+      );
       expectCoded(
         thrown(() => store.clips.setStatus(clip.id, 'done' as 'ready')),
         'VIGIL_ERR_INVALID_ARGUMENT',
-        "invalid argument: clip status must be one of pending, processing, ready, failed, got \"done\"",
+        'invalid argument: clip status must be one of pending, processing, ready, failed, got "done"',
       );
       const ghost = clip.id.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
-      expectCoded(thrown(() => store.clips.setStatus(ghost, 'ready')), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${ghost}`);
+      expectCoded(
+        thrown(() => store.clips.setStatus(ghost, 'ready')),
+        'VIGIL_ERR_NOT_FOUND',
+        `not found: clip ${ghost}`,
+      );
       expect(store.clips.get(clip.id)?.status).to.equal('pending');
     });
   });

@@ -15,15 +15,47 @@ describe('store paths', () => {
   });
 
   it('resolveInside rejects traversal, absolute paths, NUL bytes and the directory itself', () => {
-    expectCoded(thrown(() => resolveInside(root, '../x')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "../x" leads outside ${root}`);
-    expectCoded(thrown(() => resolveInside(root, 'clips/../../x')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "clips/../../x" leads outside ${root}`);
-    expectCoded(thrown(() => resolveInside(root, 'clips', '..', '..')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "clips/../.." leads outside ${root}`);
-    expectCoded(thrown(() => resolveInside(root, '.')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "." leads outside ${root}`);
-    expectCoded(thrown(() => resolveInside(root, '/etc/passwd')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "/etc/passwd" is not a relative path inside ${root}`);
-    expectCoded(thrown(() => resolveInside(root, 'a\0b')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "a\\u0000b" is not a relative path inside ${root}`);
-    expectCoded(thrown(() => resolveInside(root, '')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "" is not a relative path inside ${root}`);
+    expectCoded(
+      thrown(() => resolveInside(root, '../x')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "../x" leads outside ${root}`,
+    );
+    expectCoded(
+      thrown(() => resolveInside(root, 'clips/../../x')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "clips/../../x" leads outside ${root}`,
+    );
+    expectCoded(
+      thrown(() => resolveInside(root, 'clips', '..', '..')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "clips/../.." leads outside ${root}`,
+    );
+    expectCoded(
+      thrown(() => resolveInside(root, '.')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "." leads outside ${root}`,
+    );
+    expectCoded(
+      thrown(() => resolveInside(root, '/etc/passwd')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "/etc/passwd" is not a relative path inside ${root}`,
+    );
+    expectCoded(
+      thrown(() => resolveInside(root, 'a\0b')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "a\\u0000b" is not a relative path inside ${root}`,
+    );
+    expectCoded(
+      thrown(() => resolveInside(root, '')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "" is not a relative path inside ${root}`,
+    );
     // A sibling whose name starts with the root's name is outside too.
-    expectCoded(thrown(() => resolveInside(root, '../vigil-data-evil/x')), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "../vigil-data-evil/x" leads outside ${root}`);
+    expectCoded(
+      thrown(() => resolveInside(root, '../vigil-data-evil/x')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `invalid argument: path "../vigil-data-evil/x" leads outside ${root}`,
+    );
   });
 
   describe('ids from requests', () => {
@@ -33,9 +65,21 @@ describe('store paths', () => {
     it('clip ids other than generated ones are refused before any path is built', () => {
       const store = stores.open();
       for (const id of attempts) {
-        expectCoded(thrown(() => store.clips.videoPath(id)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`);
-        expectCoded(thrown(() => store.clips.get(id)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`);
-        expectCoded(thrown(() => store.clips.remove(id)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`);
+        expectCoded(
+          thrown(() => store.clips.videoPath(id)),
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`,
+        );
+        expectCoded(
+          thrown(() => store.clips.get(id)),
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`,
+        );
+        expectCoded(
+          thrown(() => store.clips.remove(id)),
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`,
+        );
       }
     });
 
@@ -53,12 +97,30 @@ describe('store paths', () => {
 
     it('staging paths and extensions cannot leave staging', async () => {
       const store = stores.open();
-      expectCoded(thrown(() => store.stagingPath('../mp4')), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: file extension must be 1-8 lowercase letters or digits without the dot, got "../mp4"');
-      expectCoded(thrown(() => store.stagingPath('mp4/x')), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: file extension must be 1-8 lowercase letters or digits without the dot, got "mp4/x"');
+      expectCoded(
+        thrown(() => store.stagingPath('../mp4')),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: file extension must be 1-8 lowercase letters or digits without the dot, got "../mp4"',
+      );
+      expectCoded(
+        thrown(() => store.stagingPath('mp4/x')),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: file extension must be 1-8 lowercase letters or digits without the dot, got "mp4/x"',
+      );
       const outside = join(stores.dir(), 'vigil.db');
-      expectCoded(thrown(() => store.discard(outside)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "../vigil.db" leads outside ${join(store.dataDir, 'staging')}`);
-      const err = await store.clips.adopt(join(stores.dir(), 'staging', '..', 'vigil.db'), { kind: 'upload', name: 'x' }).catch((e: unknown) => e);
-      expectCoded(err, 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: path "../vigil.db" leads outside ${join(store.dataDir, 'staging')}`);
+      expectCoded(
+        thrown(() => store.discard(outside)),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `invalid argument: path "../vigil.db" leads outside ${join(store.dataDir, 'staging')}`,
+      );
+      const err = await store.clips
+        .adopt(join(stores.dir(), 'staging', '..', 'vigil.db'), { kind: 'upload', name: 'x' })
+        .catch((e: unknown) => e);
+      expectCoded(
+        err,
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `invalid argument: path "../vigil.db" leads outside ${join(store.dataDir, 'staging')}`,
+      );
       expect(store.stagingPath('.mp4')).to.match(/[/\\]staging[/\\][0-9a-f]{16}\.mp4$/);
       expect(store.stagingPath('')).to.match(/[/\\]staging[/\\][0-9a-f]{16}$/);
     });

@@ -11,7 +11,7 @@ import { tempStores } from './temp-dir.js';
 function logsOf<T>(fn: () => T): { result: T; lines: string[] } {
   const lines: string[] = [];
   const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => (lines.push(...chunk.trimEnd().split('\n')), true)) as typeof write;
+  process.stderr.write = ((chunk: string) => (lines.push(...chunk.trimEnd().split('\n')), true));
   setLogLevel('info');
   try {
     return { result: fn(), lines };
@@ -112,7 +112,12 @@ describe('store reconcile', () => {
       // The refused open must not have touched the first one's state.
       first.cameras.create({ id: 'still-works', source: 'webcam', model: 'fight' });
       first.close();
-      expect(stores.open().cameras.list().map((c) => c.id)).to.deep.equal(['still-works']);
+      expect(
+        stores
+          .open()
+          .cameras.list()
+          .map((c) => c.id),
+      ).to.deep.equal(['still-works']);
     });
 
     it('a database from a newer vigil is refused', () => {
@@ -121,7 +126,11 @@ describe('store reconcile', () => {
       const raw = new Database(db);
       raw.pragma('user_version = 99');
       raw.close();
-      expectCoded(thrown(() => openStore(stores.dir())), 'VIGIL_ERR_STORE', `storage failed: ${db}: schema version 99 is newer than this vigil understands (1)`);
+      expectCoded(
+        thrown(() => openStore(stores.dir())),
+        'VIGIL_ERR_STORE',
+        `storage failed: ${db}: schema version 99 is newer than this vigil understands (1)`,
+      );
     });
 
     it('calls after close fail with VIGIL_ERR_STORE', () => {
@@ -137,14 +146,21 @@ describe('store reconcile', () => {
       // A file where a folder should be fails for root too, unlike a permission bit.
       const file = join(stores.dir(), 'a-file');
       writeFileSync(file, '');
-      expectCoded(thrown(() => openStore(join(file, 'data'))), 'VIGIL_ERR_STORE', `storage failed: ${join(file, 'data')}: ENOTDIR: not a directory, mkdir '${join(file, 'data')}'`);
+      expectCoded(
+        thrown(() => openStore(join(file, 'data'))),
+        'VIGIL_ERR_STORE',
+        `storage failed: ${join(file, 'data')}: ENOTDIR: not a directory, mkdir '${join(file, 'data')}'`,
+      );
     });
 
     it('keeps the schema across reopen (migrations run once)', () => {
       stores.open().close();
       const raw = new Database(join(stores.dir(), 'vigil.db'));
       expect(raw.pragma('user_version', { simple: true })).to.equal(1);
-      expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([{ name: 'cameras' }, { name: 'clips' }]);
+      expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([
+        { name: 'cameras' },
+        { name: 'clips' },
+      ]);
       raw.close();
       expect(stores.open().cameras.list()).to.deep.equal([]);
     });

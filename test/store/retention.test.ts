@@ -61,8 +61,16 @@ describe('store retention', () => {
 
   it('refuses a bad policy', async () => {
     const store = stores.open();
-    expectCoded(thrown(() => store.applyRetention({ maxAgeMs: -1 })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: retention maxAgeMs must be a number >= 0, got -1');
-    expectCoded(thrown(() => store.applyRetention({ maxBytes: 1.5 })), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: retention maxBytes must be an integer >= 0, got 1.5');
+    expectCoded(
+      thrown(() => store.applyRetention({ maxAgeMs: -1 })),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'invalid argument: retention maxAgeMs must be a number >= 0, got -1',
+    );
+    expectCoded(
+      thrown(() => store.applyRetention({ maxBytes: 1.5 })),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'invalid argument: retention maxBytes must be an integer >= 0, got 1.5',
+    );
     expect(store.applyRetention({})).to.deep.equal([]);
   });
 });

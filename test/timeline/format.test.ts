@@ -95,9 +95,7 @@ describe('timeline/format', () => {
     it('writes header, identified cues in order and label (confidence) text', () => {
       const vtt = toWebVtt([seg('no_fight', 0, 1500, 0.91), seg('fight', 1500, 3_723_004.6, 0.8712)]);
       expect(vtt).to.equal(
-        'WEBVTT\n\n' +
-          'seg-1\n00:00:00.000 --> 00:00:01.500\nno_fight (0.91)\n\n' +
-          'seg-2\n00:00:01.500 --> 01:02:03.005\nfight (0.87)\n',
+        'WEBVTT\n\n' + 'seg-1\n00:00:00.000 --> 00:00:01.500\nno_fight (0.91)\n\n' + 'seg-2\n00:00:01.500 --> 01:02:03.005\nfight (0.87)\n',
       );
       expect(vttProblems(vtt)).to.deep.equal([]);
     });
@@ -221,7 +219,10 @@ describe('timeline/format', () => {
     it('rejects inputs that do not fit the classes', () => {
       const base = { source: 'x.mp4', model: { name: 'm', version: '0' }, classes, frames: timeline.frames, segments: timeline.segments };
       expect(() => toTimelineJson({ ...base, classes: ['a', 'b', 'c'] })).to.throw(VigilError, /must hold 3 numbers/);
-      expect(() => toTimelineJson({ ...base, segments: [seg('walk', 0, 1)] })).to.throw(VigilError, /segments\[0\]\.label must be one of fight, no_fight/);
+      expect(() => toTimelineJson({ ...base, segments: [seg('walk', 0, 1)] })).to.throw(
+        VigilError,
+        /segments\[0\]\.label must be one of fight, no_fight/,
+      );
       expect(() => toTimelineJson({ ...base, fps: 0 })).to.throw(VigilError, /fps must be a finite number > 0 or null/);
       expect(() => toTimelineJson({ ...base, options: { windowMs: -1 } })).to.throw(VigilError, /windowMs must be a finite number >= 0/);
     });

@@ -43,7 +43,7 @@ function expectTiles(segments: readonly Segment[], fromMs: number, toMs: number)
 /** Deterministic noisy two-class clip with uneven timestamps and a gap. */
 function noisyClip(n: number): FrameProbs[] {
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const out: FrameProbs[] = [];
   let t = 12.5;
   for (let i = 0; i < n; i++) {
@@ -87,7 +87,10 @@ describe('timeline/segments', () => {
     // Offline, frames take their segment's label; live, the frame at 500 and 600 said a.
     expect(backdated.frames.map((f) => f.label).join('')).to.equal('aaaaabbbb');
     const plain = buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 900 });
-    expect(plain.segments.map((s) => [s.label, s.startMs])).to.deep.equal([['a', 0], ['b', 700]]);
+    expect(plain.segments.map((s) => [s.label, s.startMs])).to.deep.equal([
+      ['a', 0],
+      ['b', 700],
+    ]);
 
     // Live: the first start waits for a to settle; the end and start arrive on the frame at
     // 700, dated 500; the blip never starts a segment.
@@ -101,7 +104,15 @@ describe('timeline/segments', () => {
       ['end', 'a', 0, 500],
       ['start', 'b', 500, 700],
     ]);
-    expect(events.slice(0, 7).map((evs) => evs.map((e) => e.type).join())).to.deep.equal(['', '', 'start', 'update', 'update', 'update', 'update']);
+    expect(events.slice(0, 7).map((evs) => evs.map((e) => e.type).join())).to.deep.equal([
+      '',
+      '',
+      'start',
+      'update',
+      'update',
+      'update',
+      'update',
+    ]);
   });
 
   it('with a backdating smoother and a window, dates a switch from the frames that led it on their own', () => {
@@ -152,16 +163,25 @@ describe('timeline/segments', () => {
     expectSegments(segments, [{ label: 'a', startMs: 0, endMs: 500, confidence: (0.2 + 0.7 + 0.9 + 0.6 + 0.8) / 5, peak: 0.9 }]);
     expect(offline.map((f) => f.label).join('')).to.equal('aaaaa');
     // Without backdate the first frame decides, and b keeps the first 300 ms.
-    expect(buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 500 }).segments.map((s) => [s.label, s.startMs])).to.deep.equal([['b', 0], ['a', 300]]);
+    expect(buildTimeline(AB, frames, { windowMs: 0, minHoldMs: 200, endMs: 500 }).segments.map((s) => [s.label, s.startMs])).to.deep.equal([
+      ['b', 0],
+      ['a', 300],
+    ]);
   });
 
   it('ends a track that stops before its label settles with its last provisional label', () => {
     const smoother = createSmoother(AB, { windowMs: 0, minHoldMs: 500, backdate: true });
     const seg = createSegmenter(AB);
-    const pushed = [{ tMs: 0, probs: [0.2, 0.8] }, { tMs: 100, probs: [0.7, 0.3] }].map((f) => seg.push(smoother.push(f)));
+    const pushed = [
+      { tMs: 0, probs: [0.2, 0.8] },
+      { tMs: 100, probs: [0.7, 0.3] },
+    ].map((f) => seg.push(smoother.push(f)));
     expect(pushed.flat()).to.deep.equal([]);
     const fin = seg.finish(200);
-    expectSegments(fin.map((e) => e.segment), [{ label: 'a', startMs: 0, endMs: 200, confidence: (0.2 + 0.7) / 2, peak: 0.7 }]);
+    expectSegments(
+      fin.map((e) => e.segment),
+      [{ label: 'a', startMs: 0, endMs: 200, confidence: (0.2 + 0.7) / 2, peak: 0.7 }],
+    );
     expect(seg.finish()).to.deep.equal([]);
   });
 
@@ -192,11 +212,15 @@ describe('timeline/segments', () => {
 
   it('uses the raw probability of the label, not the smoothed one', () => {
     // With smoothing the label stays 'a' through the dip at 100 ms.
-    const { segments } = buildTimeline(AB, [
-      { tMs: 0, probs: [0.9, 0.1] },
-      { tMs: 100, probs: [0.3, 0.7] },
-      { tMs: 200, probs: [0.9, 0.1] },
-    ], { windowMs: 1000, minHoldMs: 500 });
+    const { segments } = buildTimeline(
+      AB,
+      [
+        { tMs: 0, probs: [0.9, 0.1] },
+        { tMs: 100, probs: [0.3, 0.7] },
+        { tMs: 200, probs: [0.9, 0.1] },
+      ],
+      { windowMs: 1000, minHoldMs: 500 },
+    );
     expectSegments(segments, [{ label: 'a', startMs: 0, endMs: 300, confidence: 2.1 / 3, peak: 0.9 }]);
   });
 
@@ -254,9 +278,9 @@ describe('timeline/segments', () => {
     }
   });
 
-  it('with backdating, live and offline agree and every segment\'s figures are its own frames\' (random 2- and 3-class streams)', () => {
+  it("with backdating, live and offline agree and every segment's figures are its own frames' (random 2- and 3-class streams)", () => {
     let seed = 11;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 60; trial++) {
       const classes = trial % 2 === 0 ? AB : ['a', 'b', 'c'];
       const k = classes.length;
@@ -277,7 +301,10 @@ describe('timeline/segments', () => {
       const segmenter = createSegmenter(classes, { reachMs: smoother.reachMs });
       const events = clip.flatMap((f) => segmenter.push(smoother.push(f)));
       events.push(...segmenter.finish());
-      expect(events.filter((e) => e.type === 'end').map((e) => e.segment), what).to.deep.equal(offline.segments);
+      expect(
+        events.filter((e) => e.type === 'end').map((e) => e.segment),
+        what,
+      ).to.deep.equal(offline.segments);
       const last = offline.segments[offline.segments.length - 1];
       expectTiles(offline.segments, 0, last.endMs);
       for (const s of offline.segments) {
@@ -322,17 +349,24 @@ describe('timeline/segments', () => {
   it('rejects a switched frame dated before the open segment or after itself', () => {
     const seg = createSegmenter(AB);
     seg.push({ tMs: 100, probs: [1, 0], smoothed: [1, 0], label: 'a', switched: true });
-    expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 50 }))
-      .to.throw(VigilError, /startMs must lie after the open segment's start \(100\), .* and at most tMs \(200\), got 50/);
-    expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 250 })).to.throw(VigilError, /got 250/);
+    expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 50 })).to.throw(
+      VigilError,
+      /startMs must lie after the open segment's start \(100\), .* and at most tMs \(200\), got 50/,
+    );
+    expect(() => seg.push({ tMs: 200, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 250 })).to.throw(
+      VigilError,
+      /got 250/,
+    );
   });
 
-  it('rejects a switch dated before the frames it keeps (a reach smaller than the smoother\'s)', () => {
+  it("rejects a switch dated before the frames it keeps (a reach smaller than the smoother's)", () => {
     const seg = createSegmenter(AB); // reachMs 0: keeps only the current lead's frames
     const a = (tMs: number) => ({ tMs, probs: [0.9, 0.1], smoothed: [0.9, 0.1], label: 'a', switched: tMs === 0 });
     for (const f of [a(0), a(100), a(200)]) seg.push(f);
-    expect(() => seg.push({ tMs: 300, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 100 }))
-      .to.throw(VigilError, /at or after the frames this segmenter keeps \(200; is reachMs the smoother's\?\)/);
+    expect(() => seg.push({ tMs: 300, probs: [0, 1], smoothed: [0, 1], label: 'b', switched: true, startMs: 100 })).to.throw(
+      VigilError,
+      /at or after the frames this segmenter keeps \(200; is reachMs the smoother's\?\)/,
+    );
     expect(() => createSegmenter(AB, { reachMs: -1 })).to.throw(VigilError, /reachMs must be a finite number >= 0/);
   });
 

@@ -107,12 +107,23 @@ describe('timeline/smoother', () => {
     const out = frames(0, 100, [A, A, A, A, A, B, A, B, B, B, B, B]).map((f) => s.push(f));
     expect(out.map((f) => f.label).join('')).to.equal('aaaaaaaaaabb');
     expect(out.map((f) => f.provisional)).to.deep.equal([true, true, true, ...new Array<undefined>(9).fill(undefined)]);
-    expect(out.flatMap((f) => (f.switched ? [[f.tMs, f.startMs]] : []))).to.deep.equal([[300, 0], [1000, 700]]);
+    expect(out.flatMap((f) => (f.switched ? [[f.tMs, f.startMs]] : []))).to.deep.equal([
+      [300, 0],
+      [1000, 700],
+    ]);
     // Without backdate (or with a zero hold) there is nothing to date back, or to settle.
     const plain = createSmoother(AB, { windowMs: 0, minHoldMs: 300 });
-    expect(frames(0, 100, [A, B, A, B, B, B, B, B]).map((f) => plain.push(f)).every((f) => f.startMs === undefined && f.provisional === undefined)).to.equal(true);
+    expect(
+      frames(0, 100, [A, B, A, B, B, B, B, B])
+        .map((f) => plain.push(f))
+        .every((f) => f.startMs === undefined && f.provisional === undefined),
+    ).to.equal(true);
     const zero = createSmoother(AB, { windowMs: 0, minHoldMs: 0, backdate: true });
-    expect(frames(0, 100, [A, B]).map((f) => zero.push(f)).map((f) => [f.label, f.switched, f.startMs, f.provisional])).to.deep.equal([
+    expect(
+      frames(0, 100, [A, B])
+        .map((f) => zero.push(f))
+        .map((f) => [f.label, f.switched, f.startMs, f.provisional]),
+    ).to.deep.equal([
       ['a', true, undefined, undefined],
       ['b', true, undefined, undefined],
     ]);
@@ -122,7 +133,10 @@ describe('timeline/smoother', () => {
     const s = createSmoother(AB, { windowMs: 0, minHoldMs: 300, backdate: true });
     const out = frames(0, 100, [A, B, A, B, A, B, A, B]).map((f) => s.push(f));
     expect(out.map((f) => f.provisional === true)).to.deep.equal([true, true, true, true, true, true, false, false]);
-    expect(out.slice(6).map((f) => [f.label, f.switched, f.startMs])).to.deep.equal([['a', true, 0], ['a', false, undefined]]);
+    expect(out.slice(6).map((f) => [f.label, f.switched, f.startMs])).to.deep.equal([
+      ['a', true, 0],
+      ['a', false, undefined],
+    ]);
     // reset() starts a new track that settles again.
     s.reset();
     expect(s.push({ tMs: 0, probs: B }).provisional).to.equal(true);
@@ -174,7 +188,11 @@ describe('timeline/smoother', () => {
     });
 
     it('rejects unknown options, listing the allowed ones', () => {
-      expectInvalid(() => createSmoother(AB, { windowMS: 10 } as never), "unknown smoothing option 'windowMS'", 'allowed: windowMs, minHoldMs');
+      expectInvalid(
+        () => createSmoother(AB, { windowMS: 10 } as never),
+        "unknown smoothing option 'windowMS'",
+        'allowed: windowMs, minHoldMs',
+      );
     });
 
     it('rejects empty, duplicate or non-string classes', () => {

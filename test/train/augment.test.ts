@@ -15,7 +15,8 @@ import { expectCoded, thrown } from '../helpers/errors.js';
 async function decode(path: string, variant: string | undefined, o: { size: number; fps: number }): Promise<Frame[]> {
   const aug = variant === undefined ? { filters: [], fpsScale: 1 } : augmentDecode(variant);
   const frames: Frame[] = [];
-  for await (const f of openFrames(path, { width: o.size, height: o.size, fps: o.fps * aug.fpsScale, filters: aug.filters })) frames.push(f);
+  for await (const f of openFrames(path, { width: o.size, height: o.size, fps: o.fps * aug.fpsScale, filters: aug.filters }))
+    frames.push(f);
   return frames;
 }
 
@@ -44,14 +45,19 @@ describe('training augmentation', function () {
         const a = columnMeans(plain[n]);
         const b = columnMeans(flipped[n]);
         const left = a.findIndex((v) => v > 128);
-        expect(b.findIndex((v) => v > 128), `frame ${n}`).to.be.within(160 - left - BAR_WIDTH - 2, 160 - left - BAR_WIDTH + 2);
+        expect(
+          b.findIndex((v) => v > 128),
+          `frame ${n}`,
+        ).to.be.within(160 - left - BAR_WIDTH - 2, 160 - left - BAR_WIDTH + 2);
         for (let x = 0; x < 160; x++) expect(b[x], `frame ${n} column ${x}`).to.be.closeTo(a[159 - x], 24);
       }
     });
 
     it('speed samples at 0.75x and 1.25x the fps; crop keeps the size', async () => {
       const clip = await clips.clip('bar4.mp4', { width: 160, height: 120, fps: 30, durationS: 4, pattern: 'bar' });
-      const counts = await Promise.all([undefined, 'fps0.75x', 'fps1.25x', 'crop85'].map(async (v) => (await decode(clip, v, { size: 64, fps: 8 })).length));
+      const counts = await Promise.all(
+        [undefined, 'fps0.75x', 'fps1.25x', 'crop85'].map(async (v) => (await decode(clip, v, { size: 64, fps: 8 })).length),
+      );
       expect(counts).to.deep.equal([32, 24, 40, 32]);
     });
   });
@@ -64,7 +70,9 @@ describe('training augmentation', function () {
 
     it('keys each augmented decode apart from the plain one, and an undefined augment as the plain one', () => {
       const provenance = { weights: 'w', ffmpeg: 'f', engine: 'e' };
-      const keys = [undefined, ...augmentVariants(['flip', 'speed', 'crop'])].map((augment) => featureKey('abc', { ...spec, ...(augment ? { augment } : {}) }, provenance));
+      const keys = [undefined, ...augmentVariants(['flip', 'speed', 'crop'])].map((augment) =>
+        featureKey('abc', { ...spec, ...(augment ? { augment } : {}) }, provenance),
+      );
       expect(new Set(keys).size).to.equal(5);
       expect(featureKey('abc', { ...spec, augment: undefined }, provenance)).to.equal(keys[0]);
     });
@@ -84,7 +92,11 @@ describe('training augmentation', function () {
   });
 
   describe('folds', () => {
-    const seq = (frames: number, tag: number): Sequence => ({ features: new Float32Array(frames).fill(tag), dim: 1, labels: new Int32Array(frames) });
+    const seq = (frames: number, tag: number): Sequence => ({
+      features: new Float32Array(frames).fill(tag),
+      dim: 1,
+      labels: new Int32Array(frames),
+    });
     // 10 clips in 10 groups; clip n's own sequence is tagged n, its augmented copies 100 + n and 200 + n.
     const items: DatasetItem[] = Array.from({ length: 10 }, (_, n) => ({
       path: `c${n}.mp4`,
@@ -107,7 +119,11 @@ describe('training augmentation', function () {
       expect([...own, ...tags(val), 2, 7].sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       // Every augmented copy in training belongs to a training clip; none of a held-out or stopping clip.
       const expected = own.flatMap((n) => (n === 3 ? [100 + n] : [100 + n, 200 + n]));
-      expect(tags(train).filter((t) => t >= 100).sort((a, b) => a - b)).to.deep.equal(expected.sort((a, b) => a - b));
+      expect(
+        tags(train)
+          .filter((t) => t >= 100)
+          .sort((a, b) => a - b),
+      ).to.deep.equal(expected.sort((a, b) => a - b));
     });
 
     it('leaves out an augmented copy shorter than the shortest plain clip', () => {
@@ -120,8 +136,16 @@ describe('training augmentation', function () {
     expect(parseAugment('speed, flip')).to.deep.equal(['speed', 'flip']);
     expect(augmentVariants(['speed', 'flip'])).to.deep.equal(['flip', 'fps0.75x', 'fps1.25x']);
     for (const bad of ['flip,zoom', 'flip,flip', '']) {
-      expectCoded(thrown(() => parseAugment(bad)), 'VIGIL_ERR_INVALID_ARGUMENT', `invalid argument: augment ${JSON.stringify(bad)}; a comma-separated list of flip, speed, crop, each once`);
+      expectCoded(
+        thrown(() => parseAugment(bad)),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        `invalid argument: augment ${JSON.stringify(bad)}; a comma-separated list of flip, speed, crop, each once`,
+      );
     }
-    expectCoded(thrown(() => augmentDecode('mirror')), 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: augmentation variant mirror; allowed: flip, fps0.75x, fps1.25x, crop85');
+    expectCoded(
+      thrown(() => augmentDecode('mirror')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'invalid argument: augmentation variant mirror; allowed: flip, fps0.75x, fps1.25x, crop85',
+    );
   });
 });

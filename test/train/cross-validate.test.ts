@@ -59,7 +59,9 @@ describe('train/cross-validate', function () {
     const both = await fitHead(train, val, { ...o, ensemble: 2 });
     expect(both.model.getLayer('rnn').getWeights()[1].shape).to.deep.equal([2 * fit.hidden, 2 * fit.hidden]);
     const expected = mergeHeads(one);
-    both.model.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).to.deep.equal(Array.from(expected.getWeights()[i].dataSync())));
+    both.model
+      .getWeights()
+      .forEach((w, i) => expect(Array.from(w.dataSync())).to.deep.equal(Array.from(expected.getWeights()[i].dataSync())));
     expect(both.valLoss).to.be.a('number');
     for (const m of [...one, expected, both.model]) m.dispose();
     for (const bad of [0, 1.5]) {
@@ -70,7 +72,8 @@ describe('train/cross-validate', function () {
   });
 
   it('cross-validates by group, scores held-out folds, pools them, and repeats exactly for a seed', async () => {
-    const score = (it: DatasetItem[], probs: Float32Array[]) => scoreSpans(CLASSES, it, probs, { smoothing: { windowMs: 0, minHoldMs: 0 } });
+    const score = (it: DatasetItem[], probs: Float32Array[]) =>
+      scoreSpans(CLASSES, it, probs, { smoothing: { windowMs: 0, minHoldMs: 0 } });
     const lines: string[] = [];
     const run = () => crossValidate(items, { classes: CLASSES, folds: 3, seed: 7, fit, score, log: (l) => lines.push(l) });
     const a = await run();
@@ -90,7 +93,11 @@ describe('train/cross-validate', function () {
   describe('early stopping split', () => {
     it('with 5 or more groups: fold 0 of a grouped 5-fold split, as vigil train has always done', () => {
       const many = Array.from({ length: 12 }, (_, i) => ({ group: `g${i % 6}`, i }));
-      const folds = groupedFolds(many.map((m) => m.group), 5, 3);
+      const folds = groupedFolds(
+        many.map((m) => m.group),
+        5,
+        3,
+      );
       const { train, val } = earlyStoppingSplit(many, 3);
       expect(val.map((m) => m.i)).to.deep.equal(many.filter((_, i) => folds[i] === 0).map((m) => m.i));
       expect(train).to.have.length(12 - val.length);

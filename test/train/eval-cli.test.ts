@@ -52,7 +52,8 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
     const r = await vigil(['eval', '--help']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/^Usage: vigil eval \[options\]/);
-    for (const flag of ['--model', '--data', '--manifest', '--groups', '--cv', '--seed', '--tolerance', '--json']) expect(r.stdout).to.contain(flag);
+    for (const flag of ['--model', '--data', '--manifest', '--groups', '--cv', '--seed', '--tolerance', '--json'])
+      expect(r.stdout).to.contain(flag);
   });
 
   it('train --help offers --manifest and --classes beside --data', () => {
@@ -63,7 +64,11 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
   it('eval and train need exactly one dataset', async () => {
     const message = 'invalid argument: give one of --data DIR (class folders) or --manifest FILE (time spans)';
     await expectRejects(evalCommand().parseAsync(['--model', 'fight'], { from: 'user' }), 'VIGIL_ERR_INVALID_ARGUMENT', message);
-    await expectRejects(trainCommand().parseAsync(['--name', 'x', '--data', 'a', '--manifest', 'b'], { from: 'user' }), 'VIGIL_ERR_INVALID_ARGUMENT', message);
+    await expectRejects(
+      trainCommand().parseAsync(['--name', 'x', '--data', 'a', '--manifest', 'b'], { from: 'user' }),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      message,
+    );
   });
 
   it('import gmdcsa24 writes a manifest training and eval read; spans the model cannot predict are refused', async () => {
@@ -96,7 +101,16 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
     // The two fixture clips cut from GMDCSA24, spans as their CSV rows annotate them (fixtures/README.md).
     const [fall02, fall19] = [fixture('gmdcsa24-subject4-fall02.mp4'), fixture('gmdcsa24-subject3-fall19.mp4')];
     const manifest = join(tmp, 'two.csv');
-    writeFileSync(manifest, ['clip,label,start,end', `${fall02},no_fall,0,1.4`, `${fall02},falling,1.5,2`, `${fall19},no_fall,0,1.9`, `${fall19},falling,2,5`].join('\n'));
+    writeFileSync(
+      manifest,
+      [
+        'clip,label,start,end',
+        `${fall02},no_fall,0,1.4`,
+        `${fall02},falling,1.5,2`,
+        `${fall19},no_fall,0,1.9`,
+        `${fall19},falling,2,5`,
+      ].join('\n'),
+    );
     // A 10 ms tolerance turns the events into misses and their segments into false alarms (but
     // for a segment that starts with its span on a clip's first frame).
     const r = await vigil(['eval', '--model', 'fall', '--manifest', manifest, '--tolerance', '0.01', '--cache', join(tmp, 'cache')]);
@@ -104,8 +118,17 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
     for (const label of ['falling', 'no_fall']) {
       const row = r.stdout.split('\n').find((l) => l.startsWith(`${label} `) && /clips$/.test(l.split(/ {2,}/)[5] ?? ''))!;
       const [, , , missed, alarms] = row.split(/ {2,}/);
-      const misses = r.stdout.match(new RegExp(`^  ${label} missed in (gmdcsa24-subject4-fall02|gmdcsa24-subject3-fall19) at \\d+\\.\\d\\d s \\((nearest segment starts at \\d+\\.\\d\\d s|no segment of it in the clip)\\)$`, 'gm')) ?? [];
-      const listed = r.stdout.match(new RegExp(`^  ${label} false alarm in (gmdcsa24-subject4-fall02|gmdcsa24-subject3-fall19) at \\d+\\.\\d\\d s$`, 'gm')) ?? [];
+      const misses =
+        r.stdout.match(
+          new RegExp(
+            `^  ${label} missed in (gmdcsa24-subject4-fall02|gmdcsa24-subject3-fall19) at \\d+\\.\\d\\d s \\((nearest segment starts at \\d+\\.\\d\\d s|no segment of it in the clip)\\)$`,
+            'gm',
+          ),
+        ) ?? [];
+      const listed =
+        r.stdout.match(
+          new RegExp(`^  ${label} false alarm in (gmdcsa24-subject4-fall02|gmdcsa24-subject3-fall19) at \\d+\\.\\d\\d s$`, 'gm'),
+        ) ?? [];
       expect(misses.length, `${label}: ${r.stdout}`).to.equal(Number(missed)).and.to.be.above(0);
       expect(listed.length, label).to.equal(Number(alarms));
     }

@@ -26,8 +26,12 @@ describe('feature cache', function () {
   const clipB = fixture('fight-fi150.mp4');
   let dir: string;
   let events: Event[];
-  const cache = (provenance?: (spec: FeatureSpec) => Promise<FeatureProvenance>) => createFeatureCache(dir, (e) => events.push(e), { provenance });
-  const entry = (ext: string) => readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f));
+  const cache = (provenance?: (spec: FeatureSpec) => Promise<FeatureProvenance>) =>
+    createFeatureCache(dir, (e) => events.push(e), { provenance });
+  const entry = (ext: string) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith(ext))
+      .map((f) => join(dir, f));
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-features-'));

@@ -40,8 +40,12 @@ describe('train/gmdcsa24', () => {
         ],
         problems: [{ text: 'Standing[2.4 to 3.6; 6.6 to 7.9;', problem: 'no closing ]' }],
       });
-      expect(parseGmdcsa24Classes('Reading; Sitting[0.8 to 8.1]').problems).to.deep.equal([{ text: 'Reading', problem: 'label without a time span' }]);
-      expect(parseGmdcsa24Classes('Falling (BW)[2.3 6]').problems).to.deep.equal([{ text: 'Falling (BW)[2.3 6]', problem: 'not "start to end": 2.3 6' }]);
+      expect(parseGmdcsa24Classes('Reading; Sitting[0.8 to 8.1]').problems).to.deep.equal([
+        { text: 'Reading', problem: 'label without a time span' },
+      ]);
+      expect(parseGmdcsa24Classes('Falling (BW)[2.3 6]').problems).to.deep.equal([
+        { text: 'Falling (BW)[2.3 6]', problem: 'not "start to end": 2.3 6' },
+      ]);
       expect(parseGmdcsa24Classes('Jumping[0 to 1]').problems).to.deep.equal([{ text: 'Jumping', problem: 'unknown label' }]);
       expect(parseGmdcsa24Classes('Sitting[3 to 1]').problems).to.deep.equal([{ text: 'Sitting[3 to 1]', problem: 'empty span 3 to 1' }]);
       expect(parseGmdcsa24Classes('Sitting[0 to 1] x; Walking[1 to 2]')).to.deep.equal({
@@ -76,10 +80,38 @@ describe('train/gmdcsa24', () => {
 
     it('reports exactly the unreadable rows and labels', () => {
       expect(result.problems).to.deep.equal([
-        { file: 'Subject_3__ADL.csv', line: 5, clip: 'Subject_3__ADL__04.mp4', present: false, text: 'Standing[2.4 to 3.6; 6.6 to 7.9;', problem: 'no closing ]' },
-        { file: 'Subject_3__ADL.csv', line: 13, clip: 'Subject_3__ADL__12.mp4', present: false, text: 'Reading', problem: 'label without a time span' },
-        { file: 'Subject_4__Fall.csv', line: 10, clip: 'Subject_4__Fall__09.mp4', present: false, text: 'Falling (BW)[2.3 6]', problem: 'not "start to end": 2.3 6' },
-        { file: 'Subject_4__Fall.csv', line: 16, clip: 'Subject_4__Fall__15.mp4', present: false, text: 'Falling (FW)', problem: 'label without a time span' },
+        {
+          file: 'Subject_3__ADL.csv',
+          line: 5,
+          clip: 'Subject_3__ADL__04.mp4',
+          present: false,
+          text: 'Standing[2.4 to 3.6; 6.6 to 7.9;',
+          problem: 'no closing ]',
+        },
+        {
+          file: 'Subject_3__ADL.csv',
+          line: 13,
+          clip: 'Subject_3__ADL__12.mp4',
+          present: false,
+          text: 'Reading',
+          problem: 'label without a time span',
+        },
+        {
+          file: 'Subject_4__Fall.csv',
+          line: 10,
+          clip: 'Subject_4__Fall__09.mp4',
+          present: false,
+          text: 'Falling (BW)[2.3 6]',
+          problem: 'not "start to end": 2.3 6',
+        },
+        {
+          file: 'Subject_4__Fall.csv',
+          line: 16,
+          clip: 'Subject_4__Fall__15.mp4',
+          present: false,
+          text: 'Falling (FW)',
+          problem: 'label without a time span',
+        },
       ]);
     });
 
@@ -99,7 +131,8 @@ describe('train/gmdcsa24', () => {
     it('maps the typo row, keeps overlaps and gaps, leaves out a present clip whose row is unreadable, lists a clip no row describes', () => {
       const dir = gmdcsa24FromFixtures(join(tmp, 'more'));
       // Stand-ins named as dataset clips the fixtures lack: the importer lists clips/ and never opens a clip.
-      for (const name of ['Subject_3__Fall__01', 'Subject_1__Fall__15', 'Subject_3__ADL__07', 'Subject_3__ADL__04', 'Subject_9__ADL__01']) writeFileSync(join(dir, 'clips', `${name}.mp4`), '');
+      for (const name of ['Subject_3__Fall__01', 'Subject_1__Fall__15', 'Subject_3__ADL__07', 'Subject_3__ADL__04', 'Subject_9__ADL__01'])
+        writeFileSync(join(dir, 'clips', `${name}.mp4`), '');
       const more = importGmdcsa24(dir);
       const spans = (id: string) => more.dataset.clips.find((c) => c.id === id)!.spans;
       expect(spans('Subject_3__Fall__01')).to.deep.equal([{ label: 'falling', startS: 0, endS: 3 }]); // "Fall (FW)[0 to 3]"
@@ -115,7 +148,13 @@ describe('train/gmdcsa24', () => {
       expect(more.rejected).to.deep.equal(['Subject_3__ADL__04.mp4']); // "Standing[2.4 to 3.6; 6.6 to 7.9;"
       expect(more.problems.find((p) => p.clip === 'Subject_3__ADL__04.mp4')!.present).to.equal(true);
       expect(more.unlisted).to.deep.equal(['Subject_9__ADL__01.mp4']);
-      expect(more.dataset.clips.map((c) => c.id).sort()).to.deep.equal(['Subject_1__Fall__15', 'Subject_3__ADL__07', 'Subject_3__Fall__01', 'Subject_3__Fall__19', 'Subject_4__Fall__02']);
+      expect(more.dataset.clips.map((c) => c.id).sort()).to.deep.equal([
+        'Subject_1__Fall__15',
+        'Subject_3__ADL__07',
+        'Subject_3__Fall__01',
+        'Subject_3__Fall__19',
+        'Subject_4__Fall__02',
+      ]);
     });
   });
 
@@ -125,7 +164,9 @@ describe('train/gmdcsa24', () => {
     before(function () {
       needsDataset(this, DIR);
       result = importGmdcsa24(DIR);
-      onDisk = readdirSync(`${DIR}/clips`).filter((f) => f.endsWith('.mp4')).sort();
+      onDisk = readdirSync(`${DIR}/clips`)
+        .filter((f) => f.endsWith('.mp4'))
+        .sort();
     });
 
     it('gives every clip in clips/ its spans, grouped by subject', () => {
@@ -148,7 +189,16 @@ describe('train/gmdcsa24', () => {
     });
 
     it('counts the spans of the 19 clips', () => {
-      expect(result.spans).to.deep.equal({ reading: 2, walking: 7, sitting: 6, falling: 11, standing: 8, exercising: 1, eating: 2, lying: 1 });
+      expect(result.spans).to.deep.equal({
+        reading: 2,
+        walking: 7,
+        sitting: 6,
+        falling: 11,
+        standing: 8,
+        exercising: 1,
+        eating: 2,
+        lying: 1,
+      });
     });
   });
 

@@ -71,7 +71,16 @@ describe('train/metrics', () => {
         ],
         1,
       );
-      expect(r).to.deep.include({ label: 'falling', events: 5, predicted: 6, hits: 3, missed: 2, falseAlarms: 3, recall: 0.6, precision: 0.5 });
+      expect(r).to.deep.include({
+        label: 'falling',
+        events: 5,
+        predicted: 6,
+        hits: 3,
+        missed: 2,
+        falseAlarms: 3,
+        recall: 0.6,
+        precision: 0.5,
+      });
       // Of the 3 false alarms, 1 is in the one clip with no falls.
       expect(r).to.deep.include({ falseAlarmsEventFree: 1, eventFreeClips: 1 });
       expect(r.onsetErrorMeanS).to.be.closeTo((0.4 + 1 + 0.2) / 3, 1e-12);
@@ -203,9 +212,15 @@ describe('train/metrics', () => {
       ];
       const probs = [Float32Array.from([0.6, 0.4, 0.7, 0.3, 0.2, 0.8]), Float32Array.from([0.1, 0.9])];
       expect(scoreClips(['a', 'b'], items, probs).timeline).to.equal(undefined);
-      expect(scoreClips(['a', 'b'], items, probs, { windowMs: 0, minHoldMs: 0 }).timeline).to.deep.equal({ frameAccuracy: 3 / 4, segmentsPerClip: 3 / 2 });
+      expect(scoreClips(['a', 'b'], items, probs, { windowMs: 0, minHoldMs: 0 }).timeline).to.deep.equal({
+        frameAccuracy: 3 / 4,
+        segmentsPerClip: 3 / 2,
+      });
       // A 200 ms hold keeps a through the last frame's b: all right, one segment each.
-      expect(scoreClips(['a', 'b'], items, probs, { windowMs: 0, minHoldMs: 200 }).timeline).to.deep.equal({ frameAccuracy: 1, segmentsPerClip: 1 });
+      expect(scoreClips(['a', 'b'], items, probs, { windowMs: 0, minHoldMs: 200 }).timeline).to.deep.equal({
+        frameAccuracy: 1,
+        segmentsPerClip: 1,
+      });
     });
 
     it('summarises folds as mean ± std over the folds where a figure is defined', () => {

@@ -47,7 +47,14 @@ describe('shipping a model: versions follow the weights', function () {
     }
   };
   const ship = (seed: number, o: Partial<TrainCommonOptions> = {}) =>
-    shipModel(options(o), ['walk', 'run'], fit(seed), { trainClips: 2, earlyStoppingClips: 1 }, { dataset: 'test', clips: { walk: 1, run: 2 }, groups: 3, crossValidation: null }, Date.now());
+    shipModel(
+      options(o),
+      ['walk', 'run'],
+      fit(seed),
+      { trainClips: 2, earlyStoppingClips: 1 },
+      { dataset: 'test', clips: { walk: 1, run: 2 }, groups: 3, crossValidation: null },
+      Date.now(),
+    );
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'vigil-ship-'));

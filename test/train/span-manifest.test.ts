@@ -58,7 +58,11 @@ describe('train/span-manifest', () => {
 
     it('reads JSON Lines with the same keys, group optional', () => {
       const d = parse(
-        ['{"clip":"a.mp4","label":"standing","start":0,"end":1.5,"group":"g"}', '', '{"clip":"b.mp4","label":"falling","start":0.25,"end":2}'].join('\n'),
+        [
+          '{"clip":"a.mp4","label":"standing","start":0,"end":1.5,"group":"g"}',
+          '',
+          '{"clip":"b.mp4","label":"falling","start":0.25,"end":2}',
+        ].join('\n'),
       );
       expect(d.clips.map((c) => [c.id, c.group, c.spans])).to.deep.equal([
         ['a', 'g', [{ label: 'standing', startS: 0, endS: 1.5 }]],
@@ -78,14 +82,23 @@ describe('train/span-manifest', () => {
 
     it('gives VIGIL_ERR_DATASET with the line number for bad CSV rows', () => {
       const head = 'clip,label,start,end\n';
-      expectDatasetError(() => parse(head + 'a.mp4,sitting,0,1\na.mp4,falling,soon,2\n'), 'm.csv:3: start must be a number of seconds, got "soon"');
+      expectDatasetError(
+        () => parse(head + 'a.mp4,sitting,0,1\na.mp4,falling,soon,2\n'),
+        'm.csv:3: start must be a number of seconds, got "soon"',
+      );
       expectDatasetError(() => parse(head + 'a.mp4,sitting,2,2\n'), 'm.csv:2: end (2) must be after start (2)');
       expectDatasetError(() => parse(head + 'a.mp4,sitting,-1,2\n'), 'm.csv:2: start must be >= 0, got -1');
       expectDatasetError(() => parse(head + 'a.mp4,,0,2\n'), 'm.csv:2: label is empty');
       expectDatasetError(() => parse(head + 'a.mp4,sitting,0\n'), 'm.csv:2: 3 fields, the header has 4 (clip,label,start,end)');
-      expectDatasetError(() => parse('clip,label,start,stop\n'), 'm.csv:1: unknown column "stop" (allowed: clip, label, start, end, group)');
+      expectDatasetError(
+        () => parse('clip,label,start,stop\n'),
+        'm.csv:1: unknown column "stop" (allowed: clip, label, start, end, group)',
+      );
       expectDatasetError(() => parse('clip,label,start\n'), 'm.csv:1: missing column end (need clip, label, start, end[, group])');
-      expectDatasetError(() => parse('clip,label,start,end,group\na.mp4,x,0,1,g1\nb.mp4,x,0,1,g1\na.mp4,y,1,2,g2\n'), 'm.csv:4: clip a.mp4 is in group "g2" here and "g1" on an earlier row');
+      expectDatasetError(
+        () => parse('clip,label,start,end,group\na.mp4,x,0,1,g1\nb.mp4,x,0,1,g1\na.mp4,y,1,2,g2\n'),
+        'm.csv:4: clip a.mp4 is in group "g2" here and "g1" on an earlier row',
+      );
       expectDatasetError(() => parse(head + '"a.mp4,sitting,0,1\n'), 'm.csv:2: unterminated quoted field');
       expectDatasetError(() => parse(head), 'm.csv: no spans');
       expectDatasetError(() => parse(''), 'm.csv: no spans');
@@ -94,9 +107,18 @@ describe('train/span-manifest', () => {
     it('gives VIGIL_ERR_DATASET with the line number for bad JSONL rows', () => {
       const ok = '{"clip":"a.mp4","label":"x","start":0,"end":1}';
       expectDatasetError(() => parse(`${ok}\n{"clip":"a.mp4",\n`), 'm.csv:2: not JSON: ' + jsonError('{"clip":"a.mp4",'));
-      expectDatasetError(() => parse(`${ok}\n\n{"clip":"a.mp4","label":"x","start":"0","end":1}`), 'm.csv:3: start must be a number of seconds, got "0"');
-      expectDatasetError(() => parse(`${ok}\n{"clip":"a.mp4","label":"x","start":0,"end":1,"who":1}`), 'm.csv:2: unknown column "who" (allowed: clip, label, start, end, group)');
-      expectDatasetError(() => parse(`${ok}\n{"clip":"a.mp4","label":"x","start":0}`), 'm.csv:2: missing column end (need clip, label, start, end[, group])');
+      expectDatasetError(
+        () => parse(`${ok}\n\n{"clip":"a.mp4","label":"x","start":"0","end":1}`),
+        'm.csv:3: start must be a number of seconds, got "0"',
+      );
+      expectDatasetError(
+        () => parse(`${ok}\n{"clip":"a.mp4","label":"x","start":0,"end":1,"who":1}`),
+        'm.csv:2: unknown column "who" (allowed: clip, label, start, end, group)',
+      );
+      expectDatasetError(
+        () => parse(`${ok}\n{"clip":"a.mp4","label":"x","start":0}`),
+        'm.csv:2: missing column end (need clip, label, start, end[, group])',
+      );
     });
 
     it('checks that the clips exist when reading a file', () => {
@@ -116,7 +138,21 @@ describe('train/span-manifest', () => {
   });
 
   it('oneVsRest keeps one label and names every other span the rest', () => {
-    const data = { source: 'x', clips: [{ path: '/a.mp4', id: 'a', group: 'g', spans: [{ label: 'sitting', startS: 0, endS: 2 }, { label: 'falling', startS: 2, endS: 4 }, { label: 'reading', startS: 0, endS: 1 }] }] };
+    const data = {
+      source: 'x',
+      clips: [
+        {
+          path: '/a.mp4',
+          id: 'a',
+          group: 'g',
+          spans: [
+            { label: 'sitting', startS: 0, endS: 2 },
+            { label: 'falling', startS: 2, endS: 4 },
+            { label: 'reading', startS: 0, endS: 1 },
+          ],
+        },
+      ],
+    };
     const out = oneVsRest(data, 'falling', 'no_fall');
     expect(out.clips[0].spans.map((s) => s.label)).to.deep.equal(['no_fall', 'falling', 'no_fall']);
     expect(out.clips[0]).to.include({ path: '/a.mp4', id: 'a', group: 'g' });
@@ -136,7 +172,11 @@ describe('train/span-manifest', () => {
         { label: 'lying', startS: 3.5, endS: 4.5 }, // gap at 3
         { label: 'walking', startS: 4.2, endS: 9 }, // overlaps lying at 4.2-4.5, where no frame falls
       ];
-      const F = 0, L = 1, S = 2, W = 3, U = UNLABELLED;
+      const F = 0,
+        L = 1,
+        S = 2,
+        W = 3,
+        U = UNLABELLED;
       expect(Array.from(spanFrameLabels(spans, tMs, classes))).to.deep.equal([S, S, S, S, F, F, U, L, L, W, W]);
     });
 

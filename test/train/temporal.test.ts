@@ -35,7 +35,8 @@ describe('train: temporal order (synthetic moving square)', function () {
       const x0 = (p * 3) % (SIZE - BOX - step * (FRAMES - 1));
       const right = Array.from({ length: FRAMES }, (_, i) => x0 + i * step);
       const id = `p${String(p).padStart(2, '0')}`;
-      const clip = (set: string, c: string, xs: number[]) => movingBoxClip(join(root, set, c, `${id}${c[0]}.mp4`), { size: SIZE, fps: FPS, box: BOX, y: 26, xs });
+      const clip = (set: string, c: string, xs: number[]) =>
+        movingBoxClip(join(root, set, c, `${id}${c[0]}.mp4`), { size: SIZE, fps: FPS, box: BOX, y: 26, xs });
       jobs.push(
         clip('ordered', 'right', right),
         clip('ordered', 'left', [...right].reverse()),

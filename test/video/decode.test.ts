@@ -55,7 +55,10 @@ function binned(ms: number[], fps: number): number[] {
 
 /** The same for a constant-rate source. */
 function expectedStamps(sourceFps: number, sourceFrames: number, fps: number): number[] {
-  return binned(Array.from({ length: sourceFrames }, (_, k) => (k * 1000) / sourceFps), fps);
+  return binned(
+    Array.from({ length: sourceFrames }, (_, k) => (k * 1000) / sourceFps),
+    fps,
+  );
 }
 
 /** Every video frame's pts in ms, as ffprobe (not our decoder) reads it. */
@@ -63,7 +66,10 @@ async function framePts(path: string): Promise<number[]> {
   const { ffprobe } = await resolveFfmpeg();
   const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', path];
   const { stdout } = await promisify(execFile)(ffprobe.path, args);
-  return stdout.trim().split('\n').map((l) => Number(l.split(',')[0]) * 1000);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split(',')[0]) * 1000);
 }
 
 const SIZE = { width: 224, height: 224 };
@@ -146,7 +152,10 @@ describe('video/decode', () => {
     });
 
     it('pillarboxes a portrait clip', async () => {
-      const [f] = await collect(await clips.clip('portrait.mp4', { width: 240, height: 320, fps: 10, durationS: 0.5, pattern: 'white' }), SIZE);
+      const [f] = await collect(
+        await clips.clip('portrait.mp4', { width: 240, height: 320, fps: 10, durationS: 0.5, pattern: 'white' }),
+        SIZE,
+      );
       // 240x320 into 224x224 is 168x224: 28 black columns each side.
       for (const x of [0, 27, 196, 223]) expect(gray(f, x, 112), `column ${x}`).to.be.below(2);
       for (const x of [28, 112, 195]) expect(gray(f, x, 112), `column ${x}`).to.be.above(250);
@@ -161,7 +170,12 @@ describe('video/decode', () => {
       // The white top-left quarter moves to the top-right (90° clockwise) or the
       // bottom-left (270°); the other quarters stay black.
       const white = rotation === 90 ? [1, 0] : [0, 1];
-      for (const [qx, qy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+      for (const [qx, qy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]) {
         const isWhite = qx === white[0] && qy === white[1];
         expect(quadrant(qx, qy), `quadrant ${qx},${qy} (rotation ${rotation})`)[isWhite ? 'above' : 'below'](isWhite ? 250 : 5);
       }
@@ -209,7 +223,10 @@ describe('video/decode', () => {
         },
       });
       const e = await rejection(collect(garbage, SIZE));
-      expect(e).to.include({ code: 'VIGIL_ERR_SOURCE_INVALID', message: 'not a readable video: <stream> (Invalid data found when processing input)' });
+      expect(e).to.include({
+        code: 'VIGIL_ERR_SOURCE_INVALID',
+        message: 'not a readable video: <stream> (Invalid data found when processing input)',
+      });
       // The caller's stream is detached, not destroyed: it is the caller's to close.
       expect(garbage.destroyed).to.equal(false);
       expect(sent).to.be.above(0);
@@ -350,7 +367,11 @@ describe('video/decode', () => {
       );
     });
     it('an audio-only file', async () => {
-      expectCoded(await rejection(collect(bad.audioOnly, SIZE)), 'VIGIL_ERR_SOURCE_NO_VIDEO', `source has no video stream: ${bad.audioOnly}`);
+      expectCoded(
+        await rejection(collect(bad.audioOnly, SIZE)),
+        'VIGIL_ERR_SOURCE_NO_VIDEO',
+        `source has no video stream: ${bad.audioOnly}`,
+      );
     });
     it('http://127.0.0.1:1/x.mp4', async () => {
       const url = 'http://127.0.0.1:1/x.mp4';

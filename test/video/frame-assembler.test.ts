@@ -15,7 +15,7 @@ function byteStream(count: number, frameBytes = FRAME): Buffer {
 function feed(bytes: Buffer, size: () => number, frameBytes = FRAME) {
   const asm = createFrameAssembler(frameBytes);
   const frames: Buffer[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const n = Math.min(size(), bytes.length - at);
     frames.push(...asm.push(Buffer.from(bytes.subarray(at, at + n))));
     at += n;

@@ -139,7 +139,11 @@ describe('video/probe', () => {
       const server = await silentServer();
       try {
         const url = `http://localhost:${server.port}/x.mp4`;
-        expectCoded(await rejection(probe(url, { timeoutMs: 500 })), 'VIGIL_ERR_SOURCE_UNREACHABLE', `cannot reach ${url} (timed out after 0.5 s)`);
+        expectCoded(
+          await rejection(probe(url, { timeoutMs: 500 })),
+          'VIGIL_ERR_SOURCE_UNREACHABLE',
+          `cannot reach ${url} (timed out after 0.5 s)`,
+        );
       } finally {
         await server.close();
       }
@@ -153,7 +157,9 @@ describe('video/probe', () => {
     });
 
     it('explains a segfault on a host name, not on an IP address', () => {
-      expect(hostLookupCrash('rtsp://u:p@cam.local:554/1', 'SIGSEGV')).to.match(/^ffmpeg crashed looking up cam\.local: static ffmpeg builds/);
+      expect(hostLookupCrash('rtsp://u:p@cam.local:554/1', 'SIGSEGV')).to.match(
+        /^ffmpeg crashed looking up cam\.local: static ffmpeg builds/,
+      );
       expect(hostLookupCrash('rtsp://10.0.0.5/1', 'SIGSEGV')).to.equal(undefined);
       expect(hostLookupCrash('http://[::1]:8080/x', 'SIGSEGV')).to.equal(undefined);
       expect(hostLookupCrash('http://cam.local/x', 'SIGKILL')).to.equal(undefined);

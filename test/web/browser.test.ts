@@ -31,7 +31,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -90,15 +91,19 @@ describe('web UI in headless Chromium (real server)', function () {
   it('live page: the demo camera is live, its labels show over the video and fill the strip', async () => {
     const { page, problems } = await open('#/live/demo');
     await page.waitForSelector('[data-testid="camera-demo"][aria-pressed="true"]');
-    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]') as HTMLElement | null)?.dataset.label, null, { timeout: 20_000 });
+    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]'))?.dataset.label, null, {
+      timeout: 20_000,
+    });
 
     const samples: Array<{ label: string; value: number; text: string }> = [];
     for (let i = 0; i < 6; i++) {
-      samples.push(await page.evaluate(() => ({
-        label: (document.querySelector('[data-testid="live-label"]') as HTMLElement).dataset.label as string,
-        value: Number((document.querySelector('[data-testid="live-confidence"]') as HTMLElement).dataset.value),
-        text: (document.querySelector('[data-testid="live-confidence"]') as HTMLElement).textContent as string,
-      })));
+      samples.push(
+        await page.evaluate(() => ({
+          label: (document.querySelector('[data-testid="live-label"]')).dataset.label as string,
+          value: Number((document.querySelector('[data-testid="live-confidence"]')).dataset.value),
+          text: (document.querySelector('[data-testid="live-confidence"]')).textContent as string,
+        })),
+      );
       await page.waitForTimeout(300);
     }
     for (const s of samples) {
@@ -109,9 +114,17 @@ describe('web UI in headless Chromium (real server)', function () {
     // Labels keep coming (~8 a second): the smoothed confidence moved while we watched.
     expect(new Set(samples.map((s) => s.value)).size, JSON.stringify(samples)).to.be.greaterThan(1);
 
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="strip-cell"][data-label]').length >= 3, null, { timeout: 10_000 });
-    const cells = await page.$$eval('[data-testid="strip-cell"][data-label]', (els) => els.map((e) => ({ label: (e as HTMLElement).dataset.label as string, bg: getComputedStyle(e).backgroundColor })));
-    const legend = Object.fromEntries(await page.$$eval('[data-testid="legend"] li', (els) => els.map((e) => [(e as HTMLElement).dataset.label, getComputedStyle(e.querySelector('.swatch') as Element).backgroundColor])));
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="strip-cell"][data-label]').length >= 3, null, {
+      timeout: 10_000,
+    });
+    const cells = await page.$$eval('[data-testid="strip-cell"][data-label]', (els) =>
+      els.map((e) => ({ label: (e as HTMLElement).dataset.label as string, bg: getComputedStyle(e).backgroundColor })),
+    );
+    const legend = Object.fromEntries(
+      await page.$$eval('[data-testid="legend"] li', (els) =>
+        els.map((e) => [(e as HTMLElement).dataset.label, getComputedStyle(e.querySelector('.swatch') as Element).backgroundColor]),
+      ),
+    );
     expect(Object.keys(legend)).to.deep.equal(classes);
     expect(new Set(Object.values(legend)).size).to.equal(classes.length);
     for (const c of cells) expect(c.bg, c.label).to.equal(legend[c.label]);
@@ -122,8 +135,13 @@ describe('web UI in headless Chromium (real server)', function () {
     // The fight model looks at a square that follows the motion: drawn over the picture, 320/448
     // of the letterboxed frame wide (the 4:3 demo fills the square's width).
     await page.waitForSelector('[data-testid="live-focus"]:not([hidden])', { timeout: 10_000 });
-    const [img, focus] = await Promise.all(['live-preview', 'live-focus'].map((id) => page.$eval(`[data-testid="${id}"]`, (e) => e.getBoundingClientRect().toJSON() as Rect)));
-    const natural = await page.$eval('[data-testid="live-preview"]', (e) => [(e as HTMLImageElement).naturalWidth, (e as HTMLImageElement).naturalHeight]);
+    const [img, focus] = await Promise.all(
+      ['live-preview', 'live-focus'].map((id) => page.$eval(`[data-testid="${id}"]`, (e) => e.getBoundingClientRect().toJSON() as Rect)),
+    );
+    const natural = await page.$eval('[data-testid="live-preview"]', (e) => [
+      (e as HTMLImageElement).naturalWidth,
+      (e as HTMLImageElement).naturalHeight,
+    ]);
     const shown = Math.min(img.width / natural[0], img.height / natural[1]) * natural[0]; // object-fit: contain
     expect(focus.width / shown).to.be.closeTo(320 / 448, 0.01);
     expect(focus.height).to.be.at.most(focus.width + 0.5);
@@ -161,7 +179,10 @@ describe('web UI in headless Chromium (real server)', function () {
       let after = -1;
       let second = -1;
       for (let loop = 0; loop < 4 && second < 0; loop++) {
-        const start = await c.next('segment', (m) => m.cameraId === 'fall19' && m.event === 'start' && m.segment.label === 'falling' && m.segment.startMs > after);
+        const start = await c.next(
+          'segment',
+          (m) => m.cameraId === 'fall19' && m.event === 'start' && m.segment.label === 'falling' && m.segment.startMs > after,
+        );
         const switched = await c.next('label', (m) => m.cameraId === 'fall19' && m.label === 'falling' && m.tMs >= start.segment.startMs);
         after = start.segment.startMs;
         if (Math.floor(start.segment.startMs / 1000) < Math.floor(switched.tMs / 1000)) second = Math.floor(start.segment.startMs / 1000);
@@ -169,7 +190,12 @@ describe('web UI in headless Chromium (real server)', function () {
       expect(second, 'a backdated start in an earlier second than its label switch').to.be.at.least(0);
       // Labels alone leave that second `no_fall` (its newest frame said so); the segment paints it.
       const painted = await until('the strip cell of the backdated start', () =>
-        page.$$eval('[data-testid="strip-cell"][title]', (els, s) => els.find((e) => (e as HTMLElement).title.startsWith(`${s} s: `))?.getAttribute('data-label'), second));
+        page.$$eval(
+          '[data-testid="strip-cell"][title]',
+          (els, s) => els.find((e) => (e as HTMLElement).title.startsWith(`${s} s: `))?.getAttribute('data-label'),
+          second,
+        ),
+      );
       expect(painted).to.equal('falling');
       expect(problems.list).to.deep.equal([]);
     } finally {
@@ -181,11 +207,17 @@ describe('web UI in headless Chromium (real server)', function () {
   it('live page: the MJPEG preview of the demo camera loads', async function () {
     if (!previewReady) this.skip();
     const { page, problems } = await open('#/live/demo');
-    await page.waitForFunction(() => {
-      const img = document.querySelector('[data-testid="live-preview"]') as HTMLImageElement | null;
-      return img !== null && img.naturalWidth > 0;
-    }, null, { timeout: 15_000 });
-    expect(await page.$eval('[data-testid="live-preview"]', (img) => (img as HTMLImageElement).src)).to.match(/\/api\/cameras\/demo\/preview\.mjpeg$/);
+    await page.waitForFunction(
+      () => {
+        const img = document.querySelector('[data-testid="live-preview"]');
+        return img !== null && img.naturalWidth > 0;
+      },
+      null,
+      { timeout: 15_000 },
+    );
+    expect(await page.$eval('[data-testid="live-preview"]', (img) => (img as HTMLImageElement).src)).to.match(
+      /\/api\/cameras\/demo\/preview\.mjpeg$/,
+    );
     expect(problems.list).to.deep.equal([]);
   });
 
@@ -250,7 +282,11 @@ describe('web UI in headless Chromium (real server)', function () {
       await video.play();
       return video.currentTime;
     });
-    await page.waitForFunction((t) => (document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement).currentTime > t + 0.3, t0, { timeout: 5000 });
+    await page.waitForFunction(
+      (t) => (document.querySelector('[data-testid="clip-video"]')).currentTime > t + 0.3,
+      t0,
+      { timeout: 5000 },
+    );
     expect(problems.list).to.deep.equal([]);
   });
 
@@ -264,10 +300,16 @@ describe('web UI in headless Chromium (real server)', function () {
     const cam = await get(`/api/cameras/${camId}`);
     expect(cam).to.include({ source: 'webcam', model: 'fight' });
     await page.waitForSelector(`[data-testid="camera-${camId}"][aria-pressed="true"]`);
-    await page.waitForFunction(() => (document.querySelector('[data-testid="webcam-video"]') as HTMLVideoElement | null)?.videoWidth, null, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="webcam-video"]'))?.videoWidth,
+      null,
+      { timeout: 10_000 },
+    );
 
     await until('the server to label webcam frames', async () => (await get(`/api/cameras/${camId}`)).status.frames > 0, 30_000);
-    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]') as HTMLElement | null)?.dataset.label, null, { timeout: 10_000 });
+    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]'))?.dataset.label, null, {
+      timeout: 10_000,
+    });
     const label = await page.$eval('[data-testid="live-label"]', (e) => (e as HTMLElement).dataset.label);
     expect(classes).to.include(label);
     const value = Number(await page.$eval('[data-testid="live-confidence"]', (e) => (e as HTMLElement).dataset.value));
@@ -275,7 +317,9 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(await page.locator('[data-testid="live-status"]').getAttribute('data-state')).to.equal('live');
     // The square the model looks at is drawn over the webcam's own <video> too.
     await page.waitForSelector('[data-testid="live-focus"]:not([hidden])', { timeout: 10_000 });
-    const [video, focus] = await Promise.all(['webcam-video', 'live-focus'].map((id) => page.$eval(`[data-testid="${id}"]`, (e) => e.getBoundingClientRect().toJSON() as Rect)));
+    const [video, focus] = await Promise.all(
+      ['webcam-video', 'live-focus'].map((id) => page.$eval(`[data-testid="${id}"]`, (e) => e.getBoundingClientRect().toJSON() as Rect)),
+    );
     expect(focus.width).to.be.within(video.width * 0.5, video.width);
     expect(focus.left).to.be.at.least(video.left - 0.5);
     expect(focus.right).to.be.at.most(video.right + 0.5);
@@ -319,17 +363,32 @@ describe('web UI in headless Chromium (real server)', function () {
 });
 
 /** The clip page's player: the VTT track's cues match the segments; a segment click seeks. */
-async function checkPlayer(page: Page, segments: Array<{ label: string; startMs: number; endMs: number; confidence: number }>, clipId: string): Promise<void> {
+async function checkPlayer(
+  page: Page,
+  segments: Array<{ label: string; startMs: number; endMs: number; confidence: number }>,
+  clipId: string,
+): Promise<void> {
   // The view renders after its API call: under load that is after the URL changed.
   await page.waitForSelector('[data-testid="clip-video"]', { timeout: 15_000 });
-  expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(new RegExp(`/api/clips/${clipId}/video$`));
-  await page.waitForFunction(() => {
-    const v = document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement | null;
-    const t = v?.textTracks[0];
-    return v !== null && v.readyState >= 1 && t !== undefined && t.mode === 'showing' && (t.cues?.length ?? 0) > 0;
-  }, null, { timeout: 15_000 });
+  expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(
+    new RegExp(`/api/clips/${clipId}/video$`),
+  );
+  await page.waitForFunction(
+    () => {
+      const v = document.querySelector('[data-testid="clip-video"]');
+      const t = v?.textTracks[0];
+      return v !== null && v.readyState >= 1 && t !== undefined && t.mode === 'showing' && (t.cues?.length ?? 0) > 0;
+    },
+    null,
+    { timeout: 15_000 },
+  );
   const cues = await page.$eval('[data-testid="clip-video"]', (v) =>
-    [...((v as HTMLVideoElement).textTracks[0].cues as unknown as VTTCue[])].map((c) => ({ start: c.startTime, end: c.endTime, text: c.text })));
+    [...((v as HTMLVideoElement).textTracks[0].cues as unknown as VTTCue[])].map((c) => ({
+      start: c.startTime,
+      end: c.endTime,
+      text: c.text,
+    })),
+  );
   expect(cues.map((c) => c.text)).to.deep.equal(segments.map((s) => `${s.label} (${s.confidence.toFixed(2)})`));
   cues.forEach((c, i) => expect(c.start).to.be.closeTo(segments[i].startMs / 1000, 0.002));
 
@@ -346,9 +405,14 @@ async function checkPlayer(page: Page, segments: Array<{ label: string; startMs:
   const order = [segments.length - 1, 0];
   await page.$eval('[data-testid="clip-video"]', (v) => ((v as HTMLVideoElement).currentTime = 0.05));
   for (const i of order) {
-    if (i === 0) await page.$eval('[data-testid="clip-video"]', (v) => ((v as HTMLVideoElement).currentTime = (v as HTMLVideoElement).duration - 0.1));
+    if (i === 0)
+      await page.$eval('[data-testid="clip-video"]', (v) => ((v as HTMLVideoElement).currentTime = (v as HTMLVideoElement).duration - 0.1));
     await blocks.nth(i).click();
-    await page.waitForFunction((ms) => Math.abs((document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement).currentTime - ms / 1000) < 0.1, segments[i].startMs, { timeout: 5000 });
+    await page.waitForFunction(
+      (ms) => Math.abs((document.querySelector('[data-testid="clip-video"]')).currentTime - ms / 1000) < 0.1,
+      segments[i].startMs,
+      { timeout: 5000 },
+    );
     expect(await blocks.nth(i).getAttribute('aria-current')).to.equal('true');
   }
 }
@@ -384,15 +448,21 @@ describe('web UI with an access token', function () {
       await page.click('[data-testid="upload-submit"]');
       await page.waitForSelector('[data-testid="clip-row"][data-status="ready"]', { timeout: 20_000 });
       await page.click('[data-testid="clip-link"]');
-      await page.waitForFunction(() => ((document.querySelector('[data-testid="clip-video"]') as HTMLVideoElement | null)?.readyState ?? 0) >= 1, null, { timeout: 10_000 });
-      expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(new RegExp(`/video\\?token=${TOKEN}$`));
+      await page.waitForFunction(
+        () => ((document.querySelector('[data-testid="clip-video"]'))?.readyState ?? 0) >= 1,
+        null,
+        { timeout: 10_000 },
+      );
+      expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(
+        new RegExp(`/video\\?token=${TOKEN}$`),
+      );
       expect(problems.list).to.deep.equal([]);
     } finally {
       await context.close();
     }
   });
 
-  it('without the token, shows the server\'s VIGIL_ERR_UNAUTHORIZED', async () => {
+  it("without the token, shows the server's VIGIL_ERR_UNAUTHORIZED", async () => {
     const context = await browser.newContext();
     try {
       const page = await context.newPage();

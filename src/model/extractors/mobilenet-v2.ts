@@ -28,7 +28,7 @@ export async function loadMobileNetV2Layers(): Promise<LoadedLayers> {
   const shards = await Promise.all(MobileNetV2Model.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64')));
   const weights = Buffer.concat(shards);
   const full = await loadLayersModelFromMemory(json, weights);
-  const model = tf.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER).output as tf.SymbolicTensor });
+  const model = tf.model({ inputs: full.inputs, outputs: full.getLayer(FEATURE_LAYER).output });
   return { model, dispose: () => full.dispose() };
 }
 

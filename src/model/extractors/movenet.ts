@@ -38,7 +38,11 @@ export async function readMoveNetFiles(): Promise<MoveNetFiles> {
     const weights = Buffer.concat(await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p)))));
     return { json, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
   } catch (e) {
-    throw vigilError('VIGIL_ERR_INTERNAL', `MoveNet weights not readable in ${dir} (is @vladmandic/human installed?): ${(e as Error).message}`, e);
+    throw vigilError(
+      'VIGIL_ERR_INTERNAL',
+      `MoveNet weights not readable in ${dir} (is @vladmandic/human installed?): ${(e as Error).message}`,
+      e,
+    );
   }
 }
 
@@ -143,7 +147,10 @@ export async function moveNetOnnx(dir?: string): Promise<CachedModel & { key: st
  * @param [variant='movenet_lightning']
  * @param [options.threads=1] per run.
  */
-export async function loadMoveNetOrt(variant: Variant = 'movenet_lightning', options: OrtExtractorOptions = {}): Promise<OrtFeatureExtractor> {
+export async function loadMoveNetOrt(
+  variant: Variant = 'movenet_lightning',
+  options: OrtExtractorOptions = {},
+): Promise<OrtFeatureExtractor> {
   const cached = await moveNetOnnx(options.cacheDir);
   const session = createSession(cached.bytes, options);
   const dims = [1, INPUT, INPUT, 3];

@@ -3,9 +3,23 @@
  * [0, 1] of the (letterboxed, square) frame, y downwards.
  */
 export const COCO_KEYPOINTS = Object.freeze([
-  'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear',
-  'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
-  'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle',
+  'nose',
+  'left_eye',
+  'right_eye',
+  'left_ear',
+  'right_ear',
+  'left_shoulder',
+  'right_shoulder',
+  'left_elbow',
+  'right_elbow',
+  'left_wrist',
+  'right_wrist',
+  'left_hip',
+  'right_hip',
+  'left_knee',
+  'right_knee',
+  'left_ankle',
+  'right_ankle',
 ] as const);
 
 const K = COCO_KEYPOINTS.length;
@@ -39,7 +53,15 @@ const MAX_REL = 4;
 export const POSE_FEATURES: readonly string[] = Object.freeze([
   ...COCO_KEYPOINTS.flatMap((k) => [`rel_x_${k}`, `rel_y_${k}`]),
   ...COCO_KEYPOINTS.map((k) => `score_${k}`),
-  'box_w', 'box_h', 'box_cx', 'box_cy', 'hip_y', 'torso_len', 'torso_dx', 'torso_dy', 'mean_score',
+  'box_w',
+  'box_h',
+  'box_cx',
+  'box_cy',
+  'hip_y',
+  'torso_len',
+  'torso_dx',
+  'torso_dy',
+  'mean_score',
 ]);
 
 /**

@@ -12,7 +12,7 @@ import { z } from 'zod';
  * signature that the trainers' plain interfaces (EventReport, ...) cannot be assigned to.
  */
 function open<T extends z.ZodRawShape>(shape: T): z.ZodObject<T> {
-  return z.object(shape).passthrough() as unknown as z.ZodObject<T>;
+  return z.object(shape).passthrough();
 }
 
 const count = z.number().int().nonnegative();
@@ -137,7 +137,10 @@ const spanTraining = open({
 });
 
 export const trainingRecordSchema = z.discriminatedUnion('kind', [clipTraining, spanTraining], {
-  errorMap: (issue, ctx) => ({ message: issue.code === 'invalid_union_discriminator' ? "expected 'spans', or no kind for a model trained on class folders" : ctx.defaultError }),
+  errorMap: (issue, ctx) => ({
+    message:
+      issue.code === 'invalid_union_discriminator' ? "expected 'spans', or no kind for a model trained on class folders" : ctx.defaultError,
+  }),
 });
 
 export type TrainingRecord = z.infer<typeof trainingRecordSchema>;

@@ -89,10 +89,21 @@ export function mergeHeads(members: readonly tf.LayersModel[]): tf.LayersModel {
       for (let i = 0; i < hidden; i++) for (let j = 0; j < hidden; j++) U.set(u[i * hidden + j], m * hidden + i, m * hidden + j);
     });
     return [
-      tf.concat(parts.map((p) => p[0]), 1),
+      tf.concat(
+        parts.map((p) => p[0]),
+        1,
+      ),
       U.toTensor(),
-      tf.concat(parts.map((p) => p[2]), 0),
-      tf.concat(parts.map((p) => p[3]), 0).div(n),
+      tf.concat(
+        parts.map((p) => p[2]),
+        0,
+      ),
+      tf
+        .concat(
+          parts.map((p) => p[3]),
+          0,
+        )
+        .div(n),
       tf.addN(parts.map((p) => p[4])).div(n),
     ];
   });

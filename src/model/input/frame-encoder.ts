@@ -102,7 +102,14 @@ export interface FrameEncoder {
  * @param o.maxBatch most frames per `encode` call (sizes the buffer).
  * @param o.owner named in errors, e.g. `model fight`.
  */
-export function createFrameEncoder(o: { mode: InputMode; scale: number; offset: number; size: number; maxBatch: number; owner: string }): FrameEncoder {
+export function createFrameEncoder(o: {
+  mode: InputMode;
+  scale: number;
+  offset: number;
+  size: number;
+  maxBatch: number;
+  owner: string;
+}): FrameEncoder {
   const encoder = createInputEncoder(o.mode, o.scale, o.offset, o.size);
   const decoded = decodeSide(o.mode, o.size);
   const frameFloats = o.size * o.size * 3;

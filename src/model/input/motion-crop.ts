@@ -64,13 +64,15 @@ export function createMotionCrop(o: { size: number; scale: number; offset: numbe
   let by = centre;
   let prev: Uint8Array | undefined;
 
-  const boxEnergy = (x: number, y: number) => I[(y + s) * (g + 1) + x + s] - I[y * (g + 1) + x + s] - I[(y + s) * (g + 1) + x] + I[y * (g + 1) + x];
+  const boxEnergy = (x: number, y: number) =>
+    I[(y + s) * (g + 1) + x + s] - I[y * (g + 1) + x + s] - I[(y + s) * (g + 1) + x] + I[y * (g + 1) + x];
 
   function follow(p: Uint8Array, c: Uint8Array): void {
     for (let y = 0; y < g; y++) {
       for (let x = 0; x < g; x++) {
         const i = (y * cell * D + x * cell) * 3;
-        const e = (energy[y * g + x] = MOTION_CROP.decay * energy[y * g + x] + Math.abs(c[i] + c[i + 1] + c[i + 2] - p[i] - p[i + 1] - p[i + 2]));
+        const e = (energy[y * g + x] =
+          MOTION_CROP.decay * energy[y * g + x] + Math.abs(c[i] + c[i + 1] + c[i + 2] - p[i] - p[i + 1] - p[i + 2]));
         I[(y + 1) * (g + 1) + x + 1] = e + I[y * (g + 1) + x + 1] + I[(y + 1) * (g + 1) + x] - I[y * (g + 1) + x];
       }
     }
@@ -99,7 +101,8 @@ export function createMotionCrop(o: { size: number; scale: number; offset: numbe
 
   return {
     encode(rgb, out, at) {
-      if (rgb.length !== D * D * 3) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `motion crop: ${rgb.length} bytes; a ${D}x${D} frame has ${D * D * 3}`);
+      if (rgb.length !== D * D * 3)
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `motion crop: ${rgb.length} bytes; a ${D}x${D} frame has ${D * D * 3}`);
       if (prev === undefined) {
         out.fill(offset, at, at + size * size * 3);
         prev = rgb;

@@ -162,7 +162,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
   function takeBatch(): Pending[] {
     const batch: Pending[] = [];
     const taken = new Set<Stream>();
-    for (let i = 0; i < queue.length && batch.length < maxBatch; ) {
+    for (let i = 0; i < queue.length && batch.length < maxBatch;) {
       if (taken.has(queue[i].stream)) {
         i++;
         continue;

@@ -79,8 +79,7 @@ async function choose(): Promise<BackendChoice> {
 }
 
 function describe(name: BackendName, reason: string): BackendChoice {
-  const choice: BackendChoice =
-    name === 'wasm' ? { name, reason, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') } : { name, reason };
+  const choice: BackendChoice = name === 'wasm' ? { name, reason, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') } : { name, reason };
   log.info(`tensor backend: ${name}${choice.simd === undefined ? '' : choice.simd ? ' (simd)' : ' (no simd)'}, ${reason}`);
   return choice;
 }

@@ -61,7 +61,10 @@ interface Slot {
   counters: Map<string, { frames: number; runs: number }>;
   opening: Map<number, { resolve(engine: string): void; reject(e: unknown): void }>;
   /** Clip jobs under way on it. */
-  clips: Map<number, { model: string; resolve(t: TimelineJson): void; reject(e: unknown): void; onProgress?: PoolClipOptions['onProgress'] }>;
+  clips: Map<
+    number,
+    { model: string; resolve(t: TimelineJson): void; reject(e: unknown): void; onProgress?: PoolClipOptions['onProgress'] }
+  >;
   pending: Map<number, Map<number, Pending>>;
   /** The model of each stream on it. */
   models: Map<number, string>;
@@ -82,7 +85,8 @@ export const DEFAULT_WORKERS = availableParallelism();
  */
 export function createInferencePool(options: { workers?: number } = {}): InferencePool {
   const size = options.workers ?? DEFAULT_WORKERS;
-  if (!Number.isInteger(size) || size < 1) throw vigilError('VIGIL_ERR_CONFIG', `inference workers must be a whole number >= 1 (got ${size})`);
+  if (!Number.isInteger(size) || size < 1)
+    throw vigilError('VIGIL_ERR_CONFIG', `inference workers must be a whole number >= 1 (got ${size})`);
   const slots: Slot[] = [];
   const engines = new Map<string, string>();
   const openStreams = new Map<string, number>();
@@ -223,7 +227,9 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           if (closed) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'label() on a closed stream');
           if (!at.slot.alive) {
             // Its worker died: start over on another (state is lost, as on a reconnect).
-            moving ??= place(name, options).then((next) => void (at = next)).finally(() => (moving = undefined));
+            moving ??= place(name, options)
+              .then((next) => void (at = next))
+              .finally(() => (moving = undefined));
             await moving;
           }
           const { slot, id } = at;
@@ -234,7 +240,9 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           const data = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : new Uint8Array(d);
           return new Promise<LiveLabel>((resolve, reject) => {
             slot.pending.get(id)?.set(n, { resolve, reject });
-            post(slot, { op: 'frame', stream: id, seq: n, tMs: frame.tMs, width: frame.width, height: frame.height, data }, [data.buffer as ArrayBuffer]);
+            post(slot, { op: 'frame', stream: id, seq: n, tMs: frame.tMs, width: frame.width, height: frame.height, data }, [
+              data.buffer as ArrayBuffer,
+            ]);
           });
         },
         reset() {

@@ -59,7 +59,13 @@ async function open(stream: number, name: string, options: StreamOptions): Promi
 function frame(msg: Extract<ToWorker, { op: 'frame' }>): void {
   const s = streams.get(msg.stream);
   if (!s) {
-    send({ op: 'failed', stream: msg.stream, seq: msg.seq, code: 'VIGIL_ERR_INVALID_ARGUMENT', message: `stream ${msg.stream} is not open in this worker` });
+    send({
+      op: 'failed',
+      stream: msg.stream,
+      seq: msg.seq,
+      code: 'VIGIL_ERR_INVALID_ARGUMENT',
+      message: `stream ${msg.stream} is not open in this worker`,
+    });
     return;
   }
   const { stats } = s.loaded.batcher;

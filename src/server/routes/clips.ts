@@ -33,100 +33,124 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
     return clip;
   }
 
-  r.post('/', handle(async (req, res) => {
-    // Everything is checked before a byte of the body is read; a refusal closes the
-    // connection so the client stops sending.
-    let type: string, ext: string, model: string, name: string;
-    try {
-      type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-      ext = VIDEO_TYPES[type];
-      if (!ext) throw vigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `send the video as the request body with a video/* type (got ${type || 'none'})`);
-      model = req.query.model === undefined ? DEFAULT_MODEL : checkModelName(req.query.model);
-      name = clipName(req);
-      const declared = Number(req.get('content-length'));
-      if (declared > o.uploadBytes) throw vigilError('VIGIL_ERR_TOO_LARGE', `upload of ${declared} bytes; the limit is ${o.uploadBytes}`);
-    } catch (e) {
-      res.set('Connection', 'close');
-      throw e;
-    }
-    const abort = new AbortController();
-    req.on('close', () => req.complete || abort.abort());
-    let staged;
-    try {
-      staged = await store.stage(req, { maxBytes: o.uploadBytes, ext, signal: abort.signal });
-    } catch (e) {
-      res.set('Connection', 'close');
-      throw e;
-    }
-    let clip;
-    try {
-      const info = await probe(staged.path);
-      clip = await store.clips.adopt(staged.path, {
-        kind: 'upload',
-        cameraId: null,
-        name,
-        mime: type === 'application/octet-stream' ? mimeFromName(name) : type,
-        startedAtMs: null,
-        durationMs: info.durationS === null ? null : Math.round(info.durationS * 1000),
-        status: 'pending',
-        model,
-        timeline: null,
+  r.post(
+    '/',
+    handle(async (req, res) => {
+      // Everything is checked before a byte of the body is read; a refusal closes the
+      // connection so the client stops sending.
+      let type: string, ext: string, model: string, name: string;
+      try {
+        type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+        ext = VIDEO_TYPES[type];
+        if (!ext)
+          throw vigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `send the video as the request body with a video/* type (got ${type || 'none'})`);
+        model = req.query.model === undefined ? DEFAULT_MODEL : checkModelName(req.query.model);
+        name = clipName(req);
+        const declared = Number(req.get('content-length'));
+        if (declared > o.uploadBytes) throw vigilError('VIGIL_ERR_TOO_LARGE', `upload of ${declared} bytes; the limit is ${o.uploadBytes}`);
+      } catch (e) {
+        res.set('Connection', 'close');
+        throw e;
+      }
+      const abort = new AbortController();
+      req.on('close', () => req.complete || abort.abort());
+      let staged;
+      try {
+        staged = await store.stage(req, { maxBytes: o.uploadBytes, ext, signal: abort.signal });
+      } catch (e) {
+        res.set('Connection', 'close');
+        throw e;
+      }
+      let clip;
+      try {
+        const info = await probe(staged.path);
+        clip = await store.clips.adopt(staged.path, {
+          kind: 'upload',
+          cameraId: null,
+          name,
+          mime: type === 'application/octet-stream' ? mimeFromName(name) : type,
+          startedAtMs: null,
+          durationMs: info.durationS === null ? null : Math.round(info.durationS * 1000),
+          status: 'pending',
+          model,
+          timeline: null,
+        });
+      } catch (e) {
+        // Adopted files have left staging; whatever is still there is not wanted.
+        store.discard(staged.path);
+        throw e;
+      }
+      jobs.add(clip.id, model);
+      res.status(202).location(`/api/clips/${clip.id}`).json(clip);
+    }),
+  );
+
+  r.get(
+    '/',
+    handle((req, res) => {
+      const q = req.query;
+      const limit = q.limit === undefined ? 100 : Number(q.limit);
+      if (!(Number.isInteger(limit) && limit > 0 && limit <= 1000))
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'limit must be an integer 1-1000');
+      const kind = q.kind === undefined ? undefined : String(q.kind);
+      if (kind !== undefined && kind !== 'upload' && kind !== 'recording')
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'kind must be upload or recording');
+      res.json({
+        clips: store.clips.list({
+          cameraId: q.camera === undefined ? undefined : String(q.camera),
+          kind,
+          limit,
+          before: q.before === undefined ? undefined : String(q.before),
+        }),
       });
-    } catch (e) {
-      // Adopted files have left staging; whatever is still there is not wanted.
-      store.discard(staged.path);
-      throw e;
-    }
-    jobs.add(clip.id, model);
-    res.status(202).location(`/api/clips/${clip.id}`).json(clip);
-  }));
+    }),
+  );
 
-  r.get('/', handle((req, res) => {
-    const q = req.query;
-    const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!(Number.isInteger(limit) && limit > 0 && limit <= 1000)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'limit must be an integer 1-1000');
-    const kind = q.kind === undefined ? undefined : String(q.kind);
-    if (kind !== undefined && kind !== 'upload' && kind !== 'recording') throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'kind must be upload or recording');
-    res.json({
-      clips: store.clips.list({
-        cameraId: q.camera === undefined ? undefined : String(q.camera),
-        kind,
-        limit,
-        before: q.before === undefined ? undefined : String(q.before),
-      }),
-    });
-  }));
+  r.get(
+    '/:id',
+    handle((req, res) => res.json(must(req.params.id))),
+  );
 
-  r.get('/:id', handle((req, res) => res.json(must(req.params.id))));
+  r.get(
+    '/:id/timeline.json',
+    handle((req, res) => {
+      const clip = must(req.params.id);
+      if (!clip.timeline) throw vigilError('VIGIL_ERR_CONFLICT', `clip ${clip.id} is ${clip.status}; its timeline is not ready`);
+      res.json(clip.timeline);
+    }),
+  );
 
-  r.get('/:id/timeline.json', handle((req, res) => {
-    const clip = must(req.params.id);
-    if (!clip.timeline) throw vigilError('VIGIL_ERR_CONFLICT', `clip ${clip.id} is ${clip.status}; its timeline is not ready`);
-    res.json(clip.timeline);
-  }));
+  r.get(
+    '/:id/labels.vtt',
+    handle((req, res) => {
+      const clip = must(req.params.id);
+      if (!clip.timeline) throw vigilError('VIGIL_ERR_CONFLICT', `clip ${clip.id} is ${clip.status}; its labels are not ready`);
+      res.type('text/vtt').send(toWebVtt(clip.timeline.segments));
+    }),
+  );
 
-  r.get('/:id/labels.vtt', handle((req, res) => {
-    const clip = must(req.params.id);
-    if (!clip.timeline) throw vigilError('VIGIL_ERR_CONFLICT', `clip ${clip.id} is ${clip.status}; its labels are not ready`);
-    res.type('text/vtt').send(toWebVtt(clip.timeline.segments));
-  }));
+  r.get(
+    '/:id/video',
+    handle((req, res) => {
+      const clip = must(req.params.id);
+      const path = store.clips.videoPath(clip.id);
+      const range = req.headers.range;
+      if (range !== undefined) req.headers.range = clampSuffixRanges(range, () => statSync(path).size);
+      // send handles Range, If-Range, ETag and HEAD; the path comes from a validated id. An
+      // error answer drops this type again (errorMiddleware).
+      res.type(clip.mime);
+      res.sendFile(path, { acceptRanges: true, cacheControl: true, maxAge: 0, dotfiles: 'deny' });
+    }),
+  );
 
-  r.get('/:id/video', handle((req, res) => {
-    const clip = must(req.params.id);
-    const path = store.clips.videoPath(clip.id);
-    const range = req.headers.range;
-    if (range !== undefined) req.headers.range = clampSuffixRanges(range, () => statSync(path).size);
-    // send handles Range, If-Range, ETag and HEAD; the path comes from a validated id. An
-    // error answer drops this type again (errorMiddleware).
-    res.type(clip.mime);
-    res.sendFile(path, { acceptRanges: true, cacheControl: true, maxAge: 0, dotfiles: 'deny' });
-  }));
-
-  r.delete('/:id', handle((req, res) => {
-    must(req.params.id);
-    store.clips.remove(req.params.id);
-    res.status(204).end();
-  }));
+  r.delete(
+    '/:id',
+    handle((req, res) => {
+      must(req.params.id);
+      store.clips.remove(req.params.id);
+      res.status(204).end();
+    }),
+  );
 
   return r;
 }
@@ -162,6 +186,9 @@ function mimeFromName(name: string): string {
 function clipName(req: Request): string {
   const name = typeof req.query.name === 'string' ? req.query.name : '';
   // Shown in the UI only; control characters and paths are not kept.
-  const clean = name.replace(/[\u0000-\u001f\u007f/\\]/g, '').slice(0, 200).trim();
+  const clean = name
+    .replace(/[\u0000-\u001f\u007f/\\]/g, '')
+    .slice(0, 200)
+    .trim();
   return clean || `upload ${new Date().toISOString()}`;
 }

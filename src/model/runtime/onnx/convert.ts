@@ -49,7 +49,8 @@ export function emitLayersModel(g: GraphBuilder, model: tf.LayersModel, inputs: 
 
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const nodeOf = (layer: tf.layers.Layer) => {
-    if (layer.inboundNodes.length !== 1) throw unsupported(layer, `called ${layer.inboundNodes.length} times; shared layers are not supported`);
+    if (layer.inboundNodes.length !== 1)
+      throw unsupported(layer, `called ${layer.inboundNodes.length} times; shared layers are not supported`);
     const node = layer.inboundNodes[0];
     if (node.outputTensors.length !== 1) throw unsupported(layer, `${node.outputTensors.length} outputs`);
     return node;
@@ -70,7 +71,7 @@ export function emitLayersModel(g: GraphBuilder, model: tf.LayersModel, inputs: 
   for (const bn of layers) {
     if (bn.getClassName() !== 'BatchNormalization') continue;
     const input = nodeOf(bn).inputTensors[0];
-    const conv = input.sourceLayer as tf.layers.Layer;
+    const conv = input.sourceLayer;
     const activation = (conv.getConfig() as { activation?: string }).activation ?? 'linear';
     if (FOLDS_BATCH_NORM.has(conv.getClassName()) && activation === 'linear' && readers.get(input.id) === 1) {
       foldInto.set(conv, bn);
@@ -165,6 +166,6 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
  */
 export function modelKeyParts(model: tf.LayersModel): (string | ArrayBufferView)[] {
   const parts: (string | ArrayBufferView)[] = [`vigil-onnx-converter/${CONVERTER_VERSION}`, JSON.stringify(model.toJSON(null, false))];
-  for (const v of model.weights) parts.push(`${v.originalName}:${v.shape.join('x')}`, v.read().dataSync() as Float32Array);
+  for (const v of model.weights) parts.push(`${v.originalName}:${v.shape.join('x')}`, v.read().dataSync());
   return parts;
 }

@@ -57,7 +57,10 @@ export async function createOrtExtractor(
     onnx: { key, path: cached.path, cacheHit: cached.hit },
     async extract(pixels, batch) {
       if (!(Number.isInteger(batch) && batch >= 1) || pixels.length !== batch * frameFloats) {
-        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${pixels.length} floats for a batch of ${batch} ${inputSize}x${inputSize}x3 frames`);
+        throw vigilError(
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `${pixels.length} floats for a batch of ${batch} ${inputSize}x${inputSize}x3 frames`,
+        );
       }
       return session.run({ [ONNX_IO.pixels]: { data: pixels, dims: [batch, inputSize, inputSize, 3] } })[ONNX_IO.features];
     },
@@ -72,7 +75,11 @@ export async function createOrtExtractor(
  * @param [options.threads=1] per run; the engine passes its measured default (../engine.ts).
  * @throws VIGIL_ERR_ONNX_UNSUPPORTED for an extractor that runs on tfjs only.
  */
-export async function loadOrtExtractor(name: string, entry: ExtractorEntry, options: OrtExtractorOptions = {}): Promise<OrtFeatureExtractor> {
+export async function loadOrtExtractor(
+  name: string,
+  entry: ExtractorEntry,
+  options: OrtExtractorOptions = {},
+): Promise<OrtFeatureExtractor> {
   if (entry.loadOnnx !== undefined && entry.engines.includes('ort')) return entry.loadOnnx(options);
   const layers = await loadExtractorLayers(name, entry);
   try {
@@ -94,7 +101,10 @@ export function runsOnOrt(entry: ExtractorEntry): boolean {
  */
 export function loadExtractorLayers(name: string, entry: ExtractorEntry): Promise<LoadedLayers> {
   if (!entry.engines.includes('ort') || (entry.loadLayers === undefined && entry.loadOnnx === undefined)) {
-    throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `extractor ${name} runs on ${entry.engines.join(', ')} only (no tfjs layers model to convert)`);
+    throw vigilError(
+      'VIGIL_ERR_ONNX_UNSUPPORTED',
+      `extractor ${name} runs on ${entry.engines.join(', ')} only (no tfjs layers model to convert)`,
+    );
   }
   if (entry.loadLayers === undefined) {
     throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `extractor ${name} has no tfjs layers model (it converts its own network for ort)`);

@@ -122,7 +122,8 @@ function axisOf(node: TfNode, axis: number, rank: number): number {
 /** The values of a constant int input (shapes, axes, sizes). */
 function constInts(ctx: OpContext, i: number, what: string): number[] {
   const v = ctx.inputs.at(i);
-  if (v?.data === undefined || v.dtype !== 'int') throw unsupportedOp(ctx.node, `${what} (input ${i < 0 ? ctx.inputs.length + i : i}) must be a constant int tensor`);
+  if (v?.data === undefined || v.dtype !== 'int')
+    throw unsupportedOp(ctx.node, `${what} (input ${i < 0 ? ctx.inputs.length + i : i}) must be a constant int tensor`);
   return Array.from(v.data);
 }
 
@@ -140,7 +141,8 @@ function broadcast(node: TfNode, shapes: readonly (readonly number[])[]): number
     let d = 1;
     for (const s of shapes) {
       const e = s[s.length - rank + k] ?? 1;
-      if (e !== 1 && d !== 1 && e !== d) throw unsupportedOp(node, `shapes ${shapes.map((x) => `[${x.join(',')}]`).join(' and ')} do not broadcast`);
+      if (e !== 1 && d !== 1 && e !== d)
+        throw unsupportedOp(node, `shapes ${shapes.map((x) => `[${x.join(',')}]`).join(' and ')} do not broadcast`);
       if (e !== 1) d = e;
     }
     out.push(d);
@@ -154,7 +156,12 @@ function sameDType(ctx: OpContext, xs = ctx.inputs): DType {
   return xs[0].dtype;
 }
 
-const value = (name: string, dtype: DType, shape: readonly number[], layout: 'tf' | 'nchw' = 'tf'): GraphValue => ({ name, dtype, shape, layout });
+const value = (name: string, dtype: DType, shape: readonly number[], layout: 'tf' | 'nchw' = 'tf'): GraphValue => ({
+  name,
+  dtype,
+  shape,
+  layout,
+});
 
 /** Emits `op` with one fresh output named after the node (plus `suffix`). */
 function emit(ctx: OpContext, op: string, inputs: string[], attributes: Attribute[] = [], suffix = ''): string {
@@ -174,12 +181,16 @@ const NCHW_AXIS = [0, 2, 3, 1];
  * are transposed at conversion); else TF order.
  */
 function elementwiseInputs(ctx: OpContext): { names: string[]; shape: number[]; layout: 'tf' | 'nchw' } {
-  const shape = broadcast(ctx.node, ctx.inputs.map((v) => v.shape));
+  const shape = broadcast(
+    ctx.node,
+    ctx.inputs.map((v) => v.shape),
+  );
   const dynamic = ctx.inputs.filter((v) => v.data === undefined);
   // A per-channel constant broadcast over NHWC has an inner run of C values, which
   // onnxruntime's element-wise kernels handle several times slower than a whole plane per
   // channel: MoveNet's input normalisation took 15% of the run that way.
-  const perChannel = shape.length === 4 && shape[1] * shape[2] > 1 && ctx.inputs.some((v) => v.data !== undefined && (v.shape.at(-1) ?? 1) > 1);
+  const perChannel =
+    shape.length === 4 && shape[1] * shape[2] > 1 && ctx.inputs.some((v) => v.data !== undefined && (v.shape.at(-1) ?? 1) > 1);
   const nchw =
     shape.length === 4 &&
     dynamic.length > 0 &&
@@ -260,7 +271,8 @@ function convolution(depthwise: boolean, fused: boolean): OpEmitter {
     const [x, filter] = ctx.inputs;
     const format = attrString(node, 'data_format', 'NHWC').toUpperCase();
     if (format !== 'NHWC') throw unsupportedOp(node, `data_format ${format}; only NHWC`);
-    if (x.shape.length !== 4 || x.dtype !== 'float') throw unsupportedOp(node, `input [${x.shape.join(',')}] ${x.dtype}; needs a float image batch (rank 4)`);
+    if (x.shape.length !== 4 || x.dtype !== 'float')
+      throw unsupportedOp(node, `input [${x.shape.join(',')}] ${x.dtype}; needs a float image batch (rank 4)`);
     const W0 = constFloats(ctx, 1, 'the filter');
     if (filter.shape.length !== 4) throw unsupportedOp(node, `filter of rank ${filter.shape.length}`);
     const [kh, kw, cin] = filter.shape;
@@ -337,10 +349,12 @@ const resizeBilinear: OpEmitter = (ctx) => {
   if (alignCorners && halfPixel) throw unsupportedOp(node, 'align_corners and half_pixel_centers together');
   const mode = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
   const [n, , , c] = x.shape;
-  const out = emit(ctx, 'Resize', [ctx.nchw(x), '', '', g.int64s(`${node.name}_sizes`, [n, c, oh, ow])], [
-    attr.string('mode', 'linear'),
-    attr.string('coordinate_transformation_mode', mode),
-  ]);
+  const out = emit(
+    ctx,
+    'Resize',
+    [ctx.nchw(x), '', '', g.int64s(`${node.name}_sizes`, [n, c, oh, ow])],
+    [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', mode)],
+  );
   return [value(out, 'float', [n, oh, ow, c], 'nchw')];
 };
 
@@ -419,7 +433,8 @@ const concat: OpEmitter = (ctx) => {
   const rank = xs[0].shape.length;
   const axis = axisOf(node, axisIn, rank);
   for (const v of xs) {
-    if (v.shape.length !== rank || v.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) throw unsupportedOp(node, 'inputs of mismatched shapes');
+    if (v.shape.length !== rank || v.shape.some((d, i) => i !== axis && d !== xs[0].shape[i]))
+      throw unsupportedOp(node, 'inputs of mismatched shapes');
   }
   const shape = xs[0].shape.map((d, i) => (i === axis ? xs.reduce((s, v) => s + v.shape[axis], 0) : d));
   const nchw = rank === 4 && xs.every((v) => v.layout === 'nchw');
@@ -436,14 +451,21 @@ const argMax: OpEmitter = (ctx) => {
   attrDType(ctx.node, 'output_type');
   // select_last_index 0: the first maximum, as TF.
   const out = emit(ctx, 'ArgMax', [ctx.tf(x)], [attr.int('axis', axis), attr.int('keepdims', 0), attr.int('select_last_index', 0)]);
-  return [value(out, 'int', x.shape.filter((_, i) => i !== axis))];
+  return [
+    value(
+      out,
+      'int',
+      x.shape.filter((_, i) => i !== axis),
+    ),
+  ];
 };
 
 const gatherNd: OpEmitter = (ctx) => {
   const [params, indices] = ctx.inputs;
   if (indices.dtype !== 'int') throw unsupportedOp(ctx.node, 'float indices');
   const depth = indices.shape.at(-1)!;
-  if (indices.shape.length < 1 || depth > params.shape.length) throw unsupportedOp(ctx.node, `indices [${indices.shape}] into [${params.shape}]`);
+  if (indices.shape.length < 1 || depth > params.shape.length)
+    throw unsupportedOp(ctx.node, `indices [${indices.shape}] into [${params.shape}]`);
   const shape = [...indices.shape.slice(0, -1), ...params.shape.slice(depth)];
   return [value(emit(ctx, 'GatherND', [ctx.tf(params), ctx.tf(indices)]), params.dtype, shape)];
 };

@@ -43,10 +43,16 @@ export function decodeGraphWeights(specs: readonly GraphWeightSpec[], bytes: Uin
     const stored = spec.quantization?.dtype ?? spec.dtype;
     const size = BYTES[stored];
     if (size === undefined || (spec.dtype !== 'float32' && spec.dtype !== 'int32') || (spec.dtype === 'int32' && stored === 'float16')) {
-      throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `weight "${spec.name}": dtype ${spec.dtype}${spec.quantization ? ` stored as ${stored}` : ''}; only float32 and int32`);
+      throw vigilError(
+        'VIGIL_ERR_ONNX_UNSUPPORTED',
+        `weight "${spec.name}": dtype ${spec.dtype}${spec.quantization ? ` stored as ${stored}` : ''}; only float32 and int32`,
+      );
     }
     if (at + n * size > bytes.byteLength) {
-      throw vigilError('VIGIL_ERR_INTERNAL', `graph weights: "${spec.name}" needs bytes ${at}-${at + n * size}, the files hold ${bytes.byteLength}`);
+      throw vigilError(
+        'VIGIL_ERR_INTERNAL',
+        `graph weights: "${spec.name}" needs bytes ${at}-${at + n * size}, the files hold ${bytes.byteLength}`,
+      );
     }
     const data = spec.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
     const { scale = 1, min = 0 } = spec.quantization ?? {};

@@ -1,6 +1,15 @@
 import { vigilError } from '../../../errors.js';
 import { CONVERTER_VERSION } from './convert.js';
-import { GRAPH_OP_EMITTERS, ONNX_INT64, attrDType, unsupportedOp, type GraphValue, type OpContext, type TfAttr, type TfNode } from './graph-ops.js';
+import {
+  GRAPH_OP_EMITTERS,
+  ONNX_INT64,
+  attrDType,
+  unsupportedOp,
+  type GraphValue,
+  type OpContext,
+  type TfAttr,
+  type TfNode,
+} from './graph-ops.js';
 import { decodeGraphWeights, type GraphWeightSpec } from './graph-weights.js';
 import { attr, createGraphBuilder, type GraphBuilder } from './proto.js';
 
@@ -163,7 +172,10 @@ export function convertGraphModel(json: TfGraphModelJson, weightData: Uint8Array
   for (const r of outputRefs) visit(r.node, 'the outputs');
   for (const node of order) {
     if (!SPECIAL_OPS.includes(node.op) && GRAPH_OP_EMITTERS[node.op] === undefined) {
-      throw unsupportedOp(node, `no ONNX converter for this op; supported: ${[...SPECIAL_OPS, ...Object.keys(GRAPH_OP_EMITTERS)].join(', ')}`);
+      throw unsupportedOp(
+        node,
+        `no ONNX converter for this op; supported: ${[...SPECIAL_OPS, ...Object.keys(GRAPH_OP_EMITTERS)].join(', ')}`,
+      );
     }
   }
 
@@ -175,14 +187,18 @@ export function convertGraphModel(json: TfGraphModelJson, weightData: Uint8Array
   const inputNames = options.inputNames ?? inputRefs.map((r) => r.node);
   const outputNames = options.outputNames ?? outputRefs.map((r) => r.node);
   if (inputNames.length !== inputRefs.length || outputNames.length !== outputRefs.length) {
-    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `the graph has ${inputRefs.length} inputs and ${outputRefs.length} outputs; ${inputNames.length} and ${outputNames.length} names given`);
+    throw vigilError(
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      `the graph has ${inputRefs.length} inputs and ${outputRefs.length} outputs; ${inputNames.length} and ${outputNames.length} names given`,
+    );
   }
   g.reserve(...outputNames);
   const ctx = createContext(g);
   const values = new Map<string, GraphValue[]>();
   const valueOf = (ref: { node: string; index: number }, reader: string): GraphValue => {
     const v = values.get(ref.node)?.[ref.index];
-    if (v === undefined) throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `node "${reader}" reads output ${ref.index} of "${ref.node}", which it does not have`);
+    if (v === undefined)
+      throw vigilError('VIGIL_ERR_ONNX_UNSUPPORTED', `node "${reader}" reads output ${ref.index} of "${ref.node}", which it does not have`);
     return v;
   };
 

@@ -45,7 +45,12 @@ export function headWeights(model: tf.LayersModel): HeadWeights {
     throw unsupported(rnn, 'the head must be a SimpleRNN with sigmoid activation and a bias');
   }
   const oc = (out.getConfig() as { layer?: { className?: string; config?: { activation?: string; useBias?: boolean } } }).layer;
-  if (out.getClassName() !== 'TimeDistributed' || oc?.className !== 'Dense' || oc.config?.activation !== 'softmax' || oc.config.useBias === false) {
+  if (
+    out.getClassName() !== 'TimeDistributed' ||
+    oc?.className !== 'Dense' ||
+    oc.config?.activation !== 'softmax' ||
+    oc.config.useBias === false
+  ) {
     throw unsupported(out, 'the readout must be a TimeDistributed Dense with softmax and a bias');
   }
   const [K, U, b] = rnn.getWeights();

@@ -60,7 +60,8 @@ export function unsupported(layer: tf.layers.Layer, detail: string): VigilError 
 
 function config(layer: tf.layers.Layer): LayerConfig {
   const c = layer.getConfig() as LayerConfig;
-  if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') throw unsupported(layer, `dataFormat ${c.dataFormat}; only channelsLast`);
+  if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast')
+    throw unsupported(layer, `dataFormat ${c.dataFormat}; only channelsLast`);
   return c;
 }
 
@@ -121,7 +122,12 @@ function needNchw(ctx: LayerContext, v: OnnxValue): void {
 }
 
 /** Emits `activation` on `v` (nothing for linear). Names are tfjs' (camelCase) or Keras'. */
-export function emitActivation(ctx: Pick<LayerContext, 'g' | 'layer'>, v: OnnxValue, activation: string | undefined, stem: string): OnnxValue {
+export function emitActivation(
+  ctx: Pick<LayerContext, 'g' | 'layer'>,
+  v: OnnxValue,
+  activation: string | undefined,
+  stem: string,
+): OnnxValue {
   const { g } = ctx;
   const to = (op: string, attributes: ReturnType<typeof attr.int>[] = [], extra: string[] = []): OnnxValue => {
     const out = g.fresh(stem);
@@ -152,7 +158,7 @@ export function emitActivation(ctx: Pick<LayerContext, 'g' | 'layer'>, v: OnnxVa
     case 'hard_sigmoid':
       return to('HardSigmoid', [attr.float('alpha', 0.2), attr.float('beta', 0.5)]);
     default:
-      throw unsupported(ctx.layer as tf.layers.Layer, `activation ${activation}`);
+      throw unsupported(ctx.layer, `activation ${activation}`);
   }
 }
 
@@ -161,7 +167,8 @@ function batchNormAffine(layer: tf.layers.Layer): { scale: Float64Array; shift: 
   const c = config(layer);
   const axis = Array.isArray(c.axis) ? c.axis : [c.axis ?? -1];
   const rank = (layer.inboundNodes[0].inputTensors[0].shape as unknown[]).length;
-  if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== rank - 1)) throw unsupported(layer, `axis ${JSON.stringify(c.axis)}; only the last axis`);
+  if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== rank - 1))
+    throw unsupported(layer, `axis ${JSON.stringify(c.axis)}; only the last axis`);
   const w = weights(layer);
   const mean = need(layer, w, 'moving_mean').data;
   const variance = need(layer, w, 'moving_variance').data;
@@ -183,7 +190,11 @@ function batchNormAffine(layer: tf.layers.Layer): { scale: Float64Array; shift: 
  * channel c, the grouping ONNX uses too.
  * @returns the permuted copy, the output channels and the weights per output channel.
  */
-export function onnxKernel(shape: readonly number[], data: Float32Array, depthwise: boolean): { W: Float32Array; cout: number; perOut: number } {
+export function onnxKernel(
+  shape: readonly number[],
+  data: Float32Array,
+  depthwise: boolean,
+): { W: Float32Array; cout: number; perOut: number } {
   const [kh, kw, cin, last] = shape;
   const cout = depthwise ? cin * last : last;
   const W = new Float32Array(data.length);
@@ -288,7 +299,11 @@ function add(ctx: LayerContext): OnnxValue {
   const xs = ctx.inputs.map((v) => ctx.plain(v));
   if (new Set(xs.map((v) => v.layout)).size !== 1) throw unsupported(ctx.layer, 'inputs of different ranks');
   const out = ctx.g.fresh(ctx.layer.name);
-  ctx.g.node(xs.length === 2 ? 'Add' : 'Sum', xs.map((v) => v.name), [out]);
+  ctx.g.node(
+    xs.length === 2 ? 'Add' : 'Sum',
+    xs.map((v) => v.name),
+    [out],
+  );
   return { name: out, layout: xs[0].layout, shape: ctx.outShape };
 }
 

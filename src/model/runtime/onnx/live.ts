@@ -25,7 +25,16 @@ export async function loadOrtLiveStep(
   options: OrtExtractorOptions = {},
 ): Promise<LiveStep> {
   if (entry.loadLayers === undefined) return chainedLiveStep(extractor, w, options);
-  const key = contentKey([`live/${CONVERTER_VERSION}`, extractor.onnx.key, `${w.featureSize}x${w.hidden}x${w.numClasses}`, w.K, w.U, w.b, w.Wy, w.by]);
+  const key = contentKey([
+    `live/${CONVERTER_VERSION}`,
+    extractor.onnx.key,
+    `${w.featureSize}x${w.hidden}x${w.numClasses}`,
+    w.K,
+    w.U,
+    w.b,
+    w.Wy,
+    w.by,
+  ]);
   const cached = await cachedModel(
     `${extractor.name}-live`,
     key,
@@ -49,7 +58,10 @@ function createOrtLiveStep(bytes: Uint8Array, extractor: OrtFeatureExtractor, w:
   return {
     async step(pixels, h, batch = 1) {
       if (pixels.length !== batch * frameFloats || h.length !== batch * w.hidden) {
-        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `live step: ${pixels.length} pixel floats and ${h.length} state floats for a batch of ${batch}`);
+        throw vigilError(
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `live step: ${pixels.length} pixel floats and ${h.length} state floats for a batch of ${batch}`,
+        );
       }
       const out = session.run({
         [ONNX_IO.pixels]: { data: pixels, dims: [batch, S, S, 3] },
@@ -68,7 +80,10 @@ function chainedLiveStep(extractor: OrtFeatureExtractor, w: HeadWeights, options
   return {
     async step(pixels, h, batch = 1) {
       if (pixels.length !== batch * frameFloats || h.length !== batch * w.hidden) {
-        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `live step: ${pixels.length} pixel floats and ${h.length} state floats for a batch of ${batch}`);
+        throw vigilError(
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `live step: ${pixels.length} pixel floats and ${h.length} state floats for a batch of ${batch}`,
+        );
       }
       const features = await extractor.extract(pixels, batch);
       const out = head.step(features, h, batch);

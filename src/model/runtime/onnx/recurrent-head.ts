@@ -25,7 +25,10 @@ export function createOrtRecurrentHead(w: HeadWeights, options: SessionOptions =
     step(x, h, batch = 1) {
       check('x', x.length, batch * featureSize);
       check('h', h.length, batch * hidden);
-      const out = stepSession.run({ [ONNX_IO.x]: { data: x, dims: [batch, featureSize] }, [ONNX_IO.h]: { data: h, dims: [batch, hidden] } });
+      const out = stepSession.run({
+        [ONNX_IO.x]: { data: x, dims: [batch, featureSize] },
+        [ONNX_IO.h]: { data: h, dims: [batch, hidden] },
+      });
       return { probs: out[ONNX_IO.probs], h: out[ONNX_IO.hNext] };
     },
     sequence(x, steps, h0) {

@@ -113,7 +113,8 @@ export function createSession(model: Uint8Array, options: SessionOptions = {}): 
       if (disposed) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'run() on a disposed onnxruntime session');
       // The native run does not check names: a missing feed would fail deep in a kernel.
       for (const name of inputNames) {
-        if (!(name in feeds)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `no input "${name}"; the graph takes ${inputNames.join(', ')}`);
+        if (!(name in feeds))
+          throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `no input "${name}"; the graph takes ${inputNames.join(', ')}`);
       }
       const tensors: Record<string, Ort.Tensor> = {};
       for (const [name, f] of Object.entries(feeds)) tensors[name] = new rt.ort.Tensor('float32', f.data, f.dims);

@@ -266,7 +266,7 @@ async function sixtySecondClip(): Promise<string> {
     'yuv420p',
     out,
   ]);
-  if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr.toString()}`);
   return out;
 }
 const clip = await sixtySecondClip();

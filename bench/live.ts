@@ -146,7 +146,8 @@ const ws = new WebSocket(server.url.replace('http', 'ws') + '/ws');
 await new Promise((r) => ws.once('open', r));
 ws.send(JSON.stringify({ type: 'subscribe', cameras: '*' }));
 ws.on('message', (d) => {
-  const m = JSON.parse(d.toString()) as ServerMessage;
+  // binaryType is the default 'nodebuffer', so each message arrives as one Buffer.
+  const m = JSON.parse((d as Buffer).toString()) as ServerMessage;
   if (m.type !== 'label') return;
   labels += 1;
   latencies.push(Date.now() - m.sourceMs);

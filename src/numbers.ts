@@ -10,7 +10,7 @@ export function round(x: number, decimals: number): number {
 
 /** Every number in a JSON-able value to 3 decimals, for manifests and reports. */
 export function roundDeep<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v, (_, x) => (typeof x === 'number' ? round(x, 3) : x)));
+  return JSON.parse(JSON.stringify(v, (_: string, x: unknown) => (typeof x === 'number' ? round(x, 3) : x))) as T;
 }
 
 /** The middle value, the mean of the middle two for an even count; 0 for none. */

@@ -21,5 +21,5 @@ export function parseWith<T extends z.ZodTypeAny>(
 ): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw vigilError(code, `${what}: ${describeIssues(parsed.error)}`);
-  return parsed.data;
+  return parsed.data as z.output<T>;
 }

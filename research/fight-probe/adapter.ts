@@ -57,13 +57,14 @@ async function extract(): Promise<{ classes: string[]; clips: Clip[] }> {
   mkdirSync(DIR, { recursive: true });
   const missing = clips.filter((c) => !existsSync(join(DIR, `${c.id}.f32`)));
   if (missing.length > 0) {
-    const { model, dispose } = await loadMobileNetV2Layers();
+    const layers = await loadMobileNetV2Layers();
+    const { model } = layers;
     const cut = tf.model({
       inputs: model.inputs,
       outputs: ['block_16_project_BN', 'Conv_1_bn'].map((n) => model.getLayer(n).output as tf.SymbolicTensor),
     });
     const session = createSession(convertLayersModel(cut, { inputNames: ['pixels'], outputNames: ['x', 'pre'] }), { threads: 2 });
-    dispose();
+    layers.dispose();
     const started = Date.now();
     for (const [n, c] of missing.entries()) {
       const enc = createFrameEncoder({ mode: 'motioncrop', scale: 1 / 255, offset: 0, size: 224, maxBatch: 8, owner: 'probe' });
@@ -111,15 +112,8 @@ function pooled(c: Clip, t: number, out: Float32Array): void {
   }
 }
 
-interface Params {
-  A: tf.Variable;
-  B: tf.Variable;
-  Wx: tf.Variable;
-  Wh: tf.Variable;
-  bh: tf.Variable;
-  Wy: tf.Variable;
-  by: tf.Variable;
-}
+// A type alias, not an interface, so `Object.values(p)` is typed `tf.Variable[]`.
+type Params = Record<'A' | 'B' | 'Wx' | 'Wh' | 'bh' | 'Wy' | 'by', tf.Variable>;
 
 function forward(p: Params, x: tf.Tensor, pre: tf.Tensor, mu: tf.Tensor, sd: tf.Tensor, dropout: number, n: number, T: number): tf.Tensor {
   let act = pre; // [n, T, P, CF]
@@ -147,7 +141,7 @@ function tensors(clips: Clip[], starts: number[], T: number): { x: tf.Tensor; pr
   return { x: tf.tensor4d(x, [n, T, P, CX]), pre: tf.tensor4d(pre, [n, T, P, CF]) };
 }
 
-async function runFold(train: Clip[], val: Clip[], test: Clip[], seed: number, K: number): Promise<Float32Array[]> {
+function runFold(train: Clip[], val: Clip[], test: Clip[], seed: number, K: number): Float32Array[] {
   const random = createRandom(seed);
   // Standardisation of the frozen features, from the training frames.
   const sum = new Float64Array(CF);
@@ -182,7 +176,7 @@ async function runFold(train: Clip[], val: Clip[], test: Clip[], seed: number, K
     clips.map((c) =>
       tf.tidy(() => {
         const { x, pre } = tensors([c], [0], c.frames);
-        return tf.softmax(forward(p, x, pre, mu, sd, 0, 1, c.frames)).dataSync() as Float32Array;
+        return tf.softmax(forward(p, x, pre, mu, sd, 0, 1, c.frames)).dataSync<'float32'>();
       }),
     );
   const lossOf = (probs: Float32Array[], clips: Clip[]) => {
@@ -223,7 +217,7 @@ async function runFold(train: Clip[], val: Clip[], test: Clip[], seed: number, K
             0.001,
             tf.addN([tf.sum(tf.square(p.Wx)), tf.sum(tf.square(p.Wy)), ...(RANK > 0 ? [tf.sum(tf.square(p.B))] : [])]),
           );
-          return tf.add(ce, l2) as tf.Scalar;
+          return tf.add<tf.Scalar>(ce, l2);
         },
         false,
         trainable,
@@ -262,7 +256,7 @@ for (const seed of a.seeds.split(',').map(Number)) {
       usable.filter((_, i) => foldOf[i] !== fo),
       seed + fo,
     );
-    const probs = await runFold(train, val, test, seed + fo, K);
+    const probs = runFold(train, val, test, seed + fo, K);
     probs.forEach((pr, i) => {
       const mean = new Array<number>(K).fill(0);
       for (let j = 0; j < pr.length; j++) mean[j % K] += pr[j];

@@ -89,7 +89,7 @@ function standardiser(train: readonly ClipMaps[]): { mean: Float32Array; std: Fl
   return { mean, std };
 }
 
-async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: number): Promise<number> {
+function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: number): number {
   const s = standardiser(train);
   const random = createRandom(seed);
   const glorot = (shape: [number, number]) =>
@@ -138,7 +138,7 @@ async function fold(train: ClipMaps[], val: ClipMaps[], test: ClipMaps[], seed: 
       const x = tf.tensor3d(xs, [idx.length, WINDOW, P * C]);
       const y = tf.tensor3d(ys, [idx.length, WINDOW, K]);
       optimizer.minimize(
-        () => tf.neg(tf.sum(y.mul(tf.log(forward(v, x, idx.length, WINDOW).add(1e-7))))).div(idx.length * WINDOW) as tf.Scalar,
+        () => tf.neg(tf.sum(y.mul(tf.log(forward(v, x, idx.length, WINDOW).add(1e-7))))).div<tf.Scalar>(idx.length * WINDOW),
         false,
         v,
       );
@@ -176,7 +176,7 @@ for (const seed of a.seeds.split(',').map(Number)) {
       clips.filter((_, i) => foldOf[i] !== f),
       seed + f,
     );
-    const c = await fold(train, val, test, seed + f);
+    const c = fold(train, val, test, seed + f);
     correct += c;
     console.log(`seed ${seed} fold ${f + 1}: ${c}/${test.length} (${tf.memory().numTensors} tensors live)`);
   }

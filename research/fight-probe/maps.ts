@@ -127,10 +127,11 @@ export async function loadMaps(
   mkdirSync(dir, { recursive: true });
   const missing = clips.filter((c) => !existsSync(join(dir, `${c.id}.json`)));
   if (missing.length > 0) {
-    const { model, dispose } = await loadMobileNetV2Layers();
+    const layers = await loadMobileNetV2Layers();
+    const { model } = layers;
     const cut = tf.model({ inputs: model.inputs, outputs: model.getLayer(spec.layer).output });
     const session = createSession(convertLayersModel(cut, { inputNames: ['pixels'], outputNames: ['map'] }), { threads: 2 });
-    dispose();
+    layers.dispose();
     const started = Date.now();
     for (const [n, c] of missing.entries()) {
       const encoder = frameEncoder(spec.input, spec.gain / 255);

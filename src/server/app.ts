@@ -57,7 +57,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   keepPathPrivate(config.dataDir);
   const models = createModelPool({ workers: config.workers });
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
-  const publish = hub.publish;
+  const publish: Hub['publish'] = (msg) => hub.publish(msg);
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
   const cameras = createCameraService({
@@ -133,7 +133,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     wsMessageBytes: config.limits.wsMessageBytes,
     ingestMessageBytes: config.limits.ingestMessageBytes,
   });
-  http.on('upgrade', upgrades.handle);
+  http.on('upgrade', (req, socket, head) => upgrades.handle(req, socket, head));
 
   // The port first: a server that cannot listen must not have started cameras and jobs.
   try {

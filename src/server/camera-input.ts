@@ -52,6 +52,7 @@ function checkSource(source: string, sources: SourcePolicy): string {
   // Before classifying: a NUL or newline makes stat throw (or garbles logs), and a huge
   // string is no path; the store would refuse them too, but only after the stat.
   if (source.length > MAX_SOURCE) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera: source: at most ${MAX_SOURCE} characters`);
+  // eslint-disable-next-line no-control-regex -- deliberately matches control characters in a client's source string
   if (/[\u0000-\u001f\u007f]/.test(source)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera: source: no control characters');
   if (source === '') return source; // the store names it
   if (source === 'webcam') return sources.check(source, 'webcam');
@@ -65,7 +66,7 @@ function checkEventLabels(model: unknown, record: unknown): void {
   const { mode, labels } = record as { mode?: unknown; labels?: unknown };
   if (mode !== 'events' || !Array.isArray(labels)) return; // the store's schema says what is wrong
   const classes = modelClasses(model);
-  const unknown = labels.find((l) => typeof l === 'string' && !classes.includes(l));
+  const unknown = (labels as unknown[]).find((l) => typeof l === 'string' && !classes.includes(l));
   if (unknown !== undefined) {
     throw vigilError(
       'VIGIL_ERR_INVALID_ARGUMENT',

@@ -52,7 +52,8 @@ export interface CameraRunner {
 export interface RunnerOptions {
   labeler: StreamLabeler;
   manifest: ModelManifest;
-  publish(msg: ServerMessage): void;
+  /** Called unbound, as a plain function. */
+  publish: (msg: ServerMessage) => void;
   maxBackoffMs: number;
   recorder?: RunnerRecorder;
   /** Lag past which a live camera is `behind` [behindMs=2000]; it is `live` again under half of it. */
@@ -247,6 +248,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           .finally(() => (busy = undefined));
       }
       await busy;
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the label pump's rejection reason unchanged
       if (failure) throw failure;
     } finally {
       clearInterval(lagTimer);

@@ -37,7 +37,8 @@ export interface CameraService {
 export interface CameraServiceOptions {
   store: Store;
   models: ModelPool;
-  publish(msg: ServerMessage): void;
+  /** Called unbound, as a plain function. */
+  publish: (msg: ServerMessage) => void;
   maxBackoffMs: number;
   /** Lag past which a live camera is `behind` (see camera-runner.ts) [behindMs=2000]. */
   behindMs?: number;

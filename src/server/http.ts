@@ -11,7 +11,7 @@ export function errorBody(e: VigilError): { error: { code: string; message: stri
 }
 
 /** Wraps an async handler so a rejection reaches the error middleware (express 4 does not). */
-export function handle(fn: (req: Request, res: Response) => Promise<unknown> | unknown): RequestHandler {
+export function handle(fn: (req: Request, res: Response) => unknown): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     Promise.resolve()
       .then(() => fn(req, res))

@@ -211,7 +211,8 @@ export function createHub(options: HubOptions): Hub {
       ws.on('message', (data, isBinary) => {
         try {
           if (isBinary) throw vigilError('VIGIL_ERR_MESSAGE', 'binary messages are only for /api/cameras/:id/ingest');
-          subscription(c, parseClientMessage(data.toString()));
+          // The socket's binaryType is ws's default, 'nodebuffer': a text message arrives as one Buffer.
+          subscription(c, parseClientMessage((data as Buffer).toString()));
         } catch (e) {
           const err = asVigilError(e, 'VIGIL_ERR_MESSAGE');
           send(c, { type: 'error', code: err.code, message: err.message });

@@ -69,7 +69,8 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
       let batcher = batchers.get(name);
       if (!batcher) batchers.set(name, (batcher = createStreamBatcher(model)));
       const b = batcher;
-      return { manifest: model.manifest, open: async (o) => b.open(o) };
+      // In a promise so that an open that throws rejects, as the worker pool's does.
+      return { manifest: model.manifest, open: (o) => new Promise((resolve) => resolve(b.open(o))) };
     },
     loaded() {
       const rows = new Map<string, { name: string; engine: string; streams: number; frames: number; runs: number }>();

@@ -118,7 +118,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       else {
         const inside = framesOf([piece]);
         frames = frames.filter((f) => f.tMs >= piece.endMs);
-        later(() => keep([piece], inside));
+        void later(() => keep([piece], inside)); // queued; later() logs a failure
       }
     }
     if (events) decide(false);
@@ -161,7 +161,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     const pieces = group;
     group = [];
     const inside = framesOf(pieces);
-    later(() => keep(pieces, inside));
+    void later(() => keep(pieces, inside)); // queued; later() logs a failure
   }
 
   async function keep(pieces: Piece[], inside: Array<{ tMs: number; probs: number[] }>): Promise<void> {

@@ -88,6 +88,7 @@ const cameraSchema = z
       .string()
       .min(1)
       .max(2048)
+      // eslint-disable-next-line no-control-regex -- deliberately refuses control characters in untrusted input
       .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'),
     model: z.string().regex(MODEL_NAME_PATTERN, 'a model name: lowercase letters, digits, - and _'),
     fps: z.number().positive().max(60).nullable().default(null),
@@ -173,7 +174,8 @@ export function createCameraRepo(db: Db, dbPath: string, now: () => number): Cam
     update(id, patch) {
       assertCameraId(id);
       if (!isObject(patch)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera patch must be an object');
-      const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      // A client's JSON as it came: parseCamera checks every field below.
+      const changes: Record<string, unknown> = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
       if ('id' in changes && changes.id !== id) {
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera id cannot change (${id} to ${String(changes.id)})`);
       }

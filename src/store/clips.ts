@@ -136,6 +136,7 @@ const adoptSchema = z
       .string()
       .min(1)
       .max(255)
+      // eslint-disable-next-line no-control-regex -- deliberately refuses control characters in untrusted input
       .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'),
     cameraId: z.string().regex(CAMERA_ID_PATTERN, 'a camera id').nullable().default(null),
     model: z.string().regex(MODEL_NAME_PATTERN, 'a model name: lowercase letters, digits, - and _').nullable().default(null),

@@ -92,7 +92,7 @@ export function validateSmootherOptions(options: SmootherOptions = {}): Resolved
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `smoothing options must be an object with ${OPTION_KEYS.join(', ')}`);
   }
   for (const key of Object.keys(options)) {
-    if (!(OPTION_KEYS).includes(key)) {
+    if (!OPTION_KEYS.includes(key)) {
       throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `unknown smoothing option '${key}' (allowed: ${OPTION_KEYS.join(', ')})`);
     }
   }
@@ -131,7 +131,8 @@ export function validateClasses(classes: readonly string[]): readonly string[] {
     }
     seen.add(c);
   }
-  return Object.freeze([...classes]);
+  // The classes in their order: each was added once (a repeat threw).
+  return Object.freeze([...seen]);
 }
 
 /**

@@ -10,14 +10,14 @@ import { MOTION_CROP } from '../model/input/motion-crop.js';
 import { selectEngine } from '../model/runtime/engine.js';
 import { inBatches } from '../video/batches.js';
 import { resolveFfmpeg } from '../video/ffmpeg.js';
-import { augmentDecode, type AUGMENT_VARIANTS } from './augment.js';
+import { augmentDecode } from './augment.js';
 
 /** What decides a clip's features: change any of it and the cache misses. */
 export interface FeatureSpec {
   extractor: string;
   input: InputMode;
   fps: number;
-  /** [augment=none] an augmented decode (a key of {@link AUGMENT_VARIANTS}), e.g. `flip`. */
+  /** [augment=none] an augmented decode (a key of `AUGMENT_VARIANTS` in augment.ts), e.g. `flip`. */
   augment?: string;
 }
 

@@ -202,7 +202,6 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
   let best: { loss: number; weights: tf.Tensor[]; epoch: number } | undefined;
   let epoch = 0;
   let since = 0;
-  let lastLoss = NaN;
   let validated = false;
   for (; epoch < o.epochs && since < o.patience; epoch++) {
     const order = shuffle(
@@ -235,7 +234,7 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
       sum += loss;
       batches++;
     }
-    lastLoss = sum / batches;
+    const lastLoss = sum / batches;
     const measured = val.length > 0 ? meanLossAndAccuracy(model, val, std, k) : null;
     const v = measured !== null && measured.frames > 0 ? measured : null;
     validated = v !== null;

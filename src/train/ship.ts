@@ -69,9 +69,9 @@ const WEIGHTS_FILE = 'weights.bin';
 export async function headWeightBytes(head: tf.LayersModel): Promise<Uint8Array> {
   let bytes = new Uint8Array(0);
   await head.save(
-    tf.io.withSaveHandler(async (artifacts) => {
+    tf.io.withSaveHandler((artifacts) => {
       bytes = new Uint8Array((artifacts.weightData as ArrayBuffer).slice(0));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
     }),
   );
   return bytes;

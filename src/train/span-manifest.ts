@@ -227,11 +227,14 @@ function jsonlRows(text: string, source: string): RawRow[] {
     for (const k of COLUMNS) {
       const v = o[k];
       if (v === undefined || v === null) continue;
-      if ((k === 'start' || k === 'end') && typeof v !== 'number')
-        throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a number of seconds, got ${show(v)}`);
-      if (k !== 'start' && k !== 'end' && typeof v !== 'string')
-        throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a string, got ${show(v)}`);
-      values[k] = String(v);
+      if (k === 'start' || k === 'end') {
+        if (typeof v !== 'number')
+          throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a number of seconds, got ${show(v)}`);
+        values[k] = String(v);
+      } else {
+        if (typeof v !== 'string') throw vigilError('VIGIL_ERR_DATASET', `${source}:${line}: ${k} must be a string, got ${show(v)}`);
+        values[k] = v;
+      }
     }
     rows.push({ line, values });
   });

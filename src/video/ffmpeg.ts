@@ -72,10 +72,10 @@ export async function findFfmpeg(env: NodeJS.ProcessEnv = process.env): Promise<
   const [ffmpeg, ffprobe] = await Promise.all([
     pick('ffmpeg', env.VIGIL_FFMPEG, 'VIGIL_FFMPEG', env.PATH, [
       { source: 'ffmpeg-static', locate: () => require('ffmpeg-static') as string },
-      { source: '@ffmpeg-installer/ffmpeg', locate: () => require('@ffmpeg-installer/ffmpeg').path },
+      { source: '@ffmpeg-installer/ffmpeg', locate: () => (require('@ffmpeg-installer/ffmpeg') as { path: string }).path },
     ]),
     pick('ffprobe', env.VIGIL_FFPROBE, 'VIGIL_FFPROBE', env.PATH, [
-      { source: '@ffprobe-installer/ffprobe', locate: () => require('@ffprobe-installer/ffprobe').path },
+      { source: '@ffprobe-installer/ffprobe', locate: () => (require('@ffprobe-installer/ffprobe') as { path: string }).path },
     ]),
   ]);
   // Feature flags come from the help text, not the version string: static builds report

@@ -228,7 +228,9 @@ export function mountLive(root, ctx, selectedId) {
   function onStatus(msg) {
     const cam = cameras.find((c) => c.id === msg.cameraId);
     if (cam) {
-      const { type, ...status } = msg;
+      // The message without its `type`: the camera's status.
+      const status = { ...msg };
+      delete status.type;
       cam.status = status;
       const badge = list.querySelector(`[data-testid="camera-${CSS.escape(cam.id)}"] .state`);
       if (badge) {

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import type { JsonAnswer } from './json.js';
 
 /**
  * Sends bytes as they are on a fresh TCP connection and resolves with everything the server
@@ -45,7 +46,7 @@ export function statusOf(answer: string): number | undefined {
 }
 
 /** The JSON body of a raw HTTP answer (after the blank line). */
-export function bodyOf(answer: string): any {
+export function bodyOf(answer: string): JsonAnswer {
   const at = answer.indexOf('\r\n\r\n');
   return at < 0 ? undefined : JSON.parse(answer.slice(at + 4));
 }
@@ -54,7 +55,7 @@ export function bodyOf(answer: string): any {
 export function httpRequest(
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: any }> {
+): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: JsonAnswer }> {
   return new Promise((done, fail) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
       const chunks: Buffer[] = [];

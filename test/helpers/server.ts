@@ -5,17 +5,19 @@ import { WebSocket } from 'ws';
 import { startServer, type VigilServer } from '../../src/server/app.js';
 import type { ServerConfigInput } from '../../src/server/config.js';
 import type { ServerMessage } from '../../src/server/protocol.js';
+import type { JsonAnswer } from './json.js';
 
 /** A real server on port 0 over a fresh data folder; `stop()` closes it and removes the folder. */
 export interface TestServer {
   server: VigilServer;
   dataDir: string;
   url: string;
-  /** `fetch` against the server, JSON in and out. */
+  /** `fetch` against the server, JSON in and out; it may be passed on detached (`patches(t.api)`). */
   api(
+    this: void,
     path: string,
     init?: { method?: string; body?: unknown; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  ): Promise<{ status: number; body: JsonAnswer; headers: Headers }>;
   /** Restarts on the same data folder (persistence, crash recovery). */
   restart(overrides?: ServerConfigInput): Promise<void>;
   stop(): Promise<void>;
@@ -83,7 +85,8 @@ export async function connect(url: string): Promise<TestClient> {
   const messages: ServerMessage[] = [];
   const waiters = new Set<() => void>();
   ws.on('message', (d) => {
-    messages.push(JSON.parse(d.toString()));
+    // binaryType is the default 'nodebuffer', so each message arrives as one Buffer.
+    messages.push(JSON.parse((d as Buffer).toString()) as ServerMessage);
     for (const w of waiters) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((done) =>

@@ -287,7 +287,7 @@ describe('ONNX conversion (onnxruntime-node)', function () {
     });
   });
 
-  it('converting and running leak no tfjs tensors', async () => {
+  it('converting and running leak no tfjs tensors', () => {
     const net = coverageNet();
     const layers = buildHeadModel({ featureSize: 8, hidden: 4, numClasses: 2 });
     const before = tf.memory().numTensors;

@@ -7,6 +7,7 @@ import { PACKAGE_ROOT } from '../../src/model/folder/paths.js';
 import { redactPaths } from '../../src/server/http.js';
 import { fixture } from '../helpers/clips.js';
 import { readDoc } from '../helpers/docs.js';
+import type { JsonAnswer } from '../helpers/json.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const CLIP = fixture('fight-fi002.mp4');
@@ -27,7 +28,7 @@ describe('security: wrong answers to bad input', function () {
     answers.push(typeof res.body === 'string' ? res.body : JSON.stringify(res.body ?? ''));
     return res;
   }
-  function expectError(res: { status: number; body: any; headers: Headers }, status: number, code: string, message: RegExp): void {
+  function expectError(res: { status: number; body: JsonAnswer; headers: Headers }, status: number, code: string, message: RegExp): void {
     expect(res.status, JSON.stringify(res.body)).to.equal(status);
     expect(res.headers.get('content-type')).to.match(/^application\/json/);
     expect(res.body.error.code).to.equal(code);

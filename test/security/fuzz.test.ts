@@ -716,7 +716,7 @@ function generated(
  * `unhandledRejection: reason => { throw reason }`, which turn any stray error into a crash
  * whatever other listeners say.
  */
-function isRethrower(l: (...args: any[]) => void): boolean {
+function isRethrower(l: (...args: never[]) => unknown): boolean {
   return /\{\s*(if\s*\(\s*!\s*\(\s*\w+\s+instanceof\s+ExitStatus\s*\)\s*\)\s*\{\s*)?throw\s+\w+\s*;?\s*\}/.test(l.toString());
 }
 
@@ -727,9 +727,10 @@ describe('security: fuzzed requests and upgrades', function () {
   let port: number;
   const ids = { cam: 'cam', clip: '' };
   const uncaught: string[] = [];
-  const onUncaught = (e: unknown) => uncaught.push(`uncaughtException: ${(e as Error)?.stack ?? e}`);
-  const onRejection = (e: unknown) => uncaught.push(`unhandledRejection: ${(e as Error)?.stack ?? e}`);
-  const detached: Array<['uncaughtException' | 'unhandledRejection', (...args: any[]) => void]> = [];
+  const onUncaught = (e: unknown) => uncaught.push(`uncaughtException: ${String((e as Error)?.stack ?? e)}`);
+  const onRejection = (e: unknown) => uncaught.push(`unhandledRejection: ${String((e as Error)?.stack ?? e)}`);
+  // With the event each came from; typed as uncaughtException's, as `before` reads them.
+  const detached: Array<['uncaughtException' | 'unhandledRejection', NodeJS.UncaughtExceptionListener]> = [];
 
   before(async () => {
     process.on('uncaughtException', onUncaught);
@@ -816,7 +817,8 @@ describe('security: fuzzed requests and upgrades', function () {
       }
       return { status: res.status, contentType, text };
     } catch (e) {
-      return `no answer: ${(e as Error).cause ?? (e as Error).message}`;
+      // fetch's cause is the network error (an Error) behind its 'fetch failed'.
+      return `no answer: ${String(((e as Error).cause as Error | undefined) ?? (e as Error).message)}`;
     }
   }
 
@@ -827,14 +829,21 @@ describe('security: fuzzed requests and upgrades', function () {
     if (a.status < 400 || !path.startsWith('/api')) return undefined;
     if (!a.contentType.startsWith('application/json')) return `an error of type ${a.contentType || 'none'}`;
     if (method === 'HEAD') return undefined;
-    let body: any;
+    // Nothing is assumed of the body: its shape is what this checks.
+    let body: unknown;
     try {
       body = JSON.parse(a.text);
     } catch {
       return 'an error body that is not JSON';
     }
-    const e = body?.error;
-    if (!e || Object.keys(body).length !== 1 || typeof e.code !== 'string' || !CODED.test(e.code) || typeof e.message !== 'string')
+    const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    if (
+      !e ||
+      Object.keys(body as object).length !== 1 ||
+      typeof e.code !== 'string' ||
+      !CODED.test(e.code) ||
+      typeof e.message !== 'string'
+    )
       return 'an error not of the form { error: { code, message } }';
     if (e.code === 'VIGIL_ERR_INTERNAL') return 'VIGIL_ERR_INTERNAL';
     for (const dir of [t.dataDir, PACKAGE_ROOT]) if (e.message.includes(dir)) return `a message naming the server path ${dir}`;

@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { JsonAnswer } from '../helpers/json.js';
 import { ffmpegChildren, settleFfmpeg } from '../helpers/processes.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -14,7 +15,7 @@ const camera = (source = DEMO) => ({ id: 'r', source, model: 'fight', loop: true
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** 10 PATCHes at once, alternating fps; resolves with their statuses. */
-function patches(api: (path: string, init: object) => Promise<{ status: number; body: any }>, n = 10) {
+function patches(api: (path: string, init: object) => Promise<{ status: number; body: JsonAnswer }>, n = 10) {
   return Array.from({ length: n }, (_, i) => api('/api/cameras/r', { method: 'PATCH', body: { fps: i % 2 ? 4 : 6 } }));
 }
 

@@ -112,7 +112,7 @@ describe('security: recording limits', function () {
         execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { stdio: 'pipe' });
         mounted = true;
       } catch (e) {
-        throw new Error(`this test needs root to mount a tmpfs (CI runs as root): ${(e as Error).message}`);
+        throw new Error(`this test needs root to mount a tmpfs (CI runs as root): ${(e as Error).message}`, { cause: e });
       }
       t = await startTestServer({ dataDir });
       c = await connect(`${t.url}/ws`);

@@ -4,6 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { MAX_PENDING_CAMERAS } from '../../src/server/hub.js';
+import type { ServerMessage } from '../../src/server/protocol.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 
 // The server runs in this process, so its heap is ours to measure; a full GC first makes two
@@ -56,11 +57,11 @@ describe('security: subscription flood', function () {
 
     const ws = new WebSocket(t.url.replace(/^http/, 'ws') + '/ws');
     let bytes = 0;
-    const got: any[] = [];
+    const got: ServerMessage[] = [];
     ws.on('message', (d: Buffer) => {
       bytes += d.length;
       // Past the bound the test has failed: stop keeping what the server sends.
-      if (bytes <= MAX_BYTES_BACK) got.push(JSON.parse(d.toString()));
+      if (bytes <= MAX_BYTES_BACK) got.push(JSON.parse(d.toString()) as ServerMessage);
     });
     let closed: number | undefined;
     ws.on('close', (code) => (closed = code));

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { WebSocket } from 'ws';
 import { createHub, MAX_PENDING_CAMERAS, type Hub } from '../../src/server/hub.js';
 import type { CameraStatus, ServerMessage } from '../../src/server/protocol.js';
+import type { JsonAnswer } from '../helpers/json.js';
 
 /**
  * A socket under our control: `send` callbacks fire only when the test says the client read
@@ -12,7 +13,7 @@ function fakeSocket() {
   const ws = new EventEmitter() as EventEmitter & {
     OPEN: 1;
     readyState: number;
-    sent: any[];
+    sent: JsonAnswer[];
     acks: Array<() => void>;
     closedWith?: [number, string];
     terminated: boolean;

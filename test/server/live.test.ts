@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { fixture } from '../helpers/clips.js';
+import type { ErrorAnswer } from '../helpers/json.js';
 import { connect, startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('server: live cameras over WebSocket', function () {
@@ -266,7 +267,7 @@ describe('server: access token', function () {
       const url = t.url.replace('0.0.0.0', '127.0.0.1');
       const no = await fetch(`${url}/api/cameras`);
       expect(no.status).to.equal(401);
-      expect(((await no.json()) as any).error.code).to.equal('VIGIL_ERR_UNAUTHORIZED');
+      expect(((await no.json()) as ErrorAnswer).error.code).to.equal('VIGIL_ERR_UNAUTHORIZED');
       const wrong = await fetch(`${url}/api/cameras`, { headers: { authorization: 'Bearer nope' } });
       expect(wrong.status).to.equal(401);
       expect((await fetch(`${url}/api/cameras`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(200);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import type { ClipSummary } from '../../src/store/clips.js';
 import { openStore } from '../../src/store/index.js';
 import { probe } from '../../src/video/probe.js';
 import { fixture } from '../helpers/clips.js';
@@ -82,7 +83,7 @@ describe('server: recording', function () {
       // Wait for some segments to land, then kill -9 in the middle of the next one.
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
-        const clips = ((await (await fetch(`${url}/api/clips`)).json()) as any).clips;
+        const clips = ((await (await fetch(`${url}/api/clips`)).json()) as { clips: ClipSummary[] }).clips;
         if (clips.length >= 2) break;
         await new Promise((r) => setTimeout(r, 200));
       }

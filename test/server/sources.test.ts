@@ -49,14 +49,17 @@ async function mjpegCamera(jpegs: Buffer[], port = 0) {
 
 /** Serves a folder (an HLS playlist and its segments). */
 async function serveDir(dir: string) {
-  const server = createServer(async (req, res) => {
-    try {
-      const body = await readFile(join(dir, (req.url ?? '/').slice(1).replace(/\.\./g, '')));
-      res.writeHead(200, { 'Content-Type': req.url?.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+  const server = createServer((req, res) => {
+    // http does not wait for its handler: a failure is answered 404 in the catch.
+    void (async () => {
+      try {
+        const body = await readFile(join(dir, (req.url ?? '/').slice(1).replace(/\.\./g, '')));
+        res.writeHead(200, { 'Content-Type': req.url?.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' });
+        res.end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    })();
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return { port: (server.address() as { port: number }).port, close: () => new Promise<void>((done) => server.close(() => done())) };

@@ -10,8 +10,9 @@ import { tempStores } from './temp-dir.js';
 /** Runs `fn` with info logging on, returning what it wrote to stderr, line by line. */
 function logsOf<T>(fn: () => T): { result: T; lines: string[] } {
   const lines: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved and restored, not called
   const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => (lines.push(...chunk.trimEnd().split('\n')), true));
+  process.stderr.write = (chunk: string) => (lines.push(...chunk.trimEnd().split('\n')), true);
   setLogLevel('info');
   try {
     return { result: fn(), lines };

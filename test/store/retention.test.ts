@@ -59,7 +59,7 @@ describe('store retention', () => {
     expect(store.clips.list().map((c) => c.name)).to.deep.equal(['r1', 'u']);
   });
 
-  it('refuses a bad policy', async () => {
+  it('refuses a bad policy', () => {
     const store = stores.open();
     expectCoded(
       thrown(() => store.applyRetention({ maxAgeMs: -1 })),

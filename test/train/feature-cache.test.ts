@@ -104,7 +104,7 @@ describe('feature cache', function () {
 
   it('misses when the weights or ffmpeg change, hits again when nothing did', async () => {
     const real = await featureProvenance(spec);
-    const as = (p: Partial<FeatureProvenance>) => async () => ({ ...real, ...p });
+    const as = (p: Partial<FeatureProvenance>) => () => Promise.resolve({ ...real, ...p });
     const first = await cache(as({})).get(clipA, spec);
     await cache(as({ weights: '0'.repeat(64) })).get(clipA, spec); // an npm update of the extractor
     await cache(as({ ffmpeg: 'N-99999-gdeadbeef-static' })).get(clipA, spec); // another ffmpeg build
@@ -118,7 +118,7 @@ describe('feature cache', function () {
     const crop: FeatureSpec = { ...spec, input: 'motioncrop' };
     const real = await featureProvenance(crop);
     await cache().get(clipA, crop);
-    await cache(async () => ({ ...real, motionCrop: { ...MOTION_CROP, maxStep: 1 / 7 } })).get(clipA, crop);
+    await cache(() => Promise.resolve({ ...real, motionCrop: { ...MOTION_CROP, maxStep: 1 / 7 } })).get(clipA, crop);
     await cache().get(clipA, crop);
     expect(events.map((e) => e.type)).to.deep.equal(['miss', 'miss', 'hit']);
   });

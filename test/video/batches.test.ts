@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { inBatches } from '../../src/video/batches.js';
 
+// eslint-disable-next-line @typescript-eslint/require-await -- inBatches takes an async iterable; this one needs nothing to await
 async function* count(n: number, onReturn: () => void) {
   try {
     for (let i = 0; i < n; i++) yield i;

@@ -6,19 +6,22 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type VigilServer } from '../../src/server/app.js';
 import { launchBrowser, watchPage, type PageProblems } from '../helpers/browser.js';
 import { fixture } from '../helpers/clips.js';
+import type { JsonAnswer } from '../helpers/json.js';
 import { connect } from '../helpers/server.js';
 
 // The callbacks given to page.evaluate / $eval / waitForFunction run in Chromium. The project
 // compiles without the DOM lib (adding it would hide missing names in src/), so the few browser
 // names used here are declared loosely.
-declare const document: any;
-declare const localStorage: any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a browser value, with no DOM lib to type it (see above)
+type InBrowser = any;
+declare const document: InBrowser;
+declare const localStorage: InBrowser;
 declare function getComputedStyle(e: unknown): { backgroundColor: string };
-type HTMLElement = any;
-type HTMLVideoElement = any;
-type HTMLImageElement = any;
-type Element = any;
-type VTTCue = any;
+type HTMLElement = InBrowser;
+type HTMLVideoElement = InBrowser;
+type HTMLImageElement = InBrowser;
+type Element = InBrowser;
+type VTTCue = InBrowser;
 
 /** Polls `fn` until it returns a truthy value. */
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
@@ -49,7 +52,7 @@ describe('web UI in headless Chromium (real server)', function () {
   let previewReady = false;
   const pages: Page[] = [];
 
-  async function get<T = any>(path: string): Promise<T> {
+  async function get<T = JsonAnswer>(path: string): Promise<T> {
     const res = await fetch(server.url + path);
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
@@ -91,7 +94,7 @@ describe('web UI in headless Chromium (real server)', function () {
   it('live page: the demo camera is live, its labels show over the video and fill the strip', async () => {
     const { page, problems } = await open('#/live/demo');
     await page.waitForSelector('[data-testid="camera-demo"][aria-pressed="true"]');
-    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]'))?.dataset.label, null, {
+    await page.waitForFunction(() => document.querySelector('[data-testid="live-label"]')?.dataset.label, null, {
       timeout: 20_000,
     });
 
@@ -99,9 +102,9 @@ describe('web UI in headless Chromium (real server)', function () {
     for (let i = 0; i < 6; i++) {
       samples.push(
         await page.evaluate(() => ({
-          label: (document.querySelector('[data-testid="live-label"]')).dataset.label as string,
-          value: Number((document.querySelector('[data-testid="live-confidence"]')).dataset.value),
-          text: (document.querySelector('[data-testid="live-confidence"]')).textContent as string,
+          label: document.querySelector('[data-testid="live-label"]').dataset.label as string,
+          value: Number(document.querySelector('[data-testid="live-confidence"]').dataset.value),
+          text: document.querySelector('[data-testid="live-confidence"]').textContent as string,
         })),
       );
       await page.waitForTimeout(300);
@@ -282,11 +285,7 @@ describe('web UI in headless Chromium (real server)', function () {
       await video.play();
       return video.currentTime;
     });
-    await page.waitForFunction(
-      (t) => (document.querySelector('[data-testid="clip-video"]')).currentTime > t + 0.3,
-      t0,
-      { timeout: 5000 },
-    );
+    await page.waitForFunction((t) => document.querySelector('[data-testid="clip-video"]').currentTime > t + 0.3, t0, { timeout: 5000 });
     expect(problems.list).to.deep.equal([]);
   });
 
@@ -300,14 +299,10 @@ describe('web UI in headless Chromium (real server)', function () {
     const cam = await get(`/api/cameras/${camId}`);
     expect(cam).to.include({ source: 'webcam', model: 'fight' });
     await page.waitForSelector(`[data-testid="camera-${camId}"][aria-pressed="true"]`);
-    await page.waitForFunction(
-      () => (document.querySelector('[data-testid="webcam-video"]'))?.videoWidth,
-      null,
-      { timeout: 10_000 },
-    );
+    await page.waitForFunction(() => document.querySelector('[data-testid="webcam-video"]')?.videoWidth, null, { timeout: 10_000 });
 
     await until('the server to label webcam frames', async () => (await get(`/api/cameras/${camId}`)).status.frames > 0, 30_000);
-    await page.waitForFunction(() => (document.querySelector('[data-testid="live-label"]'))?.dataset.label, null, {
+    await page.waitForFunction(() => document.querySelector('[data-testid="live-label"]')?.dataset.label, null, {
       timeout: 10_000,
     });
     const label = await page.$eval('[data-testid="live-label"]', (e) => (e as HTMLElement).dataset.label);
@@ -409,7 +404,7 @@ async function checkPlayer(
       await page.$eval('[data-testid="clip-video"]', (v) => ((v as HTMLVideoElement).currentTime = (v as HTMLVideoElement).duration - 0.1));
     await blocks.nth(i).click();
     await page.waitForFunction(
-      (ms) => Math.abs((document.querySelector('[data-testid="clip-video"]')).currentTime - ms / 1000) < 0.1,
+      (ms) => Math.abs(document.querySelector('[data-testid="clip-video"]').currentTime - ms / 1000) < 0.1,
       segments[i].startMs,
       { timeout: 5000 },
     );
@@ -448,11 +443,9 @@ describe('web UI with an access token', function () {
       await page.click('[data-testid="upload-submit"]');
       await page.waitForSelector('[data-testid="clip-row"][data-status="ready"]', { timeout: 20_000 });
       await page.click('[data-testid="clip-link"]');
-      await page.waitForFunction(
-        () => ((document.querySelector('[data-testid="clip-video"]'))?.readyState ?? 0) >= 1,
-        null,
-        { timeout: 10_000 },
-      );
+      await page.waitForFunction(() => (document.querySelector('[data-testid="clip-video"]')?.readyState ?? 0) >= 1, null, {
+        timeout: 10_000,
+      });
       expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(
         new RegExp(`/video\\?token=${TOKEN}$`),
       );

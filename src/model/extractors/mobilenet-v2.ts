@@ -34,7 +34,8 @@ export async function loadMobileNetV2Layers(): Promise<LoadedLayers> {
 
 /** MobileNetV2 on tfjs (see {@link loadMobileNetV2Layers}). */
 export async function loadMobileNetV2(): Promise<FeatureExtractor> {
-  const { model: net, dispose } = await loadMobileNetV2Layers();
+  const layers = await loadMobileNetV2Layers();
+  const net = layers.model;
   const featureSize = 1280;
 
   return {
@@ -50,6 +51,6 @@ export async function loadMobileNetV2(): Promise<FeatureExtractor> {
         out.dispose();
       }
     },
-    dispose,
+    dispose: () => layers.dispose(),
   };
 }

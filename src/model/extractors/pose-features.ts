@@ -125,5 +125,5 @@ export function poseFeatures(kp: ArrayLike<number>, out: Float32Array, at: numbe
   out[o++] = torso;
   out[o++] = torso > 0 ? dx / torso : 0;
   out[o++] = torso > 0 ? dy / torso : 1;
-  out[o++] = scoreSum / K;
+  out[o] = scoreSum / K;
 }

@@ -56,8 +56,8 @@ function createInputEncoder(mode: InputMode, scale: number, offset: number, size
     const crop = createMotionCrop({ size, scale, offset });
     const d = decodeSide(mode, size);
     return {
-      encode: crop.encode,
-      reset: crop.reset,
+      encode: (rgb, out, at) => crop.encode(rgb, out, at),
+      reset: () => crop.reset(),
       focus() {
         const b = crop.box();
         return { x: b.x / d, y: b.y / d, side: b.side / d };

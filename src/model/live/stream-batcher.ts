@@ -113,7 +113,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     });
     const px = pixels.subarray(0, n * frameFloats);
     const h = hs.subarray(0, n * hidden);
-    const out = live ? await live.step(px, h, n) : head.step(await features(batch, await extractor.extract(px, n)), h, n);
+    const out = live ? await live.step(px, h, n) : head.step(features(batch, await extractor.extract(px, n)), h, n);
     stats.frames += n;
     stats.runs += 1;
     settle(batch, out);
@@ -128,7 +128,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
       x.set(f, i * f.length);
       hs.set(p.stream.h, i * hidden);
     });
-    const out = head.step(await features(batch, x), hs.subarray(0, n * hidden), n);
+    const out = head.step(features(batch, x), hs.subarray(0, n * hidden), n);
     stats.frames += n;
     stats.gated += n;
     settle(batch, out, true);
@@ -146,7 +146,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
   }
 
   /** The CNN's features of a batch, with each stream's velocities appended if the model has them. */
-  async function features(batch: Pending[], x: Float32Array): Promise<Float32Array> {
+  function features(batch: Pending[], x: Float32Array): Float32Array {
     if (lags === 0) return x;
     const dim = extractor.featureSize;
     const width = (1 + lags) * dim;

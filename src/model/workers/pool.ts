@@ -93,7 +93,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
   let nextStream = 1;
   let closing: Promise<void> | undefined;
 
-  function fail(code: ErrorCode | string, message: string) {
+  function fail(code: string, message: string) {
     return vigilError((code.startsWith('VIGIL_ERR_') ? code : 'VIGIL_ERR_INTERNAL') as ErrorCode, message);
   }
 

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { vigilError } from '../../errors.js';
+import type { CameraInput } from '../../store/index.js';
 import type { CameraService } from '../cameras.js';
 import { handle, requireJson } from '../http.js';
 
@@ -16,7 +17,8 @@ export function camerasRouter(cameras: CameraService): Router {
   r.post(
     '/',
     requireJson,
-    handle(async (req, res) => res.status(201).json(await cameras.create(req.body))),
+    // The body is a client's JSON: checkCameraInput and the store's schema check it field by field.
+    handle(async (req, res) => res.status(201).json(await cameras.create(req.body as CameraInput))),
   );
   r.get(
     '/:id',
@@ -37,7 +39,7 @@ export function camerasRouter(cameras: CameraService): Router {
   r.patch(
     '/:id',
     requireJson,
-    handle(async (req, res) => res.json(await cameras.update(req.params.id, req.body))),
+    handle(async (req, res) => res.json(await cameras.update(req.params.id, req.body as Partial<CameraInput>))),
   );
   r.delete(
     '/:id',

@@ -92,15 +92,15 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (!(Number.isInteger(limit) && limit > 0 && limit <= 1000))
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'limit must be an integer 1-1000');
-      const kind = q.kind === undefined ? undefined : String(q.kind);
+      const kind = queryText(q.kind);
       if (kind !== undefined && kind !== 'upload' && kind !== 'recording')
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'kind must be upload or recording');
       res.json({
         clips: store.clips.list({
-          cameraId: q.camera === undefined ? undefined : String(q.camera),
+          cameraId: queryText(q.camera),
           kind,
           limit,
-          before: q.before === undefined ? undefined : String(q.before),
+          before: queryText(q.before),
         }),
       });
     }),
@@ -176,6 +176,15 @@ export function clampSuffixRanges(header: string, size: () => number): string {
   return `bytes=${specs.join(',')}`;
 }
 
+/** A query parameter as text, undefined when absent. */
+function queryText(v: Request['query'][string]): string | undefined {
+  if (v === undefined || typeof v === 'string') return v;
+  // A repeated (`?a=x&a=y`) or bracketed (`?a[b]=x`) parameter is an array or object: its
+  // String() goes on, and the kind check and the store's id checks say what is wrong with it.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- deliberate, see above; '[object Object]' is refused downstream
+  return String(v);
+}
+
 /** An untyped upload is served with the type its file name suggests (mp4 when it says none). */
 function mimeFromName(name: string): string {
   const ext = /\.[a-z0-9]+$/i.exec(name)?.[0].toLowerCase();
@@ -187,6 +196,7 @@ function clipName(req: Request): string {
   const name = typeof req.query.name === 'string' ? req.query.name : '';
   // Shown in the UI only; control characters and paths are not kept.
   const clean = name
+    // eslint-disable-next-line no-control-regex -- deliberately strips control characters from a client's file name
     .replace(/[\u0000-\u001f\u007f/\\]/g, '')
     .slice(0, 200)
     .trim();

@@ -281,7 +281,7 @@ function convolution(depthwise: boolean, fused: boolean): OpEmitter {
     const strides = attrInts(node, 'strides', [1, 1, 1, 1]);
     const dilations = attrInts(node, 'dilations', [1, 1, 1, 1]);
     if (strides[0] !== 1 || strides[3] !== 1 || dilations[0] !== 1 || dilations[3] !== 1) {
-      throw unsupportedOp(node, `strides [${strides}] / dilations [${dilations}] over batch or channels`);
+      throw unsupportedOp(node, `strides [${strides.join(',')}] / dilations [${dilations.join(',')}] over batch or channels`);
     }
     const [sh, sw] = [strides[1], strides[2]];
     const [dh, dw] = [dilations[1], dilations[2]];
@@ -295,7 +295,7 @@ function convolution(depthwise: boolean, fused: boolean): OpEmitter {
       [left, right] = samePads(w, kw, sw, dw);
     } else if (padding === 'EXPLICIT') {
       const p = attrInts(node, 'explicit_paddings');
-      if (p.length !== 8 || p[0] || p[1] || p[6] || p[7]) throw unsupportedOp(node, `explicit_paddings [${p}]`);
+      if (p.length !== 8 || p[0] || p[1] || p[6] || p[7]) throw unsupportedOp(node, `explicit_paddings [${p.join(',')}]`);
       [top, bottom, left, right] = p.slice(2, 6);
     } else if (padding !== 'VALID') {
       throw unsupportedOp(node, `padding ${padding}`);
@@ -364,10 +364,11 @@ const reshape: OpEmitter = (ctx) => {
   const [x] = ctx.inputs;
   const want = constInts(ctx, 1, 'the shape');
   const known = want.filter((d) => d !== -1);
-  if (want.some((d) => d === 0 || d < -1) || want.length - known.length > 1) throw unsupportedOp(ctx.node, `shape [${want}]`);
+  if (want.some((d) => d === 0 || d < -1) || want.length - known.length > 1) throw unsupportedOp(ctx.node, `shape [${want.join(',')}]`);
   const total = size(x.shape);
   const shape = want.map((d) => (d === -1 ? total / size(known) : d));
-  if (size(shape) !== total || !shape.every(Number.isInteger)) throw unsupportedOp(ctx.node, `[${x.shape}] cannot become [${want}]`);
+  if (size(shape) !== total || !shape.every(Number.isInteger))
+    throw unsupportedOp(ctx.node, `[${x.shape.join(',')}] cannot become [${want.join(',')}]`);
   if (x.data !== undefined) return [{ ...x, shape }];
   return [value(emit(ctx, 'Reshape', [ctx.tf(x), ctx.g.int64s(`${ctx.node.name}_shape`, shape)]), x.dtype, shape)];
 };
@@ -383,7 +384,7 @@ const squeeze: OpEmitter = (ctx) => {
   const [x] = ctx.inputs;
   const given = attrInts(ctx.node, 'squeeze_dims', attrInts(ctx.node, 'axis', []));
   const axes = given.length ? given.map((a) => axisOf(ctx.node, a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
-  for (const a of axes) if (x.shape[a] !== 1) throw unsupportedOp(ctx.node, `axis ${a} of [${x.shape}] is not 1`);
+  for (const a of axes) if (x.shape[a] !== 1) throw unsupportedOp(ctx.node, `axis ${a} of [${x.shape.join(',')}] is not 1`);
   return [squeezeTo(ctx, x, [...new Set(axes)].sort())];
 };
 
@@ -405,7 +406,8 @@ const unpack: OpEmitter = (ctx) => {
   const [x] = ctx.inputs;
   const axis = axisOf(node, attrInt(node, 'axis', 0), x.shape.length);
   const num = x.shape[axis];
-  if (attrInt(node, 'num', num) !== num) throw unsupportedOp(node, `num ${attrInt(node, 'num')} for axis ${axis} of [${x.shape}]`);
+  if (attrInt(node, 'num', num) !== num)
+    throw unsupportedOp(node, `num ${attrInt(node, 'num')} for axis ${axis} of [${x.shape.join(',')}]`);
   if (num === 1) return [squeezeTo(ctx, x, [axis])];
   const pieces = Array.from({ length: num }, (_, i) => g.fresh(`${node.name}_split${i}`));
   g.node('Split', [ctx.tf(x), g.int64s(`${node.name}_sizes`, new Array(num).fill(1))], pieces, [attr.int('axis', axis)]);
@@ -465,7 +467,7 @@ const gatherNd: OpEmitter = (ctx) => {
   if (indices.dtype !== 'int') throw unsupportedOp(ctx.node, 'float indices');
   const depth = indices.shape.at(-1)!;
   if (indices.shape.length < 1 || depth > params.shape.length)
-    throw unsupportedOp(ctx.node, `indices [${indices.shape}] into [${params.shape}]`);
+    throw unsupportedOp(ctx.node, `indices [${indices.shape.join(',')}] into [${params.shape.join(',')}]`);
   const shape = [...indices.shape.slice(0, -1), ...params.shape.slice(depth)];
   return [value(emit(ctx, 'GatherND', [ctx.tf(params), ctx.tf(indices)]), params.dtype, shape)];
 };

@@ -166,7 +166,8 @@ for (const threads of [1, 2]) {
 }
 row(
   'CNN fraction of ceiling',
-  `${fmt((100 * gflop) / (perEngine[ortName][1] / 1000) / ceiling[1], 0)}% at batch 1 on 1 thread (tfjs: ${fmt((100 * gflop) / (perEngine[tfjsName][1] / 1000) / ceiling[1], 0)}%)`,
+  `${fmt((100 * gflop) / (perEngine[ortName][1] / 1000) / ceiling[1], 0)}% at batch 1 on 1 thread ` +
+    `(tfjs: ${fmt((100 * gflop) / (perEngine[tfjsName][1] / 1000) / ceiling[1], 0)}%)`,
 );
 
 // Threading. Latency: one frame through one session. Throughput: frames/s with both cores busy.
@@ -193,11 +194,13 @@ row(
  */
 async function twoWorkers(batch: number, framesEach: number): Promise<number> {
   const model = new Uint8Array(readFileSync(ort1.onnx.path));
+  // The workers' session options, as source text for the worker code below.
+  const sessionOptions = "{ intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' }";
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const ort = require('onnxruntime-node');
     (async () => {
-      const s = await ort.InferenceSession.create(workerData.model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+      const s = await ort.InferenceSession.create(workerData.model, ${sessionOptions});
       const px = new ort.Tensor('float32', workerData.px, [workerData.batch, ${S}, ${S}, 3]);
       for (let i = 0; i < 3; i++) await s.run({ ${ONNX_IO.pixels}: px });
       parentPort.postMessage('ready');
@@ -338,7 +341,9 @@ gc?.();
 const after = { tensors: tf.memory().numTensors, rss: mib() };
 row(
   `memory over ${FRAMES} live frames`,
-  `tfjs tensors ${before.tensors} -> ${after.tensors}; rss ${fmt(before.rss, 0)} -> ${fmt(atTenth, 0)} (after ${Math.floor(FRAMES / 10)}) -> ${fmt(after.rss, 0)} MiB${gc ? '' : ' (run with --expose-gc for a settled figure)'}`,
+  `tfjs tensors ${before.tensors} -> ${after.tensors}; ` +
+    `rss ${fmt(before.rss, 0)} -> ${fmt(atTenth, 0)} (after ${Math.floor(FRAMES / 10)}) -> ${fmt(after.rss, 0)} MiB` +
+    (gc ? '' : ' (run with --expose-gc for a settled figure)'),
 );
 
 live.dispose();

@@ -346,10 +346,12 @@ if (SOAK_MIN > 0) {
   await wait(Math.max(0, SOAK_MIN - 1) * 60);
   const atEnd = rss();
   console.log(
-    `one camera: latency from the source p50 ${oneMin[0].toFixed(0)} ms, p95 ${oneMin[1].toFixed(0)} ms (first minute); p50 ${percentile(latencies, 50).toFixed(0)}, p95 ${percentile(latencies, 95).toFixed(0)} ms (whole soak)`,
+    `one camera: latency from the source p50 ${oneMin[0].toFixed(0)} ms, p95 ${oneMin[1].toFixed(0)} ms (first minute); ` +
+      `p50 ${percentile(latencies, 50).toFixed(0)}, p95 ${percentile(latencies, 95).toFixed(0)} ms (whole soak)`,
   );
   console.log(
-    `memory: node ${mib(atOne.node)} → ${mib(atEnd.node)} MiB, ffmpeg ${mib(atOne.ffmpeg)} → ${mib(atEnd.ffmpeg)} MiB (after 1 min → after ${SOAK_MIN} min)`,
+    `memory: node ${mib(atOne.node)} → ${mib(atEnd.node)} MiB, ffmpeg ${mib(atOne.ffmpeg)} → ${mib(atEnd.ffmpeg)} MiB ` +
+      `(after 1 min → after ${SOAK_MIN} min)`,
   );
 }
 ws.close();

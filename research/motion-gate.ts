@@ -62,7 +62,8 @@ for (const folder of folders) {
 const q = (p: number) => percentile(energies, p);
 console.log(`\nmodel ${name} (${manifest.input}), ${frames} frames at ${manifest.fps} fps`);
 console.log(
-  `difference energy (mean |input - offset|): p5 ${q(5).toFixed(4)}, p25 ${q(25).toFixed(4)}, p50 ${q(50).toFixed(4)}, p75 ${q(75).toFixed(4)}, p95 ${q(95).toFixed(4)}`,
+  `difference energy (mean |input - offset|): p5 ${q(5).toFixed(4)}, p25 ${q(25).toFixed(4)}, ` +
+    `p50 ${q(50).toFixed(4)}, p75 ${q(75).toFixed(4)}, p95 ${q(95).toFixed(4)}`,
 );
 const table = textTable(
   [

@@ -150,7 +150,8 @@ export async function loadMaps(
       if ((n + 1) % 20 === 0) log(`maps ${n + 1}/${missing.length}, ${((Date.now() - started) / (n + 1)).toFixed(0)} ms a clip`);
     }
     log(
-      `maps done: ${missing.length} clips in ${((Date.now() - started) / 1000).toFixed(0)} s, ${((Date.now() - started) / missing.length).toFixed(0)} ms a clip`,
+      `maps done: ${missing.length} clips in ${((Date.now() - started) / 1000).toFixed(0)} s, ` +
+        `${((Date.now() - started) / missing.length).toFixed(0)} ms a clip`,
     );
     session.dispose();
   }

@@ -101,7 +101,8 @@ function renderScores(s: Scores, classes: readonly string[]): string[] {
     const timeline = s.timeline
       ? [
           '',
-          `timeline       ${f3(s.timeline.frameAccuracy)} of frames labelled their clip's class, ${s.timeline.segmentsPerClip.toFixed(2)} segments a clip (the model's smoothing)`,
+          `timeline       ${f3(s.timeline.frameAccuracy)} of frames labelled their clip's class, ` +
+            `${s.timeline.segmentsPerClip.toFixed(2)} segments a clip (the model's smoothing)`,
         ]
       : [];
     return [
@@ -116,7 +117,8 @@ function renderScores(s: Scores, classes: readonly string[]): string[] {
   const correct = s.frameReport.confusion.reduce((n, row, i) => n + row[i], 0);
   const hours = s.events[0]?.hours ?? 0;
   return [
-    `frame accuracy ${f3(s.frameReport.accuracy)} (${correct}/${s.frames} frames in spans of the model's classes; timeline labels, raw argmax ${f3(s.rawFrameAccuracy)})`,
+    `frame accuracy ${f3(s.frameReport.accuracy)} (${correct}/${s.frames} frames in spans of the model's classes; ` +
+      `timeline labels, raw argmax ${f3(s.rawFrameAccuracy)})`,
     '',
     ...classTable(s.frameReport, 'frames'),
     '',

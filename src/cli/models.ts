@@ -13,7 +13,8 @@ export function describeModel(m: ModelManifest): string {
   const lines = [
     `${m.name} ${m.version}: ${m.description}`,
     `  classes:   ${m.classes.join(', ')}`,
-    `  input:     ${m.extractor} on ${INPUT_NAMES[m.input]}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ${inputGeometry(m.input, m.inputSize)}, ${m.fps} fps`,
+    `  input:     ${m.extractor} on ${INPUT_NAMES[m.input]}${lags.length > 0 ? ` + deltas (${lags.join(', ')} frames)` : ''}, ` +
+      `${inputGeometry(m.input, m.inputSize)}, ${m.fps} fps`,
     `  head:      ${headSummary(m)}`,
   ];
   if (cv)

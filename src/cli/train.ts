@@ -58,7 +58,8 @@ export function trainCommand(): Command {
     .option('--deltas [lags]', "the head also sees each frame's feature change over these many frames (velocities; alone: 1)", lagList)
     .option(
       '--augment <list>',
-      `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} (flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)`,
+      `training clips also teach from augmented decodes: ${AUGMENTATIONS.join(', ')} ` +
+        '(flip = mirrored, speed = sampled at 0.75x and 1.25x the fps, crop = centre 85%)',
       augmentList,
     )
     .option('--fps <n>', 'sampling rate', positive, 8)

@@ -185,7 +185,8 @@ export function createHub(options: HubOptions): Hub {
     if (refused > 0) {
       const err = vigilError(
         'VIGIL_ERR_NOT_FOUND',
-        `${refused} of the ${asked} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
+        `${refused} of the ${asked} camera ids name no camera and were not subscribed ` +
+          `(a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
       );
       send(c, { type: 'error', code: err.code, message: err.message });
     }

@@ -171,7 +171,9 @@ export function createSegmenter(classes: readonly string[], options: { reachMs?:
         if (typeof startMs !== 'number' || !(startMs > open.startMs && startMs >= earliest && startMs <= tMs)) {
           throw vigilError(
             'VIGIL_ERR_INVALID_ARGUMENT',
-            `${what}.startMs must lie after the open segment's start (${open.startMs}), at or after the frames this segmenter keeps (${earliest}; is reachMs the smoother's?) and at most tMs (${tMs}), got ${describe(startMs)}`,
+            `${what}.startMs must lie after the open segment's start (${open.startMs}), ` +
+              `at or after the frames this segmenter keeps (${earliest}; is reachMs the smoother's?) ` +
+              `and at most tMs (${tMs}), got ${describe(startMs)}`,
           );
         }
         const moved = open.kept.filter((f) => f.tMs >= startMs);

@@ -288,7 +288,8 @@ export async function crossValidate(dataset: DatasetItem[], o: CrossValidateOpti
     const headline =
       s.kind === 'clips' ? `clip accuracy ${s.report.accuracy.toFixed(3)}` : `frame accuracy ${s.frameReport.accuracy.toFixed(3)}`;
     log(
-      `fold ${f + 1}/${K}: ${test.length} clips (${new Set(test.map((i) => i.group)).size} groups), ${headline} (best epoch ${fit.bestEpoch + 1} of ${fit.epochs})`,
+      `fold ${f + 1}/${K}: ${test.length} clips (${new Set(test.map((i) => i.group)).size} groups), ` +
+        `${headline} (best epoch ${fit.bestEpoch + 1} of ${fit.epochs})`,
     );
   }
   return {

@@ -166,7 +166,8 @@ export function eventFailureLines(e: Partial<Pick<EventReport, 'misses' | 'alarm
   return [
     ...(e.misses ?? []).map(
       (m) =>
-        `missed in ${name(m.clip)} at ${m.onsetS.toFixed(2)} s${m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`}`,
+        `missed in ${name(m.clip)} at ${m.onsetS.toFixed(2)} s` +
+        (m.nearestS === null ? ' (no segment of it in the clip)' : ` (nearest segment starts at ${m.nearestS.toFixed(2)} s)`),
     ),
     ...(e.alarms ?? []).map((a) => `false alarm in ${name(a.clip)} at ${a.startS.toFixed(2)} s`),
   ];

@@ -92,7 +92,10 @@ export async function featureProvenance(spec: FeatureSpec): Promise<FeatureProve
   return { weights, ffmpeg: ffmpeg.version, engine, ...(spec.input === 'motioncrop' ? { motionCrop: { ...MOTION_CROP } } : {}) };
 }
 
-/** The cache entry's name: the clip's content hash, the whole {@link FeatureSpec} (an absent `augment` is the plain decode) and the {@link FeatureProvenance}. */
+/**
+ * The cache entry's name: the clip's content hash, the whole {@link FeatureSpec} (an absent
+ * `augment` is the plain decode) and the {@link FeatureProvenance}.
+ */
 export function featureKey(contentHash: string, spec: FeatureSpec, provenance: FeatureProvenance): string {
   return createHash('sha256')
     .update(JSON.stringify({ v: CACHE_VERSION, content: contentHash, ...spec, ...provenance }))

@@ -35,7 +35,8 @@ function aboutLines(m: ModelManifest, classesNote: string): string[] {
     `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
     `- Input: ${m.extractor} features of ${INPUT_NAMES[m.input]}${deltaText(m.deltas)}, ${inputGeometry(m.input, m.inputSize)}, sampled at ${m.fps} fps`,
     `- Head: ${headSummary(m)}, softmax over ${m.classes.length} classes`,
-    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold${m.smoothing.backdate ? ', segments dated from where their label began, the first label held like any other' : ''}`,
+    `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold` +
+      (m.smoothing.backdate ? ', segments dated from where their label began, the first label held like any other' : ''),
     '',
     '## Data',
     '',
@@ -60,7 +61,8 @@ function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
     '',
     ...(final
       ? [
-          `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, best epoch ${final.bestEpoch} of ${final.epochs}`,
+          `- Final head: ${final.trainClips} clips, early stopping on ${final.earlyStoppingClips} ${earlyStopping}, ` +
+            `best epoch ${final.bestEpoch} of ${final.epochs}`,
         ]
       : []),
     `- Hyperparameters: \`${JSON.stringify(t.hyperparameters)}\``,
@@ -94,7 +96,9 @@ function renderClipModelCard(m: ModelManifest, t: ClipTrainingRecord): string {
   ];
   if (cv) {
     lines.push(
-      `Grouped ${cv.folds}-fold cross-validation (groups from \`${cv.grouping}\`: clips of one source video stay in one fold; early stopping on a grouped split of the training folds only). Clip accuracy = the class with the highest mean per-frame probability.`,
+      `Grouped ${cv.folds}-fold cross-validation (groups from \`${cv.grouping}\`: clips of one source video stay in one fold; ` +
+        'early stopping on a grouped split of the training folds only). ' +
+        'Clip accuracy = the class with the highest mean per-frame probability.',
       '',
       `- Clip accuracy: **${cv.accuracyMean.toFixed(3)} ± ${cv.accuracyStd.toFixed(3)}** (folds: ${cv.foldAccuracies.map((a) => a.toFixed(3)).join(', ')})`,
       '',
@@ -104,7 +108,9 @@ function renderClipModelCard(m: ModelManifest, t: ClipTrainingRecord): string {
       ...(cv.timeline
         ? [
             '',
-            `Timeline (the smoothed labels \`vigil label\` prints, on the held-out clips, with the smoothing above): **${cv.timeline.frameAccuracy.toFixed(3)}** of frames carry their clip's class, in ${cv.timeline.segmentsPerClip.toFixed(2)} segments a clip (1 at best: a clip has one class).`,
+            'Timeline (the smoothed labels `vigil label` prints, on the held-out clips, with the smoothing above): ' +
+              `**${cv.timeline.frameAccuracy.toFixed(3)}** of frames carry their clip's class, ` +
+              `in ${cv.timeline.segmentsPerClip.toFixed(2)} segments a clip (1 at best: a clip has one class).`,
           ]
         : []),
     );
@@ -113,7 +119,10 @@ function renderClipModelCard(m: ModelManifest, t: ClipTrainingRecord): string {
   }
   lines.push(
     ...trainingLines(m, 'held-out clips (grouped)'),
-    'Trained on short CCTV-style clips (about 2 s each). The figure above is on held-out source videos of the same dataset; footage unlike it (other cameras, crowds, sports) will do worse. A label is a cue for a person to look, not a verdict.',
+    'Trained on short CCTV-style clips (about 2 s each). ' +
+      'The figure above is on held-out source videos of the same dataset; ' +
+      'footage unlike it (other cameras, crowds, sports) will do worse. ' +
+      'A label is a cue for a person to look, not a verdict.',
     '',
   );
   return lines.join('\n');
@@ -140,7 +149,8 @@ function renderSpanModelCard(m: ModelManifest, t: SpanTrainingRecord): string {
   ];
   if (cv) {
     lines.push(
-      `Grouped ${cv.folds}-fold cross-validation (groups: ${cv.grouping}; early stopping on a split of the training folds only). Frame accuracy is the smoothed timeline's label against the spans (raw per-frame argmax: ${f3(cv.rawFrameAccuracy)}).`,
+      `Grouped ${cv.folds}-fold cross-validation (groups: ${cv.grouping}; early stopping on a split of the training folds only). ` +
+        `Frame accuracy is the smoothed timeline's label against the spans (raw per-frame argmax: ${f3(cv.rawFrameAccuracy)}).`,
       '',
       `- Frame accuracy: **${f3(cv.accuracyMean)} ± ${f3(cv.accuracyStd)}** (folds: ${cv.foldAccuracies.map(f3).join(', ')})`,
       '',
@@ -154,7 +164,10 @@ function renderSpanModelCard(m: ModelManifest, t: SpanTrainingRecord): string {
       '|---|---|---|---|---|---|---|---|---|',
       ...cv.events.map(
         (e) =>
-          `| ${e.label} | ${e.events} | ${e.hits} | ${e.missed} | ${e.falseAlarms} (${e.falseAlarmsEventFree ?? '–'} on ${e.eventFreeClips ?? '–'}) | ${f3(e.recall)} | ${f3(e.precision)} | ${f3(e.onsetErrorMeanS)} / ${f3(e.onsetErrorMaxS)} | ${e.falseAlarmsPerHour === null ? '–' : e.falseAlarmsPerHour.toFixed(1)} |`,
+          `| ${e.label} | ${e.events} | ${e.hits} | ${e.missed} | ` +
+          `${e.falseAlarms} (${e.falseAlarmsEventFree ?? '–'} on ${e.eventFreeClips ?? '–'}) | ` +
+          `${f3(e.recall)} | ${f3(e.precision)} | ${f3(e.onsetErrorMeanS)} / ${f3(e.onsetErrorMaxS)} | ` +
+          `${e.falseAlarmsPerHour === null ? '–' : e.falseAlarmsPerHour.toFixed(1)} |`,
       ),
       ...failureLines(cv.events),
     );
@@ -163,7 +176,8 @@ function renderSpanModelCard(m: ModelManifest, t: SpanTrainingRecord): string {
   }
   lines.push(
     ...trainingLines(m, 'held-out clips'),
-    `Trained on ${t.clips} clips from ${t.groups} groups: the cross-validated figures carry a wide margin, and scenes, cameras and people unlike these will do worse. A label is a cue for a person to look, not a verdict.`,
+    `Trained on ${t.clips} clips from ${t.groups} groups: the cross-validated figures carry a wide margin, ` +
+      'and scenes, cameras and people unlike these will do worse. A label is a cue for a person to look, not a verdict.',
     '',
   );
   return lines.join('\n');

@@ -97,7 +97,9 @@ async function encode(out: string, spec: ClipSpec): Promise<string> {
   const { width: w, height: h, fps, durationS: d } = spec;
   const size = `${w}x${h}`;
   const graphs = {
-    bar: `color=c=black:s=${size}:r=${fps}:d=${d}[bg];color=c=white:s=${BAR_WIDTH}x${h}:r=${fps}[bar];[bg][bar]overlay=x='floor(t*${barSpeed(spec)})':y=0:shortest=1[out0]`,
+    bar:
+      `color=c=black:s=${size}:r=${fps}:d=${d}[bg];color=c=white:s=${BAR_WIDTH}x${h}:r=${fps}[bar];` +
+      `[bg][bar]overlay=x='floor(t*${barSpeed(spec)})':y=0:shortest=1[out0]`,
     white: `color=c=white:s=${size}:r=${fps}:d=${d}`,
     corner: `color=c=black:s=${size}:r=${fps}:d=${d},drawbox=x=0:y=0:w=${w / 2}:h=${h / 2}:color=white:t=fill`,
     testsrc2: `testsrc2=s=${size}:r=${fps}:d=${d}`,

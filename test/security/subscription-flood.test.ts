@@ -99,7 +99,9 @@ describe('security: subscription flood', function () {
     expect(errors[0]).to.deep.equal({
       type: 'error',
       code: 'VIGIL_ERR_NOT_FOUND',
-      message: `not found: ${IDS_PER_MESSAGE - MAX_PENDING_CAMERAS} of the ${IDS_PER_MESSAGE} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
+      message:
+        `not found: ${IDS_PER_MESSAGE - MAX_PENDING_CAMERAS} of the ${IDS_PER_MESSAGE} camera ids name no camera ` +
+        `and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
     });
     expect(errors[1].message).to.match(new RegExp(`^not found: ${IDS_PER_MESSAGE} of the ${IDS_PER_MESSAGE} camera ids`));
 

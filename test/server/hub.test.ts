@@ -174,7 +174,9 @@ describe('server/hub', () => {
     expect(ws.sent[2]).to.deep.equal({
       type: 'error',
       code: 'VIGIL_ERR_NOT_FOUND',
-      message: `not found: 3 of the ${MAX_PENDING_CAMERAS + 5} camera ids name no camera and were not subscribed (a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
+      message:
+        `not found: 3 of the ${MAX_PENDING_CAMERAS + 5} camera ids name no camera and were not subscribed ` +
+        `(a client may wait for at most ${MAX_PENDING_CAMERAS} cameras that do not exist)`,
     });
     expect(hub.subscriptions).to.equal(MAX_PENDING_CAMERAS + 2);
     // Again: nothing new, so no statuses, and the answer is no longer than the message.

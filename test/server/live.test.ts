@@ -70,7 +70,10 @@ describe('server: live cameras over WebSocket', function () {
     c.close();
   });
 
-  it('streams backdated segments for a model that backdates (fall): the first once its label holds, then each dated where it began, tiling with the end', async () => {
+  const backdatedTitle =
+    'streams backdated segments for a model that backdates (fall): ' +
+    'the first once its label holds, then each dated where it began, tiling with the end';
+  it(backdatedTitle, async () => {
     // Subscribed to every camera before this one exists, so no message of it is missed.
     const c = await connect(`${t.url}/ws`);
     c.send({ type: 'subscribe', cameras: '*' });

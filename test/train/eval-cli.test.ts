@@ -121,7 +121,8 @@ describe('vigil eval / import / train --manifest (CLI)', function () {
       const misses =
         r.stdout.match(
           new RegExp(
-            `^  ${label} missed in (gmdcsa24-subject4-fall02|gmdcsa24-subject3-fall19) at \\d+\\.\\d\\d s \\((nearest segment starts at \\d+\\.\\d\\d s|no segment of it in the clip)\\)$`,
+            `^  ${label} missed in (gmdcsa24-subject4-fall02|gmdcsa24-subject3-fall19) at \\d+\\.\\d\\d s ` +
+              `\\((nearest segment starts at \\d+\\.\\d\\d s|no segment of it in the clip)\\)$`,
             'gm',
           ),
         ) ?? [];

@@ -7,9 +7,11 @@ const RUN = [
   '[info]   Duration: 00:00:01.00, start: 0.000000, bitrate: 19 kb/s',
   '[Parsed_showinfo_3 @ 0x22761c40] [info] config in time_base: 1/30000, frame_rate: 30000/1001',
   '[Parsed_showinfo_3 @ 0x22761c40] [info] config out time_base: 0/0, frame_rate: 0/0',
-  '[Parsed_showinfo_3 @ 0x22761c40] [info] n:   0 pts:      0 pts_time:0       pos:       48 fmt:rgb24 sar:1/1 s:224x224 i:P iskey:1 type:I checksum:9C45FA4C plane_checksum:[9C45FA4C] mean:[59 ] stdev:[60.1 ]',
+  '[Parsed_showinfo_3 @ 0x22761c40] [info] n:   0 pts:      0 pts_time:0       pos:       48 fmt:rgb24 sar:1/1 s:224x224 i:P iskey:1 ' +
+    'type:I checksum:9C45FA4C plane_checksum:[9C45FA4C] mean:[59 ] stdev:[60.1 ]',
   '[Parsed_showinfo_3 @ 0x22761c40] [info] color_range:unknown color_space:unknown color_primaries:unknown color_trc:unknown',
-  '[Parsed_showinfo_3 @ 0x22761c40] [info] n:   1 pts:   4004 pts_time:0.133467 pos:    12345 fmt:rgb24 sar:1/1 s:224x224 i:P iskey:0 type:P checksum:1 plane_checksum:[1] mean:[59 ] stdev:[60.1 ]',
+  '[Parsed_showinfo_3 @ 0x22761c40] [info] n:   1 pts:   4004 pts_time:0.133467 pos:    12345 fmt:rgb24 sar:1/1 s:224x224 i:P iskey:0 ' +
+    'type:P checksum:1 plane_checksum:[1] mean:[59 ] stdev:[60.1 ]',
   '[h264 @ 0x1] [error] error while decoding MB 10 5, bytestream -7',
   '[Parsed_showinfo_3 @ 0x22761c40] [info] n:   2 pts:NOPTS pts_time:NOPTS pos: -1 fmt:rgb24',
   '[mov,mp4,m4a,3gp,3g2,mj2 @ 0x3215acc0] [error] stream 0, offset 0x1582b: partial file',

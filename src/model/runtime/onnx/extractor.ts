@@ -55,7 +55,9 @@ export async function createOrtExtractor(
     featureSize,
     flopsPerFrame: countFlops(model),
     onnx: { key, path: cached.path, cacheHit: cached.hit },
-    // eslint-disable-next-line @typescript-eslint/require-await -- the run is synchronous; async keeps the contract that a bad batch or an engine error rejects the promise rather than throwing
+    // The run is synchronous; async keeps the contract that a bad batch or an engine error
+    // rejects the promise rather than throwing.
+    // eslint-disable-next-line @typescript-eslint/require-await -- a synchronous run behind an async contract
     async extract(pixels, batch) {
       if (!(Number.isInteger(batch) && batch >= 1) || pixels.length !== batch * frameFloats) {
         throw vigilError(

@@ -56,7 +56,9 @@ function createOrtLiveStep(bytes: Uint8Array, extractor: OrtFeatureExtractor, w:
   const S = extractor.inputSize;
   const frameFloats = S * S * 3;
   return {
-    // eslint-disable-next-line @typescript-eslint/require-await -- the run is synchronous; async keeps the contract that a bad argument or an engine error rejects the promise rather than throwing
+    // The run is synchronous; async keeps the contract that a bad argument or an engine error
+    // rejects the promise rather than throwing.
+    // eslint-disable-next-line @typescript-eslint/require-await -- a synchronous run behind an async contract
     async step(pixels, h, batch = 1) {
       if (pixels.length !== batch * frameFloats || h.length !== batch * w.hidden) {
         throw vigilError(

@@ -32,7 +32,7 @@ export interface VigilEvent {
   /** Wall clock (epoch ms) of `startMs` and `endMs`: when the source showed those frames. */
   startedAtMs: number;
   endedAtMs: number;
-  /** Highest and mean smoothed probability of `label` over the event. */
+  /** Highest and mean probability of `label` over the event: its segment's `peak` and `confidence` (raw per-frame probabilities). */
   peak: number;
   mean: number;
   state: 'active' | 'ended';

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { vigilError } from '../errors.js';
+import { createEventService, type EventService } from '../events/service.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
@@ -20,6 +21,7 @@ import { createOriginGuard } from './origin-guard.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { camerasRouter } from './routes/cameras.js';
 import { clipsRouter } from './routes/clips.js';
+import { eventsRouter } from './routes/events.js';
 import { createSourcePolicy } from './source-policy.js';
 import { createUpgradeHandler } from './upgrade.js';
 
@@ -37,6 +39,8 @@ export interface VigilServer {
   readonly store: Store;
   readonly cameras: CameraService;
   readonly hub: Hub;
+  /** Events: `subscribe` to every change (start, update, end, review) as it happens. */
+  readonly events: EventService;
   /** Stops cameras and jobs, closes sockets, the database and the port. */
   close(): Promise<void>;
 }
@@ -57,7 +61,13 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   keepPathPrivate(config.dataDir);
   const models = createModelPool({ workers: config.workers });
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
-  const publish: Hub['publish'] = (msg) => hub.publish(msg);
+  const events = createEventService({ store });
+  events.subscribe((c) => hub.publish({ type: 'event', cameraId: c.event.cameraId, change: c.type, event: c.event }));
+  const publish: Hub['publish'] = (msg) => {
+    hub.publish(msg);
+    // A recording lands after the events it covers began: they link to it now.
+    if (msg.type === 'clip' && msg.status === 'ready') events.clipReady(msg.clipId);
+  };
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
   const cameras = createCameraService({
@@ -68,6 +78,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     behindMs: config.limits.behindMs,
     motionGate: config.motionGate,
     sources,
+    events,
   });
   const jobs = createJobQueue({ store, models, publish });
 
@@ -116,6 +127,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     }),
   );
   api.use('/cameras', camerasRouter(cameras));
+  api.use('/events', eventsRouter({ store, events }));
   api.use(
     handle(() => {
       throw vigilError('VIGIL_ERR_NOT_FOUND', 'no such API path');
@@ -180,6 +192,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     store,
     cameras,
     hub,
+    events,
     close() {
       closing ??= (async () => {
         clearInterval(retentionTimer);

@@ -4,6 +4,7 @@ import { log } from '../log.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
 import { openModelFrames } from '../model/frames.js';
 import type { StreamLabeler } from '../model/live/stream-batcher.js';
+import type { EventTracker } from '../events/tracker.js';
 import { round } from '../numbers.js';
 import { createSegmenter, type SegmentEvent } from '../timeline/segments.js';
 import { createSmoother, type SmoothedFrame } from '../timeline/smoother.js';
@@ -56,6 +57,8 @@ export interface RunnerOptions {
   publish: (msg: ServerMessage) => void;
   maxBackoffMs: number;
   recorder?: RunnerRecorder;
+  /** Gets the segments with the time of the frame that reported them (see src/events). */
+  events?: EventTracker;
   /** Lag past which a live camera is `behind` [behindMs=2000]; it is `live` again under half of it. */
   behindMs?: number;
 }
@@ -142,7 +145,10 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     labeler.reset();
     const smoother = createSmoother(manifest.classes, smoothing);
     const segmenter = createSegmenter(manifest.classes, { reachMs: smoother.reachMs });
+    // The latest labelled frame's stream time and source wall clock: the events' clock.
+    let at = { tMs: 0, wallMs: Date.now() };
     const emit = (events: SegmentEvent[]) => {
+      options.events?.push(events, at);
       for (const e of events) {
         recorder?.segment(e);
         const { confidence, peak } = e.segment;
@@ -211,6 +217,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
       });
       recorder?.frame(s, frameTMs);
+      at = { tMs, wallMs: sourceMs };
       emit(segmenter.push(s));
       checkLag();
     };

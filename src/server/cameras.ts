@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { asVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
+import type { EventService } from '../events/service.js';
 import type { CameraInput, CameraRecord, Store } from '../store/index.js';
 import { checkCameraInput, publicCamera } from './camera-input.js';
 import { startCameraRunner, type CameraRunner } from './camera-runner.js';
@@ -46,6 +47,8 @@ export interface CameraServiceOptions {
   motionGate?: number;
   /** Which sources a camera may read [sources=OPEN_SOURCES]. */
   sources?: SourcePolicy;
+  /** Turns each camera's segments into events; none without it. */
+  events?: EventService;
 }
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
@@ -107,17 +110,22 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       record.record.mode === 'off'
         ? undefined
         : createRecorder({ camera: record, store: o.store, manifest: live.manifest, publish: o.publish });
-    runners.set(
-      record.id,
-      startCameraRunner(record, {
-        labeler,
-        manifest: live.manifest,
-        publish: o.publish,
-        maxBackoffMs: o.maxBackoffMs,
-        behindMs: o.behindMs,
-        recorder,
-      }),
-    );
+    // The runner owns the preview; the tracker asks it for a picture once the runner runs.
+    const events = o.events?.track({
+      cameraId: record.id,
+      manifest: live.manifest,
+      snapshot: () => runners.get(record.id)?.preview.latest(),
+    });
+    const runner = startCameraRunner(record, {
+      labeler,
+      manifest: live.manifest,
+      publish: o.publish,
+      maxBackoffMs: o.maxBackoffMs,
+      behindMs: o.behindMs,
+      recorder,
+      events,
+    });
+    runners.set(record.id, runner);
   }
 
   async function stop(id: string): Promise<void> {

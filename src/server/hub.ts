@@ -231,6 +231,7 @@ export function createHub(options: HubOptions): Hub {
           data = JSON.stringify(msg);
           if (msg.type === 'label') key = `label:${msg.cameraId}`;
           else if (msg.type === 'segment' && msg.event === 'update') key = `update:${msg.cameraId}`;
+          else if (msg.type === 'event' && msg.change === 'update') key = `event:${msg.event.id}`;
           else if (msg.type === 'clip' && msg.status === 'processing') key = `clip:${msg.clipId}`;
         }
         enqueue(c, data, key);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { vigilError, type ErrorCode } from '../errors.js';
 import type { Focus } from '../model/input/frame-encoder.js';
+import type { EventChange, VigilEvent } from '../events/types.js';
 import type { Segment } from '../timeline/types.js';
 import { describeIssues } from '../validation.js';
 
@@ -66,6 +67,13 @@ export type ServerMessage =
       focus?: Focus;
     }
   | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
+  | {
+      type: 'event';
+      /** The event's camera (routing, as on every camera message). */
+      cameraId: string;
+      change: EventChange['type'];
+      event: VigilEvent;
+    }
   | ({ type: 'status' } & CameraStatus)
   | { type: 'clip'; clipId: string; status: 'pending' | 'processing' | 'ready' | 'failed'; progress?: number; error?: WireError }
   | {

@@ -41,6 +41,33 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX clips_by_camera ON clips (camera_id, id);
   CREATE INDEX clips_by_kind ON clips (kind, created_at);
   `,
+  // Events (src/events): seq orders them newest first and is the list's cursor; camera_id has
+  // no foreign key, as an event outlives its camera; a clip removed by retention unlinks.
+  `
+  CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    camera_id     TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    label         TEXT NOT NULL,
+    start_ms      REAL NOT NULL,
+    end_ms        REAL NOT NULL,
+    started_at_ms REAL NOT NULL,
+    ended_at_ms   REAL NOT NULL,
+    peak          REAL NOT NULL,
+    mean          REAL NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('active', 'ended')),
+    snapshot      INTEGER NOT NULL DEFAULT 0,
+    clip_id       TEXT REFERENCES clips(id) ON DELETE SET NULL,
+    review        TEXT NOT NULL DEFAULT 'unreviewed' CHECK (review IN ('unreviewed', 'confirmed', 'false_alarm')),
+    review_note   TEXT,
+    review_by     TEXT,
+    review_at_ms  REAL
+  ) STRICT;
+  CREATE INDEX events_by_camera ON events (camera_id, seq);
+  CREATE INDEX events_by_start ON events (started_at_ms);
+  CREATE INDEX events_by_clip ON events (clip_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,6 +8,8 @@ import { vigilError } from '../errors.js';
 export const CAMERA_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** `clp_` + 9 base36 digits of ms since the epoch (sorts by creation until year 5188) + 12 hex. */
 export const CLIP_ID_PATTERN = /^clp_[0-9a-z]{9}[0-9a-f]{12}$/;
+/** `ev_` + 16 hex (random: events are ordered by the store's sequence, not by id). */
+export const EVENT_ID_PATTERN = /^ev_[0-9a-f]{16}$/;
 /** Model names, as in a model's manifest. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** File extensions of clip videos: `mp4`, `webm`, `mkv`, ... */
@@ -44,6 +46,18 @@ export function assertExt(ext: unknown): asserts ext is string {
       `file extension must be 1-8 lowercase letters or digits without the dot, got ${quote(ext)}`,
     );
   }
+}
+
+/** @throws VIGIL_ERR_INVALID_ARGUMENT unless `id` is an event id */
+export function assertEventId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !EVENT_ID_PATTERN.test(id)) {
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `event id must look like ev_0f1e2d3c4b5a6978, got ${quote(id)}`);
+  }
+}
+
+/** `ev_` + 16 hex digits. */
+export function newEventId(): string {
+  return `ev_${randomBytes(8).toString('hex')}`;
 }
 
 /** `cam-` + 8 hex digits. */

@@ -12,11 +12,19 @@ export interface Layout {
   readonly clips: string;
   /** `<root>/staging`: files being written; wiped on open. */
   readonly staging: string;
+  /** `<root>/snapshots`: `<eventId>.jpg`, each of an event row. */
+  readonly snapshots: string;
 }
 
 export function layoutOf(dataDir: string): Layout {
   const root = resolve(dataDir);
-  return { root, db: join(root, 'vigil.db'), clips: join(root, 'clips'), staging: join(root, 'staging') };
+  return {
+    root,
+    db: join(root, 'vigil.db'),
+    clips: join(root, 'clips'),
+    staging: join(root, 'staging'),
+    snapshots: join(root, 'snapshots'),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../log.js';
 import type { Db } from './db.js';
-import { CLIP_ID_PATTERN, EXT_PATTERN } from './ids.js';
+import { CLIP_ID_PATTERN, EVENT_ID_PATTERN, EXT_PATTERN } from './ids.js';
 import { resolveInside, type Layout } from './paths.js';
 
 /** What {@link reconcile} repaired. */
@@ -15,6 +15,10 @@ export interface ReconcileReport {
   missingFiles: string[];
   /** Clips left `processing` by a crash, put back to `pending`. */
   requeued: string[];
+  /** Events left `active` by a crash, ended where they had got (their last stored `endMs`). */
+  endedEvents: string[];
+  /** Files in `snapshots/` without an event, deleted. */
+  orphanSnapshots: string[];
 }
 
 /**
@@ -27,7 +31,8 @@ export interface ReconcileReport {
 export function reconcile(db: Db, layout: Layout): ReconcileReport {
   mkdirSync(layout.staging, { recursive: true });
   mkdirSync(layout.clips, { recursive: true });
-  const report: ReconcileReport = { staging: 0, orphanFiles: [], missingFiles: [], requeued: [] };
+  mkdirSync(layout.snapshots, { recursive: true });
+  const report: ReconcileReport = { staging: 0, orphanFiles: [], missingFiles: [], requeued: [], endedEvents: [], orphanSnapshots: [] };
 
   for (const name of readdirSync(layout.staging)) {
     rmSync(join(layout.staging, name), { recursive: true, force: true });
@@ -66,7 +71,41 @@ export function reconcile(db: Db, layout: Layout): ReconcileReport {
   if (report.orphanFiles.length > 0) {
     log.warn(`store: deleted ${report.orphanFiles.length} file(s) without a clip from ${layout.clips}: ${sample(report.orphanFiles)}`);
   }
+  reconcileEvents(db, layout, report);
   return report;
+}
+
+/**
+ * No server runs on this store yet, so every `active` event is one a crash cut short: it ends
+ * at the last `endMs` its tracker stored (it stores one a labelled frame). Snapshots follow
+ * the clips' write order (file renamed into place, then the row flagged; row deleted, then
+ * the file), so a flag is set from whether the file is there and a file without a row goes.
+ */
+function reconcileEvents(db: Db, layout: Layout, report: ReconcileReport): void {
+  const rows = db.prepare<[], { id: string; state: string; snapshot: number }>('SELECT id, state, snapshot FROM events').all();
+  const expected = new Set<string>();
+  const flags: { id: string; has: boolean }[] = [];
+  for (const row of rows) {
+    if (row.state === 'active') report.endedEvents.push(row.id);
+    const name = `${row.id}.jpg`;
+    const has = EVENT_ID_PATTERN.test(row.id) && isFile(resolveInside(layout.snapshots, name));
+    if (has) expected.add(name);
+    if (has !== (row.snapshot === 1)) flags.push({ id: row.id, has });
+  }
+  db.transaction(() => {
+    const end = db.prepare<[string]>("UPDATE events SET state = 'ended' WHERE id = ?");
+    for (const id of report.endedEvents) end.run(id);
+    const flag = db.prepare<[number, string]>('UPDATE events SET snapshot = ? WHERE id = ?');
+    for (const f of flags) flag.run(f.has ? 1 : 0, f.id);
+  })();
+  if (report.endedEvents.length > 0)
+    log.info(`store: ${report.endedEvents.length} event(s) cut short by a stop were ended where they had got`);
+  for (const name of readdirSync(layout.snapshots)) {
+    if (expected.has(name)) continue;
+    rmSync(join(layout.snapshots, name), { recursive: true, force: true });
+    report.orphanSnapshots.push(name);
+  }
+  if (report.orphanSnapshots.length > 0) log.info(`store: deleted ${report.orphanSnapshots.length} snapshot(s) without an event`);
 }
 
 function isFile(path: string): boolean {

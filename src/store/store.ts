@@ -3,6 +3,7 @@ import { vigilError } from '../errors.js';
 import { createCameraRepo, type CameraRepo } from './cameras.js';
 import { createClipRepo, type ClipRepo } from './clips.js';
 import { guard, openDatabase, storeError, type Db } from './db.js';
+import { createEventRepo, type EventRepo } from './events.js';
 import { createClipIdGenerator } from './ids.js';
 import { layoutOf } from './paths.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
@@ -15,7 +16,8 @@ import { discardStaged, newStagingPath, stageStream, type StageOptions } from '.
  * ```
  * <dataDir>/vigil.db        cameras and clips (SQLite, WAL, held exclusively while open)
  * <dataDir>/clips/<id>.<ext> complete clip videos, one per clip row
- * <dataDir>/staging/        files being written (uploads, recording segments); wiped on open
+ * <dataDir>/snapshots/<eventId>.jpg an event's snapshot, one per event row that has one
+ * <dataDir>/staging/        files being written (uploads, recording segments, snapshots); wiped on open
  * ```
  *
  * Synchronous except where bytes move (stage, adopt): better-sqlite3 queries take
@@ -26,6 +28,7 @@ export interface Store {
   readonly dataDir: string;
   readonly cameras: CameraRepo;
   readonly clips: ClipRepo;
+  readonly events: EventRepo;
   /** What the open repaired (see {@link reconcile}). */
   readonly reconciled: ReconcileReport;
   /**
@@ -96,6 +99,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     dataDir: layout.root,
     cameras: createCameraRepo(db, layout.db, now),
     clips: createClipRepo(db, layout, now, nextClipId),
+    events: createEventRepo(db, layout, now),
     reconciled,
     stage: (input, stageOptions) => stageStream(layout, input, stageOptions),
     stagingPath: (ext) => newStagingPath(layout, ext),

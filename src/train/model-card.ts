@@ -1,6 +1,6 @@
 import { deltaLags } from '../model/input/feature-deltas.js';
 import { INPUT_NAMES, inputGeometry } from '../model/input/frame-encoder.js';
-import type { ModelManifest } from '../model/folder/manifest.js';
+import { alertLabels, type ModelManifest } from '../model/folder/manifest.js';
 import type { ClipTrainingRecord, SpanTrainingRecord } from '../model/folder/training-record.js';
 import { eventFailureLines } from './event-metrics.js';
 
@@ -33,6 +33,9 @@ function aboutLines(m: ModelManifest, classesNote: string): string[] {
     m.description,
     '',
     `- Classes (${classesNote}): ${m.classes.map((c) => `\`${c}\``).join(', ')}`,
+    `- Alerts (the classes that make events): ${alertLabels(m)
+      .map((c) => `\`${c}\``)
+      .join(', ')}`,
     `- Input: ${m.extractor} features of ${INPUT_NAMES[m.input]}${deltaText(m.deltas)}, ${inputGeometry(m.input, m.inputSize)}, sampled at ${m.fps} fps`,
     `- Head: ${headSummary(m)}, softmax over ${m.classes.length} classes`,
     `- Smoothing defaults: ${m.smoothing.windowMs} ms window, ${m.smoothing.minHoldMs} ms hold` +

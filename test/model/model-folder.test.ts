@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VigilError } from '../../src/errors.js';
 import { selectBackend } from '../../src/model/runtime/backend.js';
-import { MANIFEST_SCHEMA, type ModelManifest } from '../../src/model/folder/manifest.js';
+import { alertLabels, MANIFEST_SCHEMA, type ModelManifest } from '../../src/model/folder/manifest.js';
 import { readHeadModel, readManifest, resolveModelDir, writeModelFolder } from '../../src/model/folder/model-folder.js';
 import { buildHeadModel } from '../../src/model/head/recurrent-head.js';
 
@@ -129,6 +129,23 @@ describe('model folder', () => {
         name,
       ).to.deep.equal(m.classes);
     }
+  });
+
+  it('reads alerts, defaults them to the first class, and refuses an alert that is no class', () => {
+    expect(alertLabels(readManifest(dir))).to.deep.equal(['a']);
+    edit((m) => (m.alerts = ['b']));
+    expect(readManifest(dir).alerts).to.deep.equal(['b']);
+    expect(alertLabels(readManifest(dir))).to.deep.equal(['b']);
+    edit((m) => (m.alerts = ['b', 'fight']));
+    expectCode(
+      () => readManifest(dir),
+      'VIGIL_ERR_MODEL_INVALID',
+      /manifest\.json: alerts\.1: "fight" is not one of the classes \(a, b\)$/,
+    );
+    edit((m) => (m.alerts = []));
+    expectCode(() => readManifest(dir), 'VIGIL_ERR_MODEL_INVALID', /alerts: Array must contain at least 1 element/);
+    expect(readManifest(resolveModelDir('fight')).alerts).to.deep.equal(['fight']);
+    expect(readManifest(resolveModelDir('fall')).alerts).to.deep.equal(['falling']);
   });
 
   it('lists the known extractors for an unknown one', () => {

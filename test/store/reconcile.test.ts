@@ -33,8 +33,15 @@ describe('store reconcile', () => {
 
   it('a fresh directory needs nothing repaired', () => {
     const store = stores.open();
-    expect(store.reconciled).to.deep.equal({ staging: 0, orphanFiles: [], missingFiles: [], requeued: [] });
-    expect(readdirSync(stores.dir()).sort()).to.deep.equal(['clips', 'staging', 'vigil.db', 'vigil.db-wal']);
+    expect(store.reconciled).to.deep.equal({
+      staging: 0,
+      orphanFiles: [],
+      missingFiles: [],
+      requeued: [],
+      endedEvents: [],
+      orphanSnapshots: [],
+    });
+    expect(readdirSync(stores.dir()).sort()).to.deep.equal(['clips', 'snapshots', 'staging', 'vigil.db', 'vigil.db-wal']);
   });
 
   it('repairs what a crash can leave: staged files, files without rows, rows without files, clips mid-labelling', async () => {
@@ -66,6 +73,8 @@ describe('store reconcile', () => {
       orphanFiles: ['clp_0m6k0000000000000000001.mp4', 'stray.tmp'],
       missingFiles: [lost],
       requeued: [labelling],
+      endedEvents: [],
+      orphanSnapshots: [],
     });
     expect(readdirSync(join(second.dataDir, 'staging'))).to.deep.equal([]);
     expect(readdirSync(join(second.dataDir, 'clips')).sort()).to.deep.equal([`${kept}.mp4`, `${labelling}.mp4`]);
@@ -75,7 +84,14 @@ describe('store reconcile', () => {
     ]);
     expect(second.clips.get(lost)).to.equal(undefined);
     second.close();
-    expect(stores.open().reconciled).to.deep.equal({ staging: 0, orphanFiles: [], missingFiles: [], requeued: [] });
+    expect(stores.open().reconciled).to.deep.equal({
+      staging: 0,
+      orphanFiles: [],
+      missingFiles: [],
+      requeued: [],
+      endedEvents: [],
+      orphanSnapshots: [],
+    });
   });
 
   it('a row whose file was replaced by a folder counts as missing', async () => {
@@ -130,7 +146,7 @@ describe('store reconcile', () => {
       expectCoded(
         thrown(() => openStore(stores.dir())),
         'VIGIL_ERR_STORE',
-        `storage failed: ${db}: schema version 99 is newer than this vigil understands (1)`,
+        `storage failed: ${db}: schema version 99 is newer than this vigil understands (2)`,
       );
     });
 
@@ -157,10 +173,12 @@ describe('store reconcile', () => {
     it('keeps the schema across reopen (migrations run once)', () => {
       stores.open().close();
       const raw = new Database(join(stores.dir(), 'vigil.db'));
-      expect(raw.pragma('user_version', { simple: true })).to.equal(1);
+      expect(raw.pragma('user_version', { simple: true })).to.equal(2);
       expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([
         { name: 'cameras' },
         { name: 'clips' },
+        { name: 'events' },
+        { name: 'sqlite_sequence' },
       ]);
       raw.close();
       expect(stores.open().cameras.list()).to.deep.equal([]);

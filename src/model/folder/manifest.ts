@@ -24,6 +24,11 @@ export const manifestSchema = z
       .array(z.string().min(1))
       .min(2)
       .refine((c) => new Set(c).size === c.length, 'class names must be unique'),
+    /**
+     * The classes that are alerts: a stretch where one holds becomes an event (src/events);
+     * absent = the first class (see {@link alertLabels}). Each must be one of `classes`.
+     */
+    alerts: z.array(z.string().min(1)).min(1).optional(),
     head: z.object({
       type: z.literal('sigmoid_rnn'),
       featureSize: z.number().int().positive(),
@@ -38,6 +43,25 @@ export const manifestSchema = z
     /** How it was trained and how well it does (the model card's data; see training-record.ts). */
     training: trainingRecordSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    for (const [i, a] of (m.alerts ?? []).entries()) {
+      if (!m.classes.includes(a))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', i],
+          message: `${JSON.stringify(a)} is not one of the classes (${m.classes.join(', ')})`,
+        });
+    }
+  });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
+
+/**
+ * The classes of a model that make events: its manifest's `alerts`, or, for a manifest from
+ * before alerts existed, its first class (the positive class of every shipped model, and what
+ * the recorder's `events` mode records by default).
+ */
+export function alertLabels(m: Pick<ModelManifest, 'alerts' | 'classes'>): readonly string[] {
+  return m.alerts ?? [m.classes[0]];
+}

@@ -1,0 +1,84 @@
+import { vigilError } from '../errors.js';
+import { log } from '../log.js';
+import { alertLabels, type ModelManifest } from '../model/folder/manifest.js';
+import type { ReviewInput, Store } from '../store/index.js';
+import { createEventTracker, type EventTracker } from './tracker.js';
+import type { AlertRule, EventChange, VigilEvent } from './types.js';
+
+/**
+ * Events as the server runs them: a tracker per camera, reviews and deletes from the API, and
+ * one ordered stream of changes that the WebSocket hub and any other part (MQTT, webhooks)
+ * subscribe to.
+ */
+export interface EventService {
+  /** A tracker for a camera running `manifest`; `snapshot` gives the camera's latest JPEG. */
+  track(o: { cameraId: string; manifest: ModelManifest; snapshot: () => Buffer | undefined }): EventTracker;
+  /**
+   * Calls `listener` with every change from now on, in order per event. A listener that
+   * throws is logged and kept; a slow one slows labelling, so hand work off (an outbox).
+   * @returns unsubscribe
+   */
+  subscribe(listener: (change: EventChange) => void): () => void;
+  /** Sets an event's review and tells subscribers (`review`). @throws VIGIL_ERR_NOT_FOUND, VIGIL_ERR_INVALID_ARGUMENT */
+  review(id: string, input: ReviewInput): VigilEvent;
+  /** @throws VIGIL_ERR_NOT_FOUND */
+  remove(id: string): void;
+  /** A recording is ready: the events of its camera it covers link to it (an `update` each). */
+  clipReady(clipId: string): void;
+}
+
+export interface EventServiceOptions {
+  store: Store;
+  /** Thresholds for every camera; the labels come from each model's manifest [minDurationMs=0, minConfidence=0]. */
+  rule?: Partial<Omit<AlertRule, 'labels'>>;
+  /** Least stream time between an event's `update` changes [everyMs=1000]. */
+  everyMs?: number;
+}
+
+export function createEventService(o: EventServiceOptions): EventService {
+  const { store } = o;
+  const listeners = new Set<(change: EventChange) => void>();
+
+  function emit(change: EventChange): void {
+    for (const l of listeners) {
+      try {
+        l(change);
+      } catch (e) {
+        log.warn(`event listener failed on ${change.type} of ${change.event.id}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  return {
+    track({ cameraId, manifest, snapshot }) {
+      const rule: AlertRule = {
+        labels: alertLabels(manifest),
+        minDurationMs: o.rule?.minDurationMs ?? 0,
+        minConfidence: o.rule?.minConfidence ?? 0,
+      };
+      return createEventTracker({ cameraId, model: manifest.name, rule, repo: store.events, snapshot, onChange: emit, everyMs: o.everyMs });
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    review(id, input) {
+      const event = store.events.review(id, input);
+      emit({ type: 'review', event });
+      return event;
+    },
+    remove(id) {
+      if (!store.events.remove(id)) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
+    },
+    clipReady(clipId) {
+      try {
+        const clip = store.clips.get(clipId);
+        if (!clip || clip.kind !== 'recording' || clip.cameraId === null || clip.startedAtMs === null) return;
+        const toMs = clip.startedAtMs + (clip.durationMs ?? 0);
+        for (const event of store.events.linkClip(clip.cameraId, clip.id, clip.startedAtMs, toMs)) emit({ type: 'update', event });
+      } catch (e) {
+        log.warn(`events: linking clip ${clipId}: ${(e as Error).message}`);
+      }
+    },
+  };
+}

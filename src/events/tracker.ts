@@ -1,0 +1,142 @@
+import { log } from '../log.js';
+import { round } from '../numbers.js';
+import type { EventProgress, EventRepo } from '../store/index.js';
+import type { SegmentEvent } from '../timeline/segments.js';
+import type { Segment } from '../timeline/types.js';
+import type { AlertRule, EventChange, VigilEvent } from './types.js';
+
+/** Where a labelled frame stands: its stream time and when the source showed it (epoch ms). */
+export interface FrameTime {
+  tMs: number;
+  wallMs: number;
+}
+
+/** Turns one camera's segments into events (see {@link createEventTracker}). */
+export interface EventTracker {
+  /** The segment events of one labelled frame (or of a session's end), with that frame's time. */
+  push(events: readonly SegmentEvent[], at: FrameTime): void;
+}
+
+export interface TrackerOptions {
+  cameraId: string;
+  /** The model's name. */
+  model: string;
+  rule: AlertRule;
+  repo: EventRepo;
+  /** The camera's latest picture (its preview), taken at each new peak. */
+  snapshot(): Buffer | undefined;
+  /** Called unbound with each change, in order. */
+  onChange(change: EventChange): void;
+  /** Least stream time between two `update` changes, and between two snapshot writes [everyMs=1000]. */
+  everyMs?: number;
+}
+
+/**
+ * An event is an alert segment that has lasted `rule.minDurationMs` with a peak of at least
+ * `rule.minConfidence`: it opens (`start`) on the segment update that passes both, follows the
+ * segment (`update`s at most every `everyMs`, figures stored on every frame, so a crash loses
+ * none), and ends with it (`end`, with the segment's final figures). Its wall-clock times come
+ * from the frame that reported them: a backdated start lies `tMs - startMs` before that frame.
+ * A snapshot is taken at each new peak and written at most every `everyMs` (the last one when
+ * the event ends). Nothing here throws into the camera: a failure is logged and labelling goes on.
+ */
+export function createEventTracker(o: TrackerOptions): EventTracker {
+  const everyMs = o.everyMs ?? 1000;
+  const alerts = new Set(o.rule.labels);
+  interface Open {
+    startMs: number;
+    event?: VigilEvent;
+    /** Stream time of the last `update` change and snapshot write. */
+    sentMs: number;
+    snapMs: number;
+    peak: number;
+    jpeg?: Buffer;
+  }
+  let open: Open | undefined;
+
+  const wall = (at: FrameTime, tMs: number) => Math.round(at.wallMs + (tMs - at.tMs));
+  const figures = (s: Segment, at: FrameTime): EventProgress => ({
+    endMs: s.endMs,
+    endedAtMs: wall(at, s.endMs),
+    peak: round(s.peak, 4),
+    mean: round(s.confidence, 4),
+  });
+  const change = (type: EventChange['type'], event: VigilEvent) => {
+    try {
+      o.onChange({ type, event });
+    } catch (e) {
+      log.warn(`camera ${o.cameraId}: event listener failed: ${(e as Error).message}`);
+    }
+  };
+
+  function writeSnapshot(cur: Open, tMs: number): boolean {
+    if (!cur.event || !cur.jpeg) return false;
+    const jpeg = cur.jpeg;
+    cur.jpeg = undefined;
+    cur.snapMs = tMs;
+    return o.repo.saveSnapshot(cur.event.id, jpeg);
+  }
+
+  function follow(cur: Open, s: Segment, at: FrameTime, final: boolean): void {
+    if (s.peak > cur.peak) {
+      cur.peak = s.peak;
+      cur.jpeg = o.snapshot() ?? cur.jpeg;
+    }
+    if (!cur.event) {
+      if (s.endMs - s.startMs < o.rule.minDurationMs || s.peak < o.rule.minConfidence) return;
+      cur.event = o.repo.open({
+        cameraId: o.cameraId,
+        model: o.model,
+        label: s.label,
+        startMs: s.startMs,
+        startedAtMs: wall(at, s.startMs),
+        ...figures(s, at),
+      });
+      cur.sentMs = at.tMs;
+      writeSnapshot(cur, at.tMs);
+      cur.event = o.repo.get(cur.event.id) ?? cur.event;
+      change('start', cur.event);
+      if (!final) return;
+    }
+    const id = cur.event.id;
+    if (final) {
+      writeSnapshot(cur, at.tMs);
+      change('end', o.repo.end(id, figures(s, at)));
+      return;
+    }
+    o.repo.progress(id, figures(s, at));
+    const firstSnapshot = !cur.event.snapshot && cur.jpeg !== undefined;
+    const snapped = (firstSnapshot || at.tMs - cur.snapMs >= everyMs) && writeSnapshot(cur, at.tMs);
+    if (snapped || at.tMs - cur.sentMs >= everyMs) {
+      cur.sentMs = at.tMs;
+      const now = o.repo.get(id);
+      if (now) {
+        cur.event = now;
+        change('update', now);
+      }
+    }
+  }
+
+  function one(e: SegmentEvent, at: FrameTime): void {
+    const s = e.segment;
+    if (!alerts.has(s.label)) return;
+    if (e.type === 'start') open = { startMs: s.startMs, sentMs: -Infinity, snapMs: -Infinity, peak: -Infinity };
+    // A segment this tracker did not see start (it started before the camera's tracker) is not followed.
+    if (!open || open.startMs !== s.startMs) return;
+    const cur = open;
+    if (e.type === 'end') open = undefined;
+    follow(cur, s, at, e.type === 'end');
+  }
+
+  return {
+    push(events, at) {
+      for (const e of events) {
+        try {
+          one(e, at);
+        } catch (err) {
+          log.warn(`camera ${o.cameraId}: events: ${(err as Error).message}`);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expectCoded, thrown } from '../helpers/errors.js';
+import type { EventStart, Store } from '../../src/store/index.js';
+import { manualClock, tempStores } from './temp-dir.js';
+
+const start = (over: Partial<EventStart> = {}): EventStart => ({
+  cameraId: 'hall',
+  model: 'fight',
+  label: 'fight',
+  startMs: 2000,
+  endMs: 2125,
+  startedAtMs: 1_700_000_002_000,
+  endedAtMs: 1_700_000_002_125,
+  peak: 0.6,
+  mean: 0.55,
+  ...over,
+});
+
+async function recording(store: Store, startedAtMs: number, durationMs: number): Promise<string> {
+  store.cameras.create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+  const path = store.stagingPath('mp4');
+  writeFileSync(path, 'video');
+  return (await store.clips.adopt(path, { kind: 'recording', cameraId: 'hall', name: 'rec', startedAtMs, durationMs, status: 'ready' })).id;
+}
+
+describe('store: events', () => {
+  const stores = tempStores();
+
+  it('opens an active event, moves it on, ends it, and reads it back the same', () => {
+    const store = stores.open();
+    const e = store.events.open(start());
+    expect(e.id).to.match(/^ev_[0-9a-f]{16}$/);
+    expect(e).to.deep.equal({
+      ...start(),
+      id: e.id,
+      state: 'active',
+      snapshot: false,
+      clipId: null,
+      review: { state: 'unreviewed' },
+    });
+    store.events.progress(e.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.9, mean: 0.7 });
+    expect(store.events.get(e.id)).to.deep.include({ endMs: 3000, peak: 0.9, state: 'active' });
+    const ended = store.events.end(e.id, { endMs: 2900, endedAtMs: 1_700_000_002_900, peak: 0.88, mean: 0.69 });
+    expect(ended).to.deep.include({ endMs: 2900, peak: 0.88, mean: 0.69, state: 'ended' });
+    // An ended event takes no more progress: a late frame cannot reopen it.
+    store.events.progress(e.id, { endMs: 5000, endedAtMs: 1_700_000_005_000, peak: 1, mean: 1 });
+    expect(store.events.get(e.id)).to.deep.equal(ended);
+  });
+
+  it('lists newest first with filters, and pages with a cursor that skips nothing', () => {
+    const store = stores.open();
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push(
+        store.events.open(start({ cameraId: i % 2 ? 'yard' : 'hall', startedAtMs: 1000 * i, label: i < 5 ? 'fight' : 'falling' })).id,
+      );
+    }
+    store.events.review(ids[3], { state: 'confirmed' });
+    const all = store.events.list();
+    expect(all.events.map((e) => e.id)).to.deep.equal([...ids].reverse());
+    expect(all.next).to.equal(null);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = store.events.list({ limit: 3, cursor });
+      pages.push(page.events.map((e) => e.id));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    expect(pages.map((p) => p.length)).to.deep.equal([3, 3, 1]);
+    expect(pages.flat()).to.deep.equal([...ids].reverse());
+    expect(store.events.list({ cameraId: 'yard' }).events.map((e) => e.id)).to.deep.equal([ids[5], ids[3], ids[1]]);
+    expect(store.events.list({ label: 'falling' }).events.map((e) => e.id)).to.deep.equal([ids[6], ids[5]]);
+    expect(store.events.list({ review: 'confirmed' }).events.map((e) => e.id)).to.deep.equal([ids[3]]);
+    expect(store.events.list({ review: 'unreviewed' }).events).to.have.length(6);
+    expect(store.events.list({ after: 2000, before: 4000 }).events.map((e) => e.id)).to.deep.equal([ids[3], ids[2]]);
+    expect(store.events.list({ model: 'fall' }).events).to.deep.equal([]);
+    expectCoded(
+      thrown(() => store.events.list({ cursor: 'abc' })),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'invalid argument: event query: cursor: the next of a previous page',
+    );
+    expectCoded(
+      thrown(() => store.events.list({ review: 'maybe' as never })),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      "invalid argument: event query: review: Invalid enum value. Expected 'unreviewed' | 'confirmed' | 'false_alarm', received 'maybe'",
+    );
+  });
+
+  it('reviews with a note and who, and refuses a state that is not one of the three', () => {
+    const clock = manualClock();
+    const store = stores.open({ now: clock.now });
+    const { id } = store.events.open(start());
+    expect(store.events.review(id, { state: 'false_alarm', note: 'a hug\nnot a fight', by: 'ana' }).review).to.deep.equal({
+      state: 'false_alarm',
+      note: 'a hug\nnot a fight',
+      by: 'ana',
+      atMs: clock.now(),
+    });
+    expectCoded(
+      thrown(() => store.events.review(id, { state: 'wrong' as never })),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      "invalid argument: review: state: Invalid enum value. Expected 'unreviewed' | 'confirmed' | 'false_alarm', received 'wrong'",
+    );
+    expectCoded(
+      thrown(() => store.events.review('ev_0000000000000000', { state: 'confirmed' })),
+      'VIGIL_ERR_NOT_FOUND',
+      'not found: event ev_0000000000000000',
+    );
+    expectCoded(
+      thrown(() => store.events.get('../../etc/passwd')),
+      'VIGIL_ERR_INVALID_ARGUMENT',
+      'invalid argument: event id must look like ev_0f1e2d3c4b5a6978, got "../../etc/passwd"',
+    );
+  });
+
+  it('keeps a snapshot as a whole file, replaces it, and deletes it with its event', () => {
+    const store = stores.open();
+    const { id } = store.events.open(start());
+    expectCoded(
+      thrown(() => store.events.snapshotPath(id)),
+      'VIGIL_ERR_NOT_FOUND',
+      `not found: event ${id} has no snapshot (yet)`,
+    );
+    expect(store.events.saveSnapshot(id, Buffer.from('first'))).to.equal(true);
+    expect(store.events.saveSnapshot(id, Buffer.from('second'))).to.equal(true);
+    const path = store.events.snapshotPath(id);
+    expect(path).to.equal(join(stores.dir(), 'snapshots', `${id}.jpg`));
+    expect(readFileSync(path, 'utf8')).to.equal('second');
+    expect(readdirSync(join(stores.dir(), 'staging'))).to.deep.equal([]);
+    expect(store.events.get(id)?.snapshot).to.equal(true);
+    expect(store.events.remove(id)).to.equal(true);
+    expect(existsSync(path)).to.equal(false);
+    expect(store.events.remove(id)).to.equal(false);
+    expect(store.events.saveSnapshot(id, Buffer.from('late'))).to.equal(false);
+    expect(readdirSync(join(stores.dir(), 'snapshots'))).to.deep.equal([]);
+  });
+
+  it('links a recording that overlaps an event, and unlinks it when retention removes the clip; the event stays', async () => {
+    const store = stores.open();
+    const e = store.events.open(start({ startedAtMs: 10_000, endedAtMs: 12_000 }));
+    const other = store.events.open(start({ startedAtMs: 50_000, endedAtMs: 52_000 }));
+    const clipId = await recording(store, 9_000, 2_000);
+    expect(store.events.linkClip('hall', clipId, 9_000, 11_000).map((x) => x.id)).to.deep.equal([e.id]);
+    expect(store.events.get(e.id)?.clipId).to.equal(clipId);
+    expect(store.events.get(other.id)?.clipId).to.equal(null);
+    // Already linked: a second clip over the same time does not take it.
+    expect(store.events.linkClip('hall', clipId, 9_000, 11_000)).to.deep.equal([]);
+    store.clips.remove(clipId);
+    store.cameras.remove('hall');
+    expect(store.events.get(e.id)).to.deep.include({ clipId: null, cameraId: 'hall' });
+  });
+
+  it('after a crash: an active event is ended where it had got, a snapshot file decides the flag, a stray snapshot goes', () => {
+    const first = stores.open();
+    const cut = first.events.open(start());
+    first.events.progress(cut.id, { endMs: 4000, endedAtMs: 1_700_000_004_000, peak: 0.9, mean: 0.8 });
+    const done = first.events.open(start());
+    first.events.end(done.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.7, mean: 0.6 });
+    first.events.saveSnapshot(done.id, Buffer.from('jpeg'));
+    // A rename that landed before its row was flagged, and a file whose row is gone.
+    writeFileSync(join(stores.dir(), 'snapshots', `${cut.id}.jpg`), 'jpeg');
+    writeFileSync(join(stores.dir(), 'snapshots', 'ev_00000000000000aa.jpg'), 'jpeg');
+    first.close();
+    const second = stores.open();
+    expect(second.reconciled).to.deep.include({ endedEvents: [cut.id], orphanSnapshots: ['ev_00000000000000aa.jpg'] });
+    expect(second.events.get(cut.id)).to.deep.include({ state: 'ended', endMs: 4000, endedAtMs: 1_700_000_004_000, snapshot: true });
+    expect(second.events.get(done.id)).to.deep.include({ state: 'ended', endMs: 3000, snapshot: true });
+    expect(second.events.list().events).to.have.length(2);
+  });
+});

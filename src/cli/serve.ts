@@ -8,6 +8,7 @@ import { list } from '../server/config.js';
 const STOP_DEADLINE_MS = 15_000;
 
 interface ServeOptions {
+  config?: string;
   host?: string;
   port?: number;
   data?: string;
@@ -24,6 +25,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function serveCommand(): Command {
   return new Command('serve')
     .description('run the live service: cameras in, labels out over WebSocket, recordings, web UI')
+    .option('-c, --config <file>', 'settings, cameras and sinks from a YAML or JSON file; flags and env win over it (env VIGIL_CONFIG)')
     .option('--host <host>', 'address to bind; beyond loopback a token is required (env VIGIL_HOST)', undefined)
     .option('-p, --port <port>', 'port; 0 picks a free one (env VIGIL_PORT) [8080]', (v) => Number(v))
     .option('-d, --data <dir>', 'database and clips (env VIGIL_DATA_DIR) [./vigil-data]')
@@ -54,11 +56,13 @@ export function serveCommand(): Command {
       // A service says what it does; -q still quiets it.
       if (!process.env.VIGIL_LOG_LEVEL && !process.argv.includes('-q') && !process.argv.includes('--quiet')) setLogLevel('info');
       const server = await startServer({
+        configFile: o.config,
         host: o.host,
         port: o.port,
         dataDir: o.data,
         token: o.token,
-        demo: o.demo,
+        // Commander makes --no-demo's absence `true`: only the flag itself may win over the file.
+        demo: o.demo === false ? false : undefined,
         allowedHosts: o.allowHost,
         allowedOrigins: o.allowOrigin,
         sources: o.sources,

@@ -12,6 +12,7 @@ import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/pat
 import { openStore, type Store } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
+import { reconcileDeclaredCameras } from './declared-cameras.js';
 import { FIXTURES_DIR, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import { errorMiddleware, handle, keepPathPrivate } from './http.js';
 import { createHub, type Hub } from './hub.js';
@@ -57,6 +58,15 @@ export interface VigilServer {
 export async function startServer(input: ServerConfigInput = {}): Promise<VigilServer> {
   const config = resolveConfig(input);
   const store = openStore(config.dataDir);
+  if (config.configFile) log.info(`settings from ${config.configFile}`);
+  // Before anything else holds a resource, and before the demo: a store the file gave cameras
+  // is not empty, so it gets no demo.
+  try {
+    reconcileDeclaredCameras(store, config.cameras);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   // No answer shows where the data lives.
   keepPathPrivate(config.dataDir);
   const models = createModelPool({ workers: config.workers });

@@ -1,9 +1,11 @@
-import { join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
 import { PACKAGE_ROOT } from '../model/folder/paths.js';
-import { describeIssues } from '../validation.js';
-import { ANY_SOURCE, createSourcePolicy } from './source-policy.js';
+import { readConfigFile } from './config-file.js';
+import { declaredCamerasSchema, mqttSchema, webhookSchema } from './config-sections.js';
+import { checkDeclaredCameras, entryName } from './declared-cameras.js';
+import { ANY_SOURCE, createSourcePolicy, sourceShape } from './source-policy.js';
 
 /** The shipped clips (the demo camera's): the one folder of files open by default beyond loopback. */
 export const FIXTURES_DIR = join(PACKAGE_ROOT, 'fixtures');
@@ -90,21 +92,36 @@ const configSchema = z
     heartbeatMs: z.number().int().positive().default(30_000),
     /** Upper bound of the reconnect backoff of a dead camera source. */
     maxBackoffMs: z.number().int().positive().default(30_000),
+    /** Cameras created, or set back to these settings, on every start (see declared-cameras.ts). */
+    cameras: declaredCamerasSchema.default([]),
+    /** The MQTT sink's broker; none: no MQTT. */
+    mqtt: mqttSchema.optional(),
+    webhooks: z.array(webhookSchema).max(64).default([]),
   })
   .strict();
 
-export type ServerConfig = Omit<z.infer<typeof configSchema>, 'sources'> & { sources: string[] };
-export type ServerConfigInput = z.input<typeof configSchema>;
+export type ServerConfig = Omit<z.infer<typeof configSchema>, 'sources'> & {
+  sources: string[];
+  /** The config file read, absolute; null when none. */
+  configFile: string | null;
+};
+export type ServerConfigInput = z.input<typeof configSchema> & {
+  /** A YAML or JSON file of these settings (see readConfigFile); `VIGIL_CONFIG` when left out. */
+  configFile?: string;
+};
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
  * Validates server settings once into a full copy with defaults (see docs/configuration.md,
- * "The server"); `VIGIL_*` environment variables fill what `input` leaves out.
- * @throws VIGIL_ERR_CONFIG naming the setting
+ * "The server"). Precedence: `input` (flags, code) > `VIGIL_*` environment variables > the
+ * config file (`input.configFile`, else `VIGIL_CONFIG`) > defaults. Objects (`limits`,
+ * `retention`, `mqtt`) merge key by key; lists are replaced whole.
+ * @throws VIGIL_ERR_CONFIG naming the setting, and the file when it came from the file
  */
 export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const fromEnv: ServerConfigInput = {};
+  const { configFile: fileInput, ...given } = input;
+  const fromEnv: Record<string, unknown> = {};
   if (env.VIGIL_HOST) fromEnv.host = env.VIGIL_HOST;
   if (env.VIGIL_PORT) fromEnv.port = Number(env.VIGIL_PORT);
   if (env.VIGIL_DATA_DIR) fromEnv.dataDir = env.VIGIL_DATA_DIR;
@@ -114,23 +131,70 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
   if (env.VIGIL_SOURCES) fromEnv.sources = list(env.VIGIL_SOURCES);
   if (env.VIGIL_WORKERS) fromEnv.workers = Number(env.VIGIL_WORKERS);
   if (env.VIGIL_MOTION_GATE) fromEnv.motionGate = Number(env.VIGIL_MOTION_GATE);
-  const parsed = configSchema.safeParse({ ...fromEnv, ...stripUndefined(input) });
-  if (!parsed.success) throw vigilError('VIGIL_ERR_CONFIG', describeIssues(parsed.error));
+  const filePath = fileInput ?? (env.VIGIL_CONFIG || undefined);
+  const fromFile = filePath === undefined ? {} : loadFile(filePath, env);
+  const fromCode = stripUndefined(given as Record<string, unknown>);
+  const merged = merge(merge(fromFile, fromEnv), fromCode);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw vigilError('VIGIL_ERR_CONFIG', describeConfigIssues(parsed.error, merged));
   const loopback = LOOPBACK.has(parsed.data.host);
+  const sources = parsed.data.sources ?? (loopback ? [ANY_SOURCE] : [FIXTURES_DIR, 'rtsp://', 'rtsps://', 'http://', 'https://', 'webcam']);
+  // Fails here, at start, naming a bad entry.
+  const policy = createSourcePolicy(sources);
+  const camerasFromFile = fromCode.cameras === undefined && fromFile.cameras !== undefined;
   const config: ServerConfig = {
     ...parsed.data,
     dataDir: resolve(parsed.data.dataDir),
-    sources: parsed.data.sources ?? (loopback ? [ANY_SOURCE] : [FIXTURES_DIR, 'rtsp://', 'rtsps://', 'http://', 'https://', 'webcam']),
+    sources,
+    cameras: checkDeclaredCameras(parsed.data.cameras, policy, camerasFromFile ? filePath : undefined),
+    configFile: filePath === undefined ? null : resolve(filePath),
   };
-  // Fails here, at start, naming a bad entry.
-  createSourcePolicy(config.sources);
   if (!loopback && !config.token) {
     throw vigilError(
       'VIGIL_ERR_CONFIG',
-      `host ${config.host} is reachable from other machines: set an access token (--token or VIGIL_TOKEN)`,
+      `host ${config.host} is reachable from other machines: set an access token (--token, VIGIL_TOKEN or token: in the config file)`,
     );
   }
   return config;
+}
+
+/**
+ * The file's settings, checked alone first so that a wrong field is reported with the file's
+ * name; paths in it (`dataDir`, camera files) are relative to the file's folder, as they read.
+ */
+function loadFile(path: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const raw = readConfigFile(path, env);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw vigilError('VIGIL_ERR_CONFIG', `${path}: ${describeConfigIssues(parsed.error, raw)}`);
+  const file = { ...(raw as Record<string, unknown>) };
+  const dir = dirname(resolve(path));
+  if (typeof file.dataDir === 'string') file.dataDir = resolve(dir, file.dataDir);
+  if (Array.isArray(file.cameras)) {
+    file.cameras = (file.cameras as Record<string, unknown>[]).map((c) =>
+      typeof c.source === 'string' && sourceShape(c.source) === 'file' && !isAbsolute(c.source)
+        ? { ...c, source: resolve(dir, c.source) }
+        : c,
+    );
+  }
+  return file;
+}
+
+/** Like describeIssues, with a camera entry named by its id: `cameras[1] (door): fps: ...`. */
+function describeConfigIssues(error: z.ZodError, value: unknown): string {
+  const cameras = isPlainObject(value) && Array.isArray(value.cameras) ? (value.cameras as unknown[]) : [];
+  return error.issues
+    .map((i) => {
+      const [head, index, ...rest] = i.path;
+      if (head !== 'cameras' || typeof index !== 'number') return `${fieldName(i.path) || '(root)'}: ${i.message}`;
+      const entry = cameras[index];
+      return `${entryName(index, isPlainObject(entry) ? entry.id : undefined)}: ${fieldName(rest) || '(entry)'}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+/** `['webhooks', 0, 'url']` → `webhooks[0].url`. */
+function fieldName(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
 /** `a, b,,c` → `['a', 'b', 'c']`: the form of list-valued flags and variables. */
@@ -143,4 +207,13 @@ export function list(value: string): string[] {
 
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `over` on top of `under`; plain objects one level down merge too (`limits.behindMs` from the file, `limits.wsQueue` from code). */
+function merge(under: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...under };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(under[k]) ? { ...under[k], ...v } : v;
+  return out;
 }

@@ -79,7 +79,8 @@ const recordPolicySchema = z.discriminatedUnion('mode', [
     .strict(),
 ]);
 
-const cameraSchema = z
+/** A camera's fields as the API and the config file take them (the config file reuses it: see server/config-sections.ts). */
+export const cameraSchema = z
   .object({
     id: z.string().regex(CAMERA_ID_PATTERN, '1-64 lowercase letters, digits, - and _, starting with a letter or digit'),
     name: z.string().trim().min(1).max(100).optional(),

@@ -33,6 +33,8 @@ export interface EventServiceOptions {
   rule?: Partial<Omit<AlertRule, 'labels'>>;
   /** Least stream time between an event's `update` changes [everyMs=1000]. */
   everyMs?: number;
+  /** A camera's own alert settings (the config file's `cameras[].alerts`), over `rule` and the manifest's. */
+  alertsFor?: (cameraId: string) => Partial<AlertRule> | undefined;
 }
 
 export function createEventService(o: EventServiceOptions): EventService {
@@ -51,10 +53,12 @@ export function createEventService(o: EventServiceOptions): EventService {
 
   return {
     track({ cameraId, manifest, snapshot }) {
+      const own = o.alertsFor?.(cameraId);
       const rule: AlertRule = {
-        labels: alertLabels(manifest),
-        minDurationMs: o.rule?.minDurationMs ?? 0,
-        minConfidence: o.rule?.minConfidence ?? 0,
+        // A camera may narrow the model's alerts, or name other classes of it (checked at config load).
+        labels: own?.labels ?? alertLabels(manifest),
+        minDurationMs: own?.minDurationMs ?? o.rule?.minDurationMs ?? 0,
+        minConfidence: own?.minConfidence ?? o.rule?.minConfidence ?? 0,
       };
       return createEventTracker({ cameraId, model: manifest.name, rule, repo: store.events, snapshot, onChange: emit, everyMs: o.everyMs });
     },

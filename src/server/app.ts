@@ -71,7 +71,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   keepPathPrivate(config.dataDir);
   const models = createModelPool({ workers: config.workers });
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
-  const events = createEventService({ store });
+  const events = createEventService({ store, alertsFor: (id) => config.cameras.find((c) => c.id === id)?.alerts });
   events.subscribe((c) => hub.publish({ type: 'event', cameraId: c.event.cameraId, change: c.type, event: c.event }));
   const publish: Hub['publish'] = (msg) => {
     hub.publish(msg);

@@ -8,6 +8,7 @@ import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
+import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
@@ -37,6 +38,8 @@ export interface VigilServer {
   readonly store: Store;
   readonly cameras: CameraService;
   readonly hub: Hub;
+  /** MQTT and webhooks: `sinks.publish(change)` queues an EventChange for each (none configured: a no-op). */
+  readonly sinks: Sinks;
   /** Stops cameras and jobs, closes sockets, the database and the port. */
   close(): Promise<void>;
 }
@@ -50,14 +53,24 @@ export interface VigilServer {
  *   console.log(server.url); // http://127.0.0.1:41873
  *   await server.close();
  */
-export async function startServer(input: ServerConfigInput = {}): Promise<VigilServer> {
-  const config = resolveConfig(input);
+export async function startServer(input: ServerConfigInput & { sinks?: SinksInput } = {}): Promise<VigilServer> {
+  const { sinks: sinksInput, ...configInput } = input;
+  const config = resolveConfig(configInput);
+  const sinkOptions = parseSinksOptions(sinksInput);
   const store = openStore(config.dataDir);
   // No answer shows where the data lives.
   keepPathPrivate(config.dataDir);
   const models = createModelPool({ workers: config.workers });
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
-  const publish: Hub['publish'] = (msg) => hub.publish(msg);
+  // Set once the port is bound; camera states published before that have no sink to reach.
+  let sinks: Sinks | undefined = undefined;
+  const publish: Hub['publish'] = (msg) => {
+    hub.publish(msg);
+    if (msg.type === 'status') {
+      sinks?.camerasChanged();
+      sinks?.cameraStatus(msg.cameraId, msg.state);
+    }
+  };
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
   const cameras = createCameraService({
@@ -99,6 +112,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
         models: models.loaded(),
         workers: models.workers(),
         cameras: cameras.statuses(),
+        sinks: sinks?.statuses() ?? [],
         clients: hub.clients,
         jobsWaiting: jobs.waiting,
       });
@@ -164,6 +178,10 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const retentionTimer = setInterval(retention, RETENTION_EVERY_MS);
   retentionTimer.unref();
 
+  // After the port: a server that cannot listen has no broker connection to undo.
+  const liveSinks = createSinks({ options: sinkOptions, outbox: store.outbox, cameras: () => cameraInfos(store) });
+  sinks = liveSinks;
+
   log.info(`cameras may read: ${sources.describe()}`);
   seedDemo(config, store);
   await cameras.startAll();
@@ -180,12 +198,15 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     store,
     cameras,
     hub,
+    sinks: liveSinks,
     close() {
       closing ??= (async () => {
         clearInterval(retentionTimer);
         hub.close();
         upgrades.close();
         await Promise.all([cameras.stopAll(), jobs.close()]);
+        // After the cameras: the events their stop ended are queued before delivery stops.
+        await liveSinks.close();
         await new Promise<void>((done) => {
           http.close(() => done());
           http.closeAllConnections();
@@ -196,6 +217,27 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
       return closing;
     },
   };
+}
+
+/**
+ * What the MQTT sink announces to Home Assistant: each camera with its model's alert classes.
+ * Until manifests name their alerts, those are the classes other than the `no_*` ones.
+ */
+function cameraInfos(store: Store): CameraInfo[] {
+  const labels = new Map<string, string[]>();
+  const alertsOf = (model: string) => {
+    let found = labels.get(model);
+    if (!found) {
+      try {
+        found = readManifest(resolveModelDir(model)).classes.filter((c) => !c.startsWith('no_'));
+      } catch {
+        found = []; // a model gone from disk: the camera is announced without sensors
+      }
+      labels.set(model, found);
+    }
+    return found;
+  };
+  return store.cameras.list().map((c) => ({ id: c.id, name: c.name, models: [c.model], labels: alertsOf(c.model) }));
 }
 
 /**

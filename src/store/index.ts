@@ -6,6 +6,7 @@ export { openStore, type Store, type StoreOptions } from './store.js';
 export type { CameraInput, CameraRecord, CameraRepo, RecordPolicy, RecordPolicyInput } from './cameras.js';
 export type { AdoptMeta, ClipKind, ClipQuery, ClipRecord, ClipRepo, ClipStatus, ClipSummary, StatusExtra } from './clips.js';
 export { CLIP_KINDS, CLIP_STATUSES } from './clips.js';
+export type { OutboxRepo, OutboxRow } from './outbox.js';
 export type { StageOptions } from './staging.js';
 export type { RetentionPolicy } from './retention.js';
 export type { ReconcileReport } from './reconcile.js';

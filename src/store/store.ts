@@ -4,6 +4,7 @@ import { createCameraRepo, type CameraRepo } from './cameras.js';
 import { createClipRepo, type ClipRepo } from './clips.js';
 import { guard, openDatabase, storeError, type Db } from './db.js';
 import { createClipIdGenerator } from './ids.js';
+import { createOutboxRepo, type OutboxRepo } from './outbox.js';
 import { layoutOf } from './paths.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
@@ -26,6 +27,8 @@ export interface Store {
   readonly dataDir: string;
   readonly cameras: CameraRepo;
   readonly clips: ClipRepo;
+  /** What each sink still has to send (src/sinks/outbox.ts delivers it). */
+  readonly outbox: OutboxRepo;
   /** What the open repaired (see {@link reconcile}). */
   readonly reconciled: ReconcileReport;
   /**
@@ -96,6 +99,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     dataDir: layout.root,
     cameras: createCameraRepo(db, layout.db, now),
     clips: createClipRepo(db, layout, now, nextClipId),
+    outbox: createOutboxRepo(db, layout.db),
     reconciled,
     stage: (input, stageOptions) => stageStream(layout, input, stageOptions),
     stagingPath: (ext) => newStagingPath(layout, ext),

@@ -29,6 +29,9 @@ export const DEMO_CLIP = join(FIXTURES_DIR, 'demo.mp4');
 const WEB_DIR = join(PACKAGE_ROOT, 'src', 'web');
 const RETENTION_EVERY_MS = 60_000;
 
+/** What startServer takes: the server's settings and, apart from them, its sinks (see docs/sinks.md). */
+export type ServerInput = ServerConfigInput & { sinks?: SinksInput };
+
 /** A running vigil server. */
 export interface VigilServer {
   /** `http://host:port` actually bound (port 0 resolved). */
@@ -53,7 +56,7 @@ export interface VigilServer {
  *   console.log(server.url); // http://127.0.0.1:41873
  *   await server.close();
  */
-export async function startServer(input: ServerConfigInput & { sinks?: SinksInput } = {}): Promise<VigilServer> {
+export async function startServer(input: ServerInput = {}): Promise<VigilServer> {
   const { sinks: sinksInput, ...configInput } = input;
   const config = resolveConfig(configInput);
   const sinkOptions = parseSinksOptions(sinksInput);

@@ -98,6 +98,8 @@ export interface Received {
   payload: Buffer;
   retain: boolean;
   qos: number;
+  /** The broker's DUP flag: a QoS 1 redelivery of a message it sent before. */
+  dup: boolean;
 }
 
 /** A test subscriber that keeps everything it receives and can wait for a match. */
@@ -118,7 +120,7 @@ export async function subscribe(url: string, topics: string[], options: { client
   const received: Received[] = [];
   const waiters = new Set<() => void>();
   client.on('message', (topic, payload, packet) => {
-    received.push({ topic, payload, retain: packet.retain, qos: packet.qos });
+    received.push({ topic, payload, retain: packet.retain, qos: packet.qos, dup: packet.dup });
     for (const w of waiters) w();
   });
   await client.subscribeAsync(topics, { qos: 1 });

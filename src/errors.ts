@@ -48,6 +48,7 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_MESSAGE: { message: 'bad message: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_SLOW_CLIENT: { message: 'client too slow: %s', httpStatus: 503, wsClose: 4408 },
   VIGIL_ERR_STORE: { message: 'storage failed: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_SINK: { message: 'sink cannot deliver: %s', httpStatus: 502, wsClose: 4502 },
   VIGIL_ERR_CONFIG: { message: 'bad configuration: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_INTERNAL: { message: 'internal error: %s', httpStatus: 500, wsClose: 1011 },
 } satisfies Record<string, ErrorSpec>);

@@ -9,6 +9,8 @@ import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
+import { alertLabels } from '../model/folder/manifest.js';
+import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
@@ -31,6 +33,9 @@ export const DEMO_CLIP = join(FIXTURES_DIR, 'demo.mp4');
 const WEB_DIR = join(PACKAGE_ROOT, 'src', 'web');
 const RETENTION_EVERY_MS = 60_000;
 
+/** What startServer takes: the server's settings and, apart from them, its sinks (see docs/sinks.md). */
+export type ServerInput = ServerConfigInput & { sinks?: SinksInput };
+
 /** A running vigil server. */
 export interface VigilServer {
   /** `http://host:port` actually bound (port 0 resolved). */
@@ -42,6 +47,8 @@ export interface VigilServer {
   readonly hub: Hub;
   /** Events: `subscribe` to every change (start, update, end, review) as it happens. */
   readonly events: EventService;
+  /** MQTT and webhooks: `sinks.publish(change)` queues an EventChange for each (none configured: a no-op). */
+  readonly sinks: Sinks;
   /** Stops cameras and jobs, closes sockets, the database and the port. */
   close(): Promise<void>;
 }
@@ -55,8 +62,11 @@ export interface VigilServer {
  *   console.log(server.url); // http://127.0.0.1:41873
  *   await server.close();
  */
-export async function startServer(input: ServerConfigInput = {}): Promise<VigilServer> {
-  const config = resolveConfig(input);
+export async function startServer(input: ServerInput = {}): Promise<VigilServer> {
+  const { sinks: sinksInput, ...configInput } = input;
+  const config = resolveConfig(configInput);
+  // The sinks' settings: given to startServer (tests, embedding) or from the config file.
+  const sinkOptions = parseSinksOptions(sinksInput ?? { mqtt: config.mqtt, webhooks: config.webhooks });
   const store = openStore(config.dataDir);
   if (config.configFile) log.info(`settings from ${config.configFile}`);
   // Before anything else holds a resource, and before the demo: a store the file gave cameras
@@ -73,10 +83,16 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
   const events = createEventService({ store, alertsFor: (id) => config.cameras.find((c) => c.id === id)?.alerts });
   events.subscribe((c) => hub.publish({ type: 'event', cameraId: c.event.cameraId, change: c.type, event: c.event }));
+  // Set once the port is bound; camera states published before that have no sink to reach.
+  let sinks: Sinks | undefined = undefined;
   const publish: Hub['publish'] = (msg) => {
     hub.publish(msg);
     // A recording lands after the events it covers began: they link to it now.
     if (msg.type === 'clip' && msg.status === 'ready') events.clipReady(msg.clipId);
+    if (msg.type === 'status') {
+      sinks?.camerasChanged();
+      sinks?.cameraStatus(msg.cameraId, msg.state);
+    }
   };
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
@@ -120,6 +136,7 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
         models: models.loaded(),
         workers: models.workers(),
         cameras: cameras.statuses(),
+        sinks: sinks?.statuses() ?? [],
         clients: hub.clients,
         jobsWaiting: jobs.waiting,
       });
@@ -186,6 +203,16 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
   const retentionTimer = setInterval(retention, RETENTION_EVERY_MS);
   retentionTimer.unref();
 
+  // After the port: a server that cannot listen has no broker connection to undo.
+  const liveSinks = createSinks({
+    options: sinkOptions,
+    outbox: store.outbox,
+    cameras: () => cameraInfos(store),
+    snapshotPath: (e) => (e.snapshot ? store.events.snapshotPath(e.id) : null),
+  });
+  liveSinks.attach(events);
+  sinks = liveSinks;
+
   log.info(`cameras may read: ${sources.describe()}`);
   seedDemo(config, store);
   await cameras.startAll();
@@ -203,12 +230,15 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
     cameras,
     hub,
     events,
+    sinks: liveSinks,
     close() {
       closing ??= (async () => {
         clearInterval(retentionTimer);
         hub.close();
         upgrades.close();
         await Promise.all([cameras.stopAll(), jobs.close()]);
+        // After the cameras: the events their stop ended are queued before delivery stops.
+        await liveSinks.close();
         await new Promise<void>((done) => {
           http.close(() => done());
           http.closeAllConnections();
@@ -219,6 +249,27 @@ export async function startServer(input: ServerConfigInput = {}): Promise<VigilS
       return closing;
     },
   };
+}
+
+/**
+ * What the MQTT sink announces to Home Assistant: each camera with its model's alert classes.
+ * Until manifests name their alerts, those are the classes other than the `no_*` ones.
+ */
+function cameraInfos(store: Store): CameraInfo[] {
+  const labels = new Map<string, string[]>();
+  const alertsOf = (model: string) => {
+    let found = labels.get(model);
+    if (!found) {
+      try {
+        found = [...alertLabels(readManifest(resolveModelDir(model)))];
+      } catch {
+        found = []; // a model gone from disk: the camera is announced without sensors
+      }
+      labels.set(model, found);
+    }
+    return found;
+  };
+  return store.cameras.list().map((c) => ({ id: c.id, name: c.name, models: [c.model], labels: alertsOf(c.model) }));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cameraSchema } from '../store/cameras.js';
-import { CAMERA_ID_PATTERN } from '../store/ids.js';
+import { mqttSchema, webhookSchema } from '../sinks/options.js';
 
 /**
  * The sections the config file adds to the server's settings: declared cameras and their
@@ -9,26 +9,6 @@ import { CAMERA_ID_PATTERN } from '../store/ids.js';
  *
  * Messages never quote a value: a URL may hold a password or a webhook's secret path.
  */
-
-/** A topic level sequence: no wildcards, no empty levels, no leading or trailing `/`. */
-// eslint-disable-next-line no-control-regex -- NUL is not allowed in an MQTT topic
-const TOPIC = /^[^+#/\u0000]+(\/[^+#/\u0000]+)*$/;
-const topic = (fallback: string) =>
-  z.string().max(200).regex(TOPIC, 'an MQTT topic prefix: levels separated by /, no + or #, no empty level').default(fallback);
-
-function urlWithScheme(schemes: readonly string[]) {
-  const list = schemes.map((s) => `${s}://`).join(', ');
-  return z
-    .string()
-    .max(2048)
-    .refine((v) => {
-      try {
-        return schemes.includes(new URL(v).protocol.slice(0, -1));
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting ${list}`);
-}
 
 /**
  * Which of a camera's model's classes make events, and the thresholds (see `AlertRule` in
@@ -56,29 +36,8 @@ export const declaredCamerasSchema = z
     });
   });
 
-/** The MQTT broker the events sink publishes to (delivery: the sinks). */
-export const mqttSchema = z
-  .object({
-    url: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss']),
-    username: z.string().min(1).max(256).optional(),
-    password: z.string().min(1).max(1024).optional(),
-    clientId: z.string().min(1).max(256).optional(),
-    topicPrefix: topic('vigil'),
-    discoveryPrefix: topic('homeassistant'),
-    /** Home Assistant MQTT discovery configs under `discoveryPrefix`. */
-    discovery: z.boolean().default(true),
-  })
-  .strict();
-
-/** A URL each event is POSTed to, signed with `secret` when set, filtered by camera and label. */
-export const webhookSchema = z
-  .object({
-    url: urlWithScheme(['http', 'https']),
-    secret: z.string().min(1).max(1024).optional(),
-    cameras: z.array(z.string().regex(CAMERA_ID_PATTERN, 'a camera id')).min(1).max(256).optional(),
-    labels: z.array(z.string().min(1).max(100)).min(1).max(64).optional(),
-  })
-  .strict();
+// The sinks own their settings' schemas (src/sinks/options.ts); the config file takes them as they are.
+export { mqttSchema, webhookSchema };
 
 export type DeclaredCamera = z.infer<typeof declaredCameraSchema>;
 export type AlertsConfig = z.infer<typeof alertsSchema>;

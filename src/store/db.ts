@@ -4,6 +4,22 @@ import { isVigilError, vigilError, type VigilError } from '../errors.js';
 export type Db = Database.Database;
 
 /**
+ * What each sink (MQTT, a webhook) still has to send, oldest first (src/store/outbox.ts).
+ * AUTOINCREMENT so a seq is never reused after its row is sent: order per sink is seq order.
+ */
+const OUTBOX_MIGRATION = `
+  CREATE TABLE outbox (
+    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink               TEXT NOT NULL,
+    payload            TEXT NOT NULL,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_ms INTEGER NOT NULL,
+    last_error         TEXT
+  ) STRICT;
+  CREATE INDEX outbox_by_sink ON outbox (sink, seq);
+  `;
+
+/**
  * The schema, one step per version, applied in order by `PRAGMA user_version`, each in a
  * transaction with its version bump. Two tables do not need a migration library; append a
  * step to change the schema, never edit a shipped one.
@@ -41,6 +57,7 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX clips_by_camera ON clips (camera_id, id);
   CREATE INDEX clips_by_kind ON clips (kind, created_at);
   `,
+  OUTBOX_MIGRATION,
   // Events (src/events): seq orders them newest first and is the list's cursor; camera_id has
   // no foreign key, as an event outlives its camera; a clip removed by retention unlinks.
   `

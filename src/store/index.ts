@@ -7,6 +7,7 @@ export type { CameraInput, CameraRecord, CameraRepo, RecordPolicy, RecordPolicyI
 export type { AdoptMeta, ClipKind, ClipQuery, ClipRecord, ClipRepo, ClipStatus, ClipSummary, StatusExtra } from './clips.js';
 export { CLIP_KINDS, CLIP_STATUSES } from './clips.js';
 export type { EventPage, EventProgress, EventQuery, EventRepo, EventStart, ReviewInput } from './events.js';
+export type { OutboxRepo, OutboxRow } from './outbox.js';
 export type { StageOptions } from './staging.js';
 export type { RetentionPolicy } from './retention.js';
 export type { ReconcileReport } from './reconcile.js';

@@ -5,6 +5,7 @@ import { createClipRepo, type ClipRepo } from './clips.js';
 import { guard, openDatabase, storeError, type Db } from './db.js';
 import { createEventRepo, type EventRepo } from './events.js';
 import { createClipIdGenerator } from './ids.js';
+import { createOutboxRepo, type OutboxRepo } from './outbox.js';
 import { layoutOf } from './paths.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { applyRetention, type RetentionPolicy } from './retention.js';
@@ -29,6 +30,8 @@ export interface Store {
   readonly cameras: CameraRepo;
   readonly clips: ClipRepo;
   readonly events: EventRepo;
+  /** What each sink still has to send (src/sinks/outbox.ts delivers it). */
+  readonly outbox: OutboxRepo;
   /** What the open repaired (see {@link reconcile}). */
   readonly reconciled: ReconcileReport;
   /**
@@ -100,6 +103,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     cameras: createCameraRepo(db, layout.db, now),
     clips: createClipRepo(db, layout, now, nextClipId),
     events: createEventRepo(db, layout, now),
+    outbox: createOutboxRepo(db, layout.db),
     reconciled,
     stage: (input, stageOptions) => stageStream(layout, input, stageOptions),
     stagingPath: (ext) => newStagingPath(layout, ext),

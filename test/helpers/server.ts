@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { startServer, type VigilServer } from '../../src/server/app.js';
-import type { ServerConfigInput } from '../../src/server/config.js';
+import { startServer, type ServerInput, type VigilServer } from '../../src/server/app.js';
 import type { ServerMessage } from '../../src/server/protocol.js';
 import type { JsonAnswer } from './json.js';
 
@@ -19,11 +18,11 @@ export interface TestServer {
     init?: { method?: string; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: JsonAnswer; headers: Headers }>;
   /** Restarts on the same data folder (persistence, crash recovery). */
-  restart(overrides?: ServerConfigInput): Promise<void>;
+  restart(overrides?: ServerInput): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startTestServer(config: ServerConfigInput = {}): Promise<TestServer> {
+export async function startTestServer(config: ServerInput = {}): Promise<TestServer> {
   const dataDir = config.dataDir ?? (await mkdtemp(join(tmpdir(), 'vigil-server-')));
   const base = { port: 0, demo: false, ...config, dataDir };
   let server = await startServer(base);

@@ -114,7 +114,7 @@ describe('server: the config file (vigil serve --config)', function () {
       expectCoded(
         thrown(() => resolveFile(topic)),
         'VIGIL_ERR_CONFIG',
-        `bad configuration: ${topic}: mqtt.topicPrefix: an MQTT topic prefix: levels separated by /, no + or #, no empty level`,
+        `bad configuration: ${topic}: mqtt.topicPrefix: must be topic levels without + # or control characters`,
       );
     });
 
@@ -180,7 +180,7 @@ describe('server: the config file (vigil serve --config)', function () {
         expectCoded(
           thrown(() => resolveFile(path)),
           'VIGIL_ERR_CONFIG',
-          `bad configuration: ${path}: webhooks[1].url: must be a URL starting http://, https://`,
+          `bad configuration: ${path}: webhooks[1].url: must be an http:// or https:// URL`,
         );
       }
       const ok = await file('ok.json', JSON.stringify({ webhooks: [{ url: 'http://127.0.0.1:9/hook' }, { url: 'https://h.example/x' }] }));
@@ -189,7 +189,7 @@ describe('server: the config file (vigil serve --config)', function () {
       expectCoded(
         thrown(() => resolveFile(broker)),
         'VIGIL_ERR_CONFIG',
-        `bad configuration: ${broker}: mqtt.url: must be a URL starting mqtt://, mqtts://, ws://, wss://`,
+        `bad configuration: ${broker}: mqtt.url: must be an mqtt://, mqtts://, ws:// or wss:// URL`,
       );
     });
 

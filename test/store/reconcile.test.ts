@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expectCoded, thrown } from '../helpers/errors.js';
 import { setLogLevel } from '../../src/log.js';
+import { SCHEMA_VERSION } from '../../src/store/db.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { tempStores } from './temp-dir.js';
 
@@ -146,7 +147,7 @@ describe('store reconcile', () => {
       expectCoded(
         thrown(() => openStore(stores.dir())),
         'VIGIL_ERR_STORE',
-        `storage failed: ${db}: schema version 99 is newer than this vigil understands (2)`,
+        `storage failed: ${db}: schema version 99 is newer than this vigil understands (${SCHEMA_VERSION})`,
       );
     });
 
@@ -173,11 +174,13 @@ describe('store reconcile', () => {
     it('keeps the schema across reopen (migrations run once)', () => {
       stores.open().close();
       const raw = new Database(join(stores.dir(), 'vigil.db'));
-      expect(raw.pragma('user_version', { simple: true })).to.equal(2);
+      expect(raw.pragma('user_version', { simple: true })).to.equal(SCHEMA_VERSION);
       expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([
         { name: 'cameras' },
         { name: 'clips' },
         { name: 'events' },
+        { name: 'outbox' },
+        // AUTOINCREMENT's counter (events' and the outbox's seq)
         { name: 'sqlite_sequence' },
       ]);
       raw.close();

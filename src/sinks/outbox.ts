@@ -1,0 +1,163 @@
+import { asVigilError, type VigilError } from '../errors.js';
+import { log } from '../log.js';
+import type { OutboxRepo } from '../store/index.js';
+
+/** Something that sends one outbox payload: an MQTT client, a webhook. */
+export interface Sender {
+  /** Stable across restarts: the outbox rows are keyed by it. */
+  readonly name: string;
+  /**
+   * Sends one payload; resolves once the far side has it (MQTT PUBACK, an HTTP 2xx). A
+   * rejection is retried with backoff, unless it is marked {@link permanent}.
+   */
+  deliver(payload: unknown): Promise<void>;
+}
+
+const PERMANENT = Symbol('vigil.sink.permanent');
+
+/** Marks a failure that retrying cannot fix (a webhook answering 400): the row is dropped and counted. */
+export function permanent(e: VigilError): VigilError {
+  return Object.assign(e, { [PERMANENT]: true });
+}
+
+function isPermanent(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[PERMANENT] === true;
+}
+
+export interface DeliveryStats {
+  /** Rows waiting, the one being sent included. */
+  queued: number;
+  /** Rows given up since the server started: pushed out by the bound, or refused for good. */
+  dropped: number;
+  /** The last failure, cleared by the next success. */
+  lastError: VigilError | null;
+}
+
+/** One sink's queue: enqueue is a synchronous insert, sending runs on its own, in order. */
+export interface Delivery {
+  /** Adds a payload (a SQLite insert: never waits on the sink). @throws VIGIL_ERR_STORE */
+  enqueue(payload: unknown): void;
+  /** Retries at once, without waiting out the backoff (the sink says it is back). */
+  kick(): void;
+  stats(): DeliveryStats;
+  /** Takes no further row; resolves when the one being sent (if any) has settled. */
+  stop(): Promise<void>;
+}
+
+/**
+ * @property [maxRows=10000] rows kept per sink; past it the oldest are dropped, counted and logged
+ * @property [minBackoffMs=1000] first retry delay, doubled per failed attempt
+ * @property [maxBackoffMs=60000] longest retry delay
+ */
+export interface DeliveryOptions {
+  repo: OutboxRepo;
+  sender: Sender;
+  maxRows?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Delivers one sink's outbox rows oldest first, one at a time, so the far side sees them in
+ * order; a failure holds the queue (order over throughput) and is retried with exponential
+ * backoff. What is left at a stop is sent after the next start.
+ */
+export function createDelivery(o: DeliveryOptions): Delivery {
+  const { repo, sender } = o;
+  const maxRows = o.maxRows ?? 10_000;
+  const minBackoffMs = o.minBackoffMs ?? 1000;
+  const maxBackoffMs = o.maxBackoffMs ?? 60_000;
+  const now = o.now ?? Date.now;
+  let queued = repo.count(sender.name);
+  let dropped = 0;
+  let lastError: VigilError | null = null;
+  let notBefore = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let pumping: Promise<void> | undefined;
+  let stopped = false;
+  let again = false;
+
+  const backoff = (attempts: number) => Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(30, attempts - 1));
+
+  const drop = (n: number, why: string) => {
+    dropped += n;
+    log.warn(`sink ${sender.name}: dropped ${n} message(s) (${why}); ${dropped} dropped since start`);
+  };
+
+  async function pump(): Promise<void> {
+    while (!stopped) {
+      const row = repo.head(sender.name);
+      if (!row) return;
+      const wait = notBefore - now();
+      if (wait > 0) {
+        clearTimeout(timer);
+        timer = setTimeout(wake, wait);
+        return;
+      }
+      try {
+        await sender.deliver(row.payload);
+        repo.remove(row.seq);
+        queued = Math.max(0, queued - 1);
+        lastError = null;
+      } catch (e) {
+        const err = asVigilError(e, 'VIGIL_ERR_SINK');
+        lastError = err;
+        if (isPermanent(e)) {
+          repo.remove(row.seq);
+          queued = Math.max(0, queued - 1);
+          drop(1, err.message);
+        } else {
+          notBefore = now() + backoff(row.attempts + 1);
+          repo.failed(row.seq, notBefore, `${err.code}: ${err.message}`);
+        }
+      }
+    }
+  }
+
+  function wake(): void {
+    if (stopped) return;
+    // A row added while the loop is winding down (it saw none) must not wait for the next one.
+    if (pumping) {
+      again = true;
+      return;
+    }
+    again = false;
+    pumping = pump()
+      .catch((e: unknown) => {
+        // The store failing (closed, disk full): nothing to retry against; the next enqueue wakes it again.
+        lastError = asVigilError(e, 'VIGIL_ERR_STORE');
+        log.warn(`sink ${sender.name}: ${lastError.message}`);
+      })
+      .finally(() => {
+        pumping = undefined;
+        if (again) wake();
+      });
+  }
+
+  if (queued > 0) queueMicrotask(wake);
+
+  return {
+    enqueue(payload) {
+      repo.add(sender.name, payload, now());
+      queued += 1;
+      if (queued > maxRows) {
+        const n = repo.dropOldest(sender.name, queued - maxRows);
+        queued -= n;
+        drop(n, `outbox over ${maxRows}`);
+      }
+      wake();
+    },
+    kick() {
+      notBefore = 0;
+      clearTimeout(timer);
+      wake();
+    },
+    stats: () => ({ queued, dropped, lastError }),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await pumping;
+    },
+  };
+}

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { freePort, startBroker, subscribe, type Broker, type Subscriber } from '../helpers/mosquitto.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { VigilEvent } from '../../src/events/types.js';
+import { fixture } from '../helpers/clips.js';
 import { lifecycle, until } from './events.js';
 
 describe('sinks: in the server', function () {
@@ -52,6 +54,36 @@ describe('sinks: in the server', function () {
     await later.close();
     expect([kept.payload.toString(), kept.retain]).to.deep.equal(['reconnecting', true]);
     expect((await t.api('/api/status')).body.sinks).to.deep.equal([{ name: 'mqtt', state: 'up', queued: 0, dropped: 0, lastError: null }]);
+  });
+
+  it("pushes a real camera's events: MQTT's vigil/events, the ON/OFF state and the snapshot agree with REST", async () => {
+    broker = await startBroker();
+    t = await startTestServer({ sinks: { mqtt: { url: broker.url } } });
+    sub = await subscribe(broker.url, ['vigil/events', 'vigil/demo/fight', 'vigil/demo/fight/snapshot']);
+    const camera = { id: 'demo', source: fixture('demo.mp4'), model: 'fight', loop: true };
+    expect((await t.api('/api/cameras', { method: 'POST', body: camera })).status).to.equal(201);
+    // The demo clip turns into a fight after 2 s: an event opens, and ends when the loop walks again.
+    const json = (m: { payload: Buffer }) => JSON.parse(m.payload.toString()) as { type: string; event: VigilEvent };
+    const started = json(await sub.next((m) => m.topic === 'vigil/events' && json(m).type === 'new', 30_000));
+    expect(started.event).to.deep.include({ cameraId: 'demo', model: 'fight', label: 'fight', state: 'active' });
+    await sub.next((m) => m.topic === 'vigil/demo/fight' && m.payload.toString() === 'ON');
+    const ended = json(
+      await sub.next((m) => m.topic === 'vigil/events' && json(m).type === 'end' && json(m).event.id === started.event.id, 30_000),
+    );
+    await sub.next((m) => m.topic === 'vigil/demo/fight' && m.payload.toString() === 'OFF');
+    // The state is retained: a client that subscribes later is told it at once.
+    const later = await subscribe(broker.url, ['vigil/demo/fight']);
+    const kept = await later.next(() => true);
+    await later.close();
+    expect(kept.retain).to.equal(true);
+    expect(['ON', 'OFF']).to.include(kept.payload.toString());
+    const stored = (await t.api(`/api/events/${started.event.id}`)).body as VigilEvent;
+    expect(ended.event).to.deep.equal(stored);
+    expect(stored.state).to.equal('ended');
+    if (stored.snapshot) {
+      const jpeg = await sub.next((m) => m.topic === 'vigil/demo/fight/snapshot');
+      expect([jpeg.payload[0], jpeg.payload[1]]).to.deep.equal([0xff, 0xd8]);
+    }
   });
 
   it('has no sinks unless configured', async () => {

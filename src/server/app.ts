@@ -8,6 +8,7 @@ import { createEventService, type EventService } from '../events/service.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
+import { alertLabels } from '../model/folder/manifest.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
 import { alertLabels } from '../model/folder/manifest.js';
 import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
@@ -148,7 +149,15 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
       res.json({
         models: listModelNames().map((name) => {
           const m = readManifest(resolveModelDir(name));
-          return { name, version: m.version, description: m.description, classes: m.classes, fps: m.fps, default: name === DEFAULT_MODEL };
+          return {
+            name,
+            version: m.version,
+            description: m.description,
+            classes: m.classes,
+            alerts: alertLabels(m),
+            fps: m.fps,
+            default: name === DEFAULT_MODEL,
+          };
         }),
       });
     }),

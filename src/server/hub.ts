@@ -7,7 +7,7 @@ import { parseClientMessage, PROTOCOL_VERSION, type CameraStatus, type ClientMes
 export interface Hub {
   /** Takes over a connected socket: hello, subscriptions, heartbeat, flow control. */
   attach(ws: WebSocket): void;
-  /** Camera messages go to that camera's subscribers, `clip` messages to clip subscribers. */
+  /** Camera messages go to that camera's subscribers, `clip` messages to clip subscribers, `event` messages also to event subscribers. */
   publish(msg: ServerMessage): void;
   readonly clients: number;
   /** Camera ids held in client subscriptions, all clients together (`*` counts none). */
@@ -46,6 +46,8 @@ interface Client {
   /** `*`, or camera id → whether that camera existed when last looked (a deleted one is let go). */
   cameras: Map<string, boolean> | '*';
   clips: boolean;
+  /** Every camera's `event` messages, without its labels (an events list, an unreviewed count). */
+  events: boolean;
   queue: Entry[];
   /** Queued entries that a newer message of the same key replaces (latest label wins). */
   keyed: Map<string, Entry>;
@@ -181,7 +183,8 @@ export function createHub(options: HubOptions): Hub {
       }
     }
     if (msg.clips !== undefined) c.clips = sub ? msg.clips : c.clips && !msg.clips;
-    send(c, { type: 'subscribed', cameras: c.cameras === '*' ? ['*'] : took, clips: c.clips });
+    if (msg.events !== undefined) c.events = sub ? msg.events : c.events && !msg.events;
+    send(c, { type: 'subscribed', cameras: c.cameras === '*' ? ['*'] : took, clips: c.clips, events: c.events });
     if (refused > 0) {
       const err = vigilError(
         'VIGIL_ERR_NOT_FOUND',
@@ -204,7 +207,7 @@ export function createHub(options: HubOptions): Hub {
       return n;
     },
     attach(ws) {
-      const c: Client = { ws, cameras: new Map(), clips: false, queue: [], keyed: new Map(), inFlight: 0, alive: true };
+      const c: Client = { ws, cameras: new Map(), clips: false, events: false, queue: [], keyed: new Map(), inFlight: 0, alive: true };
       clients.add(c);
       ws.on('pong', () => (c.alive = true));
       ws.on('close', () => clients.delete(c));
@@ -225,7 +228,7 @@ export function createHub(options: HubOptions): Hub {
       let data: string | undefined;
       let key: string | undefined;
       for (const c of clients) {
-        const to = msg.type === 'clip' ? c.clips : 'cameraId' in msg && wants(c, msg.cameraId);
+        const to = msg.type === 'clip' ? c.clips : 'cameraId' in msg && ((msg.type === 'event' && c.events) || wants(c, msg.cameraId));
         if (!to) continue;
         if (data === undefined) {
           data = JSON.stringify(msg);

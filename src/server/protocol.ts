@@ -84,14 +84,25 @@ export type ServerMessage =
        */
       cameras: string[];
       clips: boolean;
+      /** Whether it receives the `event` messages of every camera (whatever `cameras` says). */
+      events: boolean;
     }
   | { type: 'error'; code: ErrorCode; message: string };
 
 const cameraList = z.union([z.literal('*'), z.array(z.string().max(64)).max(256)]);
 
 const clientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('subscribe'), cameras: cameraList.optional(), clips: z.boolean().optional() }).strict(),
-  z.object({ type: z.literal('unsubscribe'), cameras: cameraList.optional(), clips: z.boolean().optional() }).strict(),
+  z
+    .object({ type: z.literal('subscribe'), cameras: cameraList.optional(), clips: z.boolean().optional(), events: z.boolean().optional() })
+    .strict(),
+  z
+    .object({
+      type: z.literal('unsubscribe'),
+      cameras: cameraList.optional(),
+      clips: z.boolean().optional(),
+      events: z.boolean().optional(),
+    })
+    .strict(),
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessage>;

@@ -81,6 +81,8 @@ export interface EventRepo {
   get(id: string): VigilEvent | undefined;
   /** Newest first (in the order they opened), paged with a cursor. */
   list(query?: EventQuery): EventPage;
+  /** How many events the filters of `query` keep (an unreviewed badge); `limit` and `cursor` are refused. */
+  count(query?: Omit<EventQuery, 'limit' | 'cursor'>): number;
   /** Sets the review (when: now). @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_INVALID_ARGUMENT naming bad fields */
   review(id: string, input: ReviewInput): VigilEvent;
   /** Deletes the row, then its snapshot. False when there was no such event. */
@@ -124,6 +126,8 @@ const querySchema = z
     cursor: z.string().regex(CURSOR_PATTERN, 'the next of a previous page').optional(),
   })
   .strict();
+
+const countSchema = querySchema.omit({ limit: true, cursor: true });
 
 const FILTERS = [
   ['cameraId', 'camera_id = @cameraId'],
@@ -193,6 +197,18 @@ function eventOf(r: EventRow): VigilEvent {
 export function snapshotFile(layout: Layout, id: string): string {
   assertEventId(id);
   return resolveInside(layout.snapshots, `${id}.jpg`);
+}
+
+/** The WHERE clause (or '') and its parameters for the filters present in `f`. */
+function filtersOf(f: Partial<Record<(typeof FILTERS)[number][0], string | number>>): { where: string; params: Record<string, unknown> } {
+  const conditions: string[] = [];
+  const params: Record<string, unknown> = {};
+  for (const [key, condition] of FILTERS) {
+    if (f[key] === undefined) continue;
+    conditions.push(condition);
+    params[key] = key === 'cursor' ? Number(f.cursor) : f[key];
+  }
+  return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
 export function createEventRepo(db: Db, layout: Layout, now: () => number): EventRepo {
@@ -288,19 +304,19 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
 
     list(query = {}) {
       const f = parseWith(querySchema, query, 'event query');
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: f.limit + 1 };
-      for (const [key, condition] of FILTERS) {
-        if (f[key] === undefined) continue;
-        where.push(condition);
-        params[key] = key === 'cursor' ? Number(f.cursor) : f[key];
-      }
-      const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+      const { where, params } = filtersOf(f);
+      params.limit = f.limit + 1;
+      const sql = `SELECT * FROM events ${where} ORDER BY seq DESC LIMIT @limit`;
       const rows = guard(dbPath, () => db.prepare(sql).all(params) as EventRow[]);
       // One more than asked says whether a next page exists.
       const more = rows.length > f.limit;
       const page = more ? rows.slice(0, f.limit) : rows;
       return { events: page.map(eventOf), next: more ? String(page[page.length - 1].seq) : null };
+    },
+
+    count(query = {}) {
+      const { where, params } = filtersOf(parseWith(countSchema, query, 'event query'));
+      return guard(dbPath, () => (db.prepare(`SELECT COUNT(*) AS n FROM events ${where}`).get(params) as { n: number }).n);
     },
 
     review(id, input) {

@@ -87,6 +87,13 @@ export const api = {
   clips: (q = {}) => request('GET', `/api/clips${query(q)}`).then((r) => r.clips),
   clip: (id) => request('GET', `/api/clips/${enc(id)}`),
   deleteClip: (id) => request('DELETE', `/api/clips/${enc(id)}`),
+  /** A page of events, newest first: `{ events, next }`; `q`: camera, model, label, review, after, before, limit, cursor. */
+  events: (q = {}) => request('GET', `/api/events${query(q)}`),
+  eventCount: (q = {}) => request('GET', `/api/events/count${query(q)}`).then((r) => r.count),
+  event: (id) => request('GET', `/api/events/${enc(id)}`),
+  reviewEvent: (id, review) => request('PATCH', `/api/events/${enc(id)}`, { json: { review } }),
+  /** `version` (e.g. the event's peak) only makes a replaced snapshot a new URL, so the browser fetches it again. */
+  snapshotUrl: (id, version) => withToken(`/api/events/${enc(id)}/snapshot.jpg${query({ v: version })}`),
   previewUrl: (id) => withToken(`/api/cameras/${enc(id)}/preview.mjpeg`),
   videoUrl: (id) => withToken(`/api/clips/${enc(id)}/video`),
   vttUrl: (id) => withToken(`/api/clips/${enc(id)}/labels.vtt`),

@@ -2,12 +2,17 @@ import { api } from './api.js';
 import { mountClipView } from './clip-view.js';
 import { mountClips } from './clips.js';
 import { h, replace } from './dom.js';
+import { mountEventView } from './event-view.js';
+import { mountEvents } from './events.js';
 import { mountLive } from './live.js';
 import { createHub } from './socket.js';
+import { createUnreviewedCount } from './unreviewed.js';
 
 /** Hash routes: each mounts a view into `<main>` and returns `{ destroy() }`. */
 const ROUTES = [
   { name: 'live', re: /^#\/live(?:\/([^/]+))?$/, mount: (root, ctx, [id]) => mountLive(root, ctx, id && decodeURIComponent(id)) },
+  { name: 'events', re: /^#\/events\/?$/, mount: (root, ctx) => mountEvents(root, ctx) },
+  { name: 'events', re: /^#\/events\/([^/]+)$/, mount: (root, ctx, [id]) => mountEventView(root, ctx, decodeURIComponent(id)) },
   { name: 'clips', re: /^#\/clips\/?$/, mount: (root, ctx) => mountClips(root, ctx) },
   { name: 'clips', re: /^#\/clips\/([^/]+)$/, mount: (root, ctx, [id]) => mountClipView(root, ctx, decodeURIComponent(id)) },
 ];
@@ -65,6 +70,7 @@ hub.on('state', (s) => {
         : `disconnected${s.lastClose?.reason ? ` (${s.lastClose.reason})` : ''}, retrying`;
 });
 hub.on('error', (msg) => showBanner(msg));
+createUnreviewedCount({ api, hub, el: document.querySelector('[data-testid="unreviewed-count"]') });
 
 const banner = document.querySelector('[data-testid="error-banner"]');
 /** Shows an error that belongs to no view (a hub `error` message). */

@@ -6,15 +6,20 @@ import { createSegmentBar } from './segment-bar.js';
  * One clip: its video with the labels as a WebVTT track (shown by default), the clickable
  * segment bar, the segments as a table, downloads, and delete. A clip still being labelled
  * shows its progress and turns into the player when ready.
+ * @param [o.embedded] inside another page (an event's): no link back to the clips, no delete
+ * @param [o.startAtMs] `(clip) → ms`: where the player starts (an event's clip, from before the event)
+ * @param [o.autoplay] plays at once, muted (browsers refuse to autoplay sound)
  */
-export function mountClipView(root, ctx, id) {
+export function mountClipView(root, ctx, id, { embedded = false, startAtMs, autoplay = false } = {}) {
   const { api, hub } = ctx;
   let destroyed = false;
   let clip;
   const body = h('div', { 'data-testid': 'clip-view', 'data-clip-id': id }, h('p', { class: 'muted' }, 'Loading…'));
   replace(
     root,
-    h('section', { class: 'clip-page' }, h('p', {}, h('a', { href: '#/clips', 'data-testid': 'back-to-clips' }, '← All clips')), body),
+    embedded
+      ? body
+      : h('section', { class: 'clip-page' }, h('p', {}, h('a', { href: '#/clips', 'data-testid': 'back-to-clips' }, '← All clips')), body),
   );
 
   const release = hub.clips();
@@ -57,6 +62,7 @@ export function mountClipView(root, ctx, id) {
   }
 
   function deleteButton() {
+    if (embedded) return null;
     return h(
       'button',
       {
@@ -105,7 +111,7 @@ export function mountClipView(root, ctx, id) {
     const t = clip.timeline;
     const video = h(
       'video',
-      { controls: true, preload: 'auto', 'data-testid': 'clip-video', src: api.videoUrl(id) },
+      { controls: true, preload: 'auto', 'data-testid': 'clip-video', src: api.videoUrl(id), autoplay, muted: autoplay },
       h('track', { kind: 'captions', label: 'Labels', srclang: 'en', default: true, src: api.vttUrl(id), 'data-testid': 'clip-track' }),
     );
     const bar = createSegmentBar({
@@ -118,6 +124,11 @@ export function mountClipView(root, ctx, id) {
       },
     });
     video.addEventListener('timeupdate', () => bar.setTime(video.currentTime * 1000));
+    video.muted = autoplay;
+    if (startAtMs) {
+      const ms = startAtMs(clip);
+      video.addEventListener('loadedmetadata', () => (video.currentTime = Math.min(ms / 1000, video.duration || 0)), { once: true });
+    }
     video.addEventListener(
       'error',
       () => {

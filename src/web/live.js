@@ -2,6 +2,7 @@ import { colorFor } from './colors.js';
 import { errorView, h, replace } from './dom.js';
 import { createFocusBox } from './focus-box.js';
 import { prob } from './format.js';
+import { createRecentEvents } from './recent-events.js';
 import { createTimelineStrip } from './timeline-strip.js';
 import { startWebcam } from './webcam.js';
 
@@ -46,6 +47,7 @@ export function mountLive(root, ctx, selectedId) {
   const title = h('h2', { 'data-testid': 'live-title' }, 'Live');
   const statusLine = h('p', { class: 'status-line', role: 'status', 'data-testid': 'live-status' }, 'No camera selected.');
   const stripBox = h('div', { class: 'strip-slot' });
+  const recent = createRecentEvents({ api, hub });
 
   replace(
     root,
@@ -68,7 +70,7 @@ export function mountLive(root, ctx, selectedId) {
           webcamMsg,
         ),
       ),
-      h('div', { class: 'viewer' }, title, stage, stripBox, statusLine),
+      h('div', { class: 'viewer' }, title, stage, stripBox, statusLine, recent.element),
     ),
   );
 
@@ -155,6 +157,7 @@ export function mountLive(root, ctx, selectedId) {
     showMedia(cam);
     showStatus(cam.status);
     releaseSub = hub.camera(id);
+    recent.show(id);
   }
 
   function showMedia(cam) {
@@ -303,6 +306,7 @@ export function mountLive(root, ctx, selectedId) {
       clearInterval(timer);
       offs.forEach((off) => off());
       releaseSub();
+      recent.destroy();
       stopWebcam();
       closeMedia();
     },

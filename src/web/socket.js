@@ -8,13 +8,14 @@ const MAX_BACKOFF_MS = 15_000;
 
 /**
  * @param url the hub's ws: URL (with the token)
- * @returns `{ on(type, fn) → off, camera(id) → release, clips() → release, state, close() }`;
+ * @returns `{ on(type, fn) → off, camera(id) → release, clips() → release, events() → release, state, close() }`;
  *   `type` is a server message type, `'open'`, `'close'` (`{ code, reason }`) or `'*'`
  */
 export function createHub(url) {
   const listeners = new Map();
   const cameras = new Map();
   let clips = 0;
+  let events = 0;
   let ws;
   let attempt = 0;
   let timer;
@@ -37,7 +38,8 @@ export function createHub(url) {
       attempt = 0;
       hub.state = 'open';
       emit('state', hub);
-      if (cameras.size > 0 || clips > 0) send({ type: 'subscribe', cameras: [...cameras.keys()], clips: clips > 0 });
+      if (cameras.size > 0 || clips > 0 || events > 0)
+        send({ type: 'subscribe', cameras: [...cameras.keys()], clips: clips > 0, events: events > 0 });
       emit('open', hub);
     };
     ws.onmessage = (e) => {
@@ -114,6 +116,19 @@ export function createHub(url) {
       released = true;
       clips -= 1;
       if (clips === 0) send({ type: 'unsubscribe', clips: true });
+    };
+  };
+
+  /** Subscribes to every camera's `event` messages (not their labels) until the returned release(). */
+  hub.events = () => {
+    events += 1;
+    if (events === 1) send({ type: 'subscribe', events: true });
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      events -= 1;
+      if (events === 0) send({ type: 'unsubscribe', events: true });
     };
   };
 

@@ -122,11 +122,16 @@ describe('security: subscription flood', function () {
     try {
       await c.next('hello');
       c.send({ type: 'subscribe', cameras: ['door', 'yard', 'door'] });
-      expect(await c.next('subscribed')).to.deep.equal({ type: 'subscribed', cameras: ['door', 'yard'], clips: false });
+      expect(await c.next('subscribed')).to.deep.equal({ type: 'subscribed', cameras: ['door', 'yard'], clips: false, events: false });
       // Only the camera that exists has a status to give; a repeat gives nothing new.
       expect(await c.next('status')).to.include({ cameraId: 'door' });
       c.send({ type: 'subscribe', cameras: ['door'], clips: true });
-      expect(await c.next('subscribed', (m) => m.clips)).to.deep.equal({ type: 'subscribed', cameras: ['door'], clips: true });
+      expect(await c.next('subscribed', (m) => m.clips)).to.deep.equal({
+        type: 'subscribed',
+        cameras: ['door'],
+        clips: true,
+        events: false,
+      });
       expect(c.messages.filter((m) => m.type === 'status')).to.have.length(1);
       expect(t.server.hub.subscriptions).to.equal(2);
 
@@ -145,7 +150,12 @@ describe('security: subscription flood', function () {
 
       // `*` and back: the answer never lists the whole subscription.
       c.send({ type: 'subscribe', cameras: '*' });
-      expect(await c.next('subscribed', (m) => m.cameras[0] === '*')).to.deep.equal({ type: 'subscribed', cameras: ['*'], clips: true });
+      expect(await c.next('subscribed', (m) => m.cameras[0] === '*')).to.deep.equal({
+        type: 'subscribed',
+        cameras: ['*'],
+        clips: true,
+        events: false,
+      });
       await c.next('status', (s) => s.cameraId === 'door' && c.messages.indexOf(s) >= seen);
       c.send({ type: 'unsubscribe', cameras: ['yard'] });
       await c.next('subscribed', (m) => m.cameras.length === 0);

@@ -111,6 +111,13 @@ describe('server: events', function () {
 
   it('saves a review, tells WebSocket subscribers, and deletes an event with its snapshot', async () => {
     const [event] = (await t.api('/api/events?camera=demo&review=unreviewed')).body.events as VigilEvent[];
+    const count = async (q: string) => (await t.api(`/api/events/count?${q}`)).body.count as number;
+    // Counted the way the list filters (the demo loops on, so only past events are compared).
+    const before = `before=${event.startedAtMs + 1}`;
+    const unreviewed = await count(`review=unreviewed&${before}`);
+    expect(unreviewed).to.equal((await t.api(`/api/events?review=unreviewed&${before}&limit=1000`)).body.events.length);
+    expect(unreviewed).to.be.at.least(1);
+    expect(await count('camera=other')).to.equal(0);
     const patched = await t.api(`/api/events/${event.id}`, { method: 'PATCH', body: { review: 'false_alarm', note: 'a hug', by: 'ana' } });
     expect(patched.status).to.equal(200);
     expect(patched.body.review).to.deep.include({ state: 'false_alarm', note: 'a hug', by: 'ana' });
@@ -119,6 +126,8 @@ describe('server: events', function () {
     expect(pushed.event).to.deep.equal(patched.body);
     expect((await t.api(`/api/events/${event.id}`)).body.review).to.deep.equal(patched.body.review);
     expect((await t.api('/api/events?review=false_alarm')).body.events.map((e: VigilEvent) => e.id)).to.deep.equal([event.id]);
+    expect(await count(`review=unreviewed&${before}`)).to.equal(unreviewed - 1);
+    expect(await count('review=false_alarm')).to.equal(1);
 
     expect((await t.api(`/api/events/${event.id}`, { method: 'DELETE' })).status).to.equal(204);
     expect((await t.api(`/api/events/${event.id}`)).body.error.code).to.equal('VIGIL_ERR_NOT_FOUND');
@@ -207,6 +216,8 @@ describe('server: events', function () {
       ['/api/events?camera=a&camera=b', {}, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /event query: camera: Expected string, received array/],
       ['/api/events?label[x]=1', {}, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /event query: label: Expected string, received object/],
       ['/api/events?cursor=-1', {}, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /event query: cursor: the next of a previous page/],
+      ['/api/events/count?review=maybe', {}, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /event count query: review: Invalid enum value/],
+      ['/api/events/count?limit=5', {}, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /Unrecognized key\(s\) in object: 'limit'/],
       ['/api/events?sort=asc', {}, 400, 'VIGIL_ERR_INVALID_ARGUMENT', /event query: \(root\): Unrecognized key\(s\) in object: 'sort'/],
     ];
     for (const [path, init, status, code, message] of cases) {

@@ -109,6 +109,51 @@ describe('server/hub', () => {
     expect(ws.sent.map((m) => [m.type, m.cameraId])).to.deep.equal([['label', 'a']]);
   });
 
+  it("gives an events subscriber every camera's event messages and none of their labels, until it unsubscribes", () => {
+    hub = createHub({ heartbeatMs: 60_000, maxQueue: 50, cameras: () => [status('a'), status('b')] });
+    const ws = fakeSocket();
+    hub.attach(ws as unknown as WebSocket);
+    ws.msg({ type: 'subscribe', events: true });
+    ws.read();
+    expect(ws.sent.slice(1)).to.deep.equal([{ type: 'subscribed', cameras: [], clips: false, events: true }]);
+    ws.sent.length = 0;
+    const event = (cameraId: string, change: 'start' | 'review') => ({
+      type: 'event' as const,
+      cameraId,
+      change,
+      event: {
+        id: `ev_${cameraId.repeat(16)}`,
+        cameraId,
+        model: 'fight',
+        label: 'fight',
+        startMs: 0,
+        endMs: 0,
+        startedAtMs: 0,
+        endedAtMs: 0,
+        peak: 1,
+        mean: 1,
+        state: 'active' as const,
+        snapshot: false,
+        clipId: null,
+        review: { state: 'unreviewed' as const },
+      },
+    });
+    hub.publish(label(1));
+    hub.publish(segment('start', 1));
+    hub.publish(event('a', 'start'));
+    hub.publish(event('b', 'review'));
+    ws.read();
+    expect(ws.sent.map((m) => [m.type, m.cameraId, m.change])).to.deep.equal([
+      ['event', 'a', 'start'],
+      ['event', 'b', 'review'],
+    ]);
+    ws.sent.length = 0;
+    ws.msg({ type: 'unsubscribe', events: true });
+    hub.publish(event('a', 'start'));
+    ws.read();
+    expect(ws.sent).to.deep.equal([{ type: 'subscribed', cameras: [], clips: false, events: false }]);
+  });
+
   it('coalesces labels for a client that stopped reading: it gets the latest, in order with segment events', () => {
     const ws = subscribed();
     for (let i = 0; i < 8; i++) hub.publish(label(i)); // fills the in-flight window
@@ -187,11 +232,11 @@ describe('server/hub', () => {
     ws.msg({ type: 'subscribe', clips: true });
     ws.read();
     expect(ws.sent).to.deep.equal([
-      { type: 'subscribed', cameras: ['b', 'x0'], clips: false },
-      { type: 'subscribed', cameras: [], clips: false },
-      { type: 'subscribed', cameras: ['*'], clips: false },
+      { type: 'subscribed', cameras: ['b', 'x0'], clips: false, events: false },
+      { type: 'subscribed', cameras: [], clips: false, events: false },
+      { type: 'subscribed', cameras: ['*'], clips: false, events: false },
       { type: 'status', ...status('a') },
-      { type: 'subscribed', cameras: ['*'], clips: true },
+      { type: 'subscribed', cameras: ['*'], clips: true, events: false },
     ]);
     expect(hub.subscriptions).to.equal(0);
   });

@@ -355,6 +355,137 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(await err.textContent()).to.contain('clip clp_000000000000000000000');
     expect(problems.list).to.deep.equal([]);
   });
+
+  it('events: a live event appears at the top without a reload; opened, it shows its snapshot; Confirm persists and the count goes down', async () => {
+    const { page, problems } = await open('#/events');
+    await page.waitForSelector('[data-testid="hub-state"][data-state="open"]');
+    await page.waitForSelector('[data-testid="event-list"] tbody tr');
+    const listed = await page.$$eval('[data-testid="event-row"]', (els) => els.map((e) => (e as HTMLElement).dataset.eventId as string));
+    // A mark the page keeps only if it is not reloaded.
+    await page.evaluate(() => (document.body.dataset.mark = 'kept'));
+
+    // The demo camera opens an event every loop (4.5 s): a row not there at load comes in live, on top.
+    const fresh = await until(
+      'a live event row',
+      () =>
+        page.$eval(
+          '[data-testid="event-row"]',
+          (e, before) => (before.includes((e as HTMLElement).dataset.eventId) ? undefined : ((e as HTMLElement).dataset.eventId as string)),
+          listed,
+        ),
+      30_000,
+    );
+    expect(await page.evaluate(() => document.body.dataset.mark)).to.equal('kept');
+    const event = await get(`/api/events/${fresh}`);
+    expect(event).to.include({ cameraId: 'demo', model: 'fight', label: 'fight' });
+    const row = page.locator(`[data-testid="event-row"][data-event-id="${fresh}"]`);
+    expect(await row.locator('[data-testid="event-camera"]').textContent()).to.equal('demo');
+    expect(await row.locator('[data-testid="event-link"]').textContent()).to.equal('fight');
+    expect(await row.getAttribute('data-review')).to.equal('unreviewed');
+    // Updates land in place: the row ends as the event does.
+    await page.waitForSelector(`[data-testid="event-row"][data-event-id="${fresh}"][data-state="ended"]`, { timeout: 15_000 });
+    expect(await page.locator(`[data-testid="event-row"][data-event-id="${fresh}"]`).count()).to.equal(1);
+    await page.screenshot({ path: join(tmpdir(), 'vigil-web-events.png') });
+
+    // The header's count is the server's, kept live as events start.
+    const unreviewed = async () => (await get('/api/events/count?review=unreviewed')).count as number;
+    const badge = () => page.$eval('[data-testid="unreviewed-count"]', (e) => Number((e as HTMLElement).dataset.count));
+    const before = await until('the badge to agree with the server', async () => {
+      const [n, shown] = [await unreviewed(), await badge()];
+      return n === shown && n > 0 && { n };
+    });
+
+    await row.locator('[data-testid="event-link"]').click();
+    await page.waitForURL(`**/#/events/${fresh}`);
+    await page.waitForSelector('[data-testid="event-view"] [data-testid="event-title"]');
+    expect(await page.locator('[data-testid="event-title"]').textContent()).to.equal('fight on demo');
+    // No recording covers it (the demo camera does not record): the snapshot, large.
+    expect((await get(`/api/events/${fresh}`)).clipId).to.equal(null);
+    await page.waitForFunction(() => document.querySelector('[data-testid="event-view"] img.snapshot.large')?.naturalWidth > 0, null, {
+      timeout: 10_000,
+    });
+    expect(await page.locator('[data-testid="event-clip"]').count()).to.equal(0);
+    await page.screenshot({ path: join(tmpdir(), 'vigil-web-event.png') });
+
+    await page.click('[data-testid="review-confirmed"]');
+    await page.waitForSelector('[data-testid="review-confirmed"][aria-pressed="true"]');
+    expect(await page.locator('[data-testid="review-message"]').textContent()).to.equal('Saved: Confirmed');
+    expect((await get(`/api/events/${fresh}`)).review.state).to.equal('confirmed');
+    // Down by one, give or take the events that started since (the demo keeps going).
+    await until('the badge to count one less', async () => {
+      const [n, shown, started] = [await unreviewed(), await badge(), await get('/api/events?review=unreviewed&limit=1000')];
+      const since = started.events.filter((e: { id: string }) => !listed.includes(e.id) && e.id !== fresh).length;
+      return shown === n && n <= before.n - 1 + since;
+    });
+
+    await page.reload();
+    await page.waitForSelector(`[data-testid="event-view"][data-review="confirmed"] [data-testid="review-confirmed"][aria-pressed="true"]`);
+    expect(await page.locator('[data-testid="event-view"] [data-testid="event-review"]').textContent()).to.equal('Confirmed');
+    // The key f marks it a false alarm, from the event page.
+    await page.keyboard.press('f');
+    await page.waitForSelector('[data-testid="review-false_alarm"][aria-pressed="true"]');
+    expect((await get(`/api/events/${fresh}`)).review.state).to.equal('false_alarm');
+    await page.click('[data-testid="back-to-events"]');
+    await page.waitForSelector(`[data-testid="event-row"][data-event-id="${fresh}"][data-review="false_alarm"]`);
+    // The Live page lists the camera's latest events under its picture.
+    await page.click('[data-testid="nav-live"]');
+    await page.waitForSelector('[data-testid="recent-event"]');
+    const recent = await page.$$eval('[data-testid="recent-event"]', (els) => els.map((e) => (e as HTMLElement).dataset.eventId));
+    expect(recent.length).to.be.within(1, 3);
+    expect(recent[0]).to.equal((await get('/api/events?camera=demo&limit=1')).events[0].id);
+    await page.screenshot({ path: join(tmpdir(), 'vigil-web-live-events.png'), fullPage: true });
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('events: filters by review state; an event a recording covers plays its clip from before its start', async () => {
+    const res = await fetch(`${server.url}/api/cameras`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'evrec', source: fixture('demo.mp4'), model: 'fight', record: { mode: 'continuous', segmentS: 2 } }),
+    });
+    expect(res.status).to.equal(201);
+    try {
+      const event = await until(
+        'an event of evrec with its clip',
+        async () => (await get('/api/events?camera=evrec')).events.find((e: { clipId: string | null }) => e.clipId),
+        30_000,
+      );
+      const { page, problems } = await open('#/events');
+      await page.waitForSelector('[data-testid="event-row"]');
+      await page.selectOption('[data-testid="events-camera"]', 'evrec');
+      await page.selectOption('[data-testid="events-review"]', 'unreviewed');
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('[data-testid="event-row"]')].every(
+            (e) => e.querySelector('[data-testid="event-camera"]').textContent === 'evrec',
+          ),
+        null,
+        { timeout: 10_000 },
+      );
+      const shown = await page.$$eval('[data-testid="event-row"]', (els) => els.map((e) => (e as HTMLElement).dataset.eventId));
+      expect(shown).to.deep.equal((await get('/api/events?camera=evrec&review=unreviewed')).events.map((e: { id: string }) => e.id));
+
+      await page.click(`[data-testid="event-row"][data-event-id="${event.id}"] [data-testid="event-link"]`);
+      await page.waitForSelector('[data-testid="event-clip"] [data-testid="clip-video"]', { timeout: 15_000 });
+      expect(await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).src)).to.match(
+        new RegExp(`/api/clips/${event.clipId}/video$`),
+      );
+      expect(await page.locator('[data-testid="clip-track"]').getAttribute('src')).to.match(
+        new RegExp(`/api/clips/${event.clipId}/labels.vtt$`),
+      );
+      const clip = await get(`/api/clips/${event.clipId}`);
+      const at = Math.max(0, event.startedAtMs - clip.startedAtMs - 2000) / 1000;
+      await page.waitForFunction(() => document.querySelector('[data-testid="clip-video"]').readyState >= 1, null, { timeout: 10_000 });
+      const t = await page.$eval('[data-testid="clip-video"]', (v) => (v as HTMLVideoElement).currentTime as number);
+      // It starts there and plays on (muted autoplay).
+      expect(t).to.be.within(at - 0.05, at + 1.5);
+      expect(await page.locator('[data-testid="event-view"] [data-testid="clip-delete"]').count()).to.equal(0);
+      await page.screenshot({ path: join(tmpdir(), 'vigil-web-event-clip.png'), fullPage: true });
+      expect(problems.list).to.deep.equal([]);
+    } finally {
+      await fetch(`${server.url}/api/cameras/evrec`, { method: 'DELETE' });
+    }
+  });
 });
 
 /** The clip page's player: the VTT track's cues match the segments; a segment click seeks. */

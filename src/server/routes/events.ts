@@ -47,7 +47,7 @@ const patchSchema = z
   .strict();
 
 /**
- * `/api/events`: the list (newest first, filtered, paged with a cursor), one event, its
+ * `/api/events`: the list (newest first, filtered, paged with a cursor), how many match (`/count`), one event, its
  * snapshot JPEG, its review (PATCH) and delete.
  */
 export function eventsRouter(o: { store: Store; events: EventService }): Router {
@@ -76,6 +76,24 @@ export function eventsRouter(o: { store: Store; events: EventService }): Router 
           cursor: q.cursor,
         }),
       );
+    }),
+  );
+
+  // Before '/:id', which would take `count` for an id.
+  r.get(
+    '/count',
+    handle((req, res) => {
+      const q = parseWith(querySchema.omit({ limit: true, cursor: true }), req.query, 'event count query');
+      res.json({
+        count: store.events.count({
+          cameraId: q.camera,
+          model: q.model,
+          label: q.label,
+          review: q.review,
+          after: q.after,
+          before: q.before,
+        }),
+      });
     }),
   );
 

@@ -10,7 +10,6 @@ import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
 import { alertLabels } from '../model/folder/manifest.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
-import { alertLabels } from '../model/folder/manifest.js';
 import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { requireToken } from './auth.js';

@@ -203,6 +203,9 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     try {
       const removed = store.applyRetention({ maxAgeMs: config.retention.maxAgeHours * 3_600_000, maxBytes: config.retention.maxBytes });
       if (removed.length > 0) log.info(`retention removed ${removed.length} recordings`);
+      const maxAgeMs = config.retention.maxAgeHours * 3_600_000;
+      const pruned = store.events.prune({ beforeMs: Date.now() - maxAgeMs, keep: config.retention.maxEvents });
+      if (pruned.length > 0) log.info(`retention removed ${pruned.length} events`);
     } catch (e) {
       log.warn(`retention: ${(e as Error).message}`);
     }

@@ -73,6 +73,8 @@ const configSchema = z
           .int()
           .positive()
           .default(10 * 1024 * MiB),
+        /** Events kept beyond the confirmed ones (also gone after maxAgeHours); their snapshots go with them. */
+        maxEvents: z.number().int().min(0).default(10_000),
       })
       .strict()
       .default({}),

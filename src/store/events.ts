@@ -87,6 +87,13 @@ export interface EventRepo {
   review(id: string, input: ReviewInput): VigilEvent;
   /** Deletes the row, then its snapshot. False when there was no such event. */
   remove(id: string): boolean;
+  /**
+   * Retention: deletes ended events that nobody confirmed, oldest first, that ended before
+   * `beforeMs` or lie beyond the newest `keep` (a looping demo camera makes ~19 000 a day, each
+   * with a snapshot). Confirmed events stay: a person said they matter.
+   * @returns the removed ids
+   */
+  prune(o: { beforeMs?: number; keep?: number }): string[];
 }
 
 const ms = z.number().finite().nonnegative();
@@ -233,6 +240,11 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     ),
     review: db.prepare(`UPDATE events SET review = @state, review_note = @note, review_by = @by, review_at_ms = @atMs WHERE id = @id`),
     remove: db.prepare<[string]>('DELETE FROM events WHERE id = ?'),
+    prunable: db.prepare<[number, number, number], { id: string }>(
+      `SELECT id FROM events WHERE state = 'ended' AND review != 'confirmed'
+       AND (ended_at_ms < ? OR seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?))
+       ORDER BY seq LIMIT ?`,
+    ),
   }));
 
   const get = (id: string): VigilEvent | undefined => {
@@ -329,6 +341,17 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return must(id);
     },
 
+    prune({ beforeMs = -Infinity, keep = Number.MAX_SAFE_INTEGER }) {
+      // In batches, rows before their files as everywhere in the store.
+      const gone: string[] = [];
+      for (;;) {
+        const ids = guard(dbPath, () => q.prunable.all(beforeMs, keep, 500)).map((r) => r.id);
+        if (ids.length === 0) return gone;
+        guard(dbPath, () => db.transaction(() => ids.forEach((id) => q.remove.run(id)))());
+        for (const id of ids) removeFile(snapshotFile(layout, id));
+        gone.push(...ids);
+      }
+    },
     remove(id) {
       assertEventId(id);
       const changed = guard(dbPath, () => q.remove.run(id)).changes;

@@ -88,6 +88,28 @@ describe('store: events', () => {
     );
   });
 
+  it('prunes ended, unconfirmed events by age and beyond the newest `keep`, with their snapshots; confirmed and active ones stay', () => {
+    const store = stores.open();
+    // Six events ending 1 s apart: the oldest confirmed, the newest still active.
+    const ids = [0, 1, 2, 3, 4, 5].map((i) => {
+      const e = store.events.open(start({ startedAtMs: 1_000_000 + i * 1000, endedAtMs: 1_000_100 + i * 1000 }));
+      if (i < 5) store.events.end(e.id, { endMs: 2200, endedAtMs: 1_000_500 + i * 1000, peak: 0.7, mean: 0.6 });
+      store.events.saveSnapshot(e.id, Buffer.from([0xff, 0xd8, i, 0xff, 0xd9]));
+      return e.id;
+    });
+    store.events.review(ids[0], { state: 'confirmed' });
+    const file = (id: string) => join(stores.dir(), 'snapshots', `${id}.jpg`);
+    // Ended before 1 002 000: events 0 (confirmed: kept) and 1.
+    expect(store.events.prune({ beforeMs: 1_002_000 })).to.deep.equal([ids[1]]);
+    expect(existsSync(file(ids[1]))).to.equal(false);
+    // Keep the newest 2 of what is left (0, 2, 3, 4, 5): 2 and 3 go; 0 is confirmed.
+    expect(store.events.prune({ keep: 2 })).to.deep.equal([ids[2], ids[3]]);
+    expect(store.events.list().events.map((e) => e.id)).to.deep.equal([ids[5], ids[4], ids[0]]);
+    expect(existsSync(file(ids[4])) && existsSync(file(ids[0]))).to.equal(true);
+    expect(store.events.prune({ keep: 0 })).to.deep.equal([ids[4]]); // never the active one
+    expect(store.events.prune({ keep: 0 })).to.deep.equal([]);
+  });
+
   it('reviews with a note and who, and refuses a state that is not one of the three', () => {
     const clock = manualClock();
     const store = stores.open({ now: clock.now });

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, startBroker, subscribe, type Broker, type Subscriber } from '../helpers/mosquitto.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { VigilEvent } from '../../src/events/types.js';
@@ -83,6 +86,25 @@ describe('sinks: in the server', function () {
     if (stored.snapshot) {
       const jpeg = await sub.next((m) => m.topic === 'vigil/demo/fight/snapshot');
       expect([jpeg.payload[0], jpeg.payload[1]]).to.deep.equal([0xff, 0xd8]);
+    }
+  });
+
+  it('takes the broker from three lines of the config file, and Home Assistant discovers the demo camera', async () => {
+    broker = await startBroker();
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-mqtt-config-'));
+    const configFile = join(dir, 'vigil.yml');
+    writeFileSync(configFile, `mqtt:\n  url: ${broker.url}\n`);
+    try {
+      sub = await subscribe(broker.url, ['homeassistant/binary_sensor/#', 'vigil/available']);
+      t = await startTestServer({ configFile, demo: true });
+      const config = await sub.next((m) => m.topic === 'homeassistant/binary_sensor/vigil_demo_fight/config', 30_000);
+      expect(JSON.parse(config.payload.toString())).to.deep.include({
+        state_topic: 'vigil/demo/fight',
+        availability_topic: 'vigil/available',
+      });
+      await sub.next((m) => m.topic === 'vigil/available' && m.payload.toString() === 'online');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

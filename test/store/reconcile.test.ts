@@ -146,7 +146,7 @@ describe('store reconcile', () => {
       expectCoded(
         thrown(() => openStore(stores.dir())),
         'VIGIL_ERR_STORE',
-        `storage failed: ${db}: schema version 99 is newer than this vigil understands (2)`,
+        `storage failed: ${db}: schema version 99 is newer than this vigil understands (3)`,
       );
     });
 
@@ -173,7 +173,7 @@ describe('store reconcile', () => {
     it('keeps the schema across reopen (migrations run once)', () => {
       stores.open().close();
       const raw = new Database(join(stores.dir(), 'vigil.db'));
-      expect(raw.pragma('user_version', { simple: true })).to.equal(2);
+      expect(raw.pragma('user_version', { simple: true })).to.equal(3);
       expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([
         { name: 'cameras' },
         { name: 'clips' },

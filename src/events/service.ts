@@ -55,9 +55,8 @@ export function createEventService(o: EventServiceOptions): EventService {
     track({ cameraId, manifest, snapshot }) {
       const own = o.alertsFor?.(cameraId);
       const rule: AlertRule = {
-        // A camera may narrow the model's alerts, or name other classes of it (checked at config load);
-        // with several models, each takes the labels that are its classes.
-        labels: own?.labels?.filter((l) => manifest.classes.includes(l)) ?? alertLabels(manifest),
+        // A camera may narrow the model's alerts, or name other classes of it (checked at config load).
+        labels: own?.labels ?? alertLabels(manifest),
         minDurationMs: own?.minDurationMs ?? o.rule?.minDurationMs ?? 0,
         minConfidence: own?.minConfidence ?? o.rule?.minConfidence ?? 0,
       };

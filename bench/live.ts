@@ -20,7 +20,10 @@
  * BENCH_WORKERS (inference workers; 0 = label on the main thread, as before issue 14),
  * BENCH_MODEL (fight), BENCH_CLIP (fixtures/demo.mp4; `quiet`: the demo clip then 20 s of its last
  * frame held, a mostly still scene for motion gating), BENCH_FPS (5), VIGIL_MOTION_GATE (the server's),
- * BENCH_RECORD=1 (every camera also records continuously, in 10 s segments).
+ * BENCH_RECORD=1 (every camera also records continuously, in 10 s segments),
+ * BENCH_MODELS (e.g. `fight,fall`: every camera runs these models on one decode; the stage costs
+ * are then per camera frame, measured first with the first model alone and then with all, and
+ * the difference is what the further models cost a camera; overrides BENCH_MODEL).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,7 +37,8 @@ import { resolveFfmpeg } from '../src/video/ffmpeg.js';
 
 const QUIET = process.env.BENCH_CLIP === 'quiet';
 const CLIP = QUIET ? await quietClip() : join(process.cwd(), process.env.BENCH_CLIP ?? 'fixtures/demo.mp4');
-const MODEL = process.env.BENCH_MODEL ?? 'fight';
+const MODELS = (process.env.BENCH_MODELS ?? process.env.BENCH_MODEL ?? 'fight').split(',').filter(Boolean);
+const MODEL = MODELS.join(', ');
 const FPS = Number(process.env.BENCH_FPS ?? 5);
 const STEP_S = Number(process.env.BENCH_STEP_S ?? 10);
 const MAX_CAMERAS = Number(process.env.BENCH_MAX_CAMERAS ?? 40);
@@ -153,13 +157,28 @@ ws.on('message', (d) => {
   latencies.push(Date.now() - m.sourceMs);
 });
 
-async function addCamera(i: number): Promise<void> {
+async function addCamera(i: number, models = MODELS): Promise<void> {
   const res = await fetch(`${server.url}/api/cameras`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: `cam-${i}`, source: CLIP, model: MODEL, fps: FPS, loop: true, record: RECORD }),
+    body: JSON.stringify({ id: `cam-${i}`, source: CLIP, models, fps: FPS, loop: true, record: RECORD }),
   });
   if (res.status !== 201) throw new Error(`camera ${i}: ${res.status} ${await res.text()}`);
+}
+
+async function setModels(i: number, models: string[]): Promise<void> {
+  const res = await fetch(`${server.url}/api/cameras/cam-${i}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ models }),
+  });
+  if (res.status !== 200) throw new Error(`camera ${i}: ${res.status} ${await res.text()}`);
+}
+
+/** A step's CPU per camera frame (each model labels every frame: labels / models). */
+function perCameraFrame(r: Step, models: number) {
+  const frames = (r.labelsPerS * STEP_S) / models;
+  return { frames, ff: r.cpu.ffmpeg / frames, node: r.cpu.node / frames, main: r.cpu.main / frames };
 }
 
 interface Step {
@@ -244,22 +263,39 @@ console.log(
 );
 
 // 1. Stage costs at 2 cameras: well inside capacity, so nothing is dropped and every
-// frame's cost is counted.
-await addCamera(0);
-await addCamera(1);
+// frame's cost is counted. With several models, first the first one alone: the difference is
+// what the others cost a camera.
+const stageLine = (what: string, c: ReturnType<typeof perCameraFrame>) =>
+  `${what} (2 cameras, ${c.frames.toFixed(0)} frames): ffmpeg ${c.ff.toFixed(1)} core-ms/frame + vigil ${c.node.toFixed(1)} ` +
+  `(main thread ${c.main.toFixed(1)}, other threads: inference workers, GC ${(c.node - c.main).toFixed(1)}) = ${(c.ff + c.node).toFixed(1)} core-ms/frame`;
+let alone: ReturnType<typeof perCameraFrame> | undefined;
+if (MODELS.length > 1) {
+  await addCamera(0, MODELS.slice(0, 1));
+  await addCamera(1, MODELS.slice(0, 1));
+  await wait(4);
+  alone = perCameraFrame(await step(2), 1);
+  console.log(`\n${stageLine(`stage costs, ${MODELS[0]} alone`, alone)}`);
+  await setModels(0, MODELS);
+  await setModels(1, MODELS);
+} else {
+  await addCamera(0);
+  await addCamera(1);
+}
 let cameras = 2;
 await wait(4);
 const probe = await step(2);
-const frames = probe.labelsPerS * STEP_S;
-const ffMs = probe.cpu.ffmpeg / frames;
-const nodeMs = probe.cpu.node / frames;
-const coreMs = ffMs + nodeMs;
+const cost = perCameraFrame(probe, MODELS.length);
+const coreMs = cost.ff + cost.node;
 const capacity = (CORES * 1000) / coreMs / FPS;
-const mainMs = probe.cpu.main / frames;
-console.log(
-  `\nstage costs (2 cameras, ${frames.toFixed(0)} frames): ffmpeg ${ffMs.toFixed(1)} core-ms/frame + vigil ${nodeMs.toFixed(1)} ` +
-    `(main thread ${mainMs.toFixed(1)}, other threads: inference workers, GC ${(nodeMs - mainMs).toFixed(1)}) = ${coreMs.toFixed(1)} core-ms/frame`,
-);
+console.log(`${alone ? '' : '\n'}${stageLine(MODELS.length > 1 ? `stage costs, ${MODEL} on one decode` : 'stage costs', cost)}`);
+if (alone) {
+  const more = coreMs - (alone.ff + alone.node);
+  console.log(
+    `${MODELS.slice(1).join(', ')} on the same decode: +${more.toFixed(1)} core-ms per camera frame ` +
+      `(ffmpeg +${(cost.ff - alone.ff).toFixed(1)}, vigil +${(cost.node - alone.node).toFixed(1)}), ` +
+      `${((100 * more) / (alone.ff + alone.node)).toFixed(0)}% more than ${MODELS[0]} alone`,
+  );
+}
 console.log(`arithmetic: ${CORES} cores × 1000 / ${coreMs.toFixed(1)} core-ms / ${FPS} fps = ${capacity.toFixed(1)} cameras`);
 
 // 2. Sweep.
@@ -300,7 +336,12 @@ for (const target of counts) {
   const lat = [percentile(r.latency, 50), percentile(r.latency, 95)];
   const lag = [percentile(r.lag, 50), percentile(r.lag, 95)];
   const st = percentile(r.statusMs, 99);
-  const checks = { labels: r.labelsPerS >= 0.95 * cameras * FPS, lag: lag[1] < 1000, latency: lat[1] < 250, status: st < 50 };
+  const checks = {
+    labels: r.labelsPerS >= 0.95 * cameras * FPS * MODELS.length,
+    lag: lag[1] < 1000,
+    latency: lat[1] < 250,
+    status: st < 50,
+  };
   for (const [k, ok] of Object.entries(checks)) if (!ok) firstFail[k] ??= cameras;
   const ok = Object.values(checks).every(Boolean);
   if (ok && Object.values(firstFail).every((f) => f === undefined)) best = cameras;
@@ -308,7 +349,7 @@ for (const target of counts) {
     sweepRow([
       String(cameras),
       r.labelsPerS.toFixed(1),
-      String(cameras * FPS),
+      String(cameras * FPS * MODELS.length),
       r.droppedPerS.toFixed(1),
       `${lat[0].toFixed(0)}/${lat[1].toFixed(0)}`,
       `${lag[0].toFixed(0)}/${lag[1].toFixed(0)}`,
@@ -323,7 +364,7 @@ for (const target of counts) {
     ]),
   );
   // Far past the machine: stop adding.
-  if (!ok && r.labelsPerS < 0.6 * cameras * FPS) break;
+  if (!ok && r.labelsPerS < 0.6 * cameras * FPS * MODELS.length) break;
 }
 const fails = Object.entries(firstFail).map(([k, n]) => `${k} at ${n ?? `> ${cameras}`}`);
 console.log(

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { vigilError } from '../errors.js';
+import { modelList } from '../store/cameras.js';
 import type { CameraInput, CameraRecord } from '../store/index.js';
 import { quote } from '../store/ids.js';
 import { classifySource, displaySource } from '../video/probe.js';
@@ -15,15 +16,16 @@ const MAX_SOURCE = 2048;
  * path is stored absolute, so the camera survives a restart from another working directory.
  *
  * With `current` (an update), the checks that span fields (loop on a file only, event labels
- * among the model's classes) apply to the record as it will be after the patch, and a
+ * among the first model's classes, as the recording follows it) apply to the record as it will be after the patch, and a
  * `source` equal to the masked form the API shows (see {@link publicCamera}) means the
  * stored source: a client echoing back what it read keeps the password it never saw.
- * @throws VIGIL_ERR_INVALID_ARGUMENT naming the field; VIGIL_ERR_MODEL_NOT_FOUND; the
+ * @throws VIGIL_ERR_INVALID_ARGUMENT naming the field (an empty `models`, a model twice); VIGIL_ERR_MODEL_NOT_FOUND; the
  *   source's own codes (classifySource, the source policy)
  */
 export function checkCameraInput<T extends Partial<CameraInput>>(input: T, sources: SourcePolicy, current?: CameraRecord): T {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return input; // the store says what is wrong
   if (input.model !== undefined) checkModelName(input.model);
+  if (Array.isArray(input.models)) checkModels(input.model, input.models);
   let out: T = input;
   if (current && typeof input.source === 'string' && input.source !== current.source && input.source === displaySource(current.source)) {
     out = { ...out, source: current.source };
@@ -38,9 +40,22 @@ export function checkCameraInput<T extends Partial<CameraInput>>(input: T, sourc
       `loop replays a file; ${displaySource(source)} is ${kind} (send loop: false or leave it out)`,
     );
   }
-  if (!current || out.model !== undefined || out.record !== undefined)
-    checkEventLabels(out.model ?? current?.model, out.record ?? current?.record);
+  if (!current || out.model !== undefined || out.models !== undefined || out.record !== undefined)
+    checkEventLabels(firstModel(out) ?? current?.model, out.record ?? current?.record);
   return out;
+}
+
+/** Each of `models` shipped, listed once, `model` (if sent too) its first: the store's rules, said before anything loads. */
+function checkModels(model: unknown, models: unknown[]): void {
+  if (models.length === 0) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera: models: name at least one model');
+  models.forEach((m, i) => checkModelName(m, `models[${i}]`));
+  // The store says the rest (a model twice, model not the first) in the same words.
+  modelList(typeof model === 'string' ? model : undefined, models as string[]);
+}
+
+/** The model a camera's recording follows: the first it runs. */
+function firstModel(input: Partial<CameraInput>): unknown {
+  return Array.isArray(input.models) ? (input.models as unknown[])[0] : input.model;
 }
 
 /** A camera as it leaves the server: a source URL's password shows as `***`. */

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { asVigilError, vigilError, type ErrorCode, type VigilError } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
-import { openModelFrames } from '../model/frames.js';
+import { framesFor, openModelFrames } from '../model/frames.js';
 import type { StreamLabeler } from '../model/live/stream-batcher.js';
 import type { EventTracker } from '../events/tracker.js';
 import { round } from '../numbers.js';
@@ -12,7 +12,7 @@ import { openFrames } from '../video/decode.js';
 import { classifySource, displaySource } from '../video/probe.js';
 import type { Frame, SourceInput } from '../video/types.js';
 import { createPreview, type Preview } from './preview.js';
-import type { CameraState, CameraStatus, ServerMessage, WireError } from './protocol.js';
+import type { CameraState, CameraStatus, ModelStatus, ServerMessage, WireError } from './protocol.js';
 
 /** What a camera is, as the runner needs it (the store's record has more). */
 export interface CameraSpec {
@@ -50,15 +50,22 @@ export interface CameraRunner {
   stop(): Promise<void>;
 }
 
-export interface RunnerOptions {
+/** One of a camera's models, with its own labeler state, smoother, segments and events. */
+export interface RunnerModel {
   labeler: StreamLabeler;
   manifest: ModelManifest;
+  /** Gets this model's segments with the time of the frame that reported them (see src/events). */
+  events?: EventTracker;
+}
+
+export interface RunnerOptions {
+  /** At least one; the first one's frames and segments go to the recorder. One ffmpeg decodes for all. */
+  models: readonly RunnerModel[];
   /** Called unbound, as a plain function. */
   publish: (msg: ServerMessage) => void;
   maxBackoffMs: number;
+  /** Rides on the first model's labels (its timeline, its `events` labels). */
   recorder?: RunnerRecorder;
-  /** Gets the segments with the time of the frame that reported them (see src/events). */
-  events?: EventTracker;
   /** Lag past which a live camera is `behind` [behindMs=2000]; it is `live` again under half of it. */
   behindMs?: number;
 }
@@ -98,15 +105,29 @@ const PERMANENT = new Set<ErrorCode>([
  * frame waits, and each one it replaces counts as dropped, so latency stays one frame deep
  * however slow the machine. A source that fails or ends (other than a file without loop)
  * reconnects with exponential backoff; stream time keeps increasing across reconnects.
+ *
+ * Several models share one ffmpeg: the first model's frames come on stdout, each further
+ * model's at its own size and rate on a pipe of its own (`outputs` of openFrames). Each model
+ * labels, drops, smooths and segments on its own; a slow model drops its frames, not the
+ * others'. The camera's counts are the models' sums, its lag the slowest model's.
  */
 export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): CameraRunner {
-  const { labeler, manifest, publish, recorder } = options;
-  const fps = camera.fps ?? manifest.fps;
-  const smoothing = manifest.smoothing;
+  const { publish, recorder } = options;
+  if (options.models.length === 0) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera ${camera.id}: no model to run`);
+  const lanes = options.models.map((m) => ({
+    ...m,
+    name: m.manifest.name,
+    fps: camera.fps ?? m.manifest.fps,
+    spec: framesFor(m.manifest),
+    counts: { model: m.manifest.name, frames: 0, dropped: 0, gated: 0 } satisfies ModelStatus,
+    // When the source showed this model's newest labelled frame (epoch ms); 0 before the first.
+    labelledSourceMs: 0,
+  }));
+  const fps = Math.max(...lanes.map((l) => l.fps));
   const behindMs = options.behindMs ?? 2000;
   const state: CameraStatus = { cameraId: camera.id, state: 'starting', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
-  // When the source showed the newest labelled frame (epoch ms); 0 before the first.
-  let labelledSourceMs = 0;
+  // The slowest model's newest labelled frame: the camera is as far behind as its slowest model.
+  const labelledSourceMs = () => Math.min(...lanes.map((l) => l.labelledSourceMs));
   const stopCtl = new AbortController();
   const preview = createPreview({ fps: Math.min(fps, 10) });
   let source: ReturnType<typeof openFrames> | undefined;
@@ -124,44 +145,117 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     state.state = next;
     state.error = extra.error;
     state.retryAtMs = extra.retryAtMs;
-    if (!labelling()) labelledSourceMs = 0;
+    if (!labelling()) for (const l of lanes) l.labelledSourceMs = 0;
     publish({ type: 'status', ...status() });
   }
 
   function status(): CameraStatus {
-    state.lagMs = labelling() && labelledSourceMs > 0 ? Math.max(0, Date.now() - labelledSourceMs) : 0;
-    return { ...state };
+    const seen = labelledSourceMs();
+    state.lagMs = labelling() && seen > 0 ? Math.max(0, Date.now() - seen) : 0;
+    for (const k of ['frames', 'dropped', 'gated'] as const) state[k] = lanes.reduce((n, l) => n + l.counts[k], 0);
+    return { ...state, models: lanes.map((l) => ({ ...l.counts })) };
   }
 
   /** live ⇄ behind, with hysteresis so a lag near the bound does not flap. */
   function checkLag(): void {
-    if (!labelling() || labelledSourceMs === 0) return;
-    const lag = Date.now() - labelledSourceMs;
+    const seen = labelledSourceMs();
+    if (!labelling() || seen === 0) return;
+    const lag = Date.now() - seen;
     if (state.state === 'live' && lag > behindMs) setState('behind', { error: state.error });
     else if (state.state === 'behind' && lag < behindMs / 2) setState('live', { error: state.error });
   }
 
   async function session(input: SourceInput, kind: 'file' | 'url' | 'stream'): Promise<void> {
-    labeler.reset();
-    const smoother = createSmoother(manifest.classes, smoothing);
-    const segmenter = createSegmenter(manifest.classes, { reachMs: smoother.reachMs });
-    // The latest labelled frame's stream time and source wall clock: the events' clock.
-    let at = { tMs: 0, wallMs: Date.now() };
-    const emit = (events: SegmentEvent[]) => {
-      options.events?.push(events, at);
-      for (const e of events) {
-        recorder?.segment(e);
-        const { confidence, peak } = e.segment;
+    const base = offsetMs;
+    const clock = createLagClock();
+    let failure: unknown;
+    const tracks = lanes.map((lane, k) => {
+      const { manifest, labeler } = lane;
+      labeler.reset();
+      const smoother = createSmoother(manifest.classes, manifest.smoothing);
+      const segmenter = createSegmenter(manifest.classes, { reachMs: smoother.reachMs });
+      // The latest labelled frame's stream time and source wall clock: the events' clock.
+      let at = { tMs: 0, wallMs: Date.now() };
+      const emit = (events: SegmentEvent[]) => {
+        lane.events?.push(events, at);
+        for (const e of events) {
+          if (k === 0) recorder?.segment(e);
+          const { confidence, peak } = e.segment;
+          publish({
+            type: 'segment',
+            cameraId: camera.id,
+            model: lane.name,
+            event: e.type,
+            segment: { ...e.segment, confidence: round(confidence, 4), peak: round(peak, 4) },
+          });
+        }
+      };
+      const labelOne = async (frame: Frame, wallMs: number, sourceMs: number): Promise<void> => {
+        const frameTMs = frame.tMs; // the pixels may move to a worker; the numbers stay
+        const p = await labeler.label(frame);
+        const { focus } = p;
+        const tMs = base + frameTMs;
+        const s = smoother.push({ tMs, probs: p.probs });
+        lane.counts.frames += 1;
+        if (p.gated) lane.counts.gated += 1;
+        lastMs = Math.max(lastMs, tMs);
+        lane.labelledSourceMs = sourceMs;
+        const li = manifest.classes.indexOf(s.label);
         publish({
-          type: 'segment',
+          type: 'label',
           cameraId: camera.id,
-          event: e.type,
-          segment: { ...e.segment, confidence: round(confidence, 4), peak: round(peak, 4) },
+          model: lane.name,
+          tMs,
+          wallMs,
+          sourceMs,
+          probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i], 4)])),
+          label: s.label,
+          confidence: round(s.smoothed[li], 4),
+          ...(s.provisional ? { provisional: true } : {}),
+          ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
         });
-      }
-    };
-    source = openModelFrames(manifest, input, {
-      fps,
+        if (k === 0) recorder?.frame(s, frameTMs);
+        at = { tMs, wallMs: sourceMs };
+        emit(segmenter.push(s));
+        checkLag();
+      };
+      type Arrived = { frame: Frame; wallMs: number; sourceMs: number };
+      let waiting: Arrived | undefined;
+      let busy: Promise<void> | undefined;
+      const pump = async (first: Arrived): Promise<void> => {
+        let next: Arrived | undefined = first;
+        while (next) {
+          await labelOne(next.frame, next.wallMs, next.sourceMs);
+          next = waiting;
+          waiting = undefined;
+        }
+      };
+      return {
+        /** ffmpeg is read as fast as it writes, whatever the model's pace: a frame that
+         *  arrives while one is in the model replaces the one waiting (newest wins). */
+        offer(arrived: Arrived): void {
+          if (busy) {
+            if (waiting) lane.counts.dropped += 1;
+            waiting = arrived;
+            return;
+          }
+          busy = pump(arrived)
+            .catch((e) => {
+              failure ??= e;
+              void source?.close();
+            })
+            .finally(() => (busy = undefined));
+        },
+        idle: async () => {
+          while (busy) await busy;
+        },
+        finish: () => emit(segmenter.finish()),
+      };
+    });
+    const [first, ...rest] = lanes;
+    source = openModelFrames(first.manifest, input, {
+      fps: first.fps,
+      outputs: rest.map((l) => ({ width: l.spec.width, height: l.spec.height, fps: l.fps })),
       realtime: kind === 'file',
       loop: kind === 'file' && camera.loop,
       threads: 1,
@@ -185,83 +279,29 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     const cut = () => void (fed?.readableEnded || own.close());
     if (fed?.destroyed) cut();
     else fed?.once('close', cut);
-    const base = offsetMs;
-    const clock = createLagClock();
     // A stalled model shows as growing lag even when no label arrives to check it.
     const lagTimer = setInterval(checkLag, 500);
-    let waiting: { frame: Frame; wallMs: number; sourceMs: number } | undefined;
-    let busy: Promise<void> | undefined;
-    let failure: unknown;
-
-    const labelOne = async (frame: Frame, wallMs: number, sourceMs: number): Promise<void> => {
-      const frameTMs = frame.tMs; // the pixels may move to a worker; the numbers stay
-      const p = await labeler.label(frame);
-      const { focus } = p;
-      const tMs = base + frameTMs;
-      const s = smoother.push({ tMs, probs: p.probs });
-      state.frames += 1;
-      if (p.gated) state.gated += 1;
-      lastMs = tMs;
-      labelledSourceMs = sourceMs;
-      const li = manifest.classes.indexOf(s.label);
-      publish({
-        type: 'label',
-        cameraId: camera.id,
-        tMs,
-        wallMs,
-        sourceMs,
-        probs: Object.fromEntries(manifest.classes.map((c, i) => [c, round(p.probs[i], 4)])),
-        label: s.label,
-        confidence: round(s.smoothed[li], 4),
-        ...(s.provisional ? { provisional: true } : {}),
-        ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
-      });
-      recorder?.frame(s, frameTMs);
-      at = { tMs, wallMs: sourceMs };
-      emit(segmenter.push(s));
-      checkLag();
-    };
-    const pump = async (first: { frame: Frame; wallMs: number; sourceMs: number }): Promise<void> => {
-      let next: typeof waiting = first;
-      while (next) {
-        await labelOne(next.frame, next.wallMs, next.sourceMs);
-        next = waiting;
-        waiting = undefined;
-      }
-    };
+    const idle = () => Promise.all(tracks.map((t) => t.idle()));
 
     try {
-      let first = true;
+      let started = false;
       for await (const frame of source) {
-        if (first) {
-          first = false;
+        if (!started) {
+          started = true;
           const paused = recorder?.paused();
           setState('live', paused ? { error: { code: paused.code, message: paused.message } } : {});
         }
-        // ffmpeg is read as fast as it writes, whatever the model's pace: a frame that
-        // arrives while one is in the model replaces the one waiting (newest wins).
         const wallMs = Date.now();
-        const arrived = { frame, wallMs, sourceMs: clock.arrived(frame.tMs, wallMs) };
-        if (busy) {
-          if (waiting) state.dropped += 1;
-          waiting = arrived;
-          continue;
-        }
-        busy = pump(arrived)
-          .catch((e) => {
-            failure = e;
-            void source?.close();
-          })
-          .finally(() => (busy = undefined));
+        tracks[frame.output ?? 0].offer({ frame, wallMs, sourceMs: clock.arrived(frame.tMs, wallMs) });
       }
-      await busy;
+      await idle();
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the label pump's rejection reason unchanged
       if (failure) throw failure;
     } finally {
       clearInterval(lagTimer);
       fed?.off('close', cut);
-      await busy;
-      emit(segmenter.finish());
+      await idle();
+      for (const t of tracks) t.finish();
       // The next session starts a frame interval after the last labelled frame.
       if (lastMs >= 0) offsetMs = lastMs + 1000 / fps;
       await recorder?.sessionEnded();
@@ -357,7 +397,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       await source?.close();
       await done;
       preview.close();
-      labeler.close();
+      for (const l of lanes) l.labeler.close();
       setState('stopped');
     },
   };

@@ -5,6 +5,8 @@ import type { EventService } from '../events/service.js';
 import type { CameraInput, CameraRecord, Store } from '../store/index.js';
 import { checkCameraInput, publicCamera } from './camera-input.js';
 import { startCameraRunner, type CameraRunner } from './camera-runner.js';
+import type { ModelManifest } from '../model/folder/manifest.js';
+import type { StreamLabeler } from '../model/live/stream-batcher.js';
 import type { ModelPool } from './model-pool.js';
 import type { Preview } from './preview.js';
 import type { CameraStatus, ServerMessage } from './protocol.js';
@@ -83,14 +85,17 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   async function start(record: CameraRecord): Promise<void> {
     // Server closing: the stored change stands, the next start runs it.
     if (closing) return;
-    let live;
-    let labeler;
+    const opened: Array<{ manifest: ModelManifest; labeler: StreamLabeler }> = [];
     try {
       // A camera stored under a wider list than the one in force now stays stopped.
       (o.sources ?? OPEN_SOURCES).check(record.source, sourceShape(record.source));
-      live = await o.models.live(record.model);
-      labeler = await live.open({ gate: o.motionGate });
+      for (const name of record.models) {
+        const live = await o.models.live(name);
+        opened.push({ manifest: live.manifest, labeler: await live.open({ gate: o.motionGate }) });
+      }
     } catch (e) {
+      // The models that did open would hold a stream in their batcher or worker for nothing.
+      for (const m of opened) m.labeler.close();
       const err = asVigilError(e);
       log.warn(`camera ${record.id}: ${err.code}: ${err.message}`);
       const status: CameraStatus = {
@@ -106,24 +111,23 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       o.publish({ type: 'status', ...status });
       return;
     }
+    // The recording's timeline follows the first model (its `events` labels are that model's classes).
     const recorder =
       record.record.mode === 'off'
         ? undefined
-        : createRecorder({ camera: record, store: o.store, manifest: live.manifest, publish: o.publish });
-    // The runner owns the preview; the tracker asks it for a picture once the runner runs.
-    const events = o.events?.track({
-      cameraId: record.id,
-      manifest: live.manifest,
-      snapshot: () => runners.get(record.id)?.preview.latest(),
-    });
-    const runner = startCameraRunner(record, {
+        : createRecorder({ camera: record, store: o.store, manifest: opened[0].manifest, publish: o.publish });
+    // The runner owns the preview; each model's tracker asks it for a picture once the runner runs.
+    const models = opened.map(({ manifest, labeler }) => ({
+      manifest,
       labeler,
-      manifest: live.manifest,
+      events: o.events?.track({ cameraId: record.id, manifest, snapshot: () => runners.get(record.id)?.preview.latest() }),
+    }));
+    const runner = startCameraRunner(record, {
+      models,
       publish: o.publish,
       maxBackoffMs: o.maxBackoffMs,
       behindMs: o.behindMs,
       recorder,
-      events,
     });
     runners.set(record.id, runner);
   }

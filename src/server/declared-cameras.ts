@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
+import { modelList } from '../store/cameras.js';
 import type { CameraInput, Store } from '../store/index.js';
 import { checkCameraInput } from './camera-input.js';
 import type { DeclaredCamera } from './config-sections.js';
@@ -20,11 +21,15 @@ export function checkDeclaredCameras(cameras: DeclaredCamera[], sources: SourceP
     try {
       const { alerts, ...input } = camera;
       const checked = checkCameraInput(input, sources);
-      const unknown = alerts?.labels?.find((l) => !modelClasses(checked.model).includes(l));
+      // Alerts may name the classes of any of the camera's models; each model tracks its own.
+      const { models } = modelList(checked.model, checked.models);
+      const classes = models.flatMap((m) => modelClasses(m));
+      const unknown = alerts?.labels?.find((l) => !classes.includes(l));
       if (unknown !== undefined) {
+        const of = models.length === 1 ? `model ${models[0]}` : `models ${models.join(', ')}`;
         throw vigilError(
           'VIGIL_ERR_INVALID_ARGUMENT',
-          `alerts.labels: ${unknown} is not a class of model ${checked.model} (classes: ${modelClasses(checked.model).join(', ')})`,
+          `alerts.labels: ${unknown} is not a class of ${of} (classes: ${classes.join(', ')})`,
         );
       }
       return alerts ? { ...checked, alerts } : checked;
@@ -67,7 +72,7 @@ function fields(c: CameraInput & { id: string }): Required<CameraInput> {
     id: c.id,
     name: c.name ?? c.id,
     source: c.source,
-    model: c.model,
+    ...modelList(c.model, c.models),
     fps: c.fps ?? null,
     loop: c.loop ?? false,
     record: c.record ?? { mode: 'off' },

@@ -232,8 +232,9 @@ export function createHub(options: HubOptions): Hub {
         if (!to) continue;
         if (data === undefined) {
           data = JSON.stringify(msg);
-          if (msg.type === 'label') key = `label:${msg.cameraId}`;
-          else if (msg.type === 'segment' && msg.event === 'update') key = `update:${msg.cameraId}`;
+          // Per model: a camera's two models stream two lines of labels, neither replaces the other.
+          if (msg.type === 'label') key = `label:${msg.cameraId}:${msg.model}`;
+          else if (msg.type === 'segment' && msg.event === 'update') key = `update:${msg.cameraId}:${msg.model}`;
           else if (msg.type === 'event' && msg.change === 'update') key = `event:${msg.event.id}`;
           else if (msg.type === 'clip' && msg.status === 'processing') key = `clip:${msg.clipId}`;
         }

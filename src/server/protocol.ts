@@ -9,7 +9,7 @@ import { describeIssues } from '../validation.js';
  * The WebSocket protocol (docs/protocol.md). Bump on any change a client must
  * know about; the server says its version in `hello`.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** `behind`: live, but the newest label lags the source by more than the bound (`limits.behindMs`). */
 export type CameraState = 'starting' | 'live' | 'behind' | 'reconnecting' | 'waiting' | 'ended' | 'error' | 'stopped';
@@ -19,10 +19,18 @@ export interface WireError {
   message: string;
 }
 
+/** One model of a camera: its own counts (see {@link CameraStatus}). */
+export interface ModelStatus {
+  model: string;
+  frames: number;
+  dropped: number;
+  gated: number;
+}
+
 export interface CameraStatus {
   cameraId: string;
   state: CameraState;
-  /** Frames labelled since the camera started. */
+  /** Frames labelled since the camera started, by all its models (each model labels each frame it gets). */
   frames: number;
   /** Frames skipped on purpose because labelling was behind (newest frame wins). */
   dropped: number;
@@ -37,6 +45,8 @@ export interface CameraStatus {
   error?: WireError;
   /** When the next reconnect is tried (epoch ms), while `reconnecting`. */
   retryAtMs?: number;
+  /** Each model's counts, in the camera's order, while it runs (the counts above are their sums). */
+  models?: ModelStatus[];
 }
 
 export type ServerMessage =
@@ -44,6 +54,8 @@ export type ServerMessage =
   | {
       type: 'label';
       cameraId: string;
+      /** Which of the camera's models labelled it: each model streams its own labels (protocol 4). */
+      model: string;
       /** Stream time: increases for as long as the camera runs, across reconnects. */
       tMs: number;
       /** When the frame left the decoder (epoch ms). */
@@ -66,7 +78,13 @@ export type ServerMessage =
        */
       focus?: Focus;
     }
-  | { type: 'segment'; cameraId: string; event: 'start' | 'update' | 'end'; segment: Segment }
+  | {
+      type: 'segment';
+      cameraId: string;
+      /** The model whose segment it is (protocol 4). */ model: string;
+      event: 'start' | 'update' | 'end';
+      segment: Segment;
+    }
   | {
       type: 'event';
       /** The event's camera (routing, as on every camera message). */

@@ -18,8 +18,10 @@ export interface CameraRecord {
   name: string;
   /** File path, `rtsp(s)://` or `http(s)://` URL, or `webcam` (frames pushed by a browser). Not probed here. */
   source: string;
-  /** Model name, as `vigil models` lists them. */
+  /** The first of `models`: the one a recording's timeline is labelled with. */
   model: string;
+  /** Model names, as `vigil models` lists them, each once: one decode feeds them all. */
+  models: string[];
   /** Sampling rate in frames/s; null = the model's own. */
   fps: number | null;
   /** Restart a file source at its end. */
@@ -34,6 +36,8 @@ export interface CameraRecord {
  * What {@link CameraRepo.create} takes; `update` takes any subset of it except `id`.
  * @property [id=cam-<8 hex>] 1-64 of `a-z 0-9 _ -`, starting with a letter or digit
  * @property [name=id] shown in the UI, 1-100 characters
+ * @property model, models: the models it runs, at least one and each once (`model` alone
+ *   means `models: [model]`; with both, `model` must be the first of `models`)
  * @property [fps=null] 0 < fps <= 60, or null for the model's own rate
  * @property [loop=false]
  * @property [record={ mode: 'off' }] `continuous` defaults `segmentS` to 60; `events` defaults
@@ -43,7 +47,8 @@ export interface CameraInput {
   id?: string;
   name?: string;
   source: string;
-  model: string;
+  model?: string;
+  models?: string[];
   fps?: number | null;
   loop?: boolean;
   record?: RecordPolicyInput;
@@ -79,6 +84,11 @@ const recordPolicySchema = z.discriminatedUnion('mode', [
     .strict(),
 ]);
 
+const modelName = z.string().regex(MODEL_NAME_PATTERN, 'a model name: lowercase letters, digits, - and _');
+
+/** Most models one camera runs (each is a labeler, a decode output and an inference per frame). */
+export const MAX_MODELS = 8;
+
 /** A camera's fields as the API and the config file take them (the config file reuses it: see server/config-sections.ts). */
 export const cameraSchema = z
   .object({
@@ -91,7 +101,8 @@ export const cameraSchema = z
       .max(2048)
       // eslint-disable-next-line no-control-regex -- deliberately refuses control characters in untrusted input
       .regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters'),
-    model: z.string().regex(MODEL_NAME_PATTERN, 'a model name: lowercase letters, digits, - and _'),
+    model: modelName.optional(),
+    models: z.array(modelName).min(1, 'name at least one model').max(MAX_MODELS).optional(),
     fps: z.number().positive().max(60).nullable().default(null),
     loop: z.boolean().default(false),
     record: recordPolicySchema.default({ mode: 'off' }),
@@ -101,8 +112,22 @@ export const cameraSchema = z
 type CameraFields = Omit<CameraRecord, 'createdAt' | 'updatedAt'>;
 
 function parseCamera(input: unknown): CameraFields {
-  const { name, ...rest } = parseWith(cameraSchema, input, 'camera');
-  return { ...rest, name: name ?? rest.id };
+  const { name, model, models, ...rest } = parseWith(cameraSchema, input, 'camera');
+  return { ...rest, name: name ?? rest.id, ...modelList(model, models) };
+}
+
+/** `model` and `models` made one list (see {@link CameraInput}). @throws VIGIL_ERR_INVALID_ARGUMENT */
+export function modelList(model: string | undefined, models: string[] | undefined): { model: string; models: string[] } {
+  const bad = (detail: string) => vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera: ${detail}`);
+  const list = models ?? (model === undefined ? undefined : [model]);
+  if (list === undefined) throw bad('model: Required (or models: a list)');
+  if (list.length === 0) throw bad('models: name at least one model');
+  const twice = list.find((m, i) => list.indexOf(m) !== i);
+  if (twice !== undefined) throw bad(`models: ${twice} is listed twice`);
+  if (model !== undefined && model !== list[0]) {
+    throw bad(`model ${model} is not the first of models (${list.join(', ')}): send one of them`);
+  }
+  return { model: list[0], models: list };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -114,6 +139,7 @@ interface CameraRow {
   name: string;
   source: string;
   model: string;
+  models: string;
   fps: number | null;
   loop: number;
   record: string;
@@ -127,6 +153,7 @@ function fromRow(r: CameraRow): CameraRecord {
     name: r.name,
     source: r.source,
     model: r.model,
+    models: JSON.parse(r.models) as string[],
     fps: r.fps,
     loop: r.loop === 1,
     record: JSON.parse(r.record) as RecordPolicy,
@@ -140,16 +167,21 @@ export function createCameraRepo(db: Db, dbPath: string, now: () => number): Cam
     list: db.prepare<[], CameraRow>('SELECT * FROM cameras ORDER BY created_at, id'),
     get: db.prepare<[string], CameraRow>('SELECT * FROM cameras WHERE id = ?'),
     insert: db.prepare(
-      `INSERT INTO cameras (id, name, source, model, fps, loop, record, created_at, updated_at)
-       VALUES (@id, @name, @source, @model, @fps, @loop, @record, @createdAt, @updatedAt)`,
+      `INSERT INTO cameras (id, name, source, model, models, fps, loop, record, created_at, updated_at)
+       VALUES (@id, @name, @source, @model, @models, @fps, @loop, @record, @createdAt, @updatedAt)`,
     ),
     update: db.prepare(
-      `UPDATE cameras SET name = @name, source = @source, model = @model, fps = @fps, loop = @loop,
+      `UPDATE cameras SET name = @name, source = @source, model = @model, models = @models, fps = @fps, loop = @loop,
        record = @record, updated_at = @updatedAt WHERE id = @id`,
     ),
     remove: db.prepare<[string]>('DELETE FROM cameras WHERE id = ?'),
   }));
-  const toParams = (c: CameraRecord) => ({ ...c, loop: c.loop ? 1 : 0, record: JSON.stringify(c.record) });
+  const toParams = (c: CameraRecord) => ({
+    ...c,
+    models: JSON.stringify(c.models),
+    loop: c.loop ? 1 : 0,
+    record: JSON.stringify(c.record),
+  });
   const get = (id: string): CameraRecord | undefined => {
     assertCameraId(id);
     const row = guard(dbPath, () => q.get.get(id));
@@ -184,7 +216,11 @@ export function createCameraRepo(db: Db, dbPath: string, now: () => number): Cam
         db.transaction(() => {
           const current = q.get.get(id);
           if (!current) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id}`);
-          const { createdAt, updatedAt: _, ...fields } = fromRow(current);
+          const { createdAt, updatedAt: _, ...stored } = fromRow(current);
+          // One of model/models given replaces both: `model: x` means `models: [x]`.
+          const fields: Partial<CameraFields> = { ...stored };
+          if ('model' in changes && !('models' in changes)) delete fields.models;
+          if ('models' in changes && !('model' in changes)) delete fields.model;
           const next: CameraRecord = { ...parseCamera({ ...fields, ...changes }), createdAt, updatedAt: new Date(now()).toISOString() };
           q.update.run(toParams(next));
           return next;

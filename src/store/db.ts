@@ -85,6 +85,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_by_start ON events (started_at_ms);
   CREATE INDEX events_by_clip ON events (clip_id);
   `,
+  // Several models per camera (one decode feeds them all): models is a JSON list, model stays
+  // its first, as recordings label with it.
+  `
+  ALTER TABLE cameras ADD COLUMN models TEXT NOT NULL DEFAULT '[]';
+  UPDATE cameras SET models = json_array(model);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

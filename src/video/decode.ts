@@ -5,7 +5,7 @@ import { createFfmpegLog, type FfmpegLog } from './ffmpeg-log.js';
 import { passthroughArgs, resolveFfmpeg, type FfmpegInfo } from './ffmpeg.js';
 import { createFrameAssembler } from './frame-assembler.js';
 import { classifySource, displaySource, hostLookupCrash, inputArgs, type SourceKind } from './probe.js';
-import type { Frame, FrameSource, FrameSourceOptions, SourceInput } from './types.js';
+import type { Frame, FrameOutput, FrameSource, FrameSourceOptions, SourceInput } from './types.js';
 
 /** Counters for diagnostics and tests; they show that a slow consumer stalls ffmpeg. */
 export interface DecodeStats {
@@ -60,6 +60,14 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
   checkSize('height', height);
   if (!(fps > 0 && Number.isFinite(fps))) throw invalid(`fps must be a positive number (got ${fps})`);
   if (!(timeoutMs > 0)) throw invalid(`timeoutMs must be positive (got ${timeoutMs})`);
+  const outputs: Array<Required<FrameOutput>> = [{ width, height, fps, filters: options.filters ?? [] }];
+  for (const [i, o] of (options.outputs ?? []).entries()) {
+    checkSize(`outputs[${i}].width`, o.width);
+    checkSize(`outputs[${i}].height`, o.height);
+    const f = o.fps ?? DEFAULT_FPS;
+    if (!(f > 0 && Number.isFinite(f))) throw invalid(`outputs[${i}].fps must be a positive number (got ${f})`);
+    outputs.push({ width: o.width, height: o.height, fps: f, filters: o.filters ?? [] });
+  }
   const kind = classifySource(input);
   if (loop && kind !== 'file') throw invalid('loop needs a file source');
   const shown = displaySource(input);
@@ -89,39 +97,45 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
       if (signal?.aborted) throw aborted();
       if (stopped) return;
 
+      const extraPipes = options.extraPipes ?? 0;
       const args = ffmpegArgs(ffmpeg, input, kind, {
-        width,
-        height,
-        fps,
+        outputs,
         realtime,
         loop,
         timeoutMs,
         threads,
-        filters: options.filters ?? [],
         extra: options.extraOutputArgs ?? [],
+        firstOutputFd: 3 + extraPipes,
       });
-      const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n), options.extraPipes ?? 0);
+      const run = startFfmpeg(ffmpeg.path, args, kind === 'stream', (n) => (stats.decoded = n), extraPipes, outputs.length);
       child = run.proc;
-      if (options.extraPipes) options.onExtraPipes?.(run.proc.stdio.slice(3) as Readable[]);
+      if (extraPipes) options.onExtraPipes?.(run.proc.stdio.slice(3, 3 + extraPipes) as Readable[]);
       exited = run.exited;
       let inputFailure: string | undefined;
       if (typeof input !== 'string') {
         detachInput = feedStdin(input, run.proc.stdin as Writable, (e) => (inputFailure = `input stream failed: ${e.message}`));
       }
 
-      const assembler = createFrameAssembler(width * height * 3);
-      const clock = monotonicClock(1000 / fps);
-      let index = 0;
+      const pipes = [run.proc.stdout as Readable, ...(run.proc.stdio.slice(3 + extraPipes) as Readable[])];
+      const assemblers = outputs.map((o) => createFrameAssembler(o.width * o.height * 3));
+      const clocks = outputs.map((o) => monotonicClock(1000 / o.fps));
+      const counts = outputs.map(() => 0);
+      let index = 0; // frames yielded, of every output
       let readFailure: string | undefined;
       try {
-        chunks: for await (const chunk of run.proc.stdout as Readable) {
-          const ready = assembler.push(chunk as Buffer);
-          stats.assembled += ready.length;
+        chunks: for await (const [k, chunk] of mergeStreams(pipes)) {
+          const ready = assemblers[k].push(chunk);
+          if (k === 0) stats.assembled += ready.length;
           for (const data of ready) {
-            const raw = await run.nextStamp();
+            const raw = await run.nextStamp(k);
             if (stopped) break chunks;
-            stats.yielded++;
-            yield { index: index++, tMs: clock(raw), width, height, data };
+            if (k === 0) stats.yielded++;
+            index++;
+            const { width: w, height: h } = outputs[k];
+            const tMs = clocks[k](raw);
+            yield k === 0
+              ? { index: counts[k]++, tMs, width: w, height: h, data }
+              : { index: counts[k]++, tMs, width: w, height: h, data, output: k };
             if (stopped) break chunks;
           }
         }
@@ -136,7 +150,8 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
       const crash = typeof input === 'string' && kind === 'url' ? hostLookupCrash(input, exit.signal) : undefined;
       const failure = crash ?? inputFailure ?? readFailure ?? exitFailure(exit);
       if (failure === undefined && run.log.errors === 0) {
-        if (assembler.pendingBytes > 0) warn(`${shown}: dropped a partial last frame (${assembler.pendingBytes} bytes)`);
+        const partial = assemblers.reduce((n, a) => n + a.pendingBytes, 0);
+        if (partial > 0) warn(`${shown}: dropped a partial last frame (${partial} bytes)`);
         return;
       }
       const problem = displaySource(crash ?? run.log.lastError ?? failure ?? 'unknown error');
@@ -178,19 +193,17 @@ export function openFrames(input: SourceInput, options: FrameSourceOptions): Ffm
 }
 
 interface Plan {
-  width: number;
-  height: number;
-  fps: number;
+  /** The frames' outputs: the first on stdout, the others on pipes from `firstOutputFd`. */
+  outputs: ReadonlyArray<Required<FrameOutput>>;
   realtime: boolean;
   loop: boolean;
-  filters: readonly string[];
   extra: readonly string[];
   timeoutMs: number;
   threads: number;
+  firstOutputFd: number;
 }
 
 function ffmpegArgs(ffmpeg: FfmpegInfo, input: SourceInput, kind: SourceKind, p: Plan): string[] {
-  const { width: w, height: h, fps } = p;
   // `level+info` tags each line with its level (to find errors); showinfo logs at info.
   const args = ['-hide_banner', '-nostats', '-loglevel', 'level+info'];
   if (kind !== 'stream') args.push('-nostdin');
@@ -200,19 +213,23 @@ function ffmpegArgs(ffmpeg: FfmpegInfo, input: SourceInput, kind: SourceKind, p:
   // -filter_threads is global; -threads before -i is the decoder's.
   if (p.threads > 0) args.push('-filter_threads', String(p.threads), '-threads', String(p.threads));
   args.push(...(typeof input === 'string' && kind !== 'stream' ? inputArgs(input, kind, ffmpeg, p.timeoutMs) : ['-i', 'pipe:0']));
-  const filters = [
-    // Keep the first frame of each 1/fps bin: frames keep their own timestamps and a slow
-    // source is never padded with duplicates. lt() re-arms after timestamps jump back.
-    `select='isnan(prev_selected_t)+gte(floor(t*${fps})-floor(prev_selected_t*${fps}),1)+lt(t,prev_selected_t)'`,
-    ...p.filters,
-    // Letterbox, not centre-crop: a crop would cut off the edges of a surveillance scene,
-    // where people often are.
-    `scale=${w}:${h}:force_original_aspect_ratio=decrease`,
-    `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`,
-    'showinfo',
-  ];
-  args.push('-map', '0:v:0', '-vf', filters.join(','), ...passthroughArgs(ffmpeg));
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1', ...p.extra);
+  p.outputs.forEach(({ width: w, height: h, fps, filters: own }, k) => {
+    const filters = [
+      // Keep the first frame of each 1/fps bin: frames keep their own timestamps and a slow
+      // source is never padded with duplicates. lt() re-arms after timestamps jump back.
+      `select='isnan(prev_selected_t)+gte(floor(t*${fps})-floor(prev_selected_t*${fps}),1)+lt(t,prev_selected_t)'`,
+      ...own,
+      // Letterbox, not centre-crop: a crop would cut off the edges of a surveillance scene,
+      // where people often are.
+      `scale=${w}:${h}:force_original_aspect_ratio=decrease`,
+      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`,
+      // Each -vf is a graph of its own, numbered from 0: a name tells the outputs' lines apart (ffmpeg-log.ts).
+      k === 0 ? 'showinfo' : `showinfo@vigil_out${k}`,
+    ];
+    args.push('-map', '0:v:0', '-vf', filters.join(','), ...passthroughArgs(ffmpeg));
+    args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', k === 0 ? 'pipe:1' : `pipe:${p.firstOutputFd + k - 1}`);
+  });
+  args.push(...p.extra);
   return args;
 }
 
@@ -221,12 +238,19 @@ interface Run {
   exited: Promise<Exit>;
   stderrClosed: Promise<void>;
   log: FfmpegLog;
-  /** The timestamp of the next frame on stdout; `null` if ffmpeg gave none. */
-  nextStamp(): Promise<number | null>;
+  /** The timestamp of output k's next frame (0: stdout); `null` if ffmpeg gave none. */
+  nextStamp(output: number): Promise<number | null>;
 }
 
-function startFfmpeg(path: string, args: string[], withStdin: boolean, onFrames: (n: number) => void, extraPipes: number): Run {
-  const extra = Array.from({ length: extraPipes }, () => 'pipe' as const);
+function startFfmpeg(
+  path: string,
+  args: string[],
+  withStdin: boolean,
+  onFrames: (n: number) => void,
+  extraPipes: number,
+  outputs: number,
+): Run {
+  const extra = Array.from({ length: extraPipes + outputs - 1 }, () => 'pipe' as const);
   const proc = spawn(path, args, { stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...extra] });
   const exited = new Promise<Exit>((done) => {
     proc.once('exit', (code, signal) => done({ code, signal }));
@@ -234,12 +258,12 @@ function startFfmpeg(path: string, args: string[], withStdin: boolean, onFrames:
   });
   // Frame n on stdout is announced by showinfo line n on stderr. The two pipes race, so
   // timestamps wait in a queue; it stays short because stdout backpressure stalls ffmpeg.
-  const log = createFfmpegLog(args[args.indexOf('-i') + 1]);
-  const stamps: Array<number | null> = [];
+  const stamps = Array.from({ length: outputs }, (): Array<number | null> => []);
   let ended = false;
   let wake = () => {};
+  const log = createFfmpegLog(args[args.indexOf('-i') + 1], (k, t) => stamps[k]?.push(t));
   const take = (found: Array<number | null>) => {
-    stamps.push(...found);
+    stamps[0].push(...found);
     onFrames(log.frames);
     wake();
   };
@@ -254,11 +278,49 @@ function startFfmpeg(path: string, args: string[], withStdin: boolean, onFrames:
       done();
     }),
   );
-  const nextStamp = async () => {
-    while (stamps.length === 0 && !ended) await new Promise<void>((r) => (wake = r));
-    return stamps.length > 0 ? stamps.shift()! : null;
+  // One consumer waits at a time (the frames' generator), so one wake suffices.
+  const nextStamp = async (k: number) => {
+    const queue = stamps[k];
+    while (queue.length === 0 && !ended) await new Promise<void>((r) => (wake = r));
+    return queue.length > 0 ? queue.shift()! : null;
   };
   return { proc, exited, stderrClosed, log, nextStamp };
+}
+
+/**
+ * The chunks of several streams as they arrive, tagged with the stream's index. Each stream
+ * is read one chunk ahead of the consumer, so a slow consumer stalls ffmpeg as a single
+ * `for await` would. A stream's error ends the merge with it (the others are destroyed).
+ * @internal exported for tests
+ */
+export async function* mergeStreams(streams: readonly Readable[]): AsyncGenerator<[number, Buffer], void, undefined> {
+  type Pull = { k: number; r?: IteratorResult<Buffer>; error?: unknown };
+  const iterators = streams.map((s) => s[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+  // Settled, never rejected: a stream failing after the merge stopped must not be an unhandled rejection.
+  const pending = new Map<number, Promise<Pull>>();
+  const pull = (k: number) =>
+    pending.set(
+      k,
+      iterators[k].next().then(
+        (r) => ({ k, r }),
+        (error: unknown) => ({ k, error }),
+      ),
+    );
+  iterators.forEach((_, k) => pull(k));
+  try {
+    while (pending.size > 0) {
+      const { k, r, error } = await Promise.race(pending.values());
+      pending.delete(k);
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a stream's error, rethrown as it came
+      if (error !== undefined) throw error;
+      if (r!.done) continue;
+      yield [k, r!.value];
+      pull(k);
+    }
+  } finally {
+    // Destroys the streams, as leaving a `for await` does.
+    await Promise.allSettled(iterators.map((it) => it.return?.() ?? Promise.resolve()));
+  }
 }
 
 /** Pipes a caller's stream into ffmpeg; returns how to detach without destroying it. */

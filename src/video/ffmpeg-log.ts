@@ -23,7 +23,10 @@ export interface FfmpegLog {
 
 const TAIL_LINES = 20;
 const LINE = /^((?:\[[^\]]* @ 0x[0-9a-fA-F]+\] )*)\[(\w+)\] (.*)$/;
-const SHOWINFO = /^\[Parsed_showinfo_\d+ @/;
+// The frames' own output: `Parsed_showinfo_N`. A further rawvideo output k (see decode.ts
+// `outputs`) names its showinfo `showinfo@vigil_out<k>`, which ffmpeg prints as that name or,
+// in builds that keep only the instance name, as `vigil_out<k>`.
+const SHOWINFO = /^\[(?:Parsed_showinfo_\d+|(?:showinfo@)?vigil_out(\d+)) @/;
 const FRAME = /\bn:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+)/;
 const TIME_BASE = /config in time_base: (\d+)\/(\d+)/;
 const ERROR_LEVELS = new Set(['panic', 'fatal', 'error']);
@@ -31,9 +34,11 @@ const ERROR_LEVELS = new Set(['panic', 'fatal', 'error']);
 /**
  * Creates a parser. `input` is the name ffmpeg was given with `-i`; error messages start
  * with it (`file:/x.mp4: Invalid data ...`) and the caller already names the source.
- * A frame without a timestamp (`NOPTS`) yields `null`.
+ * A frame without a timestamp (`NOPTS`) yields `null`. `push` and `end` return the first
+ * output's timestamps (`frames` counts them); a further output's go to `onExtraStamp`.
+ * @param [onExtraStamp] called with output k (1, 2, ...) and the timestamp, in order [none: dropped]
  */
-export function createFfmpegLog(input: string): FfmpegLog {
+export function createFfmpegLog(input: string, onExtraStamp?: (output: number, tMs: number | null) => void): FfmpegLog {
   let carry = '';
   let frames = 0;
   let errors = 0;
@@ -42,24 +47,31 @@ export function createFfmpegLog(input: string): FfmpegLog {
   let lastError: string | undefined;
   // Timestamps come from the integer pts and the time base: `pts_time` is printed with 6
   // significant digits, which after ~3 hours of a live stream is coarser than 100 ms.
-  let timeBase: [number, number] | undefined;
+  // One time base per output: each showinfo announces its own.
+  const timeBases = new Map<number, [number, number]>();
   const tail: string[] = [];
 
   function line(raw: string): number | null | undefined {
     const m = LINE.exec(raw);
     const [context, level, text] = m ? [m[1], m[2], m[3]] : ['', '', raw];
-    if (SHOWINFO.test(context)) {
+    const info = SHOWINFO.exec(context);
+    if (info) {
+      const output = info[1] === undefined ? 0 : Number(info[1]);
       const tb = TIME_BASE.exec(text);
-      if (tb) timeBase = [Number(tb[1]), Number(tb[2])];
+      if (tb) timeBases.set(output, [Number(tb[1]), Number(tb[2])]);
       const f = FRAME.exec(text);
-      if (f) {
-        frames++;
-        if (f[2] === 'NOPTS') return null;
-        if (timeBase && timeBase[1] > 0) return (Number(f[2]) * timeBase[0] * 1000) / timeBase[1];
-        const seconds = Number(f[3]);
-        return Number.isFinite(seconds) ? seconds * 1000 : null;
+      if (!f) return undefined;
+      const timeBase = timeBases.get(output);
+      let t: number | null;
+      if (f[2] === 'NOPTS') t = null;
+      else if (timeBase && timeBase[1] > 0) t = (Number(f[2]) * timeBase[0] * 1000) / timeBase[1];
+      else t = Number.isFinite(Number(f[3])) ? Number(f[3]) * 1000 : null;
+      if (output > 0) {
+        onExtraStamp?.(output, t);
+        return undefined;
       }
-      return undefined;
+      frames++;
+      return t;
     }
     if (raw.trim() === '') return undefined;
     tail.push(raw);

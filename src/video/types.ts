@@ -7,6 +7,21 @@ export interface Frame {
   readonly width: number;
   readonly height: number;
   readonly data: Uint8Array;
+  /**
+   * Which output of the decode it comes from: absent for the first, k for
+   * `FrameSourceOptions.outputs[k - 1]`. `index` counts within its output.
+   */
+  readonly output?: number;
+}
+
+/** A further rawvideo output of the same decode: its own size, rate and filters (see `FrameSourceOptions.outputs`). */
+export interface FrameOutput {
+  readonly width: number;
+  readonly height: number;
+  /** [fps=8] */
+  readonly fps?: number;
+  /** As `FrameSourceOptions.filters`, for this output only [filters=none]. */
+  readonly filters?: readonly string[];
 }
 
 /** What `probe()` learns about a source before decoding it. */
@@ -73,6 +88,13 @@ export interface FrameSourceOptions {
   onExtraPipes?: (pipes: NodeJS.ReadableStream[]) => void;
   /** How many extra pipes [extraPipes=0]. */
   extraPipes?: number;
+  /**
+   * More frame outputs of the same decode, each letterboxed to its own size at its own rate
+   * (several models on one camera: the source is opened and decoded once). Their frames come
+   * through the same iterator, tagged `output: k` (1-based), on pipes after the extra ones
+   * (fd 3 + extraPipes + k - 1). [outputs=none]
+   */
+  outputs?: readonly FrameOutput[];
 }
 
 /**

@@ -11,7 +11,8 @@ const LIST_REFRESH_MS = 5000;
 
 /**
  * The live page: the camera list, the selected camera's video with its current label over
- * it (and the square a `motioncrop` model looks at), a rolling one-minute strip, a status
+ * it, one line per model (and the square a `motioncrop` model looks at), a rolling one-minute
+ * strip of the first model, a status
  * line, and the webcam publisher. Leaving the page stops a running webcam.
  * @param selectedId camera from the URL (`#/live/<id>`), else the first one
  */
@@ -35,12 +36,15 @@ export function mountLive(root, ctx, selectedId) {
   const media = h('div', { class: 'media' });
   const labelEl = h('span', { class: 'label', 'data-testid': 'live-label' }, '–');
   const confEl = h('span', { class: 'confidence', 'data-testid': 'live-confidence' });
+  // The first model's line keeps the plain test ids; a camera's further models get a line each.
+  const modelEl = h('span', { class: 'model', hidden: true });
+  const extraLines = h('div', { class: 'model-lines' });
+  let lines = new Map();
   const overlay = h(
     'div',
     { class: 'overlay', 'data-testid': 'live-overlay', 'aria-live': 'polite', 'aria-atomic': 'true' },
-    labelEl,
-    ' ',
-    confEl,
+    h('div', { class: 'model-line' }, modelEl, labelEl, ' ', confEl),
+    extraLines,
   );
   const focusBox = createFocusBox();
   const stage = h('div', { class: 'stage', 'data-testid': 'live-stage' }, media, focusBox.element, overlay);
@@ -134,8 +138,31 @@ export function mountLive(root, ctx, selectedId) {
     );
   }
 
-  function classesOf(cam) {
-    return models.find((m) => m.name === cam.model)?.classes ?? [];
+  function classesOf(cam, model = cam.model) {
+    return models.find((m) => m.name === model)?.classes ?? [];
+  }
+
+  /** The camera's models, first one first (a server before protocol 4 sent `model` only). */
+  function modelsOf(cam) {
+    return cam.models ?? [cam.model];
+  }
+
+  function renderLines(cam) {
+    const [first, ...rest] = modelsOf(cam);
+    modelEl.hidden = rest.length === 0;
+    modelEl.textContent = `${first} `;
+    lines = new Map(
+      rest.map((name) => {
+        const label = h('span', { class: 'label', 'data-testid': `live-label-${name}` }, '–');
+        const conf = h('span', { class: 'confidence', 'data-testid': `live-confidence-${name}` });
+        const line = h('div', { class: 'model-line', 'data-model': name }, h('span', { class: 'model' }, `${name} `), label, ' ', conf);
+        return [name, { line, label, conf }];
+      }),
+    );
+    replace(
+      extraLines,
+      [...lines.values()].map((l) => l.line),
+    );
   }
 
   function select(id) {
@@ -151,6 +178,7 @@ export function mountLive(root, ctx, selectedId) {
     confEl.textContent = '';
     delete confEl.dataset.value;
     overlay.style.borderColor = '';
+    renderLines(cam);
     focusBox.hide();
     strip = createTimelineStrip({ classes: classesOf(cam) });
     replace(stripBox, strip.element);
@@ -210,22 +238,37 @@ export function mountLive(root, ctx, selectedId) {
 
   function onLabel(msg) {
     if (msg.cameraId !== selected) return;
+    const cam = cameras.find((c) => c.id === selected);
+    if (cam && msg.model !== undefined && msg.model !== modelsOf(cam)[0]) {
+      const other = lines.get(msg.model);
+      if (!other) return; // a model added after this camera was selected: selecting it again shows its line
+      other.label.textContent = msg.label;
+      other.label.dataset.label = msg.label;
+      other.conf.textContent = prob(msg.confidence);
+      other.conf.dataset.value = String(msg.confidence);
+      other.line.classList.toggle('provisional', msg.provisional === true);
+      other.line.style.color = colorFor(msg.label, classesOf(cam, msg.model));
+      if (msg.focus) focusBox.show(msg.focus, media.querySelector('img, video'));
+      return;
+    }
     labelEl.textContent = msg.label;
     labelEl.dataset.label = msg.label;
     confEl.textContent = prob(msg.confidence);
     confEl.dataset.value = String(msg.confidence);
-    const cam = cameras.find((c) => c.id === selected);
     overlay.dataset.label = msg.label;
     // A stream's first label, until it has held, is only the current leader.
     overlay.classList.toggle('provisional', msg.provisional === true);
     overlay.title = msg.provisional === true ? 'settling: the first label has not held yet' : '';
     if (cam) overlay.style.borderColor = colorFor(msg.label, classesOf(cam));
     strip?.push(msg.tMs, msg.label, msg.confidence);
-    focusBox.show(msg.focus, media.querySelector('img, video'));
+    // With several models the square is whichever one looks at a crop (the first may not).
+    if (msg.focus || lines.size === 0) focusBox.show(msg.focus, media.querySelector('img, video'));
   }
 
   function onSegment(msg) {
-    if (msg.cameraId === selected) strip?.paint(msg.segment);
+    const cam = cameras.find((c) => c.id === selected);
+    // The strip is the first model's; another model's segments have other classes.
+    if (msg.cameraId === selected && (msg.model === undefined || !cam || msg.model === modelsOf(cam)[0])) strip?.paint(msg.segment);
   }
 
   function onStatus(msg) {
@@ -248,6 +291,7 @@ export function mountLive(root, ctx, selectedId) {
     statusLine.dataset.state = s.state;
     const parts = [h('strong', { class: 'state', 'data-state': s.state }, s.state)];
     parts.push(` · ${s.frames} frames labelled · ${s.dropped} dropped`);
+    if (s.models?.length > 1) parts.push(` (${s.models.map((m) => `${m.model}: ${m.frames}, ${m.dropped} dropped`).join('; ')})`);
     // Status messages come on changes, not per frame: the lag shown is the one at that change.
     if ((s.state === 'live' || s.state === 'behind') && s.lagMs > 0) parts.push(` · ${(s.lagMs / 1000).toFixed(1)} s behind the source`);
     if (s.error) parts.push(' · ', h('code', { 'data-testid': 'live-error-code' }, s.error.code), ` ${s.error.message}`);

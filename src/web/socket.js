@@ -1,5 +1,5 @@
 /**
- * The `/ws` hub connection (protocol 3), shared by every view. Views subscribe and
+ * The `/ws` hub connection (protocol 4), shared by every view. Views subscribe and
  * unsubscribe through reference counts, so two views watching one camera do not cancel each
  * other; after a reconnect every live subscription is sent again.
  */

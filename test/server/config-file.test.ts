@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { startServer } from '../../src/server/app.js';
 import { resolveConfig, type ServerConfigInput } from '../../src/server/config.js';
+import { reconcileDeclaredCameras } from '../../src/server/declared-cameras.js';
+import { openStore } from '../../src/store/index.js';
 import { CLI } from '../helpers/cli-server.js';
 import { fixture } from '../helpers/clips.js';
 import { readDoc } from '../helpers/docs.js';
@@ -212,6 +214,13 @@ describe('server: the config file (vigil serve --config)', function () {
           { id: 'door', source: clip, model: 'fight', alerts: { labels: ['falling'] } },
           'cameras[0] (door): alerts.labels: falling is not a class of model fight (classes: fight, no_fight)',
         ],
+        [{ id: 'door', source: clip, models: [] }, 'cameras[0] (door): models: name at least one model'],
+        [{ id: 'door', source: clip, models: ['fight', 'fight'] }, 'cameras[0] (door): models: fight is listed twice'],
+        [{ id: 'door', source: clip, models: ['fight', 'dance'] }, 'cameras[0] (door): no such model: "dance"; shipped: fall, fight'],
+        [
+          { id: 'door', source: clip, models: ['fight', 'fall'], alerts: { labels: ['walking'] } },
+          'cameras[0] (door): alerts.labels: walking is not a class of models fight, fall (classes: fight, no_fight, falling, no_fall)',
+        ],
         [
           { id: 'door', source: clip, model: 'fight', alerts: { minConfidence: 2 } },
           'cameras[0] (door): alerts.minConfidence: Number must be less than or equal to 1',
@@ -253,6 +262,31 @@ describe('server: the config file (vigil serve --config)', function () {
           alerts: { minDurationMs: 1500 },
         },
       ]);
+    });
+
+    it('declares a camera with several models; the stored camera follows a change of the list, and only then', async () => {
+      const clip = fixture('demo.mp4');
+      const one = await file('one.yml', `cameras:\n  - { id: room, source: ${clip}, model: fight }\n`);
+      const two = await file(
+        'two.yml',
+        `cameras:\n  - { id: room, source: ${clip}, models: [fight, fall], alerts: { labels: [falling] } }\n`,
+      );
+      expect(resolveFile(two).cameras[0]).to.deep.include({ models: ['fight', 'fall'], alerts: { labels: ['falling'] } });
+      let clock = Date.UTC(2025, 0, 1);
+      const store = openStore(join(dir, 'data'), { now: () => clock });
+      try {
+        reconcileDeclaredCameras(store, resolveFile(one).cameras);
+        expect(store.cameras.get('room')).to.deep.include({ model: 'fight', models: ['fight'] });
+        clock += 1000;
+        reconcileDeclaredCameras(store, resolveFile(two).cameras);
+        const changed = store.cameras.get('room');
+        expect(changed).to.deep.include({ model: 'fight', models: ['fight', 'fall'], updatedAt: new Date(clock).toISOString() });
+        clock += 1000;
+        reconcileDeclaredCameras(store, resolveFile(two).cameras);
+        expect(store.cameras.get('room')?.updatedAt, 'unchanged: not written again').to.equal(changed?.updatedAt);
+      } finally {
+        store.close();
+      }
     });
 
     it('parses the example vigil.yml of docs/configuration.md', async () => {

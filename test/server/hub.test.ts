@@ -59,9 +59,10 @@ function fakeSocket() {
 }
 
 const status = (cameraId: string): CameraStatus => ({ cameraId, state: 'live', frames: 0, dropped: 0, gated: 0, lagMs: 0 });
-const label = (tMs: number): ServerMessage => ({
+const label = (tMs: number, model = 'fight'): ServerMessage => ({
   type: 'label',
   cameraId: 'a',
+  model,
   tMs,
   wallMs: 0,
   sourceMs: 0,
@@ -72,6 +73,7 @@ const label = (tMs: number): ServerMessage => ({
 const segment = (event: 'start' | 'update' | 'end', endMs: number): ServerMessage => ({
   type: 'segment',
   cameraId: 'a',
+  model: 'fight',
   event,
   segment: { label: 'x', startMs: 0, endMs, confidence: 1, peak: 1 },
 });
@@ -102,7 +104,7 @@ describe('server/hub', () => {
 
   it('sends only what a client subscribed to', () => {
     const ws = subscribed();
-    hub.publish({ type: 'label', cameraId: 'other', tMs: 0, wallMs: 0, sourceMs: 0, probs: {}, label: 'x', confidence: 1 });
+    hub.publish({ type: 'label', cameraId: 'other', model: 'fight', tMs: 0, wallMs: 0, sourceMs: 0, probs: {}, label: 'x', confidence: 1 });
     hub.publish({ type: 'clip', clipId: 'c', status: 'ready' });
     hub.publish(label(1));
     ws.read();
@@ -165,6 +167,22 @@ describe('server/hub', () => {
     ws.read();
     const got = ws.sent.map((m) => (m.type === 'label' ? m.tMs : m.event));
     expect(got).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 99, 'end', 102]);
+  });
+
+  it("coalesces each model's labels apart: a camera's two models each keep their latest", () => {
+    const ws = subscribed();
+    for (let i = 0; i < 8; i++) hub.publish(label(i)); // fills the in-flight window
+    for (let i = 8; i < 50; i++) {
+      hub.publish(label(i, 'fight'));
+      hub.publish(label(i, 'fall'));
+    }
+    ws.read();
+    ws.read();
+    const got = ws.sent.slice(8).map((m) => (m.type === 'label' ? [m.model, m.tMs] : m.type));
+    expect(got).to.deep.equal([
+      ['fight', 49],
+      ['fall', 49],
+    ]);
   });
 
   it('drops a client whose queue of non-coalescing messages passes the limit (4408), and the others never wait', () => {

@@ -17,7 +17,7 @@ describe('server: live cameras over WebSocket', function () {
   it('adds the demo camera on a first start and streams its labels in stream-time order', async () => {
     const c = await connect(`${t.url}/ws`);
     const hello = await c.next('hello');
-    expect(hello.protocol).to.equal(3);
+    expect(hello.protocol).to.equal(4);
     expect(hello.cameras.map((s) => s.cameraId)).to.deep.equal(['demo']);
     c.send({ type: 'subscribe', cameras: ['demo'] });
     expect(await c.next('subscribed')).to.deep.include({ cameras: ['demo'], clips: false });
@@ -45,6 +45,7 @@ describe('server: live cameras over WebSocket', function () {
     expect(status.workers.map((w) => w.streams).sort()).to.deep.equal([...Array(status.workers.length - 1).fill(0), 1]);
     for (const l of labels) {
       expect(l.cameraId).to.equal('demo');
+      expect(l.model).to.equal('fight');
       expect(Object.keys(l.probs)).to.deep.equal(['fight', 'no_fight']);
       expect(l.probs.fight + l.probs.no_fight).to.be.closeTo(1, 1e-3);
       expect(['fight', 'no_fight']).to.include(l.label);

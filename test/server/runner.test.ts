@@ -4,6 +4,7 @@ import type { StreamLabeler } from '../../src/model/live/stream-batcher.js';
 import { createLagClock, startCameraRunner } from '../../src/server/camera-runner.js';
 import type { ServerMessage } from '../../src/server/protocol.js';
 import { fixture } from '../helpers/clips.js';
+import { ffmpegChildren } from '../helpers/processes.js';
 
 describe('server/camera-runner', function () {
   this.timeout(30_000);
@@ -25,7 +26,7 @@ describe('server/camera-runner', function () {
     const out: Array<{ msg: ServerMessage; at: number }> = [];
     const runner = startCameraRunner(
       { id: 'slow', source: fixture('fight-fi002.mp4'), fps: null, loop: true },
-      { labeler, manifest, publish: (msg) => out.push({ msg, at: Date.now() }), maxBackoffMs: 1000 },
+      { models: [{ labeler, manifest }], publish: (msg) => out.push({ msg, at: Date.now() }), maxBackoffMs: 1000 },
     );
     await new Promise((r) => setTimeout(r, 3500));
     const lagWhileLive = runner.status().lagMs;
@@ -68,8 +69,7 @@ describe('server/camera-runner', function () {
     const runner = startCameraRunner(
       { id: 'stall', source: fixture('fight-fi002.mp4'), fps: 8, loop: true },
       {
-        labeler,
-        manifest,
+        models: [{ labeler, manifest }],
         publish: (m) => void (m.type === 'status' && states.push({ state: m.state, lagMs: m.lagMs })),
         maxBackoffMs: 1000,
         behindMs: 800,
@@ -94,6 +94,59 @@ describe('server/camera-runner', function () {
     } finally {
       await runner.stop();
     }
+  });
+
+  it('runs two models on one ffmpeg: each gets frames at its own size, labels and segments of its own, named', async () => {
+    const fall = readManifest(resolveModelDir('fall'));
+    const seen: Record<string, Array<{ w: number; h: number; tMs: number }>> = { fight: [], fall: [] };
+    const fake = (name: string, probs: number[]): StreamLabeler => ({
+      async label(frame) {
+        seen[name].push({ w: frame.width, h: frame.height, tMs: frame.tMs });
+        await new Promise((r) => setTimeout(r, 5));
+        return { tMs: frame.tMs, probs: new Float32Array(probs) };
+      },
+      reset() {},
+      close() {},
+    });
+    const out: ServerMessage[] = [];
+    const before = ffmpegChildren().length;
+    let during = 0;
+    const runner = startCameraRunner(
+      { id: 'two', source: fixture('fight-fi002.mp4'), fps: null, loop: false },
+      {
+        models: [
+          { labeler: fake('fight', [0.9, 0.1]), manifest },
+          { labeler: fake('fall', [0.8, 0.2]), manifest: fall },
+        ],
+        publish: (m) => {
+          if (m.type === 'label') during = Math.max(during, ffmpegChildren().length - before);
+          out.push(m);
+        },
+        maxBackoffMs: 1000,
+      },
+    );
+    while (runner.status().state !== 'ended') await new Promise((r) => setTimeout(r, 100));
+    const status = runner.status();
+    await runner.stop();
+    expect(during, 'ffmpeg processes while labelling').to.equal(1);
+    expect(seen.fight.length).to.be.within(18, 21); // 2.5 s at 8 fps
+    expect(seen.fall.length).to.equal(seen.fight.length);
+    expect(seen.fight.every((f) => f.w === 448 && f.h === 448)).to.equal(true);
+    expect(seen.fall.every((f) => f.w === 192 && f.h === 192)).to.equal(true);
+    expect(seen.fall.map((f) => f.tMs)).to.deep.equal(seen.fight.map((f) => f.tMs));
+    const labels = out.filter((m) => m.type === 'label');
+    for (const name of ['fight', 'fall']) expect(labels.filter((m) => m.model === name)).to.have.length(seen[name].length);
+    expect(labels.find((m) => m.model === 'fall')?.probs).to.deep.equal({ falling: 0.8, no_fall: 0.2 });
+    const segments = out.filter((m) => m.type === 'segment' && m.event === 'end');
+    expect(segments.map((m) => m.type === 'segment' && [m.model, m.segment.label])).to.have.deep.members([
+      ['fight', 'fight'],
+      ['fall', 'falling'],
+    ]);
+    expect(status.models?.map((m) => [m.model, m.frames])).to.deep.equal([
+      ['fight', seen.fight.length],
+      ['fall', seen.fall.length],
+    ]);
+    expect(status.frames).to.equal(seen.fight.length + seen.fall.length);
   });
 
   it('anchors a source on the wall clock where it delivered closest to real time: a source read too slowly shows growing lag', () => {

@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
+import { join } from 'node:path';
 import { expectCoded, thrown } from '../helpers/errors.js';
 import type { CameraInput } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
@@ -15,6 +17,7 @@ describe('store cameras', () => {
       name: 'Hall',
       source: 'rtsp://10.0.0.5/stream',
       model: 'fight',
+      models: ['fight'],
       fps: null,
       loop: false,
       record: { mode: 'off' },
@@ -52,6 +55,7 @@ describe('store cameras', () => {
       name: 'Back yard',
       source: 'yard.mp4',
       model: 'fight',
+      models: ['fight'],
       fps: 4,
       loop: true,
       record: { mode: 'continuous', segmentS: 60 },
@@ -92,13 +96,70 @@ describe('store cameras', () => {
     expect(second.cameras.list()).to.deep.equal([a, b]);
   });
 
+  describe('models', () => {
+    it('keeps a list; model is its first, and either field alone replaces both on update', () => {
+      const store = stores.open();
+      const both = store.cameras.create({ id: 'room', source: 'webcam', models: ['fight', 'fall'] });
+      expect([both.model, both.models]).to.deep.equal(['fight', ['fight', 'fall']]);
+      expect(store.cameras.get('room')?.models).to.deep.equal(['fight', 'fall']);
+      const one = store.cameras.update('room', { model: 'fall' });
+      expect([one.model, one.models]).to.deep.equal(['fall', ['fall']]);
+      const again = store.cameras.update('room', { models: ['fall', 'fight'] });
+      expect([again.model, again.models]).to.deep.equal(['fall', ['fall', 'fight']]);
+      expect(store.cameras.update('room', { model: 'fall', models: ['fall'] }).models).to.deep.equal(['fall']);
+    });
+
+    const cases: Array<[string, unknown, string]> = [
+      ['an empty list', { source: 'webcam', models: [] }, 'camera: models: name at least one model'],
+      ['a model twice', { source: 'webcam', models: ['fight', 'fall', 'fight'] }, 'camera: models: fight is listed twice'],
+      [
+        'a model that is not the first of models',
+        { source: 'webcam', model: 'fall', models: ['fight', 'fall'] },
+        'camera: model fall is not the first of models (fight, fall): send one of them',
+      ],
+      [
+        'a bad name in the list',
+        { source: 'webcam', models: ['fight', '../x'] },
+        'camera: models.1: a model name: lowercase letters, digits, - and _',
+      ],
+      ['models not a list', { source: 'webcam', models: 'fight' }, 'camera: models: Expected array, received string'],
+    ];
+    for (const [what, input, detail] of cases) {
+      it(`refuses ${what}`, () => {
+        const store = stores.open();
+        expectCoded(
+          thrown(() => store.cameras.create(input as CameraInput)),
+          'VIGIL_ERR_INVALID_ARGUMENT',
+          `invalid argument: ${detail}`,
+        );
+        expect(store.cameras.list()).to.deep.equal([]);
+      });
+    }
+
+    it('gives the cameras of a version 3 database their model as a list of one (migration 4)', () => {
+      const dir = stores.dir();
+      stores.open().close();
+      const raw = new Database(join(dir, 'vigil.db'));
+      raw.exec('ALTER TABLE cameras DROP COLUMN models');
+      raw
+        .prepare(
+          `INSERT INTO cameras (id, name, source, model, fps, loop, record, created_at, updated_at)
+         VALUES ('old', 'old', 'webcam', 'fall', NULL, 0, '{"mode":"off"}', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`,
+        )
+        .run();
+      raw.pragma('user_version = 3');
+      raw.close();
+      expect(stores.open().cameras.get('old')).to.include({ model: 'fall' }).and.have.deep.property('models', ['fall']);
+    });
+  });
+
   describe('validation', () => {
     const base: CameraInput = { source: 'webcam', model: 'fight' };
     const cases: Array<[string, unknown, string]> = [
       ['a bad id', { ...base, id: 'Hall' }, 'camera: id: 1-64 lowercase letters, digits, - and _, starting with a letter or digit'],
       ['an empty source', { ...base, source: '' }, 'camera: source: String must contain at least 1 character(s)'],
       ['a source with a newline', { ...base, source: 'a.mp4\nrm -rf' }, 'camera: source: no control characters'],
-      ['a missing model', { source: 'webcam' }, 'camera: model: Required'],
+      ['a missing model', { source: 'webcam' }, 'camera: model: Required (or models: a list)'],
       ['a bad model name', { ...base, model: '../fight' }, 'camera: model: a model name: lowercase letters, digits, - and _'],
       ['fps over 60', { ...base, fps: 120 }, 'camera: fps: Number must be less than or equal to 60'],
       ['fps zero', { ...base, fps: 0 }, 'camera: fps: Number must be greater than 0'],

@@ -135,6 +135,57 @@ describe('video/decode', () => {
     });
   });
 
+  describe('several outputs of one decode', () => {
+    const byOutput = (frames: Frame[], k: number) => frames.filter((f) => (f.output ?? 0) === k);
+
+    it('gives each output its own size, rate and timestamps, the same frames as decoding it alone', async () => {
+      const path = await clips.clip('bar30.mp4', bar30);
+      const frames = await collect(path, { width: 320, height: 240, fps: 8, outputs: [{ width: 160, height: 120, fps: 5 }] });
+      const [main, half] = [byOutput(frames, 0), byOutput(frames, 1)];
+      expect(main.map((f) => f.index)).to.deep.equal(expectedStamps(30, 90, 8).map((_, i) => i));
+      expect(half.map((f) => f.index)).to.deep.equal(expectedStamps(30, 90, 5).map((_, i) => i));
+      main.forEach((f, i) => expect(f.tMs, `main frame ${i}`).to.be.closeTo(expectedStamps(30, 90, 8)[i], 1e-6));
+      half.forEach((f, i) => {
+        expect(f.tMs, `output 1 frame ${i}`).to.be.closeTo(expectedStamps(30, 90, 5)[i], 1e-6);
+        expect(f).to.include({ width: 160, height: 120, output: 1 });
+        // The bar pairs each pipe's frame with its own showinfo line: half the position at half the size.
+        expect(barLeft(f), `bar in output 1 frame ${i}`).to.be.closeTo(barX(f.tMs, bar30) / 2, 2);
+      });
+      expect(main.every((f) => f.output === undefined)).to.equal(true);
+      const alone = await collect(path, { width: 160, height: 120, fps: 5 });
+      expect(half.map((f) => Buffer.from(f.data).equals(Buffer.from(alone[f.index].data)))).to.deep.equal(alone.map(() => true));
+    });
+
+    it('puts the outputs on pipes after the extra ones (a preview on pipe 3 keeps it)', async () => {
+      const jpegs: Buffer[] = [];
+      const frames = await collect(fixture('fight-fi150.mp4'), {
+        ...SIZE,
+        outputs: [
+          { width: 192, height: 192, fps: 4 },
+          { width: 64, height: 64 },
+        ],
+        extraOutputArgs: ['-map', '0:v:0', '-vf', 'fps=2', '-c:v', 'mjpeg', '-f', 'mjpeg', 'pipe:3'],
+        extraPipes: 1,
+        onExtraPipes: ([p]) => p.on('data', (c: Buffer) => jpegs.push(c)),
+      });
+      expect(byOutput(frames, 0)).to.have.length(expectedStamps(25, 50, 8).length);
+      expect(byOutput(frames, 1).map((f) => Math.round(f.tMs))).to.deep.equal(expectedStamps(25, 50, 4).map(Math.round));
+      expect(byOutput(frames, 2)).to.have.length(expectedStamps(25, 50, 8).length);
+      expect(byOutput(frames, 2).every((f) => f.data.length === 64 * 64 * 3)).to.equal(true);
+      expect(Buffer.concat(jpegs).subarray(0, 2)).to.deep.equal(Buffer.from([0xff, 0xd8]));
+    });
+
+    it('refuses a bad output', () => {
+      const path = fixture('fight-fi150.mp4');
+      expect(() => openFrames(path, { ...SIZE, outputs: [{ width: 0, height: 10 }] }))
+        .to.throw(VigilError, 'invalid argument: outputs[0].width must be an integer in 1..16384 (got 0)')
+        .with.property('code', 'VIGIL_ERR_INVALID_ARGUMENT');
+      expect(() => openFrames(path, { ...SIZE, outputs: [{ width: 10, height: 10, fps: 0 }] }))
+        .to.throw(VigilError, 'invalid argument: outputs[0].fps must be a positive number (got 0)')
+        .with.property('code', 'VIGIL_ERR_INVALID_ARGUMENT');
+    });
+  });
+
   describe('geometry', () => {
     it('letterboxes a 320x240 white clip into 224x224 with 28 black rows top and bottom', async () => {
       const [f] = await collect(await clips.clip('white.mp4', { ...bar30, durationS: 0.5, pattern: 'white' }), SIZE);

@@ -35,6 +35,27 @@ describe('video/ffmpeg-log', () => {
     expect(log.push('[Parsed_showinfo_1 @ 0x1] [info] n:   7 pts:  9 pts_time:1.5 pos: 1\n')).to.deep.equal([1500]);
   });
 
+  it("hands a further output's showinfo lines (named or bare instance) to onExtraStamp, with that output's time base", () => {
+    const extra: Array<[number, number | null]> = [];
+    const log = createFfmpegLog('x', (k, t) => extra.push([k, t]));
+    const main = log.push(
+      [
+        '[Parsed_showinfo_3 @ 0x1] [info] config in time_base: 1/1000, frame_rate: 25/1',
+        '[showinfo@vigil_out1 @ 0x2] [info] config in time_base: 1/12800, frame_rate: 25/1',
+        '[Parsed_showinfo_3 @ 0x1] [info] n:   0 pts:   40 pts_time:0.04 pos: 1',
+        '[showinfo@vigil_out1 @ 0x2] [info] n:   0 pts:  512 pts_time:0.04 pos: 1',
+        '[vigil_out2 @ 0x3] [info] n:   0 pts:NOPTS pts_time:NOPTS pos: 1',
+        '',
+      ].join('\n'),
+    );
+    expect(main).to.deep.equal([40]);
+    expect(extra).to.deep.equal([
+      [1, 40],
+      [2, null],
+    ]);
+    expect(log.frames).to.equal(1);
+  });
+
   it('keeps the last error without prefixes and input name, and counts errors', () => {
     const log = createFfmpegLog('file:/clips/a.mp4');
     log.push(RUN + '\n');

@@ -328,6 +328,35 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(problems.list).to.deep.equal([]);
   });
 
+  it('live page: a camera with two models shows a label line for each, the second with its own classes', async () => {
+    const res = await fetch(`${server.url}/api/cameras`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'room', source: fixture('demo.mp4'), models: ['fight', 'fall'], loop: true }),
+    });
+    expect(res.status).to.equal(201);
+    const { page, problems } = await open('#/live/room');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="live-label"]')?.dataset.label &&
+        document.querySelector('[data-testid="live-label-fall"]')?.dataset.label,
+      null,
+      { timeout: 30_000 },
+    );
+    const lines = await page.$$eval('[data-testid="live-overlay"] .model-line', (els) =>
+      els.map((e) => ({
+        model: e.querySelector('.model')?.textContent?.trim(),
+        label: (e.querySelector('.label') as HTMLElement).dataset.label,
+      })),
+    );
+    expect(lines.map((l) => l.model)).to.deep.equal(['fight', 'fall']);
+    expect(classes).to.include(lines[0].label);
+    expect(['falling', 'no_fall']).to.include(lines[1].label);
+    expect(Number(await page.$eval('[data-testid="live-confidence-fall"]', (e) => (e as HTMLElement).dataset.value))).to.be.within(0, 1);
+    expect(problems.list).to.deep.equal([]);
+    await fetch(`${server.url}/api/cameras/room`, { method: 'DELETE' });
+  });
+
   it('live page: a camera whose source is unreachable shows reconnecting with the error code', async () => {
     const res = await fetch(`${server.url}/api/cameras`, {
       method: 'POST',

@@ -201,9 +201,9 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
   const retention = () => {
     try {
-      const removed = store.applyRetention({ maxAgeMs: config.retention.maxAgeHours * 3_600_000, maxBytes: config.retention.maxBytes });
-      if (removed.length > 0) log.info(`retention removed ${removed.length} recordings`);
       const maxAgeMs = config.retention.maxAgeHours * 3_600_000;
+      const removed = store.applyRetention({ maxAgeMs, maxBytes: config.retention.maxBytes });
+      if (removed.length > 0) log.info(`retention removed ${removed.length} recordings`);
       const pruned = store.events.prune({ beforeMs: Date.now() - maxAgeMs, keep: config.retention.maxEvents });
       if (pruned.length > 0) log.info(`retention removed ${pruned.length} events`);
     } catch (e) {
@@ -280,7 +280,10 @@ function cameraInfos(store: Store): CameraInfo[] {
     }
     return found;
   };
-  return store.cameras.list().map((c) => ({ id: c.id, name: c.name, models: [c.model], labels: alertsOf(c.model) }));
+  // A two-model camera is one device with a sensor per alert of each model.
+  return store.cameras
+    .list()
+    .map((c) => ({ id: c.id, name: c.name, models: c.models, labels: [...new Set(c.models.flatMap((m) => alertsOf(m)))] }));
 }
 
 /**

@@ -39,13 +39,17 @@ describe('sinks: in the server', function () {
     expect((await sub.next(() => true)).payload.toString()).to.equal('ON');
   });
 
-  it("announces each camera to Home Assistant and publishes its state on the camera's status topic", async () => {
+  it("announces each camera (each of its models' alerts) to Home Assistant and publishes its state on the camera's status topic", async () => {
     broker = await startBroker();
     t = await startTestServer({ sinks: { mqtt: { url: broker.url } } });
     sub = await subscribe(broker.url, ['vigil/+/status', 'homeassistant/#']);
     // Nothing listens on port 1: the camera goes from starting to reconnecting.
-    const created = await t.api('/api/cameras', { method: 'POST', body: { id: 'gate', source: 'rtsp://127.0.0.1:1/x', model: 'fight' } });
+    const body = { id: 'gate', source: 'rtsp://127.0.0.1:1/x', models: ['fight', 'fall'] };
+    const created = await t.api('/api/cameras', { method: 'POST', body });
     expect(created.status).to.equal(201);
+    // One device, a sensor per alert of each of its models.
+    const fall = await sub.next((m) => m.topic === 'homeassistant/binary_sensor/vigil_gate_falling/config');
+    expect(JSON.parse(fall.payload.toString())).to.deep.include({ state_topic: 'vigil/gate/falling' });
     const config = await sub.next((m) => m.topic === 'homeassistant/binary_sensor/vigil_gate_fight/config');
     expect(JSON.parse(config.payload.toString())).to.deep.include({
       state_topic: 'vigil/gate/fight',

@@ -10,8 +10,7 @@
  * Figures, not pass/fail. Other processes on the machine move them: run it on a quiet one.
  * BENCH_REPEATS (default 15) sets the samples per median.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -35,7 +34,7 @@ import { buildHeadModel } from '../src/model/head/recurrent-head.js';
 import { median } from '../src/numbers.js';
 import { textTable } from '../src/text-table.js';
 import { openFrames } from '../src/video/decode.js';
-import { resolveFfmpeg } from '../src/video/ffmpeg.js';
+import { sixtySecondClip } from './clips.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 15);
 const S = 224;
@@ -245,33 +244,6 @@ row('CNN + RNN step, 1 thread, fused graph', `${fmt(fused)} ms/frame  (goal <= 8
 row('CNN + RNN step, 1 thread, two calls', `${fmt(separate)} ms/frame  (RNN step alone ${fmt(stepOnly, 3)} ms, hidden ${HIDDEN})`);
 
 // End to end, ffmpeg decoding alongside: where a second thread pays, and where it does not.
-async function sixtySecondClip(): Promise<string> {
-  const out = join('.cache', 'bench', 'loop-60s.mp4');
-  if (existsSync(out)) return out;
-  mkdirSync(join('.cache', 'bench'), { recursive: true });
-  const { ffmpeg } = await resolveFfmpeg();
-  const r = spawnSync(ffmpeg.path, [
-    '-v',
-    'error',
-    '-y',
-    '-stream_loop',
-    '-1',
-    '-i',
-    'fixtures/fight-fi002.mp4',
-    '-t',
-    '60',
-    '-an',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    out,
-  ]);
-  if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr.toString()}`);
-  return out;
-}
 const clip = await sixtySecondClip();
 const manifest: ModelManifest = {
   schema: MANIFEST_SCHEMA,

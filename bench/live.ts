@@ -26,14 +26,14 @@
  * the difference is what the further models cost a camera; overrides BENCH_MODEL).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { percentile } from '../src/numbers.js';
 import type { CameraStatus, ServerMessage } from '../src/server/protocol.js';
 import { textRow } from '../src/text-table.js';
-import { resolveFfmpeg } from '../src/video/ffmpeg.js';
+import { quietClip } from './clips.js';
 
 const QUIET = process.env.BENCH_CLIP === 'quiet';
 const CLIP = QUIET ? await quietClip() : join(process.cwd(), process.env.BENCH_CLIP ?? 'fixtures/demo.mp4');
@@ -48,32 +48,6 @@ const RECORD = process.env.BENCH_RECORD === '1' ? { mode: 'continuous', segmentS
 const CORES = availableParallelism();
 /** /proc/<pid>/stat counts CPU time in clock ticks: USER_HZ is 100 on Linux. */
 const TICK_S = 1 / 100;
-
-/** `.cache/bench/quiet.mp4`: 4.5 s of the demo clip's motion, then its last frame for 20 s. */
-async function quietClip(): Promise<string> {
-  const out = join(process.cwd(), '.cache', 'bench', 'quiet.mp4');
-  if (existsSync(out)) return out;
-  mkdirSync(dirname(out), { recursive: true });
-  const { ffmpeg } = await resolveFfmpeg();
-  execFileSync(ffmpeg.path, [
-    '-v',
-    'error',
-    '-y',
-    '-i',
-    'fixtures/demo.mp4',
-    '-vf',
-    'tpad=stop_mode=clone:stop_duration=20',
-    '-an',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    out,
-  ]);
-  return out;
-}
 
 const mib = (kb: number) => (kb / 1024).toFixed(0);
 const wait = (s: number) => new Promise((r) => setTimeout(r, s * 1000));

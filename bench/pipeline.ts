@@ -6,9 +6,6 @@
  * BENCH_MODEL=name|folder picks the model (default `fight`).
  * Figures, not pass/fail: these machines are noisy, so each figure is a median of repeats.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { labelClip } from '../src/label-clip.js';
 import { selectBackend } from '../src/model/runtime/backend.js';
 import { describeEngine } from '../src/model/runtime/engine.js';
@@ -18,43 +15,13 @@ import { createLabeler } from '../src/model/labeler.js';
 import { loadModel, type VigilModel } from '../src/model/model.js';
 import { median } from '../src/numbers.js';
 import { textTable } from '../src/text-table.js';
-import { resolveFfmpeg } from '../src/video/ffmpeg.js';
+import { sixtySecondClip } from './clips.js';
 import type { Frame } from '../src/video/types.js';
 
-const FIXTURE = 'fixtures/fight-fi002.mp4';
 const CLIP_S = 60;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
-
-async function sixtySecondClip(): Promise<string> {
-  const dir = join('.cache', 'bench');
-  const out = join(dir, `loop-${CLIP_S}s.mp4`);
-  if (existsSync(out)) return out;
-  mkdirSync(dir, { recursive: true });
-  const { ffmpeg } = await resolveFfmpeg();
-  const r = spawnSync(ffmpeg.path, [
-    '-v',
-    'error',
-    '-y',
-    '-stream_loop',
-    '-1',
-    '-i',
-    FIXTURE,
-    '-t',
-    String(CLIP_S),
-    '-an',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-pix_fmt',
-    'yuv420p',
-    out,
-  ]);
-  if (r.status !== 0) throw new Error(`ffmpeg could not build the bench clip: ${r.stderr.toString()}`);
-  return out;
-}
 
 async function timeDecode(clip: string, model: VigilModel): Promise<{ msPerFrame: number; frames: Frame[] }> {
   const runs: number[] = [];

@@ -10,17 +10,10 @@ import { resolveInside, type Layout } from './paths.js';
 import { discardStaged, newStagingPath } from './staging.js';
 
 /** What an event starts with: everything but what the store decides (id, state, review, files). */
-export interface EventStart {
-  cameraId: string;
-  model: string;
-  label: string;
-  startMs: number;
-  endMs: number;
-  startedAtMs: number;
-  endedAtMs: number;
-  peak: number;
-  mean: number;
-}
+export type EventStart = Pick<
+  VigilEvent,
+  'cameraId' | 'model' | 'label' | 'startMs' | 'endMs' | 'startedAtMs' | 'endedAtMs' | 'peak' | 'mean'
+>;
 
 /** What changes while an event goes on. */
 export type EventProgress = Pick<EventStart, 'endMs' | 'endedAtMs' | 'peak' | 'mean'>;

@@ -29,6 +29,8 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_FFMPEG_NOT_FOUND: { message: 'no usable ffmpeg: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_MODEL_NOT_FOUND: { message: 'no such model: %s', httpStatus: 404, wsClose: 4404 },
   VIGIL_ERR_MODEL_INVALID: { message: 'bad model folder: %s', httpStatus: 500, wsClose: 1011 },
+  VIGIL_ERR_MODEL_NOT_ADAPTABLE: { message: 'model cannot be adapted: %s', httpStatus: 422, wsClose: 4422 },
+  VIGIL_ERR_TOO_FEW_REVIEWS: { message: 'not enough reviews to adapt: %s', httpStatus: 422, wsClose: 4422 },
   VIGIL_ERR_EXTRACTOR_UNKNOWN: { message: 'unknown feature extractor: %s', httpStatus: 400, wsClose: 4400 },
   VIGIL_ERR_BACKEND: { message: 'no tensor backend could start: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_ENGINE: { message: 'inference engine unavailable: %s', httpStatus: 500, wsClose: 1011 },

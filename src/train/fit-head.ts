@@ -37,6 +37,19 @@ export interface FitOptions {
    * merged into one ({@link mergeHeads}): `hidden` each, `hidden * ensemble` in the shipped head.
    */
   ensemble?: number;
+  /**
+   * Start from this head (as shipped: standardisation folded in, see {@link foldStandardiser})
+   * instead of a random one: fine-tuning, as camera adaptation does. Its shape wins over
+   * `hidden`; `ensemble` must be 1. Training runs in the standardised space of *this* training
+   * set, so the head is unfolded into it first (an exact re-parameterisation).
+   */
+  init?: tf.LayersModel;
+  /**
+   * [anchor=0] with `init`: after every batch each weight moves this fraction of the way back to
+   * its starting value (decoupled L2-SP), so a few new clips adjust the head without it
+   * forgetting what its base knew. `l2` (towards zero) is best 0 then.
+   */
+  anchor?: number;
   /** After each epoch: training loss, and on the validation clips the loss, clip and frame accuracy. */
   onEpoch?: (e: {
     epoch: number;
@@ -107,6 +120,29 @@ function foldStandardiser(model: tf.LayersModel, s: Standardiser): void {
   tf.dispose(folded);
 }
 
+/**
+ * The inverse of {@link foldStandardiser}: a shipped head that takes raw features, rewritten
+ * to take features standardised by `s` and compute the same: K_s = K · std (per input row),
+ * b_s = b + mean·K.
+ */
+function unfoldStandardiser(shipped: tf.LayersModel, s: Standardiser): tf.Tensor[] {
+  const [K, U, b] = shipped.getLayer('rnn').getWeights();
+  const out = shipped.getLayer('out').getWeights();
+  return tf.tidy(() => {
+    const std = tf.tensor1d(s.std).expandDims(1);
+    const b2 = b.add(tf.tensor1d(s.mean).expandDims(0).matMul(K).squeeze());
+    return [K.mul(std), U.clone(), b2, ...out.map((w) => w.clone())];
+  });
+}
+
+/** Moves every weight of `model` the fraction `a` of the way back to `start` (same order as getWeights). */
+function pullTowards(model: tf.LayersModel, start: readonly tf.Tensor[], a: number): void {
+  const now = model.getWeights();
+  const moved = tf.tidy(() => now.map((w, i) => w.sub(w.sub(start[i]).mul(a))));
+  model.setWeights(moved);
+  tf.dispose(moved);
+}
+
 function meanLossAndAccuracy(model: tf.LayersModel, seqs: Sequence[], s: Standardiser, k: number) {
   const head = createRecurrentHead(model);
   try {
@@ -162,6 +198,8 @@ export async function fitHead(train: Sequence[], val: Sequence[], options: FitOp
   const { ensemble = 1, seed = 1 } = options;
   if (!Number.isInteger(ensemble) || ensemble < 1)
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `ensemble must be a whole number >= 1, got ${ensemble}`);
+  if (options.init !== undefined && ensemble !== 1)
+    throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'fine-tuning from an initial head takes ensemble 1');
   if (ensemble === 1) return fitOne(train, val, options);
   const fits: FitResult[] = [];
   for (let m = 0; m < ensemble; m++) fits.push(await fitOne(train, val, { ...options, seed: seed + m * MEMBER_SEED_STRIDE }));
@@ -195,11 +233,25 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
   const k = o.numClasses;
   const std = standardiser(train, dim);
   const random = createRandom(o.seed);
-  const model = buildHeadModel({ featureSize: dim, hidden: o.hidden, numClasses: k }, { l2: o.l2, seed: o.seed });
+  const hidden = o.init ? (o.init.getLayer('rnn').getWeights()[1].shape[0] as number) : o.hidden;
+  const model = buildHeadModel({ featureSize: dim, hidden, numClasses: k }, { l2: o.l2, seed: o.seed, blank: o.init !== undefined });
+  // With an initial head: its weights in this training set's standardised space, kept as the anchor.
+  const start = o.init ? unfoldStandardiser(o.init, std) : undefined;
+  if (start) {
+    model.getLayer('rnn').setWeights(start.slice(0, 3));
+    model.getLayer('out').setWeights(start.slice(3));
+  }
+  const anchor = start ? (o.anchor ?? 0) : 0;
   model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'categoricalCrossentropy' });
 
   const T = Math.min(o.window, ...train.map((s) => s.labels.length));
   let best: { loss: number; weights: tf.Tensor[]; epoch: number } | undefined;
+  // Fine-tuning: the starting head competes as "epoch -1", so training that only makes the
+  // validation loss worse gives the initial head back.
+  if (start && val.length > 0) {
+    const v = meanLossAndAccuracy(model, val, std, k);
+    if (v.frames > 0) best = { loss: v.loss, weights: model.getWeights().map((w) => w.clone()), epoch: -1 };
+  }
   let epoch = 0;
   let since = 0;
   let validated = false;
@@ -231,6 +283,7 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
       const y = tf.tensor3d(ys, [idx.length, T, k]);
       const loss = (await model.trainOnBatch(x, y)) as number;
       tf.dispose([x, y]);
+      if (anchor > 0) pullTowards(model, start!, anchor);
       sum += loss;
       batches++;
     }
@@ -257,5 +310,6 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
   model.setWeights(best!.weights);
   tf.dispose(best!.weights);
   foldStandardiser(model, std);
+  tf.dispose(start);
   return { model, epochs: epoch, bestEpoch: best!.epoch, valLoss: validated ? best!.loss : null };
 }

@@ -81,8 +81,30 @@ function trainingLines(m: ModelManifest, earlyStopping: string): string[] {
 /** The model card, `models/<name>/README.md`, rendered from the manifest's training record. */
 export function renderModelCard(m: ModelManifest): string {
   const t = m.training;
-  if (t.kind === 'spans') return renderSpanModelCard(m, t);
-  return renderClipModelCard(m, t);
+  const card = t.kind === 'spans' ? renderSpanModelCard(m, t) : renderClipModelCard(m, t);
+  return m.adaptation ? `${card.trimEnd()}\n\n${adaptationLines(m.adaptation).join('\n')}\n` : card;
+}
+
+/** A model adapted to a camera: from what, on which reviews, and the decision with its figures. */
+function adaptationLines(a: NonNullable<ModelManifest['adaptation']>): string[] {
+  const row = (what: string, s: typeof a.before) =>
+    `| ${what} | ${s.accuracy.toFixed(3)} | ${s.frameAccuracy.toFixed(3)} | ${s.falseAlarms} | ${s.missed} |`;
+  return [
+    '## Adapted',
+    '',
+    `Adapted from \`${a.from}\`${a.camera !== undefined ? ` to camera \`${a.camera}\`` : ''} on ${a.adaptedAt} in ${a.seconds} s, ` +
+      `from ${a.reviews.trainedOn} reviews (${Object.entries(a.reviews.byLabel)
+        .map(([c, n]) => `${n} \`${c}\``)
+        .join(', ')} in all, ${a.reviews.heldOut} held out, ${a.reviews.skipped} skipped) ` +
+      `with ${a.replaySequences} replayed sequences of the base's data; best epoch ${a.bestEpoch} of ${a.epochs}.`,
+    '',
+    `Rule: ${a.rule}. Decision: **${a.accepted ? 'accepted' : 'refused'}**.`,
+    '',
+    '| held-out reviews | accuracy | frame accuracy | false alarms | missed |',
+    '|---|---|---|---|---|',
+    row(`before (${a.from})`, a.before),
+    row('after', a.after),
+  ];
 }
 
 /** The card of a model trained on clips in class folders. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INPUT_MODES } from '../input/frame-encoder.js';
+import { adaptationRecordSchema } from './adaptation-record.js';
 import { trainingRecordSchema } from './training-record.js';
 
 export const MANIFEST_SCHEMA = 'vigil.model/1';
@@ -42,6 +43,8 @@ export const manifestSchema = z
     }),
     /** How it was trained and how well it does (the model card's data; see training-record.ts). */
     training: trainingRecordSchema,
+    /** Present when the model was adapted to one camera from its reviews (see adaptation-record.ts). */
+    adaptation: adaptationRecordSchema.optional(),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -19,7 +19,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { readManifest } from '../src/model/folder/model-folder.js';
 import { createRecurrentHead } from '../src/model/head/recurrent-head.js';
 import { textTable } from '../src/text-table.js';
-import { adaptHead, notWorse, scoreReviews, splitReviews, type ReviewItem } from '../src/train/adapt.js';
+import { adaptAndJudge, type ReviewItem } from '../src/train/adapt.js';
 import { loadDataset, trainingSequences, type DatasetItem } from '../src/train/dataset.js';
 import { predictItems, scoreClips } from '../src/train/evaluate.js';
 import { fitHead } from '../src/train/fit-head.js';
@@ -70,7 +70,8 @@ interface Cell {
   accuracy: number;
   /** The base head on the same scored clips: the paired figure. */
   baseAccuracy: number;
-  bestEpoch?: number;
+  /** The adapted head whatever the rule said. */
+  adaptedAccuracy: number;
   falseAlarmRate: number;
   accepted: boolean | null;
   seconds: number;
@@ -120,14 +121,13 @@ for (const [s, [group, siteItems]] of sites.entries()) {
       const scored = picked.slice(k);
       if (k === 0) {
         const b = scoreSite(base, scored);
-        cells.push({ ...b, baseAccuracy: b.accuracy, accepted: null, seconds: 0 });
+        cells.push({ ...b, baseAccuracy: b.accuracy, adaptedAccuracy: b.accuracy, accepted: null, seconds: 0 });
         continue;
       }
       const items = reviewed.map(asReview);
-      // The product's split and rule (src/train/adapt.ts); with 2 reviews there is nothing to hold out.
-      const split = k >= 4 ? splitReviews(items, r + 1) : { train: items, heldOut: [] };
       const t = performance.now();
-      const fit = await adaptHead(base, split.train, split.heldOut, {
+      // Exactly what `vigil adapt` does (src/train/adapt.ts): K-fold over the reviews judges, all of them train.
+      const judged = await adaptAndJudge(base, items, manifest, {
         numClasses: manifest.classes.length,
         replay,
         seed: r + 1,
@@ -135,22 +135,30 @@ for (const [s, [group, siteItems]] of sites.entries()) {
         fit: JSON.parse(process.env.X_FIT ?? '{}') as object,
       });
       const seconds = (performance.now() - t) / 1000;
-      let accepted: boolean | null = null;
-      if (split.heldOut.length > 0)
-        accepted = notWorse(scoreReviews(base, split.heldOut, manifest), scoreReviews(fit.model, split.heldOut, manifest));
-      const live = accepted === false ? base : fit.model;
-      cells.push({ ...scoreSite(live, scored), baseAccuracy: scoreSite(base, scored).accuracy, accepted, seconds, bestEpoch: fit.bestEpoch });
-      fit.model.dispose();
+      const adapted = scoreSite(judged.model, scored);
+      const live = judged.accepted ? adapted : scoreSite(base, scored);
+      cells.push({
+        ...live,
+        adaptedAccuracy: adapted.accuracy,
+        baseAccuracy: scoreSite(base, scored).accuracy,
+        accepted: judged.accepted,
+        seconds,
+      });
+      judged.model.dispose();
     }
     site.push(cells);
   }
   base.dispose();
   results.push(site);
+  const mean = (cells: Cell[], pick: (c: Cell) => number) => meanStd(cells.map(pick)).mean.toFixed(3);
   const line = KS.map(
     (k, i) =>
-      `k=${k} ${meanStd(site[i].map((c) => c.accuracy)).mean.toFixed(3)} (base ${meanStd(site[i].map((c) => c.baseAccuracy)).mean.toFixed(3)}, epochs ${site[i].map((c) => c.bestEpoch ?? '-').join('/')})`,
+      `k=${k} ${mean(site[i], (c) => c.accuracy)} (adapted ${mean(site[i], (c) => c.adaptedAccuracy)}, ` +
+      `base ${mean(site[i], (c) => c.baseAccuracy)}, accepted ${site[i].filter((c) => c.accepted).length}/${site[i].length})`,
   ).join('  ');
-  console.error(`site ${s + 1}/${sites.length} ${group.replace('src:https://www.youtube.com/watch?v=', 'yt:')} (${siteItems.length} clips): base ${baseSeconds.toFixed(0)} s; ${line}`);
+  console.error(
+    `site ${s + 1}/${sites.length} ${group.replace('src:https://www.youtube.com/watch?v=', 'yt:')} (${siteItems.length} clips): base ${baseSeconds.toFixed(0)} s; ${line}`,
+  );
 }
 
 const rows = KS.map((k, i) => {
@@ -158,23 +166,40 @@ const rows = KS.map((k, i) => {
   const fa = results.map((site) => meanStd(site[i].map((c) => c.falseAlarmRate)).mean);
   const cells = results.flatMap((site) => site[i]);
   const judged = cells.filter((c) => c.accepted !== null);
-  const better = k === 0 ? null : results.filter((site) => meanStd(site[i].map((c) => c.accuracy)).mean > meanStd(site[0].map((c) => c.accuracy)).mean).length;
+  const siteMean = (site: Cell[][], pick: (c: Cell) => number) => meanStd(site[i].map(pick)).mean;
+  // Paired: the base head on the very clips each repeat scored, so a site's easy or hard leftovers cancel out.
+  const better = results.filter((site) => siteMean(site, (c) => c.accuracy) > siteMean(site, (c) => c.baseAccuracy) + 1e-9).length;
+  const worse = results.filter((site) => siteMean(site, (c) => c.accuracy) < siteMean(site, (c) => c.baseAccuracy) - 1e-9).length;
   return {
     k,
     accuracy: meanStd(perSite),
+    base: meanStd(results.map((site) => siteMean(site, (c) => c.baseAccuracy))).mean,
+    adapted: meanStd(results.map((site) => siteMean(site, (c) => c.adaptedAccuracy))).mean,
     minSite: Math.min(...perSite),
     falseAlarms: meanStd(fa),
     accepted: judged.length === 0 ? '-' : `${judged.filter((c) => c.accepted).length}/${judged.length}`,
-    better: better === null ? '-' : `${better}/${results.length}`,
+    better: k === 0 ? '-' : `${better} / ${worse}`,
     seconds: k === 0 ? null : meanStd(cells.map((c) => c.seconds)).mean,
   };
 });
 console.log(
   textTable([
-    ['k reviewed', 'site clip accuracy (mean ± sd over sites)', 'worst site', 'false-alarm rate', 'rule accepted', 'sites better than k=0', 'adapt s'],
+    [
+      'k reviewed',
+      'site accuracy, live (± sd over sites)',
+      'base, same clips',
+      'adapted, rule ignored',
+      'worst site',
+      'false-alarm rate',
+      'rule accepted',
+      'sites better / worse',
+      'adapt s',
+    ],
     ...rows.map((r) => [
       String(r.k),
       `${r.accuracy.mean.toFixed(3)} ± ${r.accuracy.std.toFixed(3)}`,
+      r.base.toFixed(3),
+      r.adapted.toFixed(3),
       r.minSite.toFixed(3),
       `${r.falseAlarms.mean.toFixed(3)} ± ${r.falseAlarms.std.toFixed(3)}`,
       r.accepted,

@@ -7,7 +7,7 @@ import type { ModelManifest } from '../model/folder/manifest.js';
 import { readHeadModel, readManifest, writeModelFolder } from '../model/folder/model-folder.js';
 import { readReplay } from '../model/folder/replay.js';
 import { round, roundDeep } from '../numbers.js';
-import { adaptHead, backgroundLabel, NOT_WORSE_RULE, notWorse, reviewItems, scoreReviews, splitReviews, type Review } from './adapt.js';
+import { ADAPT_EPOCHS, adaptAndJudge, backgroundLabel, NOT_WORSE_RULE, reviewItems, type Review } from './adapt.js';
 import { renderModelCard } from './model-card.js';
 
 /** Reviews an adaptation needs at least, so that some are left to judge it. */
@@ -28,7 +28,8 @@ export interface AdaptModelOptions {
   minReviews?: number;
   seed?: number;
   log?: (line: string) => void;
-  onProgress?: (p: { stage: AdaptStage; epoch?: number; epochs?: number }) => void;
+  /** `judging`: fold of folds of the cross-validation; `training` after it: the head adapted on every review. */
+  onProgress?: (p: { stage: AdaptStage; fold?: number; folds?: number }) => void;
 }
 
 export interface AdaptOutcome {
@@ -45,10 +46,10 @@ export function nextVersion(version: string): string {
 
 /**
  * Adapts a model to one camera from its reviews, end to end: checks the model and the
- * reviews, computes their features (cached, as live), holds out a part of them per label,
- * fine-tunes the head with the base's replay sample beside them ({@link adaptHead}), scores
- * the old and new heads on the held-out reviews and writes the new folder, with its card and
- * the decision under {@link NOT_WORSE_RULE}. Whether to activate it is the caller's, by
+ * reviews, computes their features (cached, as live), judges the recipe by cross-validation
+ * over the reviews and adapts the head on all of them with the base's replay sample beside
+ * ({@link adaptAndJudge}), and writes the new folder, with its card and the decision under
+ * {@link NOT_WORSE_RULE}. Whether to activate it is the caller's, by
  * `record.accepted`.
  * @throws VIGIL_ERR_MODEL_NOT_ADAPTABLE, VIGIL_ERR_TOO_FEW_REVIEWS (with the counts),
  *   VIGIL_ERR_INVALID_ARGUMENT for a review label the model lacks
@@ -75,52 +76,43 @@ export async function adaptModel(o: AdaptModelOptions): Promise<AdaptOutcome> {
     );
   }
   const seed = o.seed ?? 1;
-  const { train, heldOut } = splitReviews(items, seed);
   const replay = readReplay(o.baseDir, base);
-  log(`${items.length} reviews (${train.length} to learn from, ${heldOut.length} held out), ${replay.length} replayed sequences`);
+  log(`${items.length} reviews, ${replay.length} replayed sequences of the base's data`);
 
   const head = await readHeadModel(o.baseDir, base);
   try {
     o.onProgress?.({ stage: 'training' });
-    const fit = await adaptHead(head, train, heldOut, {
+    const judged = await adaptAndJudge(head, items, base, {
       numClasses: base.classes.length,
       replay,
       seed,
-      fit: {
-        onEpoch: (e) => {
-          o.onProgress?.({ stage: 'training', epoch: e.epoch + 1 });
-          log(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)} held-out ${e.valLoss?.toFixed(4) ?? '-'}`);
-        },
+      onFold: (fold, folds) => {
+        o.onProgress?.({ stage: fold > folds ? 'training' : 'judging', fold, folds });
+        log(fold > folds ? 'adapting on every review' : `fold ${fold}/${folds}`);
       },
     });
     try {
-      o.onProgress?.({ stage: 'judging' });
-      const before = roundDeep(scoreReviews(head, heldOut, base));
-      const after = roundDeep(scoreReviews(fit.model, heldOut, base));
-      const accepted = notWorse(before, after);
+      const before = roundDeep(judged.before);
+      const after = roundDeep(judged.after);
+      const { accepted } = judged;
       const record: AdaptationRecord = {
         from: `${base.name}@${base.version}`,
         ...(o.camera !== undefined ? { camera: o.camera } : {}),
-        reviews: {
-          byLabel,
-          trainedOn: train.length,
-          heldOut: heldOut.length,
-          skipped,
-          trainIds: train.map((i) => i.review.id),
-          heldOutIds: heldOut.map((i) => i.review.id),
-        },
+        reviews: { byLabel, used: items.length, skipped, ids: items.map((i) => i.review.id) },
         replaySequences: replay.length,
         rule: NOT_WORSE_RULE,
+        folds: judged.folds,
+        replayCheck: judged.replayCheck === null ? null : roundDeep(judged.replayCheck),
         before,
         after,
         accepted,
-        epochs: fit.epochs,
-        bestEpoch: fit.bestEpoch + 1,
+        epochs: ADAPT_EPOCHS,
         seconds: round((Date.now() - started) / 1000, 1),
         adaptedAt: new Date().toISOString(),
       };
       log(
-        `held-out reviews: accuracy ${before.accuracy} → ${after.accuracy}, frame accuracy ${before.frameAccuracy} → ${after.frameAccuracy}: ${accepted ? 'accepted' : 'refused'}`,
+        `reviews not trained on: accuracy ${before.accuracy} → ${after.accuracy}, ` +
+          `frame accuracy ${before.frameAccuracy} → ${after.frameAccuracy}: ${accepted ? 'accepted' : 'refused'}`,
       );
       o.onProgress?.({ stage: 'writing' });
       const manifest: ModelManifest = {
@@ -131,11 +123,11 @@ export async function adaptModel(o: AdaptModelOptions): Promise<AdaptOutcome> {
           : `${base.description}, adapted to camera ${o.camera ?? '(unnamed)'}`,
         adaptation: record,
       };
-      await writeModelFolder(o.out, manifest, fit.model);
+      await writeModelFolder(o.out, manifest, judged.model);
       await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
       return { manifest, dir: o.out, record };
     } finally {
-      fit.model.dispose();
+      judged.model.dispose();
     }
   } finally {
     head.dispose();

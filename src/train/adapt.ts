@@ -82,27 +82,6 @@ export async function reviewItems(reviews: readonly Review[], manifest: ModelMan
   return items;
 }
 
-/**
- * Splits reviews into the part adaptation learns from and the part that judges it, per label,
- * so both sides see false alarms and confirmations alike: about a third of each label is held
- * out, at least one where a label has two or more. Seeded.
- */
-export function splitReviews<T extends { review: Review }>(items: readonly T[], seed: number): { train: T[]; heldOut: T[] } {
-  const random = createRandom(seed);
-  const train: T[] = [];
-  const heldOut: T[] = [];
-  for (const label of [...new Set(items.map((i) => i.review.label))].sort()) {
-    const of = shuffle(
-      items.filter((i) => i.review.label === label),
-      random,
-    );
-    const held = of.length < 2 ? 0 : Math.max(1, Math.round(of.length / 3));
-    heldOut.push(...of.slice(0, held));
-    train.push(...of.slice(held));
-  }
-  return { train, heldOut };
-}
-
 /** How a head reads reviewed stretches it was not trained on. */
 export interface ReviewScores {
   reviews: number;
@@ -116,20 +95,23 @@ export interface ReviewScores {
   missed: number;
 }
 
-/** Scores a shipped head (raw features in) on review items, each from a fresh state. */
-export function scoreReviews(head: tf.LayersModel, items: readonly ReviewItem[], manifest: ModelManifest): ReviewScores {
+/** How a head reads one review: its verdict over the stretch and its frames right. */
+interface ReviewReading {
+  review: Review;
+  said: string;
+  frames: number;
+  framesRight: number;
+}
+
+function readReviews(head: tf.LayersModel, items: readonly ReviewItem[], manifest: ModelManifest): ReviewReading[] {
   const k = manifest.classes.length;
-  const alerts = alertLabels(manifest);
   const rnn = createRecurrentHead(head);
   try {
-    let right = 0;
-    let frames = 0;
-    let framesRight = 0;
-    let falseAlarms = 0;
-    let missed = 0;
-    for (const { review, seq } of items) {
+    return items.map(({ review, seq }) => {
       const { probs } = rnn.sequence(seq.features, seq.labels.length);
       const mean = new Float64Array(k);
+      let frames = 0;
+      let framesRight = 0;
       seq.labels.forEach((l, t) => {
         if (l === UNLABELLED) return;
         let best = 0;
@@ -140,29 +122,63 @@ export function scoreReviews(head: tf.LayersModel, items: readonly ReviewItem[],
         frames++;
         if (best === l) framesRight++;
       });
-      const said = manifest.classes[mean.indexOf(Math.max(...mean))];
-      if (said === review.label) right++;
-      else if (alerts.includes(said) && !alerts.includes(review.label)) falseAlarms++;
-      else if (!alerts.includes(said) && alerts.includes(review.label)) missed++;
-    }
-    return {
-      reviews: items.length,
-      accuracy: items.length === 0 ? 0 : right / items.length,
-      frameAccuracy: frames === 0 ? 0 : framesRight / frames,
-      falseAlarms,
-      missed,
-    };
+      return { review, said: manifest.classes[mean.indexOf(Math.max(...mean))], frames, framesRight };
+    });
   } finally {
     rnn.dispose();
   }
 }
 
+function summarise(readings: readonly ReviewReading[], manifest: ModelManifest): ReviewScores {
+  const alerts = alertLabels(manifest);
+  const frames = readings.reduce((a, r) => a + r.frames, 0);
+  return {
+    reviews: readings.length,
+    accuracy: readings.length === 0 ? 0 : readings.filter((r) => r.said === r.review.label).length / readings.length,
+    frameAccuracy: frames === 0 ? 0 : readings.reduce((a, r) => a + r.framesRight, 0) / frames,
+    falseAlarms: readings.filter((r) => alerts.includes(r.said) && !alerts.includes(r.review.label)).length,
+    missed: readings.filter((r) => !alerts.includes(r.said) && alerts.includes(r.review.label)).length,
+  };
+}
+
+/** Scores a shipped head (raw features in) on review items, each from a fresh state. */
+export function scoreReviews(head: tf.LayersModel, items: readonly ReviewItem[], manifest: ModelManifest): ReviewScores {
+  return summarise(readReviews(head, items, manifest), manifest);
+}
+
 /** The rule a new head must pass on held-out reviews before it replaces the current one. */
 export const NOT_WORSE_RULE =
-  'on held-out reviews, review accuracy not lower and frame accuracy not more than 0.01 lower than the current model';
+  'on reviews it did not train on (K-fold over the reviews), review accuracy not lower and frame accuracy not more than 0.01 lower ' +
+  'than the current model on the same reviews; and on a held-back fifth of the replay sample, frame accuracy not more than 0.02 lower';
 
 export function notWorse(before: ReviewScores, after: ReviewScores): boolean {
   return after.reviews > 0 && after.accuracy >= before.accuracy && after.frameAccuracy >= before.frameAccuracy - 0.01;
+}
+
+/** How much frame accuracy on the base's own held-back replay an adaptation may lose: the "does not forget" half of the rule. */
+export const FORGET_TOLERANCE = 0.02;
+
+/** Frame accuracy of a head on labelled sequences (the replay check). */
+export function frameAccuracy(head: tf.LayersModel, seqs: readonly Sequence[]): number {
+  const rnn = createRecurrentHead(head);
+  try {
+    let frames = 0;
+    let right = 0;
+    for (const seq of seqs) {
+      const k = rnn.numClasses;
+      const { probs } = rnn.sequence(seq.features, seq.labels.length);
+      seq.labels.forEach((l, t) => {
+        if (l === UNLABELLED) return;
+        let best = 0;
+        for (let c = 1; c < k; c++) if (probs[t * k + c] > probs[t * k + best]) best = c;
+        frames++;
+        if (best === l) right++;
+      });
+    }
+    return frames === 0 ? 0 : right / frames;
+  } finally {
+    rnn.dispose();
+  }
 }
 
 export interface AdaptHeadOptions {
@@ -179,40 +195,109 @@ export interface AdaptHeadOptions {
 /** Sequences an epoch has at least, so a handful of reviews still makes whole batches. */
 const MIN_EPOCH_SEQUENCES = 64;
 
+/** Epochs of fine-tuning: a fixed recipe, so cross-validation judges exactly what is shipped. */
+export const ADAPT_EPOCHS = 8;
+
+/**
+ * The sequences of one adaptation epoch: the replay, then each label's reviews repeated so
+ * that together they are `reviewShare` of the epoch and every label weighs the same (three
+ * false alarms teach as much as nine confirmations, rather than tilting the head to the alert).
+ */
+function epochSequences(train: readonly ReviewItem[], replay: readonly Sequence[], share: number): Sequence[] {
+  const wanted = Math.max(replay.length > 0 ? (replay.length * share) / (1 - share) : 0, MIN_EPOCH_SEQUENCES - replay.length);
+  const labels = [...new Set(train.map((i) => i.review.label))];
+  const out = [...replay];
+  for (const label of labels) {
+    const of = train.filter((i) => i.review.label === label);
+    const repeats = Math.max(1, Math.round(wanted / labels.length / of.length));
+    for (let r = 0; r < repeats; r++) out.push(...of.map((i) => i.seq));
+  }
+  return out;
+}
+
 /**
  * Fine-tunes a shipped head on reviews: starts from its weights, replays the base's data beside
- * the reviews (repeated to `reviewShare` of each epoch), pulls the weights back towards the base
- * after every batch, and stops early on `val` (held-out reviews; the base itself competes, so a
- * head that only gets worse comes back unchanged).
+ * the reviews ({@link epochSequences}), pulls the weights back towards the base after every
+ * batch (the anchor), for {@link ADAPT_EPOCHS} epochs. The result takes raw features, as shipped.
  */
-export async function adaptHead(
-  base: tf.LayersModel,
-  train: readonly ReviewItem[],
-  val: readonly ReviewItem[],
-  o: AdaptHeadOptions,
-): Promise<FitResult> {
+export async function adaptHead(base: tf.LayersModel, train: readonly ReviewItem[], o: AdaptHeadOptions): Promise<FitResult> {
   if (train.length === 0) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'adaptation needs at least one review to learn from');
+  const epochs = o.fit?.epochs ?? ADAPT_EPOCHS;
+  return fitHead(epochSequences(train, o.replay ?? [], o.reviewShare ?? 0.5), [], {
+    window: 12,
+    batchSize: 16,
+    learningRate: 0.0005,
+    l2: 0,
+    featureDropout: 0.3,
+    anchor: 0.01,
+    ...o.fit,
+    epochs,
+    patience: epochs,
+    numClasses: o.numClasses,
+    init: base,
+    seed: o.seed ?? 1,
+  });
+}
+
+export interface JudgedAdaptation {
+  /** The head adapted on every review. */
+  model: tf.LayersModel;
+  /** The base head on every review (it trained on none). */
+  before: ReviewScores;
+  /** Each review read by the fold's head that did not train on it, pooled. */
+  after: ReviewScores;
+  folds: number;
+  /** Frame accuracy on the held-back fifth of the replay, before and after (null without replay). */
+  replayCheck: { before: number; after: number; sequences: number } | null;
+  accepted: boolean;
+}
+
+/**
+ * Adapts a head and judges the recipe on reviews it did not train on: K-fold cross-validation
+ * over the reviews (folds stratified by label, K = min(4, reviews)), each fold's head scored on
+ * its held-out reviews, pooled, against the base on the same reviews under {@link notWorse}.
+ * With few reviews this judges on all of them rather than a held-out third, which is what
+ * makes the rule able to refuse at all. The shipped head is then adapted on every review.
+ */
+export async function adaptAndJudge(
+  base: tf.LayersModel,
+  items: readonly ReviewItem[],
+  manifest: ModelManifest,
+  o: AdaptHeadOptions & { onFold?: (fold: number, folds: number) => void },
+): Promise<JudgedAdaptation> {
+  const folds = Math.min(4, items.length);
+  const foldOf = new Map<ReviewItem, number>();
+  const random = createRandom(o.seed ?? 1);
+  let next = 0;
+  for (const label of [...new Set(items.map((i) => i.review.label))].sort()) {
+    for (const item of shuffle(
+      items.filter((i) => i.review.label === label),
+      random,
+    ))
+      foldOf.set(item, next++ % folds);
+  }
+  // Every fifth replayed sequence is held back to tell whether the adapted head forgot its base's task.
   const replay = o.replay ?? [];
-  const share = o.reviewShare ?? 0.5;
-  const wanted = replay.length > 0 ? (replay.length * share) / (1 - share) : MIN_EPOCH_SEQUENCES;
-  const repeats = Math.max(1, Math.round(Math.max(wanted, MIN_EPOCH_SEQUENCES - replay.length) / train.length));
-  const sequences = [...replay, ...Array.from({ length: repeats }, () => train.map((i) => i.seq)).flat()];
-  return fitHead(
-    sequences,
-    val.map((i) => i.seq),
-    {
-      window: 12,
-      epochs: 30,
-      patience: 5,
-      batchSize: 16,
-      learningRate: 0.0005,
-      l2: 0,
-      featureDropout: 0.3,
-      anchor: 0.01,
-      ...o.fit,
-      numClasses: o.numClasses,
-      init: base,
-      seed: o.seed ?? 1,
-    },
-  );
+  const check = replay.length >= 10 ? replay.filter((_, i) => i % 5 === 0) : [];
+  const fitOptions = { ...o, replay: check.length > 0 ? replay.filter((_, i) => i % 5 !== 0) : replay };
+  const readings: ReviewReading[] = [];
+  for (let f = 0; f < folds; f++) {
+    o.onFold?.(f + 1, folds);
+    const heldOut = items.filter((i) => foldOf.get(i) === f);
+    const fit = await adaptHead(
+      base,
+      items.filter((i) => foldOf.get(i) !== f),
+      fitOptions,
+    );
+    readings.push(...readReviews(fit.model, heldOut, manifest));
+    fit.model.dispose();
+  }
+  const before = scoreReviews(base, items, manifest);
+  const after = summarise(readings, manifest);
+  o.onFold?.(folds + 1, folds);
+  const { model } = await adaptHead(base, items, fitOptions);
+  const replayCheck =
+    check.length > 0 ? { before: frameAccuracy(base, check), after: frameAccuracy(model, check), sequences: check.length } : null;
+  const remembers = replayCheck === null || replayCheck.after >= replayCheck.before - FORGET_TOLERANCE;
+  return { model, before, after, folds, replayCheck, accepted: notWorse(before, after) && remembers };
 }

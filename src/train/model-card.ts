@@ -93,17 +93,24 @@ function adaptationLines(a: NonNullable<ModelManifest['adaptation']>): string[] 
     '## Adapted',
     '',
     `Adapted from \`${a.from}\`${a.camera !== undefined ? ` to camera \`${a.camera}\`` : ''} on ${a.adaptedAt} in ${a.seconds} s, ` +
-      `from ${a.reviews.trainedOn} reviews (${Object.entries(a.reviews.byLabel)
+      `from ${a.reviews.used} reviews (${Object.entries(a.reviews.byLabel)
         .map(([c, n]) => `${n} \`${c}\``)
-        .join(', ')} in all, ${a.reviews.heldOut} held out, ${a.reviews.skipped} skipped) ` +
-      `with ${a.replaySequences} replayed sequences of the base's data; best epoch ${a.bestEpoch} of ${a.epochs}.`,
+        .join(', ')}; ${a.reviews.skipped} skipped) ` +
+      `with ${a.replaySequences} replayed sequences of the base's data, ${a.epochs} epochs; judged by ${a.folds}-fold cross-validation over the reviews.`,
     '',
     `Rule: ${a.rule}. Decision: **${a.accepted ? 'accepted' : 'refused'}**.`,
     '',
-    '| held-out reviews | accuracy | frame accuracy | false alarms | missed |',
+    '| reviews not trained on | accuracy | frame accuracy | false alarms | missed |',
     '|---|---|---|---|---|',
     row(`before (${a.from})`, a.before),
-    row('after', a.after),
+    row('after (pooled over the folds)', a.after),
+    ...(a.replayCheck
+      ? [
+          '',
+          `Held-back replay (${a.replayCheck.sequences} sequences of the base's data), frame accuracy: ` +
+            `${a.replayCheck.before.toFixed(3)} before, ${a.replayCheck.after.toFixed(3)} after.`,
+        ]
+      : []),
   ];
 }
 

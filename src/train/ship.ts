@@ -9,7 +9,9 @@ import type { TrainingRecord } from '../model/folder/training-record.js';
 import { headFeatureSize, writeModelFolder } from '../model/folder/model-folder.js';
 import { MANIFEST_FILE } from '../model/folder/paths.js';
 import { median, round } from '../numbers.js';
-import type { FitResult } from './fit-head.js';
+import { writeReplay } from '../model/folder/replay.js';
+import type { FitResult, Sequence } from './fit-head.js';
+import { createRandom } from './random.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainCommonOptions } from './train-clips.js';
 
@@ -25,6 +27,7 @@ export async function shipModel(
   split: { trainClips: number; earlyStoppingClips: number },
   training: TrainingRecord,
   startedMs: number,
+  replay?: readonly Sequence[],
 ): Promise<ModelManifest> {
   const entry = extractorEntry(o.extractor);
   const manifest: ModelManifest = {
@@ -57,8 +60,28 @@ export async function shipModel(
   manifest.version = shipVersion(o.out, manifest, await headWeightBytes(fit.model));
   await writeModelFolder(o.out, manifest, fit.model);
   await writeFile(join(o.out, 'README.md'), renderModelCard(manifest));
+  if (replay && replay.length > 0) await writeShippedReplay(o.out, replay, classes.length, o.fit.window ?? 12, o.seed);
   fit.model.dispose();
   return manifest;
+}
+
+/** About this many bytes of replay sample a model folder carries (a byte a feature value). */
+const REPLAY_BYTES = 1_000_000;
+
+/**
+ * The replay sample camera adaptation rehearses (see model/folder/replay.ts): windows of the
+ * training side's sequences, as many per class as fit in about {@link REPLAY_BYTES}
+ * (32 for `fight`'s 1280 features, capped at 256 for small pose features).
+ */
+export function writeShippedReplay(
+  dir: string,
+  sequences: readonly Sequence[],
+  classes: number,
+  window: number,
+  seed: number,
+): Promise<number> {
+  const perClass = Math.max(16, Math.min(256, Math.floor(REPLAY_BYTES / (classes * window * sequences[0].dim))));
+  return writeReplay(dir, sequences, { classes, perClass, window, random: createRandom(seed) });
 }
 
 const FIRST_VERSION = '1.0.0';

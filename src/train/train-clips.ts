@@ -108,5 +108,6 @@ export async function trainClipModel(o: TrainClipsOptions): Promise<ModelManifes
       crossValidation: cv ?? null,
     },
     started,
+    trainingSequences(train),
   );
 }

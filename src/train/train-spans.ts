@@ -115,5 +115,6 @@ export async function trainSpanModel(o: TrainSpansOptions): Promise<ModelManifes
       crossValidation: cv,
     },
     started,
+    trainingSequences(train),
   );
 }

@@ -21,24 +21,26 @@ export const adaptationRecordSchema = z
       .object({
         /** Usable reviews by the label they teach, e.g. { fight: 3, no_fight: 5 }. */
         byLabel: z.record(z.number().int().nonnegative()),
-        trainedOn: z.number().int().nonnegative(),
-        heldOut: z.number().int().nonnegative(),
+        /** Reviews learnt from (all usable ones) and judged on (each by a fold that did not train on it). */
+        used: z.number().int().nonnegative(),
         /** Reviews left out because their clip is gone (retention) or holds no sampled frame. */
         skipped: z.number().int().nonnegative(),
-        /** Event (or clip) ids, trained on and held out. */
-        trainIds: z.array(z.string()),
-        heldOutIds: z.array(z.string()),
+        /** Event (or clip) ids of the used reviews. */
+        ids: z.array(z.string()),
       })
       .passthrough(),
     /** Replayed sequences of the base's own data, learnt beside the reviews. */
     replaySequences: z.number().int().nonnegative(),
     rule: z.string(),
-    /** On the held-out reviews: the model it started from, and this one. */
+    /** Cross-validation folds over the reviews that judged the recipe. */
+    folds: z.number().int().positive(),
+    /** On reviews not trained on: the model it started from, and this recipe (pooled over the folds). */
     before: scores,
     after: scores,
+    /** Frame accuracy on the held-back fifth of the replay sample, before and after: did it forget? null without replay. */
+    replayCheck: z.object({ before: z.number(), after: z.number(), sequences: z.number().int() }).nullable(),
     accepted: z.boolean(),
     epochs: z.number().int(),
-    bestEpoch: z.number().int(),
     seconds: z.number().nonnegative(),
     adaptedAt: z.string(),
   })

@@ -52,7 +52,12 @@ export function readReplay(dir: string, manifest: Pick<ModelManifest, 'head' | '
   const r = parseWith(replaySchema, raw, path, 'VIGIL_ERR_MODEL_INVALID');
   const bytes = readFileSync(join(dir, REPLAY_BIN));
   const { dim, window } = r;
-  if (dim !== manifest.head.featureSize || r.min.length !== dim || r.step.length !== dim || bytes.length !== r.labels.length * window * dim) {
+  if (
+    dim !== manifest.head.featureSize ||
+    r.min.length !== dim ||
+    r.step.length !== dim ||
+    bytes.length !== r.labels.length * window * dim
+  ) {
     throw vigilError('VIGIL_ERR_MODEL_INVALID', `${path}: replay sample does not fit the head (${manifest.head.featureSize} features)`);
   }
   return r.labels.map((labels, n) => {

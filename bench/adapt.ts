@@ -12,11 +12,12 @@
  * Needs ../shared/datasets (skips with a message without it); features come from the cache
  * (`npm run train:fight` fills it in about 2 minutes on a fresh machine).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { readManifest } from '../src/model/folder/model-folder.js';
+import { readReplay } from '../src/model/folder/replay.js';
 import { createRecurrentHead } from '../src/model/head/recurrent-head.js';
 import { textTable } from '../src/text-table.js';
 import { adaptAndJudge, type ReviewItem } from '../src/train/adapt.js';
@@ -25,6 +26,7 @@ import { predictItems, scoreClips } from '../src/train/evaluate.js';
 import { fitHead } from '../src/train/fit-head.js';
 import { meanStd } from '../src/train/metrics.js';
 import { createRandom, shuffle } from '../src/train/random.js';
+import { writeShippedReplay } from '../src/train/ship.js';
 import { earlyStoppingSplit } from '../src/train/split.js';
 import { learningCurveSvg } from './adapt-chart.js';
 
@@ -111,7 +113,11 @@ for (const [s, [group, siteItems]] of sites.entries()) {
     },
   );
   const baseSeconds = (performance.now() - t0) / 1000;
-  const replay = trainingSequences(train);
+  // The replay sample a shipped model carries, made from this base's training side as `vigil train` makes it.
+  const replayDir = mkdtempSync(join(tmpdir(), 'vigil-bench-replay-'));
+  await writeShippedReplay(replayDir, trainingSequences(train), manifest.classes.length, hyper.window ?? 12, 1);
+  const replay = readReplay(replayDir, manifest);
+  rmSync(replayDir, { recursive: true, force: true });
   const site: Cell[][] = [];
   for (const k of KS) {
     const cells: Cell[] = [];

@@ -265,6 +265,7 @@ export async function adaptAndJudge(
   manifest: ModelManifest,
   o: AdaptHeadOptions & { onFold?: (fold: number, folds: number) => void },
 ): Promise<JudgedAdaptation> {
+  if (items.length < 2) throw vigilError('VIGIL_ERR_TOO_FEW_REVIEWS', `${items.length} review(s): judging needs at least 2`);
   const folds = Math.min(4, items.length);
   const foldOf = new Map<ReviewItem, number>();
   const random = createRandom(o.seed ?? 1);

@@ -412,12 +412,13 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         next.labeler.close();
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${manifest.name}@${manifest.version} cannot replace ${model}: not the same model`);
       }
+      // Stopping: stop() closes the lanes' labelers; this one would never be used.
+      if (stopCtl.signal.aborted) return void next.labeler.close();
       const old = lane.labeler;
       const inFlight = lane.labelling;
       lane.labeler = next.labeler;
       lane.manifest = manifest;
       lane.counts.version = manifest.version;
-      if (stopCtl.signal.aborted) lane.labeler.close();
       publish({ type: 'status', ...status() });
       await inFlight?.catch(() => {});
       old.close();

@@ -166,15 +166,53 @@ describe('server: adapting a camera model from its reviews', function () {
     expect(again.body.error.message).to.equal('conflict: camera hall runs the shipped fight already: nothing to roll back');
   });
 
+  it('fails the job, over the WebSocket and in GET models, when a review turns out to hold no frame', async () => {
+    // Five reviews needed: five have a clip, but one stretch is empty, which only the features tell.
+    c.close();
+    await t.restart({ adapt: { minReviews: 5 } });
+    await subscribe();
+    const store = t.server.store;
+    const clip = store.clips.get(clipId)!;
+    const at = clip.startedAtMs! + 1001;
+    const empty = store.events.open({
+      cameraId: 'hall',
+      model: 'fight',
+      label: 'fight',
+      startMs: 0,
+      endMs: 0,
+      startedAtMs: at,
+      endedAtMs: at,
+      peak: 0.6,
+      mean: 0.55,
+    });
+    store.events.end(empty.id, { endMs: 0, endedAtMs: at, peak: 0.6, mean: 0.55 });
+    store.events.linkClip('hall', clipId, clip.startedAtMs!, clip.startedAtMs! + clip.durationMs!);
+    await t.api(`/api/events/${empty.id}`, { method: 'PATCH', body: { review: 'confirmed' } });
+    const started = await t.api('/api/cameras/hall/adapt', { method: 'POST' });
+    expect(started.status).to.equal(202);
+    const failed = await c.next('adapt', (m) => m.job === started.body.id && m.state !== 'running', 60_000);
+    expect(failed.state).to.equal('failed');
+    expect(failed.error).to.deep.equal({
+      code: 'VIGIL_ERR_TOO_FEW_REVIEWS',
+      message:
+        'not enough reviews to adapt: hall: 4 usable review(s) (2 fight, 2 no_fight), need at least 5; ' +
+        '2 skipped (clip deleted by retention, or no frame in its stretch)',
+    });
+    const view = (await t.api('/api/cameras/hall/models')).body.models[0];
+    expect(view.job).to.deep.include({ id: started.body.id, state: 'failed', error: failed.error });
+    expect(view.versions).to.have.length(1);
+    expect(readdirSync(join(t.dataDir, 'staging'))).to.deep.equal([]);
+  });
+
   it('skips and counts reviews whose clip retention deleted; deleting the camera deletes its versions', async () => {
     expect((await t.api(`/api/clips/${clipId}`, { method: 'DELETE' })).status).to.equal(204);
     const gone = await t.api('/api/cameras/hall/adapt', { method: 'POST' });
     expect(gone.status).to.equal(422);
     expect(gone.body.error.message).to.equal(
-      'not enough reviews to adapt: hall: 0 usable review(s) (0 fight, 0 no_fight), need at least 4; ' +
-        '5 skipped (clip deleted by retention, or never recorded); false alarms teach no_fight',
+      'not enough reviews to adapt: hall: 0 usable review(s) (0 fight, 0 no_fight), need at least 5; ' +
+        '6 skipped (clip deleted by retention, or never recorded); false alarms teach no_fight',
     );
-    expect((await t.api('/api/cameras/hall/models')).body.models[0].reviews).to.deep.include({ usable: 0, withoutClip: 5 });
+    expect((await t.api('/api/cameras/hall/models')).body.models[0].reviews).to.deep.include({ usable: 0, withoutClip: 6 });
     expect((await t.api('/api/cameras/hall', { method: 'DELETE' })).status).to.equal(204);
     expect(existsSync(join(t.dataDir, 'models', 'hall'))).to.equal(false);
     expect(t.server.store.models.list('hall')).to.deep.equal([]);

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isVigilError } from '../errors.js';
 import { setLogLevel } from '../log.js';
+import { adaptCommand } from './adapt.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
@@ -28,6 +29,7 @@ program.addCommand(doctorCommand());
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(importCommand());
+program.addCommand(adaptCommand());
 program.addCommand(serveCommand());
 
 try {

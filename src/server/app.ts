@@ -12,6 +12,7 @@ import { alertLabels } from '../model/folder/manifest.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
 import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { createAdaptJobs } from './adapt-jobs.js';
 import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
 import { reconcileDeclaredCameras } from './declared-cameras.js';
@@ -22,6 +23,7 @@ import { createJobQueue } from './jobs.js';
 import { createModelPool } from './model-pool.js';
 import { createOriginGuard } from './origin-guard.js';
 import { PROTOCOL_VERSION } from './protocol.js';
+import { adaptRouter } from './routes/adapt.js';
 import { camerasRouter } from './routes/cameras.js';
 import { clipsRouter } from './routes/clips.js';
 import { eventsRouter } from './routes/events.js';
@@ -107,6 +109,14 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     events,
   });
   const jobs = createJobQueue({ store, models, publish });
+  const adapt = createAdaptJobs({
+    store,
+    cameras,
+    publish,
+    // Features are a pure function of the clip and the model's input: shared with the CLI's cache when one is named.
+    cacheDir: process.env.VIGIL_CACHE_DIR ? join(process.env.VIGIL_CACHE_DIR, 'features') : join(store.dataDir, 'cache', 'features'),
+    minReviews: config.adapt.minReviews,
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -161,6 +171,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
       });
     }),
   );
+  api.use('/cameras', adaptRouter(adapt));
   api.use('/cameras', camerasRouter(cameras));
   api.use('/events', eventsRouter({ store, events }));
   api.use(
@@ -247,6 +258,8 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
         clearInterval(retentionTimer);
         hub.close();
         upgrades.close();
+        // Jobs first: a finishing adaptation would swap a model into a camera being stopped.
+        await adapt.close();
         await Promise.all([cameras.stopAll(), jobs.close()]);
         // After the cameras: the events their stop ended are queued before delivery stops.
         await liveSinks.close();

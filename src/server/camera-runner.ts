@@ -46,6 +46,14 @@ export interface CameraRunner {
   status(): CameraStatus;
   /** A webcam publisher's byte stream (webm); replaces the previous one. */
   ingest(stream: Readable): void;
+  /**
+   * Replaces one model's labeler (an adapted version of it, or the shipped one back) while
+   * the camera runs: ffmpeg, the smoother, the segments and so the open event go on; the new
+   * head starts from a fresh state on the next frame. The old labeler is closed once its
+   * frame in flight is labelled. `manifest` must be of the same model (name and classes).
+   * @throws VIGIL_ERR_NOT_FOUND for a model the camera does not run; VIGIL_ERR_INVALID_ARGUMENT
+   */
+  swap(model: string, next: { labeler: StreamLabeler; manifest: ModelManifest }): Promise<void>;
   /** Stops decoding and waits for ffmpeg to exit; the open segment ends. */
   stop(): Promise<void>;
 }
@@ -119,7 +127,9 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     name: m.manifest.name,
     fps: camera.fps ?? m.manifest.fps,
     spec: framesFor(m.manifest),
-    counts: { model: m.manifest.name, frames: 0, dropped: 0, gated: 0 } satisfies ModelStatus,
+    counts: { model: m.manifest.name, version: m.manifest.version, frames: 0, dropped: 0, gated: 0 } satisfies ModelStatus,
+    // The label call in flight, so a swapped-out labeler is closed only after it answers.
+    labelling: undefined as Promise<unknown> | undefined,
     // When the source showed this model's newest labelled frame (epoch ms); 0 before the first.
     labelledSourceMs: 0,
   }));
@@ -170,8 +180,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     const clock = createLagClock();
     let failure: unknown;
     const tracks = lanes.map((lane, k) => {
-      const { manifest, labeler } = lane;
-      labeler.reset();
+      const { manifest } = lane;
+      lane.labeler.reset();
       const smoother = createSmoother(manifest.classes, manifest.smoothing);
       const segmenter = createSegmenter(manifest.classes, { reachMs: smoother.reachMs });
       // The latest labelled frame's stream time and source wall clock: the events' clock.
@@ -192,7 +202,10 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       };
       const labelOne = async (frame: Frame, wallMs: number, sourceMs: number): Promise<void> => {
         const frameTMs = frame.tMs; // the pixels may move to a worker; the numbers stay
-        const p = await labeler.label(frame);
+        // Read per frame: swap() may have replaced it since the last one.
+        const call = lane.labeler.label(frame);
+        lane.labelling = call;
+        const p = await call;
         const { focus } = p;
         const tMs = base + frameTMs;
         const s = smoother.push({ tMs, probs: p.probs });
@@ -205,6 +218,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           type: 'label',
           cameraId: camera.id,
           model: lane.name,
+          version: lane.counts.version,
           tMs,
           wallMs,
           sourceMs,
@@ -389,6 +403,25 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       // A publisher replacing a live one: end the running session; the loop picks this one up.
       void source?.close();
       wakePublisher();
+    },
+    async swap(model, next) {
+      const lane = lanes.find((l) => l.name === model);
+      if (!lane) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${camera.id} does not run ${model}`);
+      const { manifest } = next;
+      if (manifest.name !== model || manifest.classes.join() !== lane.manifest.classes.join()) {
+        next.labeler.close();
+        throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `${manifest.name}@${manifest.version} cannot replace ${model}: not the same model`);
+      }
+      // Stopping: stop() closes the lanes' labelers; this one would never be used.
+      if (stopCtl.signal.aborted) return void next.labeler.close();
+      const old = lane.labeler;
+      const inFlight = lane.labelling;
+      lane.labeler = next.labeler;
+      lane.manifest = manifest;
+      lane.counts.version = manifest.version;
+      publish({ type: 'status', ...status() });
+      await inFlight?.catch(() => {});
+      old.close();
     },
     async stop() {
       stopCtl.abort();

@@ -31,6 +31,12 @@ export interface CameraService {
   preview(id: string): Preview;
   /** Feeds a webcam camera from a publisher's byte stream. */
   ingest(id: string, stream: Readable): void;
+  /**
+   * Makes a running camera label `model` with the version the store now has live for it
+   * (see store.models), without restarting it (see CameraRunner.swap). A stopped camera runs
+   * it when it next starts. @throws VIGIL_ERR_NOT_FOUND; the model's load errors
+   */
+  swapModel(id: string, model: string): Promise<void>;
   /** Starts every stored camera (server start). */
   startAll(): Promise<void>;
   /** Server close: waits for queued and running operations, stops every camera; nothing starts after. */
@@ -90,7 +96,8 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       // A camera stored under a wider list than the one in force now stays stopped.
       (o.sources ?? OPEN_SOURCES).check(record.source, sourceShape(record.source));
       for (const name of record.models) {
-        const live = await o.models.live(name);
+        // The version adapted to this camera, when one is live; the pool takes its folder.
+        const live = await o.models.live(o.store.models.liveFolder(record.id, name) ?? name);
         opened.push({ manifest: live.manifest, labeler: await live.open({ gate: o.motionGate }) });
       }
     } catch (e) {
@@ -182,6 +189,17 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     statuses: () => o.store.cameras.list().map((c) => view(c).status),
     preview: (id) => running(id).preview,
     ingest: (id, stream) => running(id).ingest(stream),
+    swapModel(id, model) {
+      return serial(id, async () => {
+        const record = must(id);
+        if (!record.models.includes(model)) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id} does not run ${model}`);
+        const runner = runners.get(id);
+        if (!runner) return;
+        const live = await o.models.live(o.store.models.liveFolder(id, model) ?? model);
+        const labeler = await live.open({ gate: o.motionGate });
+        await runner.swap(model, { labeler, manifest: live.manifest });
+      });
+    },
     async startAll() {
       for (const { id } of o.store.cameras.list()) {
         // Read in turn: a request may have changed, started or removed it meanwhile.

@@ -90,6 +90,14 @@ const configSchema = z
      * skipped 11.8% of CNN runs (`node --import tsx research/motion-gate.ts`).
      */
     motionGate: z.number().min(0).max(1).default(0.004),
+    /** Adapting a camera's model from its reviews (docs/adaptation.md). */
+    adapt: z
+      .object({
+        /** Usable reviews (confirmed or false alarm, with their clip) a job needs at least. */
+        minReviews: z.number().int().min(2).max(10_000).default(4),
+      })
+      .strict()
+      .default({}),
     /** Ping period; a client that misses one pong is dropped. */
     heartbeatMs: z.number().int().positive().default(30_000),
     /** Upper bound of the reconnect backoff of a dead camera source. */

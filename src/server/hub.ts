@@ -237,6 +237,8 @@ export function createHub(options: HubOptions): Hub {
           else if (msg.type === 'segment' && msg.event === 'update') key = `update:${msg.cameraId}:${msg.model}`;
           else if (msg.type === 'event' && msg.change === 'update') key = `event:${msg.event.id}`;
           else if (msg.type === 'clip' && msg.status === 'processing') key = `clip:${msg.clipId}`;
+          // Epochs of one job: a slow client sees the latest; its end never coalesces.
+          else if (msg.type === 'adapt' && msg.state === 'running') key = `adapt:${msg.job}`;
         }
         enqueue(c, data, key);
       }

@@ -3,7 +3,9 @@ import { vigilError, type ErrorCode } from '../errors.js';
 import type { Focus } from '../model/input/frame-encoder.js';
 import type { EventChange, VigilEvent } from '../events/types.js';
 import type { Segment } from '../timeline/types.js';
+import type { AdaptStage } from '../train/adapt-model.js';
 import { describeIssues } from '../validation.js';
+import type { AdaptJobState, AdaptResult } from './adapt-jobs.js';
 
 /**
  * The WebSocket protocol (docs/protocol.md). Bump on any change a client must
@@ -22,6 +24,8 @@ export interface WireError {
 /** One model of a camera: its own counts (see {@link CameraStatus}). */
 export interface ModelStatus {
   model: string;
+  /** The version it runs: the shipped one's, or one adapted to this camera (see docs/adaptation.md). */
+  version: string;
   frames: number;
   dropped: number;
   gated: number;
@@ -56,6 +60,8 @@ export type ServerMessage =
       cameraId: string;
       /** Which of the camera's models labelled it: each model streams its own labels (protocol 4). */
       model: string;
+      /** The version of it that labelled the frame: the shipped one's or one adapted to this camera. */
+      version: string;
       /** Stream time: increases for as long as the camera runs, across reconnects. */
       tMs: number;
       /** When the frame left the decoder (epoch ms). */
@@ -93,6 +99,22 @@ export type ServerMessage =
       event: VigilEvent;
     }
   | ({ type: 'status' } & CameraStatus)
+  | {
+      type: 'adapt';
+      /** The camera whose model adapts (routing: the camera's subscribers get it). */
+      cameraId: string;
+      model: string;
+      /** The job's id (`POST /api/cameras/:id/adapt` answers it). */
+      job: string;
+      state: AdaptJobState;
+      /** While running: features, training (with `epoch`, from 1), judging, writing. */
+      stage?: AdaptStage;
+      epoch?: number;
+      /** When done: the version made, the figures, whether it went live. */
+      result?: AdaptResult;
+      /** When failed: why (VIGIL_ERR_TOO_FEW_REVIEWS with the counts, ...). */
+      error?: WireError;
+    }
   | { type: 'clip'; clipId: string; status: 'pending' | 'processing' | 'ready' | 'failed'; progress?: number; error?: WireError }
   | {
       type: 'subscribed';

@@ -67,7 +67,7 @@ export interface CameraRepo {
   /** Changes the given fields (a field set to undefined is left alone); the id cannot change.
    *  @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_INVALID_ARGUMENT naming the bad fields */
   update(id: string, patch: Partial<CameraInput>): CameraRecord;
-  /** Removes the camera; its recordings stay, with `cameraId` null. False when there was none. */
+  /** Removes the camera; its recordings stay, with `cameraId` null; its adapted models go (rows here, folders by the store). False when there was none. */
   remove(id: string): boolean;
 }
 

@@ -91,6 +91,30 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE cameras ADD COLUMN models TEXT NOT NULL DEFAULT '[]';
   UPDATE cameras SET models = json_array(model);
   `,
+  // Models adapted to a camera from its reviews (src/store/model-versions.ts): each version's
+  // folder under <dataDir>/models/<camera>/, and a stack of which one went live when, so a
+  // rollback returns to the one before. An empty stack means the shipped model is live.
+  `
+  CREATE TABLE model_versions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    camera_id     TEXT NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+    model         TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    folder        TEXT NOT NULL UNIQUE,
+    created_at    TEXT NOT NULL,
+    created_at_ms REAL NOT NULL,
+    accepted      INTEGER NOT NULL,
+    record        TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX model_versions_by_camera ON model_versions (camera_id, model, id);
+  CREATE TABLE model_live (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    camera_id  TEXT NOT NULL REFERENCES cameras(id) ON DELETE CASCADE,
+    model      TEXT NOT NULL,
+    version_id INTEGER REFERENCES model_versions(id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX model_live_by_camera ON model_live (camera_id, model, seq);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -13,3 +13,4 @@ export type { RetentionPolicy } from './retention.js';
 export type { ReconcileReport } from './reconcile.js';
 export { CAMERA_ID_PATTERN, CLIP_ID_PATTERN, EVENT_ID_PATTERN, assertCameraId, assertClipId, assertEventId } from './ids.js';
 export { resolveInside } from './paths.js';
+export type { ModelVersion, ModelVersionInput, ModelVersionRepo } from './model-versions.js';

@@ -14,6 +14,8 @@ export interface Layout {
   readonly staging: string;
   /** `<root>/snapshots`: `<eventId>.jpg`, each of an event row. */
   readonly snapshots: string;
+  /** `<root>/models`: `<camera>/<model>-<version>/`, models adapted to a camera, each of a version row. */
+  readonly models: string;
 }
 
 export function layoutOf(dataDir: string): Layout {
@@ -24,6 +26,7 @@ export function layoutOf(dataDir: string): Layout {
     clips: join(root, 'clips'),
     staging: join(root, 'staging'),
     snapshots: join(root, 'snapshots'),
+    models: join(root, 'models'),
   };
 }
 

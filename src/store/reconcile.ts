@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { log } from '../log.js';
 import type { Db } from './db.js';
 import { CLIP_ID_PATTERN, EVENT_ID_PATTERN, EXT_PATTERN } from './ids.js';
@@ -19,6 +19,10 @@ export interface ReconcileReport {
   endedEvents: string[];
   /** Files in `snapshots/` without an event, deleted. */
   orphanSnapshots: string[];
+  /** Adapted model folders (`<camera>/<folder>` under `models/`) without a version row, deleted. */
+  orphanModels: string[];
+  /** Model versions whose folder was missing; their rows were deleted (a live one falls back to the one before). */
+  missingModels: string[];
 }
 
 /**
@@ -32,7 +36,17 @@ export function reconcile(db: Db, layout: Layout): ReconcileReport {
   mkdirSync(layout.staging, { recursive: true });
   mkdirSync(layout.clips, { recursive: true });
   mkdirSync(layout.snapshots, { recursive: true });
-  const report: ReconcileReport = { staging: 0, orphanFiles: [], missingFiles: [], requeued: [], endedEvents: [], orphanSnapshots: [] };
+  mkdirSync(layout.models, { recursive: true });
+  const report: ReconcileReport = {
+    staging: 0,
+    orphanFiles: [],
+    missingFiles: [],
+    requeued: [],
+    endedEvents: [],
+    orphanSnapshots: [],
+    orphanModels: [],
+    missingModels: [],
+  };
 
   for (const name of readdirSync(layout.staging)) {
     rmSync(join(layout.staging, name), { recursive: true, force: true });
@@ -72,7 +86,58 @@ export function reconcile(db: Db, layout: Layout): ReconcileReport {
     log.warn(`store: deleted ${report.orphanFiles.length} file(s) without a clip from ${layout.clips}: ${sample(report.orphanFiles)}`);
   }
   reconcileEvents(db, layout, report);
+  reconcileModels(db, layout, report);
   return report;
+}
+
+/**
+ * Adapted model folders are renamed into `models/` before their row commits and deleted after
+ * it (with their camera), as clips are: a folder without a row goes, a row without a folder
+ * goes (and with it its place in the live stack, by the foreign key).
+ */
+function reconcileModels(db: Db, layout: Layout, report: ReconcileReport): void {
+  const rows = db.prepare<[], { id: number; folder: string }>('SELECT id, folder FROM model_versions').all();
+  const expected = new Set<string>();
+  const gone: number[] = [];
+  for (const row of rows) {
+    let full: string | undefined;
+    try {
+      full = resolveInside(layout.models, relative(layout.models, join(layout.root, row.folder)));
+    } catch {
+      full = undefined; // a folder outside models/ is not ours to trust
+    }
+    if (full !== undefined && isDir(full)) expected.add(relative(layout.models, full));
+    else {
+      gone.push(row.id);
+      report.missingModels.push(row.folder);
+    }
+  }
+  db.transaction(() => {
+    const remove = db.prepare<[number]>('DELETE FROM model_versions WHERE id = ?');
+    for (const id of gone) remove.run(id);
+  })();
+  for (const camera of readdirSync(layout.models)) {
+    const dir = join(layout.models, camera);
+    const names = isDir(dir) ? readdirSync(dir) : [''];
+    for (const name of names) {
+      const rel = name === '' ? camera : join(camera, name);
+      if (expected.has(rel)) continue;
+      rmSync(join(layout.models, rel), { recursive: true, force: true });
+      report.orphanModels.push(rel);
+    }
+    if (isDir(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+  }
+  if (report.missingModels.length > 0)
+    log.warn(`store: ${report.missingModels.length} adapted model(s) had no folder: ${sample(report.missingModels)}`);
+  if (report.orphanModels.length > 0) log.info(`store: deleted ${report.orphanModels.length} model folder(s) without a version`);
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { createClipRepo, type ClipRepo } from './clips.js';
 import { guard, openDatabase, storeError, type Db } from './db.js';
 import { createEventRepo, type EventRepo } from './events.js';
 import { createClipIdGenerator } from './ids.js';
+import { createModelVersionRepo, type ModelVersionRepo } from './model-versions.js';
 import { createOutboxRepo, type OutboxRepo } from './outbox.js';
 import { layoutOf } from './paths.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
@@ -18,6 +19,7 @@ import { discardStaged, newStagingPath, stageStream, type StageOptions } from '.
  * <dataDir>/vigil.db        cameras and clips (SQLite, WAL, held exclusively while open)
  * <dataDir>/clips/<id>.<ext> complete clip videos, one per clip row
  * <dataDir>/snapshots/<eventId>.jpg an event's snapshot, one per event row that has one
+ * <dataDir>/models/<camera>/<model>-<version>/ a model adapted to a camera, one per version row
  * <dataDir>/staging/        files being written (uploads, recording segments, snapshots); wiped on open
  * ```
  *
@@ -30,6 +32,8 @@ export interface Store {
   readonly cameras: CameraRepo;
   readonly clips: ClipRepo;
   readonly events: EventRepo;
+  /** Models adapted to each camera from its reviews, and which one each camera runs. */
+  readonly models: ModelVersionRepo;
   /** What each sink still has to send (src/sinks/outbox.ts delivers it). */
   readonly outbox: OutboxRepo;
   /** What the open repaired (see {@link reconcile}). */
@@ -97,12 +101,23 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     throw e;
   }
   const nextClipId = createClipIdGenerator(now);
+  const cameras = createCameraRepo(db, layout.db, now);
+  const models = createModelVersionRepo(db, layout, now);
 
   return {
     dataDir: layout.root,
-    cameras: createCameraRepo(db, layout.db, now),
+    cameras: {
+      ...cameras,
+      // The row first (its versions go with it by the foreign key), then their folders.
+      remove(id) {
+        const removed = cameras.remove(id);
+        models.removeFolders(id);
+        return removed;
+      },
+    },
     clips: createClipRepo(db, layout, now, nextClipId),
     events: createEventRepo(db, layout, now),
+    models,
     outbox: createOutboxRepo(db, layout.db),
     reconciled,
     stage: (input, stageOptions) => stageStream(layout, input, stageOptions),

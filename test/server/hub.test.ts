@@ -63,6 +63,7 @@ const label = (tMs: number, model = 'fight'): ServerMessage => ({
   type: 'label',
   cameraId: 'a',
   model,
+  version: '1.0.0',
   tMs,
   wallMs: 0,
   sourceMs: 0,
@@ -104,7 +105,18 @@ describe('server/hub', () => {
 
   it('sends only what a client subscribed to', () => {
     const ws = subscribed();
-    hub.publish({ type: 'label', cameraId: 'other', model: 'fight', tMs: 0, wallMs: 0, sourceMs: 0, probs: {}, label: 'x', confidence: 1 });
+    hub.publish({
+      type: 'label',
+      cameraId: 'other',
+      model: 'fight',
+      version: '1.0.0',
+      tMs: 0,
+      wallMs: 0,
+      sourceMs: 0,
+      probs: {},
+      label: 'x',
+      confidence: 1,
+    });
     hub.publish({ type: 'clip', clipId: 'c', status: 'ready' });
     hub.publish(label(1));
     ws.read();

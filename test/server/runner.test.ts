@@ -54,6 +54,46 @@ describe('server/camera-runner', function () {
     expect(labels[labels.length - 1].msg.tMs).to.be.greaterThan(2500);
   });
 
+  it('swaps a model for another version while running: the open segment goes on, labels say the new version, the old labeler closes', async () => {
+    const closed: string[] = [];
+    const fake = (name: string, fight: number): StreamLabeler => ({
+      async label(frame) {
+        await new Promise((r) => setTimeout(r, 5));
+        return { tMs: frame.tMs, probs: new Float32Array([fight, 1 - fight]) };
+      },
+      reset() {},
+      close: () => void closed.push(name),
+    });
+    const out: ServerMessage[] = [];
+    const runner = startCameraRunner(
+      { id: 'swap', source: fixture('fight-fi002.mp4'), fps: 8, loop: true },
+      { models: [{ labeler: fake('shipped', 0.9), manifest }], publish: (m) => out.push(m), maxBackoffMs: 1000 },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      const at = out.length;
+      expect(out.some((m) => m.type === 'segment' && m.event === 'start' && m.segment.label === 'fight')).to.equal(true);
+      await runner.swap('fight', { labeler: fake('adapted', 0.95), manifest: { ...manifest, version: '1.1.0' } });
+      expect(closed).to.deep.equal(['shipped']);
+      await new Promise((r) => setTimeout(r, 1500));
+      const after = out.slice(at);
+      const labels = after.filter((m): m is Extract<ServerMessage, { type: 'label' }> => m.type === 'label');
+      expect(labels.length).to.be.at.least(5);
+      expect(labels.at(-1)).to.deep.include({ version: '1.1.0', probs: { fight: 0.95, no_fight: 0.05 } });
+      // The same session and segment: no restart, no segment end, no new start.
+      expect(after.filter((m) => m.type === 'segment' && m.event !== 'update')).to.deep.equal([]);
+      expect(after.filter((m) => m.type === 'status').map((m) => (m as { state: string }).state)).to.deep.equal(['live']);
+      expect(runner.status().models?.[0]).to.include({ model: 'fight', version: '1.1.0' });
+      const wrong = fake('fall', 0.5);
+      const err = await runner.swap('fight', { labeler: wrong, manifest: readManifest(resolveModelDir('fall')) }).catch((e: unknown) => e);
+      expect(err).to.include({ code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+      expect(closed).to.deep.equal(['shipped', 'fall']);
+    } finally {
+      await runner.stop();
+    }
+    expect(closed).to.deep.equal(['shipped', 'fall', 'adapted']);
+  });
+
   it('says `behind` while labelling stalls past the bound, with a growing lagMs, and `live` again once it catches up', async () => {
     let stallUntil = 0;
     const labeler: StreamLabeler = {

@@ -41,8 +41,10 @@ describe('store reconcile', () => {
       requeued: [],
       endedEvents: [],
       orphanSnapshots: [],
+      orphanModels: [],
+      missingModels: [],
     });
-    expect(readdirSync(stores.dir()).sort()).to.deep.equal(['clips', 'snapshots', 'staging', 'vigil.db', 'vigil.db-wal']);
+    expect(readdirSync(stores.dir()).sort()).to.deep.equal(['clips', 'models', 'snapshots', 'staging', 'vigil.db', 'vigil.db-wal']);
   });
 
   it('repairs what a crash can leave: staged files, files without rows, rows without files, clips mid-labelling', async () => {
@@ -76,6 +78,8 @@ describe('store reconcile', () => {
       requeued: [labelling],
       endedEvents: [],
       orphanSnapshots: [],
+      orphanModels: [],
+      missingModels: [],
     });
     expect(readdirSync(join(second.dataDir, 'staging'))).to.deep.equal([]);
     expect(readdirSync(join(second.dataDir, 'clips')).sort()).to.deep.equal([`${kept}.mp4`, `${labelling}.mp4`]);
@@ -92,6 +96,8 @@ describe('store reconcile', () => {
       requeued: [],
       endedEvents: [],
       orphanSnapshots: [],
+      orphanModels: [],
+      missingModels: [],
     });
   });
 
@@ -179,8 +185,10 @@ describe('store reconcile', () => {
         { name: 'cameras' },
         { name: 'clips' },
         { name: 'events' },
+        { name: 'model_live' },
+        { name: 'model_versions' },
         { name: 'outbox' },
-        // AUTOINCREMENT's counter (events' and the outbox's seq)
+        // AUTOINCREMENT's counter (events', the outbox's and the model versions' seq)
         { name: 'sqlite_sequence' },
       ]);
       raw.close();

@@ -5,15 +5,16 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
- * Starts a worker on a module next to this one, by stem (`worker` → worker.js). Built
+ * Starts a worker on a module next to this one, or next to `near` (a module's
+ * `import.meta.url`), by stem (`worker` → worker.js). Built
  * (dist/) the module is plain JavaScript. Under tsx (tests, benches) the source is
  * TypeScript, and Node 20 does not apply the parent's `--import tsx` hooks to a worker's
  * entry: a bootstrap registers tsx in the worker first, then imports it.
  */
-export function spawnWorker(stem: string, options: WorkerOptions): Worker {
+export function spawnWorker(stem: string, options: WorkerOptions, near: string = import.meta.url): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL(`./${stem}.js`, here), options);
-  const entry = new URL(`./${stem}.ts`, here).href;
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${stem}.js`, near), options);
+  const entry = new URL(`./${stem}.ts`, near).href;
   const boot = `import(${JSON.stringify(tsxEsmApi(here))}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { ...options, eval: true });
 }

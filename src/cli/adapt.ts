@@ -76,11 +76,11 @@ export async function readReviewsFile(file: string, manifest: ModelManifest): Pr
   });
 }
 
-/** The before/after figures on the held-out reviews and the decision, as the CLI prints them. */
+/** The before/after figures on reviews not trained on (cross-validated) and the decision, as the CLI prints them. */
 export function describeAdaptation(record: AdaptationRecord): string {
   const { before: b, after: a } = record;
   const rows = [
-    [`held out (${a.reviews})`, 'before', 'after'],
+    [`not trained on (${a.reviews})`, 'before', 'after'],
     ['accuracy', String(b.accuracy), String(a.accuracy)],
     ['frame accuracy', String(b.frameAccuracy), String(a.frameAccuracy)],
     ['false alarms', String(b.falseAlarms), String(a.falseAlarms)],
@@ -92,8 +92,13 @@ export function describeAdaptation(record: AdaptationRecord): string {
     .join(', ');
   return [
     `adapted from ${record.from}${record.camera !== undefined ? ` to camera ${record.camera}` : ''} in ${record.seconds} s`,
-    `reviews: ${byLabel}; ${r.trainedOn} learnt from, ${r.heldOut} held out, ${r.skipped} skipped; ${record.replaySequences} replayed`,
+    `reviews: ${byLabel}; ${r.used} used, ${r.skipped} skipped; ${record.replaySequences} replayed; judged by ${record.folds}-fold cross-validation`,
     ...textTable(rows, { align: ['left', 'right', 'right'] }),
+    ...(record.replayCheck
+      ? [
+          `held-back replay (${record.replayCheck.sequences}): frame accuracy ${record.replayCheck.before} before, ${record.replayCheck.after} after`,
+        ]
+      : []),
     `rule: ${record.rule}`,
     `decision: ${record.accepted ? 'accepted' : 'refused'}`,
   ].join('\n');

@@ -23,7 +23,7 @@ export interface AdaptResult {
   accepted: boolean;
   /** Whether it went live (accepted ones do). */
   live: boolean;
-  /** One line: the held-out figures before → after and the decision. */
+  /** One line: the figures on reviews not trained on, before → after, the replay check and the decision. */
   reason: string;
   record: AdaptationRecord;
 }
@@ -35,7 +35,9 @@ export interface AdaptJob {
   model: string;
   state: AdaptJobState;
   stage?: AdaptStage;
-  epoch?: number;
+  /** Judging: the cross-validation fold running, of `folds`. */
+  fold?: number;
+  folds?: number;
   /** ISO 8601. */
   startedAt: string;
   result?: AdaptResult;
@@ -121,7 +123,7 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
       job: job.id,
       state: job.state,
       ...(job.stage !== undefined ? { stage: job.stage } : {}),
-      ...(job.epoch !== undefined ? { epoch: job.epoch } : {}),
+      ...(job.fold !== undefined ? { fold: job.fold, folds: job.folds } : {}),
       ...(job.result ? { result: job.result } : {}),
       ...(job.error ? { error: job.error } : {}),
     });
@@ -130,8 +132,10 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
   function reasonOf(r: AdaptationRecord): string {
     const { before: b, after: a } = r;
     return (
-      `on ${a.reviews} held-out review(s): accuracy ${b.accuracy} → ${a.accuracy}, frame accuracy ${b.frameAccuracy} → ${a.frameAccuracy}, ` +
-      `false alarms ${b.falseAlarms} → ${a.falseAlarms}, missed ${b.missed} → ${a.missed}: ${r.accepted ? 'accepted' : 'refused'} (${r.rule})`
+      `on ${a.reviews} review(s), each judged by a fold that did not train on it: accuracy ${b.accuracy} → ${a.accuracy}, ` +
+      `frame accuracy ${b.frameAccuracy} → ${a.frameAccuracy}, false alarms ${b.falseAlarms} → ${a.falseAlarms}, missed ${b.missed} → ${a.missed}` +
+      (r.replayCheck ? `; held-back replay frame accuracy ${r.replayCheck.before} → ${r.replayCheck.after}` : '') +
+      `: ${r.accepted ? 'accepted' : 'refused'} (${r.rule})`
     );
   }
 
@@ -227,7 +231,8 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
         log: (line) => log.info(`adapt ${cameraId}/${model}: ${line}`),
         onProgress(p) {
           job.stage = p.stage;
-          job.epoch = p.epoch;
+          job.fold = p.fold;
+          job.folds = p.folds;
           send(job);
         },
       });
@@ -251,7 +256,8 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
           running.delete(key(cameraId, model));
           last.set(key(cameraId, model), job);
           delete job.stage;
-          delete job.epoch;
+          delete job.fold;
+          delete job.folds;
           if (!closing) send(job);
         });
       running.set(key(cameraId, model), entry);

@@ -107,9 +107,10 @@ export type ServerMessage =
       /** The job's id (`POST /api/cameras/:id/adapt` answers it). */
       job: string;
       state: AdaptJobState;
-      /** While running: features, training (with `epoch`, from 1), judging, writing. */
+      /** While running: features, judging (with `fold` of `folds`, from 1), training (on every review), writing. */
       stage?: AdaptStage;
-      epoch?: number;
+      fold?: number;
+      folds?: number;
       /** When done: the version made, the figures, whether it went live. */
       result?: AdaptResult;
       /** When failed: why (VIGIL_ERR_TOO_FEW_REVIEWS with the counts, ...). */

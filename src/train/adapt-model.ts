@@ -81,7 +81,6 @@ export async function adaptModel(o: AdaptModelOptions): Promise<AdaptOutcome> {
 
   const head = await readHeadModel(o.baseDir, base);
   try {
-    o.onProgress?.({ stage: 'training' });
     // Fine-tuned at the rate the base was trained with (fight 0.0005, fall 0.002).
     const learningRate = base.training.hyperparameters?.learningRate;
     const judged = await adaptAndJudge(head, items, base, {
@@ -90,7 +89,7 @@ export async function adaptModel(o: AdaptModelOptions): Promise<AdaptOutcome> {
       seed,
       ...(learningRate !== undefined ? { fit: { learningRate } } : {}),
       onFold: (fold, folds) => {
-        o.onProgress?.({ stage: fold > folds ? 'training' : 'judging', fold, folds });
+        o.onProgress?.(fold > folds ? { stage: 'training' } : { stage: 'judging', fold, folds });
         log(fold > folds ? 'adapting on every review' : `fold ${fold}/${folds}`);
       },
     });

@@ -5,7 +5,7 @@ import type { AdaptModelOptions, AdaptOutcome, AdaptStage } from './adapt-model.
 
 /** What the adaptation worker posts: progress as it goes, then `done` or `failed`. */
 export type FromAdaptWorker =
-  | { type: 'progress'; stage: AdaptStage; epoch?: number; epochs?: number }
+  | { type: 'progress'; stage: AdaptStage; fold?: number; folds?: number }
   | { type: 'log'; line: string }
   | ({ type: 'done' } & AdaptOutcome)
   | { type: 'failed'; error: { code: ErrorCode; message: string } };
@@ -33,7 +33,7 @@ export function adaptInThread(options: AdaptModelOptions): AdaptThread {
   const result = new Promise<AdaptOutcome>((resolve, reject) => {
     let settled = false;
     worker.on('message', (msg: FromAdaptWorker) => {
-      if (msg.type === 'progress') onProgress?.({ stage: msg.stage, epoch: msg.epoch, epochs: msg.epochs });
+      if (msg.type === 'progress') onProgress?.({ stage: msg.stage, fold: msg.fold, folds: msg.folds });
       else if (msg.type === 'log') log?.(msg.line);
       else if (msg.type === 'done') {
         settled = true;

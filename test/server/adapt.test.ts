@@ -120,7 +120,7 @@ describe('server: adapting a camera model from its reviews', function () {
     const done = await c.next('adapt', (m) => m.job === job && m.state !== 'running', 90_000);
     const progress = c.messages.slice(seen).filter((m): m is AdaptMessage => m.type === 'adapt' && m.state === 'running');
     expect(progress.map((m) => m.stage)).to.include.members(['features', 'training', 'judging', 'writing']);
-    expect(progress.some((m) => m.stage === 'training' && (m.epoch ?? 0) >= 1)).to.equal(true);
+    expect(progress.some((m) => m.stage === 'judging' && (m.fold ?? 0) >= 1 && (m.folds ?? 0) >= 2)).to.equal(true);
     // Labels kept coming while the worker trained: the main thread was free.
     const labelsDuring = c.messages.slice(seen, c.messages.indexOf(done)).filter((m) => m.type === 'label').length;
     expect(labelsDuring).to.be.at.least(5);
@@ -129,7 +129,7 @@ describe('server: adapting a camera model from its reviews', function () {
     expect(result).to.deep.include({ version: '1.1.0', accepted: true, live: true });
     expect(result.record).to.deep.include({ from: 'fight@1.0.0', camera: 'hall', accepted: true });
     expect(result.record.reviews).to.deep.include({ skipped: 1, byLabel: { fight: 2, no_fight: 2 } });
-    expect(result.reason).to.match(/^on \d held-out review\(s\): accuracy .* → .*: accepted \(/);
+    expect(result.reason).to.match(/^on \d review\(s\), each judged by a fold that did not train on it: accuracy .* → .*; held-back replay .*: accepted \(/);
 
     // Swapped live: the labels say the new version, and the camera never restarted.
     await labelVersion('1.1.0');

@@ -44,14 +44,17 @@ describe('vigil adapt', function () {
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).to.match(/^adapted from fight@1\.0\.0 in [\d.]+ s$/);
-    expect(lines[1]).to.match(/^reviews: 3 fight, 2 no_fight; 3 learnt from, 2 held out, 0 skipped; 0 replayed$/);
-    expect(lines[2]).to.match(/^held out \(2\) +before +after$/);
+    expect(lines[1]).to.match(/^reviews: 3 fight, 2 no_fight; 5 used, 0 skipped; 64 replayed; judged by 4-fold cross-validation$/);
+    expect(lines[2]).to.match(/^not trained on \(5\) +before +after$/);
+    expect(lines).to.satisfy((l: string[]) =>
+      l.some((x) => /^held-back replay \(13\): frame accuracy [\d.]+ before, [\d.]+ after$/.test(x)),
+    );
     expect(lines[3]).to.match(/^accuracy +[\d.]+ +[\d.]+$/);
     expect(lines.at(-2)).to.match(/^decision: (accepted|refused)$/);
     expect(lines.at(-1)).to.equal(`wrote fight 1.1.0 to ${out}`);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     expect(manifest).to.deep.include({ name: 'fight', version: '1.1.0' });
-    expect(manifest.adaptation.reviews.heldOutIds).to.have.length(2);
+    expect(manifest.adaptation.reviews.ids).to.have.length(5);
   });
 
   it('adapts a camera of a data folder from its reviewed events and makes an accepted version live; too few reviews fail coded', async () => {
@@ -105,7 +108,7 @@ describe('vigil adapt', function () {
     const r = await vigil(['adapt', '--camera', 'hall', '--data', data, '--cache', cache]);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/^adapted from fight@1\.0\.0 to camera hall in /);
-    expect(r.stdout).to.match(/reviews: 2 fight, 2 no_fight; 2 learnt from, 2 held out, 0 skipped/);
+    expect(r.stdout).to.match(/reviews: 2 fight, 2 no_fight; 4 used, 0 skipped; 64 replayed; judged by 4-fold cross-validation/);
     const after = openStore(data);
     try {
       const [version] = after.models.list('hall', 'fight');

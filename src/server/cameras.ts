@@ -111,11 +111,11 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       o.publish({ type: 'status', ...status });
       return;
     }
-    // The recording's timeline follows the first model (its `events` labels are that model's classes).
+    // Every model labels the recordings (their timelines, their `events` labels).
     const recorder =
       record.record.mode === 'off'
         ? undefined
-        : createRecorder({ camera: record, store: o.store, manifest: opened[0].manifest, publish: o.publish });
+        : createRecorder({ camera: record, store: o.store, manifests: opened.map((m) => m.manifest), publish: o.publish });
     // The runner owns the preview; each model's tracker asks it for a picture once the runner runs.
     const models = opened.map(({ manifest, labeler }) => ({
       manifest,

@@ -52,6 +52,78 @@ describe('server: recording', function () {
     }
   });
 
+  it('labels the recording of a two-model camera with both models, and records for a label of the second', async () => {
+    const t = await startTestServer();
+    try {
+      const c = await connect(`${t.url}/ws`);
+      c.send({ type: 'subscribe', cameras: ['two'], clips: true });
+      const body = {
+        id: 'two',
+        source: fixture('demo.mp4'),
+        models: ['fight', 'fall'],
+        loop: true,
+        // Only the second model gives `falling`: before, the recorder followed the first model only.
+        record: { mode: 'events', labels: ['falling'], preRollS: 1, postRollS: 1 },
+      };
+      expect((await t.api('/api/cameras', { method: 'POST', body })).status).to.equal(201);
+      await c.next('segment', (m) => m.model === 'fall' && m.event === 'start' && m.segment.label === 'falling');
+      await new Promise((r) => setTimeout(r, 5000));
+      await t.api('/api/cameras/two', { method: 'PATCH', body: { record: { mode: 'off' } } });
+      const ready = await c.next('clip', (m) => m.status === 'ready');
+      const tl = (await t.api(`/api/clips/${ready.clipId}`)).body.timeline;
+      // The top level stays the first model's, as a one-model timeline.
+      expect(tl.model.name).to.equal('fight');
+      expect(tl.classes).to.deep.equal(['fight', 'no_fight']);
+      expect(tl.models.map((m: { model: { name: string } }) => m.model.name)).to.deep.equal(['fight', 'fall']);
+      expect(tl.models[0]).to.deep.equal({
+        model: tl.model,
+        classes: tl.classes,
+        fps: tl.fps,
+        smoothing: tl.smoothing,
+        frames: tl.frames,
+        segments: tl.segments,
+      });
+      const fall = tl.models[1];
+      expect(fall.classes).to.deep.equal(['falling', 'no_fall']);
+      expect(fall.frames.length).to.be.above(10);
+      expect(fall.frames.every((f: { probs: number[] }) => f.probs.length === 2)).to.equal(true);
+      expect(fall.segments.map((s: { label: string }) => s.label)).to.include('falling');
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('refuses event labels no model of the camera gives, and takes those of any of its models', async () => {
+    const t = await startTestServer();
+    try {
+      const record = (labels: string[]) => ({ mode: 'events', labels });
+      const bad = await t.api('/api/cameras', {
+        method: 'POST',
+        body: { id: 'two', source: 'webcam', models: ['fight', 'fall'], record: record(['walking']) },
+      });
+      expect(bad.status).to.equal(400);
+      expect(bad.body).to.deep.equal({
+        error: {
+          code: 'VIGIL_ERR_INVALID_ARGUMENT',
+          message:
+            'invalid argument: record.labels: "walking" is not a class of models fight, fall (classes: fight, no_fight, falling, no_fall)',
+        },
+      });
+      const ok = await t.api('/api/cameras', {
+        method: 'POST',
+        body: { id: 'two', source: 'webcam', models: ['fight', 'fall'], record: record(['fight', 'falling']) },
+      });
+      expect(ok.status).to.equal(201);
+      // Dropping the model that gives `falling` would leave a label nothing gives.
+      const drop = await t.api('/api/cameras/two', { method: 'PATCH', body: { models: ['fight'] } });
+      expect(drop.status).to.equal(400);
+      expect(drop.body.error.message).to.match(/"falling" is not a class of model fight/);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('after a crash mid-recording, every clip row has a playable file and no file lacks a row', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
     const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir, '--no-demo'], {

@@ -34,8 +34,11 @@ export interface RunnerRecorder {
   paused(): VigilError | undefined;
   /** A decoding session ended (reconnect, end of file, stop): flush what it wrote. */
   sessionEnded(): Promise<void>;
-  /** A labelled frame of model `model` (its index in the camera's order), in stream time of the current session. */
-  frame(f: SmoothedFrame, sessionTMs: number, model: number): void;
+  /**
+   * A labelled frame of model `model` (its index in the camera's order), in stream time of the
+   * current session, and when the source showed it (epoch ms, the events' wall clock).
+   */
+  frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number): void;
   segment(e: SegmentEvent, model: number): void;
 }
 
@@ -214,7 +217,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           ...(s.provisional ? { provisional: true } : {}),
           ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
         });
-        recorder?.frame(s, frameTMs, k);
+        recorder?.frame(s, frameTMs, k, sourceMs);
         at = { tMs, wallMs: sourceMs };
         emit(segmenter.push(s));
         checkLag();

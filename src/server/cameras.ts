@@ -115,7 +115,13 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     const recorder =
       record.record.mode === 'off'
         ? undefined
-        : createRecorder({ camera: record, store: o.store, manifests: opened.map((m) => m.manifest), publish: o.publish });
+        : createRecorder({
+            camera: record,
+            store: o.store,
+            manifests: opened.map((m) => m.manifest),
+            publish: o.publish,
+            clipReady: (clipId, recordedFor) => o.events?.clipReady(clipId, recordedFor),
+          });
     // The runner owns the preview; each model's tracker asks it for a picture once the runner runs.
     const models = opened.map(({ manifest, labeler }) => ({
       manifest,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { vigilError, type VigilError } from '../errors.js';
+import type { RecordedFor } from '../events/types.js';
 import { log } from '../log.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
 import { buildTimeline, type SegmentEvent } from '../timeline/segments.js';
@@ -18,6 +19,12 @@ export interface RecorderOptions {
   /** The camera's models in its order; a clip's timeline has each one's labels. */
   manifests: readonly ModelManifest[];
   publish(msg: ServerMessage): void;
+  /**
+   * A recording is stored (after its `clip` message): the events it covers link to it. In
+   * `events` mode `recordedFor` names the segments it was kept for, so only their events take
+   * it; undefined in `continuous` mode, where any event it covers does.
+   */
+  clipReady?(clipId: string, recordedFor: RecordedFor[] | undefined): void;
   /** How often ffmpeg's segment list is read [pollMs=500]. */
   pollMs?: number;
   /** How often free space is checked while the disk is full [spaceCheckMs=3000]. */
@@ -142,7 +149,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       else {
         const inside = framesOf([piece]);
         frames = frames.map((fs) => fs.filter((f) => f.tMs >= piece.endMs));
-        void later(() => keep([piece], inside)); // queued; later() logs a failure
+        void later(() => keep([piece], inside, undefined)); // queued; later() logs a failure
       }
     }
     if (events) decide(false);
@@ -187,10 +194,16 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     const pieces = group;
     group = [];
     const inside = framesOf(pieces);
-    void later(() => keep(pieces, inside)); // queued; later() logs a failure
+    // Decided now: the intervals are pruned as the stream goes on.
+    const startMs = pieces[0].startMs;
+    const endMs = pieces[pieces.length - 1].endMs;
+    const recordedFor = intervals
+      .filter((iv) => iv.startMs - preMs < endMs && (iv.endMs ?? Infinity) + postMs > startMs)
+      .map((iv) => ({ model: manifests[iv.model].name, label: iv.label, startMs: iv.startMs }));
+    void later(() => keep(pieces, inside, recordedFor)); // queued; later() logs a failure
   }
 
-  async function keep(pieces: Piece[], inside: Labelled[][]): Promise<void> {
+  async function keep(pieces: Piece[], inside: Labelled[][], recordedFor: RecordedFor[] | undefined): Promise<void> {
     const path = pieces.length === 1 ? pieces[0].path : await concat(pieces);
     const startMs = pieces[0].startMs;
     const endMs = pieces[pieces.length - 1].endMs;
@@ -230,6 +243,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     }
     if (pieces.length > 1) for (const p of pieces) store.discard(p.path);
     o.publish({ type: 'clip', clipId: clip.id, status: 'ready' });
+    o.clipReady?.(clip.id, recordedFor);
   }
 
   async function concat(pieces: Piece[]): Promise<string> {
@@ -326,19 +340,21 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       ];
     },
     paused: () => full,
-    frame(f: SmoothedFrame, sessionTMs: number, model = 0) {
+    frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number) {
       if (!recording) return;
       // Every model's frames carry the same session offset: the first of any model sets it.
+      // The wall clock is the source's, as the events': a clip and its events agree on when
+      // things happened however late the first frame was labelled.
       if (!sessionStarted) {
         sessionStarted = true;
         offsetMs = f.tMs - sessionTMs;
-        wall0 = Date.now() - sessionTMs;
+        wall0 = sourceMs - sessionTMs;
       }
       lastMs[model] = f.tMs;
       frames[model].push({ tMs: f.tMs, probs: [...f.probs] });
       if (events) decide(false);
     },
-    segment(e: SegmentEvent, model = 0) {
+    segment(e: SegmentEvent, model: number) {
       if (!recording || !wanted.has(e.segment.label)) return;
       const { label, startMs } = e.segment;
       if (e.type === 'start') intervals.push({ model, label, startMs, endMs: null });

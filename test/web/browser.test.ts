@@ -466,6 +466,57 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(problems.list).to.deep.equal([]);
   });
 
+  it('events: a review saves its note, Save note changes only the note, and Delete (confirmed by a second click) removes the event', async () => {
+    const ended = await until(
+      'an ended demo event',
+      async () =>
+        (await get('/api/events?camera=demo&review=unreviewed&limit=50')).events.find((e: { state: string }) => e.state === 'ended'),
+      30_000,
+    );
+    const { page, problems } = await open(`#/events/${ended.id}`);
+    await page.waitForSelector('[data-testid="event-view"] [data-testid="review-note"]');
+    // One hint, from event-parts.js, on both pages.
+    const hint = await page.locator('[data-testid="event-view"] .keys').textContent();
+    expect(hint).to.equal('Keys: c confirm · f false alarm · u unreviewed');
+
+    await page.fill('[data-testid="review-note"]', '  the man in red, twice  ');
+    await page.click('[data-testid="review-false_alarm"]');
+    await page.waitForSelector('[data-testid="review-false_alarm"][aria-pressed="true"]');
+    let saved = await get(`/api/events/${ended.id}`);
+    expect(saved.review).to.deep.include({ state: 'false_alarm', note: 'the man in red, twice' });
+    expect(await page.locator('[data-testid="event-note"]').textContent()).to.equal('the man in red, twice');
+
+    await page.fill('[data-testid="review-note"]', 'a dance, not a fight');
+    await page.click('[data-testid="review-note-save"]');
+    await page.waitForSelector('[data-testid="event-note"]:text("a dance, not a fight")');
+    saved = await get(`/api/events/${ended.id}`);
+    expect(saved.review).to.deep.include({ state: 'false_alarm', note: 'a dance, not a fight' });
+
+    await page.reload();
+    await page.waitForSelector('[data-testid="event-view"][data-review="false_alarm"]');
+    expect(await page.inputValue('[data-testid="review-note"]')).to.equal('a dance, not a fight');
+    // A review from the list keeps the note it cannot show.
+    await page.click('[data-testid="back-to-events"]');
+    const row = page.locator(`[data-testid="event-row"][data-event-id="${ended.id}"]`);
+    await row.waitFor();
+    expect(await page.locator('.keys').first().textContent()).to.equal(`Keys on a focused row: ${hint!.slice('Keys: '.length)}`);
+    await row.locator('[data-testid="review-confirmed"]').click();
+    await page.waitForSelector(`[data-testid="event-row"][data-event-id="${ended.id}"][data-review="confirmed"]`);
+    expect((await get(`/api/events/${ended.id}`)).review).to.deep.include({ state: 'confirmed', note: 'a dance, not a fight' });
+
+    await row.locator('[data-testid="event-link"]').click();
+    await page.waitForSelector('[data-testid="event-delete"]');
+    await page.click('[data-testid="event-delete"]');
+    expect(await page.locator('[data-testid="event-delete"]').textContent()).to.equal('Really delete this event?');
+    expect((await fetch(`${server.url}/api/events/${ended.id}`)).status).to.equal(200);
+    await page.click('[data-testid="event-delete"]');
+    await page.waitForURL(/#\/events$/);
+    expect((await fetch(`${server.url}/api/events/${ended.id}`)).status).to.equal(404);
+    await page.waitForSelector('[data-testid="event-row"]');
+    expect(await page.locator(`[data-testid="event-row"][data-event-id="${ended.id}"]`).count()).to.equal(0);
+    expect(problems.list).to.deep.equal([]);
+  });
+
   it('events: filters by review state; an event a recording covers plays its clip from before its start', async () => {
     const res = await fetch(`${server.url}/api/cameras`, {
       method: 'POST',

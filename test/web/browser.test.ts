@@ -353,6 +353,20 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(classes).to.include(lines[0].label);
     expect(['falling', 'no_fall']).to.include(lines[1].label);
     expect(Number(await page.$eval('[data-testid="live-confidence-fall"]', (e) => (e as HTMLElement).dataset.value))).to.be.within(0, 1);
+    // The list shows every camera's models and its newest event, not only the selected one's.
+    const models = (id: string) => page.locator(`[data-camera="${id}"] [data-testid="camera-models"]`).textContent();
+    expect(await models('room')).to.equal('fight · fall');
+    expect(await models('demo')).to.equal('fight');
+    for (const id of ['demo', 'room']) {
+      await until(`the newest event of ${id} in the list`, async () => {
+        const shown = await page
+          .locator(`[data-camera="${id}"] [data-testid="camera-latest-event"]`)
+          .getAttribute('data-event-id', { timeout: 500 });
+        // The demo keeps making events: the one shown is the newest, or was a moment ago.
+        const newest = (await get(`/api/events?camera=${id}&limit=2`)).events.map((e: { id: string }) => e.id);
+        return shown !== null && newest.includes(shown);
+      });
+    }
     expect(problems.list).to.deep.equal([]);
     await fetch(`${server.url}/api/cameras/room`, { method: 'DELETE' });
   });

@@ -103,6 +103,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     motionGate: config.motionGate,
     sources,
     events,
+    onRemoved: (id) => sinks?.cameraRemoved(id),
   });
   const jobs = createJobQueue({ store, models, publish });
 

@@ -51,6 +51,8 @@ export interface CameraServiceOptions {
   sources?: SourcePolicy;
   /** Turns each camera's segments into events; none without it. */
   events?: EventService;
+  /** Called once a deleted camera is stopped and out of the store (its MQTT topics are emptied). */
+  onRemoved?: (id: string) => void;
 }
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
@@ -183,6 +185,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
         must(id);
         await stop(id);
         o.store.cameras.remove(id);
+        o.onRemoved?.(id);
       });
     },
     statuses: () => o.store.cameras.list().map((c) => view(c).status),

@@ -54,8 +54,9 @@ export interface EventRepo {
   /**
    * Stores how far an active event has got, so a crash ends it here (see reconcile.ts).
    * An event that is no longer active (ended, deleted) is left alone.
+   * @returns the event as stored now (with any review or clip others gave it), undefined when left alone
    */
-  progress(id: string, p: EventProgress): void;
+  progress(id: string, p: EventProgress): VigilEvent | undefined;
   /** Ends the event with its final figures. @throws VIGIL_ERR_NOT_FOUND */
   end(id: string, p: EventProgress): VigilEvent;
   /**
@@ -220,8 +221,9 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       `INSERT INTO events (id, camera_id, model, label, start_ms, end_ms, started_at_ms, ended_at_ms, peak, mean, state)
        VALUES (@id, @cameraId, @model, @label, @startMs, @endMs, @startedAtMs, @endedAtMs, @peak, @mean, 'active')`,
     ),
-    progress: db.prepare(
-      `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean WHERE id = @id AND state = 'active'`,
+    progress: db.prepare<EventProgress & { id: string }, EventRow>(
+      `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean WHERE id = @id AND state = 'active'
+       RETURNING *`,
     ),
     end: db.prepare(
       `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean, state = 'ended' WHERE id = @id`,
@@ -274,7 +276,8 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     progress(id, p) {
       assertEventId(id);
       const x = parseWith(progressSchema, p, 'event progress');
-      guard(dbPath, () => q.progress.run({ id, ...x }));
+      const row = guard(dbPath, () => q.progress.get({ id, ...x }));
+      return row && eventOf(row);
     },
 
     end(id, p) {

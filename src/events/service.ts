@@ -3,7 +3,7 @@ import { log } from '../log.js';
 import { alertLabels, type ModelManifest } from '../model/folder/manifest.js';
 import type { ReviewInput, Store } from '../store/index.js';
 import { createEventTracker, type EventTracker } from './tracker.js';
-import type { AlertRule, EventChange, VigilEvent } from './types.js';
+import type { AlertRule, EventChange, RecordedFor, VigilEvent } from './types.js';
 
 /**
  * Events as the server runs them: a tracker per camera, reviews and deletes from the API, and
@@ -23,8 +23,12 @@ export interface EventService {
   review(id: string, input: ReviewInput): VigilEvent;
   /** @throws VIGIL_ERR_NOT_FOUND */
   remove(id: string): void;
-  /** A recording is ready: the events of its camera it covers link to it (an `update` each). */
-  clipReady(clipId: string): void;
+  /**
+   * A recording is ready: the events of its camera it covers link to it (an `update` each).
+   * With `recordedFor` (an `events` mode clip) only the events of those segments do: their own
+   * clip, not one that covers them by its pre- or post-roll.
+   */
+  clipReady(clipId: string, recordedFor?: readonly RecordedFor[]): void;
 }
 
 export interface EventServiceOptions {
@@ -74,12 +78,13 @@ export function createEventService(o: EventServiceOptions): EventService {
     remove(id) {
       if (!store.events.remove(id)) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
     },
-    clipReady(clipId) {
+    clipReady(clipId, recordedFor) {
       try {
         const clip = store.clips.get(clipId);
         if (!clip || clip.kind !== 'recording' || clip.cameraId === null || clip.startedAtMs === null) return;
         const toMs = clip.startedAtMs + (clip.durationMs ?? 0);
-        for (const event of store.events.linkClip(clip.cameraId, clip.id, clip.startedAtMs, toMs)) emit({ type: 'update', event });
+        for (const event of store.events.linkClip(clip.cameraId, clip.id, clip.startedAtMs, toMs, recordedFor))
+          emit({ type: 'update', event });
       } catch (e) {
         log.warn(`events: linking clip ${clipId}: ${(e as Error).message}`);
       }

@@ -93,8 +93,8 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
         ...figures(s, at),
       });
       cur.sentMs = at.tMs;
-      writeSnapshot(cur, at.tMs);
-      cur.event = o.repo.get(cur.event.id) ?? cur.event;
+      // Just inserted, in this same synchronous turn: nobody else can have changed the row.
+      if (writeSnapshot(cur, at.tMs)) cur.event = { ...cur.event, snapshot: true };
       change('start', cur.event);
       if (!final) return;
     }
@@ -104,16 +104,15 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
       change('end', o.repo.end(id, figures(s, at)));
       return;
     }
-    o.repo.progress(id, figures(s, at));
     const firstSnapshot = !cur.event.snapshot && cur.jpeg !== undefined;
+    // The snapshot before the figures: the row the figures' write returns then says it has one.
     const snapped = (firstSnapshot || at.tMs - cur.snapMs >= everyMs) && writeSnapshot(cur, at.tMs);
-    if (snapped || at.tMs - cur.sentMs >= everyMs) {
+    // The write returns the row, with the review or clip others gave it: no second read.
+    const now = o.repo.progress(id, figures(s, at));
+    if (now && (snapped || at.tMs - cur.sentMs >= everyMs)) {
       cur.sentMs = at.tMs;
-      const now = o.repo.get(id);
-      if (now) {
-        cur.event = now;
-        change('update', now);
-      }
+      cur.event = now;
+      change('update', now);
     }
   }
 

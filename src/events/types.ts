@@ -55,3 +55,11 @@ export interface AlertRule {
   /** ... and its peak reached this [minConfidence=0]. */
   minConfidence: number;
 }
+
+/** A segment an `events` mode recording was kept for: the event with these is the clip's own. */
+export interface RecordedFor {
+  model: string;
+  label: string;
+  /** Stream time, as the event's `startMs`. */
+  startMs: number;
+}

@@ -89,8 +89,6 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   let sinks: Sinks | undefined = undefined;
   const publish: Hub['publish'] = (msg) => {
     hub.publish(msg);
-    // A recording lands after the events it covers began: they link to it now.
-    if (msg.type === 'clip' && msg.status === 'ready') events.clipReady(msg.clipId);
     if (msg.type === 'status') {
       sinks?.camerasChanged();
       sinks?.cameraStatus(msg.cameraId, msg.state);
@@ -107,6 +105,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     motionGate: config.motionGate,
     sources,
     events,
+    onRemoved: (id) => sinks?.cameraRemoved(id),
   });
   const jobs = createJobQueue({ store, models, publish });
   const adapt = createAdaptJobs({

@@ -16,7 +16,7 @@ const MAX_SOURCE = 2048;
  * path is stored absolute, so the camera survives a restart from another working directory.
  *
  * With `current` (an update), the checks that span fields (loop on a file only, event labels
- * among the first model's classes, as the recording follows it) apply to the record as it will be after the patch, and a
+ * among the classes of the camera's models, as every model labels its recordings) apply to the record as it will be after the patch, and a
  * `source` equal to the masked form the API shows (see {@link publicCamera}) means the
  * stored source: a client echoing back what it read keeps the password it never saw.
  * @throws VIGIL_ERR_INVALID_ARGUMENT naming the field (an empty `models`, a model twice); VIGIL_ERR_MODEL_NOT_FOUND; the
@@ -41,7 +41,7 @@ export function checkCameraInput<T extends Partial<CameraInput>>(input: T, sourc
     );
   }
   if (!current || out.model !== undefined || out.models !== undefined || out.record !== undefined)
-    checkEventLabels(firstModel(out) ?? current?.model, out.record ?? current?.record);
+    checkEventLabels(modelsOf(out) ?? current?.models, out.record ?? current?.record);
   return out;
 }
 
@@ -53,9 +53,10 @@ function checkModels(model: unknown, models: unknown[]): void {
   modelList(typeof model === 'string' ? model : undefined, models as string[]);
 }
 
-/** The model a camera's recording follows: the first it runs. */
-function firstModel(input: Partial<CameraInput>): unknown {
-  return Array.isArray(input.models) ? (input.models as unknown[])[0] : input.model;
+/** The models a camera will run after this input, undefined when it names none. */
+function modelsOf(input: Partial<CameraInput>): unknown[] | undefined {
+  if (Array.isArray(input.models)) return input.models;
+  return input.model === undefined ? undefined : [input.model];
 }
 
 /** A camera as it leaves the server: a source URL's password shows as `***`. */
@@ -75,17 +76,19 @@ function checkSource(source: string, sources: SourcePolicy): string {
   return sources.check(kind === 'file' ? resolve(source) : source, kind);
 }
 
-/** `events` labels must be classes the model gives, or the camera would never record. */
-function checkEventLabels(model: unknown, record: unknown): void {
-  if (typeof model !== 'string' || typeof record !== 'object' || record === null) return;
+/** `events` labels must be classes one of the camera's models gives, or the camera would never record. */
+function checkEventLabels(models: unknown[] | undefined, record: unknown): void {
+  if (!models || models.length === 0 || !models.every((m) => typeof m === 'string')) return;
+  if (typeof record !== 'object' || record === null) return;
   const { mode, labels } = record as { mode?: unknown; labels?: unknown };
   if (mode !== 'events' || !Array.isArray(labels)) return; // the store's schema says what is wrong
-  const classes = modelClasses(model);
+  const classes = models.flatMap((m) => modelClasses(m));
   const unknown = (labels as unknown[]).find((l) => typeof l === 'string' && !classes.includes(l));
   if (unknown !== undefined) {
+    const which = models.length === 1 ? `model ${models[0]}` : `models ${models.join(', ')}`;
     throw vigilError(
       'VIGIL_ERR_INVALID_ARGUMENT',
-      `record.labels: ${quote(unknown)} is not a class of model ${model} (classes: ${classes.join(', ')})`,
+      `record.labels: ${quote(unknown)} is not a class of ${which} (classes: ${classes.join(', ')})`,
     );
   }
 }

@@ -34,9 +34,12 @@ export interface RunnerRecorder {
   paused(): VigilError | undefined;
   /** A decoding session ended (reconnect, end of file, stop): flush what it wrote. */
   sessionEnded(): Promise<void>;
-  /** A labelled frame, in stream time of the current session. */
-  frame(f: SmoothedFrame, sessionTMs: number): void;
-  segment(e: SegmentEvent): void;
+  /**
+   * A labelled frame of model `model` (its index in the camera's order), in stream time of the
+   * current session, and when the source showed it (epoch ms, the events' wall clock).
+   */
+  frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number): void;
+  segment(e: SegmentEvent, model: number): void;
 }
 
 export interface CameraRunner {
@@ -67,12 +70,12 @@ export interface RunnerModel {
 }
 
 export interface RunnerOptions {
-  /** At least one; the first one's frames and segments go to the recorder. One ffmpeg decodes for all. */
+  /** At least one; one ffmpeg decodes for all. */
   models: readonly RunnerModel[];
   /** Called unbound, as a plain function. */
   publish: (msg: ServerMessage) => void;
   maxBackoffMs: number;
-  /** Rides on the first model's labels (its timeline, its `events` labels). */
+  /** Rides on every model's labels (the clips' timelines, their `events` labels). */
   recorder?: RunnerRecorder;
   /** Lag past which a live camera is `behind` [behindMs=2000]; it is `live` again under half of it. */
   behindMs?: number;
@@ -189,7 +192,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       const emit = (events: SegmentEvent[]) => {
         lane.events?.push(events, at);
         for (const e of events) {
-          if (k === 0) recorder?.segment(e);
+          recorder?.segment(e, k);
           const { confidence, peak } = e.segment;
           publish({
             type: 'segment',
@@ -228,7 +231,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           ...(s.provisional ? { provisional: true } : {}),
           ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
         });
-        if (k === 0) recorder?.frame(s, frameTMs);
+        recorder?.frame(s, frameTMs, k, sourceMs);
         at = { tMs, wallMs: sourceMs };
         emit(segmenter.push(s));
         checkLag();

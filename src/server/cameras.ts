@@ -57,6 +57,8 @@ export interface CameraServiceOptions {
   sources?: SourcePolicy;
   /** Turns each camera's segments into events; none without it. */
   events?: EventService;
+  /** Called once a deleted camera is stopped and out of the store (its MQTT topics are emptied). */
+  onRemoved?: (id: string) => void;
 }
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
@@ -118,11 +120,17 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       o.publish({ type: 'status', ...status });
       return;
     }
-    // The recording's timeline follows the first model (its `events` labels are that model's classes).
+    // Every model labels the recordings (their timelines, their `events` labels).
     const recorder =
       record.record.mode === 'off'
         ? undefined
-        : createRecorder({ camera: record, store: o.store, manifest: opened[0].manifest, publish: o.publish });
+        : createRecorder({
+            camera: record,
+            store: o.store,
+            manifests: opened.map((m) => m.manifest),
+            publish: o.publish,
+            clipReady: (clipId, recordedFor) => o.events?.clipReady(clipId, recordedFor),
+          });
     // The runner owns the preview; each model's tracker asks it for a picture once the runner runs.
     const models = opened.map(({ manifest, labeler }) => ({
       manifest,
@@ -184,6 +192,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
         must(id);
         await stop(id);
         o.store.cameras.remove(id);
+        o.onRemoved?.(id);
       });
     },
     statuses: () => o.store.cameras.list().map((c) => view(c).status),

@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { vigilError, type VigilError } from '../errors.js';
+import type { RecordedFor } from '../events/types.js';
 import { log } from '../log.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
 import { buildTimeline, type SegmentEvent } from '../timeline/segments.js';
-import { toTimelineJson } from '../timeline/format.js';
+import { combineTimelines, toTimelineJson } from '../timeline/format.js';
 import type { SmoothedFrame } from '../timeline/smoother.js';
 import { resolveFfmpeg } from '../video/ffmpeg.js';
 import type { CameraRecord, Store } from '../store/index.js';
@@ -15,8 +16,15 @@ import type { ServerMessage } from './protocol.js';
 export interface RecorderOptions {
   camera: CameraRecord;
   store: Store;
-  manifest: ModelManifest;
+  /** The camera's models in its order; a clip's timeline has each one's labels. */
+  manifests: readonly ModelManifest[];
   publish(msg: ServerMessage): void;
+  /**
+   * A recording is stored (after its `clip` message): the events it covers link to it. In
+   * `events` mode `recordedFor` names the segments it was kept for, so only their events take
+   * it; undefined in `continuous` mode, where any event it covers does.
+   */
+  clipReady?(clipId: string, recordedFor: RecordedFor[] | undefined): void;
   /** How often ffmpeg's segment list is read [pollMs=500]. */
   pollMs?: number;
   /** How often free space is checked while the disk is full [spaceCheckMs=3000]. */
@@ -32,6 +40,21 @@ const MIN_FREE_BYTES = 1024 * 1024;
 /** ...and once it was full, recording resumes with this much free, so it does not flap. */
 const RESUME_FREE_BYTES = 16 * 1024 * 1024;
 
+/** A labelled frame of one model, in camera stream time (clip time once taken). */
+interface Labelled {
+  tMs: number;
+  probs: number[];
+}
+
+/** A segment of a wanted label: `endMs` null while it goes on. */
+interface Interval {
+  /** Index of the model in the camera's order. */
+  model: number;
+  label: string;
+  startMs: number;
+  endMs: number | null;
+}
+
 interface Piece {
   path: string;
   /** Camera stream time. */
@@ -45,6 +68,8 @@ interface Piece {
  * only after closing it, so only complete files are ever adopted as clips; the segment
  * being written when ffmpeg dies is discarded (the store wipes staging on start, too).
  *
+ * Each of the camera's models labels the clip: its timeline is the first model's with every
+ * model's in `models` (see TimelineJson), and `events` labels may be classes of any of them.
  * `continuous` keeps every segment as a clip. `events` writes 2 s segments and keeps those
  * within pre-/post-roll of a segment of one of the policy's labels, joining consecutive kept
  * pieces into one clip (cut every 30 s while an event goes on); a piece is decided once the
@@ -54,13 +79,14 @@ interface Piece {
  * a browser-playable mp4 that cuts exactly at segment boundaries.
  */
 export function createRecorder(o: RecorderOptions): RunnerRecorder {
-  const { camera, store, manifest } = o;
+  const { camera, store, manifests } = o;
+  if (manifests.length === 0) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `camera ${camera.id}: a recording needs a model`);
   const policy = camera.record;
   const events = policy.mode === 'events';
   const segmentS = policy.mode === 'continuous' ? policy.segmentS : EVENT_SEGMENT_S;
   const preMs = policy.mode === 'events' ? policy.preRollS * 1000 : 0;
   const postMs = policy.mode === 'events' ? policy.postRollS * 1000 : 0;
-  const wanted = new Set(policy.mode === 'events' && policy.labels.length > 0 ? policy.labels : [manifest.classes[0]]);
+  const wanted = new Set(policy.mode === 'events' && policy.labels.length > 0 ? policy.labels : manifests.map((m) => m.classes[0]));
 
   let prefix = '';
   let listPath = '';
@@ -69,10 +95,15 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   // Camera time = session time + offset (learned from the first frame of a session).
   let offsetMs = 0;
   let wall0 = 0;
-  let frames: Array<{ tMs: number; probs: number[] }> = [];
-  let lastMs = -Infinity;
+  // Per model, in the camera's order.
+  let frames: Labelled[][] = manifests.map(() => []);
+  const lastMs: number[] = manifests.map(() => -Infinity);
+  // Where every model that labels in this session has labelled to: pieces before it are decided.
+  const labelledTo = () => Math.min(...lastMs.filter((t) => t > -Infinity));
+  let sessionStarted = false;
   let listedToMs = -Infinity;
-  const intervals: Array<{ startMs: number; endMs: number | null }> = [];
+  // Segments of the wanted labels, every model's, in the order they started.
+  let intervals: Interval[] = [];
   const undecided: Piece[] = [];
   let group: Piece[] = [];
   let chain: Promise<void> = Promise.resolve();
@@ -117,8 +148,8 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       if (events) undecided.push(piece);
       else {
         const inside = framesOf([piece]);
-        frames = frames.filter((f) => f.tMs >= piece.endMs);
-        void later(() => keep([piece], inside)); // queued; later() logs a failure
+        frames = frames.map((fs) => fs.filter((f) => f.tMs >= piece.endMs));
+        void later(() => keep([piece], inside, undefined)); // queued; later() logs a failure
       }
     }
     if (events) decide(false);
@@ -129,7 +160,8 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   }
 
   function decide(final: boolean): void {
-    while (undecided.length > 0 && (final || lastMs >= undecided[0].endMs + preMs)) {
+    const to = labelledTo();
+    while (undecided.length > 0 && (final || to >= undecided[0].endMs + preMs)) {
       const p = undecided.shift() as Piece;
       if (overlapsEvent(p)) {
         group.push(p);
@@ -145,15 +177,16 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     // flushed group took its frames with it).
     // `listedTo` is where the piece ffmpeg is writing now begins.
     const horizon = Math.min(undecided[0]?.startMs ?? Infinity, group[0]?.startMs ?? Infinity, listedToMs) - preMs - postMs;
-    if (frames.length > 0 && frames[0].tMs < horizon) frames = frames.filter((f) => f.tMs >= horizon);
-    while (intervals.length > 1 && intervals[0].endMs !== null && intervals[0].endMs + postMs < horizon) intervals.shift();
+    frames = frames.map((fs) => (fs.length > 0 && fs[0].tMs < horizon ? fs.filter((f) => f.tMs >= horizon) : fs));
+    if (intervals.some((iv) => iv.endMs !== null && iv.endMs + postMs < horizon))
+      intervals = intervals.filter((iv) => iv.endMs === null || iv.endMs + postMs >= horizon);
   }
 
-  /** The labelled frames inside the pieces, in clip time. */
-  function framesOf(pieces: Piece[]): Array<{ tMs: number; probs: number[] }> {
+  /** Each model's labelled frames inside the pieces, in clip time. */
+  function framesOf(pieces: Piece[]): Labelled[][] {
     const startMs = pieces[0].startMs;
     const endMs = pieces[pieces.length - 1].endMs;
-    return frames.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs }));
+    return frames.map((fs) => fs.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs })));
   }
 
   function flushGroup(): void {
@@ -161,25 +194,36 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     const pieces = group;
     group = [];
     const inside = framesOf(pieces);
-    void later(() => keep(pieces, inside)); // queued; later() logs a failure
+    // Decided now: the intervals are pruned as the stream goes on.
+    const startMs = pieces[0].startMs;
+    const endMs = pieces[pieces.length - 1].endMs;
+    const recordedFor = intervals
+      .filter((iv) => iv.startMs - preMs < endMs && (iv.endMs ?? Infinity) + postMs > startMs)
+      .map((iv) => ({ model: manifests[iv.model].name, label: iv.label, startMs: iv.startMs }));
+    void later(() => keep(pieces, inside, recordedFor)); // queued; later() logs a failure
   }
 
-  async function keep(pieces: Piece[], inside: Array<{ tMs: number; probs: number[] }>): Promise<void> {
+  async function keep(pieces: Piece[], inside: Labelled[][], recordedFor: RecordedFor[] | undefined): Promise<void> {
     const path = pieces.length === 1 ? pieces[0].path : await concat(pieces);
     const startMs = pieces[0].startMs;
     const endMs = pieces[pieces.length - 1].endMs;
     const durationMs = Math.round(endMs - startMs);
-    const timeline = buildTimeline(manifest.classes, inside, { ...manifest.smoothing, endMs: inside.length > 0 ? durationMs : undefined });
-    const json = toTimelineJson({
-      source: `camera:${camera.id}`,
-      model: { name: manifest.name, version: manifest.version },
-      classes: manifest.classes,
-      fps: camera.fps ?? manifest.fps,
-      durationMs,
-      frames: timeline.frames,
-      segments: timeline.segments,
-      options: manifest.smoothing,
-    });
+    const json = combineTimelines(
+      manifests.map((manifest, k) => {
+        const own = inside[k];
+        const timeline = buildTimeline(manifest.classes, own, { ...manifest.smoothing, endMs: own.length > 0 ? durationMs : undefined });
+        return toTimelineJson({
+          source: `camera:${camera.id}`,
+          model: { name: manifest.name, version: manifest.version },
+          classes: manifest.classes,
+          fps: camera.fps ?? manifest.fps,
+          durationMs,
+          frames: timeline.frames,
+          segments: timeline.segments,
+          options: manifest.smoothing,
+        });
+      }),
+    );
     const startedAtMs = Math.round(wall0 + startMs - offsetMs);
     let clip;
     try {
@@ -199,6 +243,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     }
     if (pieces.length > 1) for (const p of pieces) store.discard(p.path);
     o.publish({ type: 'clip', clipId: clip.id, status: 'ready' });
+    o.clipReady?.(clip.id, recordedFor);
   }
 
   async function concat(pieces: Piece[]): Promise<string> {
@@ -295,22 +340,28 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       ];
     },
     paused: () => full,
-    frame(f: SmoothedFrame, sessionTMs: number) {
+    frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number) {
       if (!recording) return;
-      if (frames.length === 0 || lastMs === -Infinity) {
+      // Every model's frames carry the same session offset: the first of any model sets it.
+      // The wall clock is the source's, as the events': a clip and its events agree on when
+      // things happened however late the first frame was labelled.
+      if (!sessionStarted) {
+        sessionStarted = true;
         offsetMs = f.tMs - sessionTMs;
-        wall0 = Date.now() - sessionTMs;
+        wall0 = sourceMs - sessionTMs;
       }
-      lastMs = f.tMs;
-      frames.push({ tMs: f.tMs, probs: [...f.probs] });
+      lastMs[model] = f.tMs;
+      frames[model].push({ tMs: f.tMs, probs: [...f.probs] });
       if (events) decide(false);
     },
-    segment(e: SegmentEvent) {
+    segment(e: SegmentEvent, model: number) {
       if (!recording || !wanted.has(e.segment.label)) return;
-      if (e.type === 'start') intervals.push({ startMs: e.segment.startMs, endMs: null });
+      const { label, startMs } = e.segment;
+      if (e.type === 'start') intervals.push({ model, label, startMs, endMs: null });
       else if (e.type === 'end') {
-        const open = intervals[intervals.length - 1];
-        if (open && open.endMs === null) open.endMs = e.segment.endMs;
+        // Models' segments interleave: this model's open one ends.
+        const open = intervals.find((iv) => iv.model === model && iv.endMs === null && iv.startMs === startMs);
+        if (open) open.endMs = e.segment.endMs;
       }
     },
     async sessionEnded() {
@@ -325,10 +376,11 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       await later(() => {
         store.discard(`${prefix}-dir`);
       });
-      lastMs = -Infinity;
+      sessionStarted = false;
+      lastMs.fill(-Infinity);
       listedToMs = -Infinity;
-      intervals.length = 0;
-      frames = [];
+      intervals = [];
+      frames = manifests.map(() => []);
     },
   };
 }

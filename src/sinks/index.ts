@@ -38,6 +38,8 @@ export interface Sinks {
   cameraStatus(cameraId: string, state: string): void;
   /** Cameras were added or changed: announce the new ones to Home Assistant. */
   camerasChanged(): void;
+  /** A camera was deleted: its retained MQTT topics are emptied (see MqttSink.forget). */
+  cameraRemoved(cameraId: string): void;
   statuses(): SinkStatus[];
   /** Stops delivery (what is queued stays in the outbox for the next start) and disconnects. */
   close(): Promise<void>;
@@ -129,6 +131,7 @@ export function createSinks(deps: SinksDeps): Sinks {
     attach: (feed) => feed.subscribe(publish),
     cameraStatus: (cameraId, state) => mqtt?.cameraStatus(cameraId, state),
     camerasChanged: () => mqtt?.announce(),
+    cameraRemoved: (cameraId) => mqtt?.forget(cameraId),
     statuses: () =>
       entries.map((e) => {
         const s = e.delivery.stats();

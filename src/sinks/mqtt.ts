@@ -19,6 +19,12 @@ export interface MqttSink extends Sender {
   cameraStatus(cameraId: string, state: string): void;
   /** Publishes the discovery configs of cameras not announced on this connection yet (one was added). */
   announce(): void;
+  /**
+   * A camera was deleted: empties its retained topics (discovery configs, states, snapshots,
+   * status), now or on the next connect, so Home Assistant drops its device. Its events still
+   * go to `<prefix>/events`; a late one no longer sets its state.
+   */
+  forget(cameraId: string): void;
   /** Publishes `offline` (retained) and disconnects cleanly; stops reconnecting. */
   close(): Promise<void>;
 }
@@ -66,6 +72,11 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
   /** Snapshot topic → the file version last published there. */
   const snapshotsSent = new Map<string, string>();
   const announced = new Set<string>();
+  /** Each camera as last announced or asked for, so a deleted one's topics are known. */
+  const seen = new Map<string, CameraInfo>();
+  /** Deleted cameras, and their retained topics still to empty (publishing an empty retained payload deletes one). */
+  const gone = new Set<string>();
+  const toClear = new Set<string>();
   /** Rejects what is in flight when the connection drops: MQTT.js would otherwise hold it forever. */
   const inflight = new Set<(e: VigilError) => void>();
 
@@ -89,6 +100,7 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
         await publish(topics.available, 'online', { qos: 1, retain: true });
         await announceAll();
         for (const [topic, payload] of retained) await publish(topic, payload, { qos: 1, retain: true });
+        await clearForgotten();
       } catch (e) {
         // The connection dropped again while announcing: 'close' handles it.
         log.debug(`mqtt: announcing: ${(e as Error).message}`);
@@ -136,8 +148,25 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
     });
   }
 
+  /** What the cameras are now; a camera id that comes back is not gone any more. */
+  function current(): readonly CameraInfo[] {
+    const cameras = o.cameras();
+    for (const camera of cameras) {
+      seen.set(camera.id, camera);
+      gone.delete(camera.id);
+    }
+    return cameras;
+  }
+
+  async function clearForgotten(): Promise<void> {
+    for (const topic of [...toClear]) {
+      await publish(topic, '', { qos: 1, retain: true });
+      toClear.delete(topic);
+    }
+  }
+
   async function announceAll(): Promise<void> {
-    for (const camera of o.cameras()) {
+    for (const camera of current()) {
       // Keyed by what the config says, so a camera whose name or models changed is announced again.
       const key = JSON.stringify(camera);
       if (announced.has(key)) continue;
@@ -175,6 +204,8 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
       const change = payload as EventChange;
       const event = change.event;
       await publish(topics.events, JSON.stringify({ type: wireType(change), event }), { qos: 1 });
+      // The outbox may hold the last changes of a camera deleted since: its retained topics stay empty.
+      if (gone.has(event.cameraId)) return;
       const stateTopic = topics.state(event.cameraId, event.label);
       const on = statePayload(event);
       await publish(stateTopic, on, { qos: 1, retain: true });
@@ -184,6 +215,7 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
     state: () => state,
     lastError: () => lastError,
     cameraStatus(cameraId, cameraState) {
+      if (gone.has(cameraId)) return;
       const topic = topics.status(cameraId);
       if (retained.get(topic) === cameraState) return;
       retained.set(topic, cameraState);
@@ -191,6 +223,28 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
     },
     announce() {
       if (client.connected) announceAll().catch(() => undefined);
+      else current();
+    },
+    forget(cameraId) {
+      const camera = seen.get(cameraId);
+      seen.delete(cameraId);
+      gone.add(cameraId);
+      const labels = camera?.labels ?? [];
+      const owned = [
+        ...(opts.discovery ? labels.map((l) => topics.discovery(cameraId, l)) : []),
+        ...labels.flatMap((l) => [topics.state(cameraId, l), topics.snapshot(cameraId, l)]),
+        topics.status(cameraId),
+      ];
+      // State and snapshot topics of labels that are not alerts any more were published too.
+      const prefix = topics.status(cameraId).slice(0, -'status'.length);
+      for (const topic of [...retained.keys(), ...snapshotsSent.keys()]) if (topic.startsWith(prefix)) owned.push(topic);
+      for (const topic of owned) {
+        retained.delete(topic);
+        snapshotsSent.delete(topic);
+        toClear.add(topic);
+      }
+      for (const key of announced) if ((JSON.parse(key) as CameraInfo).id === cameraId) announced.delete(key);
+      if (client.connected) clearForgotten().catch(() => undefined);
     },
     async close() {
       closing = true;

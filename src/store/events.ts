@@ -1,7 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
-import { REVIEW_STATES, type ReviewState, type VigilEvent } from '../events/types.js';
+import { REVIEW_STATES, type RecordedFor, type ReviewState, type VigilEvent } from '../events/types.js';
 import { parseWith } from '../validation.js';
 import { guard, storeError, type Db } from './db.js';
 import { fsyncDir, removeFile } from './files.js';
@@ -54,8 +54,9 @@ export interface EventRepo {
   /**
    * Stores how far an active event has got, so a crash ends it here (see reconcile.ts).
    * An event that is no longer active (ended, deleted) is left alone.
+   * @returns the event as stored now (with any review or clip others gave it), undefined when left alone
    */
-  progress(id: string, p: EventProgress): void;
+  progress(id: string, p: EventProgress): VigilEvent | undefined;
   /** Ends the event with its final figures. @throws VIGIL_ERR_NOT_FOUND */
   end(id: string, p: EventProgress): VigilEvent;
   /**
@@ -68,9 +69,10 @@ export interface EventRepo {
   snapshotPath(id: string): string;
   /**
    * Links a recorded clip to the events of its camera that it covers and that have none yet:
-   * those whose wall-clock span overlaps `[fromMs, toMs)`. Returns the linked events.
+   * those whose wall-clock span overlaps `[fromMs, toMs)`; with `only`, of those just the
+   * events of these segments (same model, label and stream start). Returns the linked events.
    */
-  linkClip(cameraId: string, clipId: string, fromMs: number, toMs: number): VigilEvent[];
+  linkClip(cameraId: string, clipId: string, fromMs: number, toMs: number, only?: readonly RecordedFor[]): VigilEvent[];
   get(id: string): VigilEvent | undefined;
   /** Newest first (in the order they opened), paged with a cursor. */
   list(query?: EventQuery): EventPage;
@@ -219,8 +221,9 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       `INSERT INTO events (id, camera_id, model, label, start_ms, end_ms, started_at_ms, ended_at_ms, peak, mean, state)
        VALUES (@id, @cameraId, @model, @label, @startMs, @endMs, @startedAtMs, @endedAtMs, @peak, @mean, 'active')`,
     ),
-    progress: db.prepare(
-      `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean WHERE id = @id AND state = 'active'`,
+    progress: db.prepare<EventProgress & { id: string }, EventRow>(
+      `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean WHERE id = @id AND state = 'active'
+       RETURNING *`,
     ),
     end: db.prepare(
       `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean, state = 'ended' WHERE id = @id`,
@@ -229,6 +232,17 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     link: db.prepare<{ cameraId: string; clipId: string; fromMs: number; toMs: number }, EventRow>(
       `UPDATE events SET clip_id = @clipId
        WHERE camera_id = @cameraId AND clip_id IS NULL AND started_at_ms < @toMs AND ended_at_ms >= @fromMs
+       RETURNING *`,
+    ),
+    // Stream times repeat across runs (a looping file starts at 0 each time): the wall-clock
+    // span keeps an older run's event with the same start from taking the clip.
+    linkOwn: db.prepare<
+      { cameraId: string; clipId: string; fromMs: number; toMs: number; model: string; label: string; startMs: number },
+      EventRow
+    >(
+      `UPDATE events SET clip_id = @clipId
+       WHERE camera_id = @cameraId AND clip_id IS NULL AND started_at_ms < @toMs AND ended_at_ms >= @fromMs
+         AND model = @model AND label = @label AND start_ms = @startMs
        RETURNING *`,
     ),
     review: db.prepare(`UPDATE events SET review = @state, review_note = @note, review_by = @by, review_at_ms = @atMs WHERE id = @id`),
@@ -262,7 +276,8 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     progress(id, p) {
       assertEventId(id);
       const x = parseWith(progressSchema, p, 'event progress');
-      guard(dbPath, () => q.progress.run({ id, ...x }));
+      const row = guard(dbPath, () => q.progress.get({ id, ...x }));
+      return row && eventOf(row);
     },
 
     end(id, p) {
@@ -298,11 +313,16 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return snapshotFile(layout, id);
     },
 
-    linkClip(cameraId, clipId, fromMs, toMs) {
+    linkClip(cameraId, clipId, fromMs, toMs, only) {
       if (!CAMERA_ID_PATTERN.test(cameraId) || !CLIP_ID_PATTERN.test(clipId) || !(fromMs <= toMs)) {
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'linkClip takes a camera id, a clip id and a span');
       }
-      return guard(dbPath, () => q.link.all({ cameraId, clipId, fromMs, toMs })).map(eventOf);
+      const span = { cameraId, clipId, fromMs, toMs };
+      if (!only) return guard(dbPath, () => q.link.all(span)).map(eventOf);
+      const rows = guard(dbPath, () =>
+        db.transaction(() => only.flatMap(({ model, label, startMs }) => q.linkOwn.all({ ...span, model, label, startMs })))(),
+      );
+      return rows.map(eventOf);
     },
 
     get,

@@ -25,6 +25,11 @@ import type { Segment } from './types.js';
  *
  * A reader should check `schema` first: a change that breaks readers bumps the number after
  * the slash; fields may be added without a bump.
+ *
+ * A clip labelled by several models (a recording of a camera that runs them) also has
+ * `models`: each model's own `model`, `classes`, `fps`, `smoothing`, `frames` and `segments`,
+ * in the camera's order. The top-level fields stay the first model's, so a reader that knows
+ * one model per timeline reads that one as before; with one model there is no `models`.
  */
 export interface TimelineJson {
   /** Format name and major version. */
@@ -44,7 +49,12 @@ export interface TimelineJson {
   readonly segments: readonly TimelineSegmentJson[];
   /** When the file was written, ISO 8601 in UTC. */
   readonly createdAt: string;
+  /** Every model's timeline when several labelled the clip (the first is the top level's); absent with one. */
+  readonly models?: readonly TimelineModelJson[];
 }
+
+/** One model's part of a timeline labelled by several (see {@link TimelineJson.models}). */
+export type TimelineModelJson = Pick<TimelineJson, 'model' | 'classes' | 'fps' | 'smoothing' | 'frames' | 'segments'>;
 
 export interface TimelineSourceJson {
   /** File path or URL, as given. */
@@ -169,6 +179,25 @@ export function toTimelineJson(input: TimelineJsonInput): TimelineJson {
     segments,
     createdAt: (input.createdAt ?? new Date()).toISOString(),
   };
+}
+
+/**
+ * One timeline of a clip that several models labelled: the first model's at the top level (as
+ * a one-model timeline), each model's in `models`. One timeline comes back as it is.
+ * @param timelines of the same source, in the camera's model order; at least one
+ */
+export function combineTimelines(timelines: readonly TimelineJson[]): TimelineJson {
+  if (timelines.length === 0) bad('combineTimelines takes at least one timeline');
+  if (timelines.length === 1) return timelines[0];
+  const models = timelines.map(({ model, classes, fps, smoothing, frames, segments }) => ({
+    model,
+    classes,
+    fps,
+    smoothing,
+    frames,
+    segments,
+  }));
+  return { ...timelines[0], models };
 }
 
 /** Options of {@link toWebVtt}. */

@@ -13,10 +13,12 @@ export {
 export { createSegmenter, buildTimeline, type Segmenter, type SegmentEvent, type BuildTimelineOptions, type Timeline } from './segments.js';
 export {
   toTimelineJson,
+  combineTimelines,
   toWebVtt,
   toTable,
   TIMELINE_SCHEMA,
   type TimelineJson,
+  type TimelineModelJson,
   type TimelineJsonInput,
   type TimelineSourceJson,
   type TimelineFrameJson,

@@ -94,7 +94,9 @@ export const api = {
   events: (q = {}) => request('GET', `/api/events${query(q)}`),
   eventCount: (q = {}) => request('GET', `/api/events/count${query(q)}`).then((r) => r.count),
   event: (id) => request('GET', `/api/events/${enc(id)}`),
-  reviewEvent: (id, review) => request('PATCH', `/api/events/${enc(id)}`, { json: { review } }),
+  /** A review replaces the whole review, its note too: a note left out is cleared. */
+  reviewEvent: (id, review, note) => request('PATCH', `/api/events/${enc(id)}`, { json: { review, ...(note ? { note } : {}) } }),
+  deleteEvent: (id) => request('DELETE', `/api/events/${enc(id)}`),
   /** `version` (e.g. the event's peak) only makes a replaced snapshot a new URL, so the browser fetches it again. */
   snapshotUrl: (id, version) => withToken(`/api/events/${enc(id)}/snapshot.jpg${query({ v: version })}`),
   previewUrl: (id) => withToken(`/api/cameras/${enc(id)}/preview.mjpeg`),

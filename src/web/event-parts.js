@@ -7,6 +7,21 @@ export const REVIEW_TEXT = Object.freeze({ unreviewed: 'Unreviewed', confirmed: 
 /** The keys that review the event in view (or the focused row): shown in the UI, set as `aria-keyshortcuts`. */
 export const REVIEW_KEYS = Object.freeze({ c: 'confirmed', f: 'false_alarm', u: 'unreviewed' });
 
+/** The keys hint, after `lead` (`Keys: `); the same keys on the list and the event page. */
+export function reviewKeysHint(lead) {
+  return h(
+    'span',
+    { class: 'muted keys' },
+    lead,
+    h('kbd', {}, 'c'),
+    ' confirm · ',
+    h('kbd', {}, 'f'),
+    ' false alarm · ',
+    h('kbd', {}, 'u'),
+    ' unreviewed',
+  );
+}
+
 /** An event's length: its stream time span. */
 export function eventDuration(e) {
   return duration(e.endMs - e.startMs);
@@ -54,10 +69,13 @@ export function typingOrShortcut(e) {
  * Confirm / False alarm for one event. A click saves at once (PATCH) and the buttons show the
  * state the server answered with (`aria-pressed`); clicking the pressed one again sets it back
  * to unreviewed. A failure shows its code beside them and leaves the saved state shown.
+ * A review replaces the note too, so each one sends `note()` (the event page's field), or,
+ * without it, the note the event has (a list review keeps it).
  * @param o.onSaved called with the event the server answered with
+ * @param [o.note] the note to save with each review
  * @returns `{ element, set(event), review(state) }`; `review` is what the keys call
  */
-export function createReviewButtons({ api, event, onSaved }) {
+export function createReviewButtons({ api, event, onSaved, note }) {
   let current = event;
   let saving = false;
   const msg = h('span', { class: 'review-message', 'data-testid': 'review-message', role: 'status' });
@@ -90,7 +108,7 @@ export function createReviewButtons({ api, event, onSaved }) {
     confirm.disabled = falseAlarm.disabled = true;
     replace(msg, 'Saving…');
     try {
-      current = await api.reviewEvent(current.id, state);
+      current = await api.reviewEvent(current.id, state, note ? note().trim() : current.review.note);
       replace(msg, `Saved: ${REVIEW_TEXT[current.review.state]}`);
       show();
       onSaved?.(current);

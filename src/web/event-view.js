@@ -6,6 +6,7 @@ import {
   eventDuration,
   REVIEW_KEYS,
   reviewBadge,
+  reviewKeysHint,
   snapshotImage,
   typingOrShortcut,
 } from './event-parts.js';
@@ -15,7 +16,8 @@ import { duration, when } from './format.js';
 const LEAD_MS = 2000;
 
 /**
- * One event: what, where and when, Confirm / False alarm (and keys c, f, u), and its clip
+ * One event: what, where and when, Confirm / False alarm (and keys c, f, u) with an optional
+ * note saved with the review, Delete (a second click confirms), and its clip
  * played from a little before its start with the label track (the clip view), or its snapshot
  * large when no recording covers it. Its `event` messages keep it current; a recording that
  * lands later replaces the snapshot with the clip.
@@ -27,8 +29,33 @@ export function mountEventView(root, ctx, id) {
   let buttons;
   let clip;
   const info = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const reviewLine = h('p', { class: 'review-line' });
+  // Outside `info`, which is redrawn on every update of an active event: typing is not lost.
+  const note = h('textarea', {
+    class: 'review-note',
+    rows: 2,
+    maxlength: 1000,
+    placeholder: 'Note (optional), saved with the review',
+    'aria-label': 'Review note',
+    'data-testid': 'review-note',
+  });
+  const deleteMessage = h('span', { role: 'status' });
+  const deleteButton = h('button', { type: 'button', class: 'danger', 'data-testid': 'event-delete', onclick: onDelete }, 'Delete event');
+  const tools = h(
+    'div',
+    { class: 'event-tools', hidden: true },
+    reviewLine,
+    h(
+      'p',
+      {},
+      note,
+      ' ',
+      h('button', { type: 'button', 'data-testid': 'review-note-save', onclick: () => buttons?.review(event.review.state) }, 'Save note'),
+    ),
+    h('p', {}, deleteButton, ' ', deleteMessage),
+  );
   const media = h('div', { class: 'event-media' });
-  const body = h('div', { 'data-testid': 'event-view', 'data-event-id': id }, info, media);
+  const body = h('div', { 'data-testid': 'event-view', 'data-event-id': id }, info, tools, media);
   replace(
     root,
     h('section', { class: 'event-page' }, h('p', {}, h('a', { href: '#/events', 'data-testid': 'back-to-events' }, '← All events')), body),
@@ -53,13 +80,18 @@ export function mountEventView(root, ctx, id) {
     }
   }
 
-  function show(e) {
+  function show(e, saved = false) {
     const before = event;
     event = e;
     body.dataset.review = e.review.state;
     body.dataset.state = e.state;
-    if (!buttons) buttons = createReviewButtons({ api, event: e, onSaved: (saved) => show(saved) });
-    else buttons.set(e);
+    if (!buttons) {
+      buttons = createReviewButtons({ api, event: e, note: () => note.value, onSaved: (saved) => show(saved, true) });
+      replace(reviewLine, buttons.element, ' ', reviewKeysHint('Keys: '));
+      tools.hidden = false;
+    } else buttons.set(e);
+    // The field shows the saved note when the page opens and after a save, never over typing.
+    if (!before || saved) note.value = e.review.note ?? '';
     const row = (k, v, testid) => [h('dt', {}, k), h('dd', { 'data-testid': testid }, v)];
     replace(
       info,
@@ -80,23 +112,7 @@ export function mountEventView(root, ctx, id) {
           e.review.by ? ` by ${e.review.by}` : '',
           e.review.atMs ? `, ${when(e.review.atMs)}` : '',
         ]),
-        e.review.note ? row('Note', e.review.note) : null,
-      ),
-      h(
-        'p',
-        { class: 'review-line' },
-        buttons.element,
-        h(
-          'span',
-          { class: 'muted keys' },
-          ' Keys: ',
-          h('kbd', {}, 'c'),
-          ' confirm · ',
-          h('kbd', {}, 'f'),
-          ' false alarm · ',
-          h('kbd', {}, 'u'),
-          ' unreviewed',
-        ),
+        e.review.note ? row('Note', h('span', { 'data-testid': 'event-note' }, e.review.note)) : null,
       ),
     );
     showMedia(before);
@@ -123,6 +139,22 @@ export function mountEventView(root, ctx, id) {
     // The snapshot is replaced at each new peak while the event goes on.
     if (before && before.snapshot === event.snapshot && before.peak === event.peak && media.firstChild) return;
     replace(media, snapshotImage(api, event, { large: true }));
+  }
+
+  async function onDelete() {
+    if (deleteButton.dataset.confirm !== 'yes') {
+      deleteButton.dataset.confirm = 'yes';
+      deleteButton.textContent = 'Really delete this event?';
+      return;
+    }
+    deleteButton.disabled = true;
+    try {
+      await api.deleteEvent(id);
+      location.hash = '#/events';
+    } catch (err) {
+      deleteButton.disabled = false;
+      replace(deleteMessage, errorView(err, 'Not deleted'));
+    }
   }
 
   function onKey(e) {

@@ -1,7 +1,7 @@
 import { colorFor } from './colors.js';
 import { errorView, h, replace } from './dom.js';
 import { createFocusBox } from './focus-box.js';
-import { prob } from './format.js';
+import { prob, when } from './format.js';
 import { createRecentEvents } from './recent-events.js';
 import { createTimelineStrip } from './timeline-strip.js';
 import { startWebcam } from './webcam.js';
@@ -10,10 +10,11 @@ import { startWebcam } from './webcam.js';
 const LIST_REFRESH_MS = 5000;
 
 /**
- * The live page: the camera list, the selected camera's video with its current label over
+ * The live page: the camera list (each camera with its models and its latest event, kept live
+ * through the hub's events subscription), the selected camera's video with its current label over
  * it, one line per model (and the square a `motioncrop` model looks at), a rolling one-minute
  * strip of the first model, a status
- * line, and the webcam publisher. Leaving the page stops a running webcam.
+ * line, the selected camera's recent events, and the webcam publisher. Leaving the page stops a running webcam.
  * @param selectedId camera from the URL (`#/live/<id>`), else the first one
  */
 export function mountLive(root, ctx, selectedId) {
@@ -25,6 +26,8 @@ export function mountLive(root, ctx, selectedId) {
   let webcam;
   let strip;
   let destroyed = false;
+  // Each camera's newest event (null: none yet), asked once per camera, then kept by `event` messages.
+  const latest = new Map();
 
   const list = h('ul', { class: 'camera-list', 'data-testid': 'camera-list' });
   const listError = h('div');
@@ -78,7 +81,18 @@ export function mountLive(root, ctx, selectedId) {
     ),
   );
 
-  const offs = [hub.on('label', onLabel), hub.on('segment', onSegment), hub.on('status', onStatus)];
+  const releaseEvents = hub.events();
+  const offs = [
+    hub.on('label', onLabel),
+    hub.on('segment', onSegment),
+    hub.on('status', onStatus),
+    hub.on('event', onEvent),
+    // Events missed while the hub was down: ask again.
+    hub.on('open', () => {
+      latest.clear();
+      askLatest();
+    }),
+  ];
   const timer = setInterval(() => loadCameras().catch(() => {}), LIST_REFRESH_MS);
 
   init();
@@ -107,9 +121,51 @@ export function mountLive(root, ctx, selectedId) {
     if (destroyed) return;
     cameras = got;
     replace(listError);
+    askLatest();
     renderList();
     const cam = cameras.find((c) => c.id === selected);
     if (cam) showStatus(cam.status);
+  }
+
+  /** The newest event of each camera not asked yet (a new camera, or after a reconnect). */
+  function askLatest() {
+    for (const c of cameras) {
+      if (latest.has(c.id)) continue;
+      latest.set(c.id, null);
+      api
+        .events({ camera: c.id, limit: 1 })
+        .then((page) => {
+          const e = page.events[0];
+          // A start that came in while asking is newer.
+          if (destroyed || !e || (latest.get(c.id) && latest.get(c.id).id !== e.id)) return;
+          latest.set(c.id, e);
+          renderLatest(c.id);
+        })
+        // The list still works; the next reconnect asks again.
+        .catch(() => {});
+    }
+  }
+
+  function onEvent(msg) {
+    const cur = latest.get(msg.cameraId);
+    if (msg.change !== 'start' && cur?.id !== msg.event.id) return;
+    latest.set(msg.cameraId, msg.event);
+    renderLatest(msg.cameraId);
+  }
+
+  function latestLine(id) {
+    const e = latest.get(id);
+    if (!e) return h('span', { class: 'muted' }, 'no events yet');
+    return h(
+      'a',
+      { href: `#/events/${encodeURIComponent(e.id)}`, 'data-testid': 'camera-latest-event', 'data-event-id': e.id },
+      `${e.label}${e.state === 'active' ? ' (live)' : ''} · ${when(e.startedAtMs)}`,
+    );
+  }
+
+  function renderLatest(id) {
+    const slot = list.querySelector(`[data-camera="${CSS.escape(id)}"] .latest`);
+    if (slot) replace(slot, latestLine(id));
   }
 
   function renderList() {
@@ -120,7 +176,7 @@ export function mountLive(root, ctx, selectedId) {
         : cameras.map((c) =>
             h(
               'li',
-              {},
+              { 'data-camera': c.id },
               h(
                 'button',
                 {
@@ -133,6 +189,8 @@ export function mountLive(root, ctx, selectedId) {
                 h('span', { class: 'name' }, c.name),
                 h('span', { class: 'state', 'data-state': c.status.state }, c.status.state),
               ),
+              h('div', { class: 'camera-meta muted' }, h('span', { 'data-testid': 'camera-models' }, modelsOf(c).join(' · '))),
+              h('div', { class: 'camera-meta latest' }, latestLine(c.id)),
             ),
           ),
     );
@@ -349,6 +407,7 @@ export function mountLive(root, ctx, selectedId) {
       destroyed = true;
       clearInterval(timer);
       offs.forEach((off) => off());
+      releaseEvents();
       releaseSub();
       recent.destroy();
       stopWebcam();

@@ -53,6 +53,20 @@ describe('events: tracker', () => {
     expect(changes[1].event).to.deep.include({ state: 'ended', endMs: 1700, endedAtMs: WALL0 + 1700, mean: 0.4 });
   });
 
+  it('an update carries what others gave the row meanwhile (a review), and the start its first snapshot', () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
+    const { store, changes, feed } = track({}, () => jpeg);
+    const all = frames('fight', 0, [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]);
+    feed(all.slice(0, 2));
+    expect(changes[0]).to.deep.include({ type: 'start' });
+    expect(changes[0].event.snapshot).to.equal(true);
+    expect(store.events.get(changes[0].event.id)?.snapshot).to.equal(true);
+    store.events.review(changes[0].event.id, { state: 'confirmed', note: 'seen' });
+    feed(all.slice(2));
+    const update = changes.find((c) => c.type === 'update');
+    expect(update?.event.review).to.deep.include({ state: 'confirmed', note: 'seen' });
+  });
+
   it('makes no event of a segment too short or too weak, nor of a class that is no alert', () => {
     const { store, changes, feed } = track({ minDurationMs: 500, minConfidence: 0.8 });
     feed(frames('fight', 0, [0.9, 0.9, 0.9]));

@@ -114,6 +114,29 @@ describe('model/workers: the inference pool', function () {
     }
   });
 
+  it('reports busy as a share of time, 0-1, however often it is asked while the worker labels and waits', async () => {
+    const pool = createInferencePool({ workers: 1 });
+    try {
+      const s = await pool.open('fight');
+      const [f] = await frames('fight-fi150.mp4', 1, 448);
+      // Asked at random moments: some while the worker runs the model, some while it waits
+      // (Node's idle time lags there, which made the share negative).
+      const seen: number[] = [];
+      const sample = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          seen.push(pool.figures()[0].busy);
+          await new Promise((r) => setTimeout(r, Math.random() * 3));
+        }
+      };
+      await Promise.all([s.label({ ...f, data: new Uint8Array(f.data) }).then(() => sample(200)), sample(200)]);
+      expect(seen.length).to.equal(400);
+      expect(seen.filter((b) => !(b >= 0 && b <= 1))).to.deep.equal([]);
+      expect(Math.max(...seen)).to.be.above(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('moves pixels instead of copying them: the frame handed in is detached', async () => {
     const pool = createInferencePool({ workers: 1 });
     try {

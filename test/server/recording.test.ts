@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import type { VigilEvent } from '../../src/events/types.js';
 import type { ClipSummary } from '../../src/store/clips.js';
 import { openStore } from '../../src/store/index.js';
 import { probe } from '../../src/video/probe.js';
@@ -47,6 +48,117 @@ describe('server: recording', function () {
       expect((await t.api('/api/clips?camera=ev')).body.clips.length).to.equal(1);
       expect(readdirSync(join(t.dataDir, 'staging'))).to.deep.equal([]);
       c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('labels the recording of a two-model camera with both models, and records for a label of the second', async () => {
+    const t = await startTestServer();
+    try {
+      const c = await connect(`${t.url}/ws`);
+      c.send({ type: 'subscribe', cameras: ['two'], clips: true });
+      const body = {
+        id: 'two',
+        source: fixture('demo.mp4'),
+        models: ['fight', 'fall'],
+        loop: true,
+        // Only the second model gives `falling`: before, the recorder followed the first model only.
+        record: { mode: 'events', labels: ['falling'], preRollS: 1, postRollS: 1 },
+      };
+      expect((await t.api('/api/cameras', { method: 'POST', body })).status).to.equal(201);
+      await c.next('segment', (m) => m.model === 'fall' && m.event === 'start' && m.segment.label === 'falling');
+      await new Promise((r) => setTimeout(r, 5000));
+      await t.api('/api/cameras/two', { method: 'PATCH', body: { record: { mode: 'off' } } });
+      const ready = await c.next('clip', (m) => m.status === 'ready');
+      const tl = (await t.api(`/api/clips/${ready.clipId}`)).body.timeline;
+      // The top level stays the first model's, as a one-model timeline.
+      expect(tl.model.name).to.equal('fight');
+      expect(tl.classes).to.deep.equal(['fight', 'no_fight']);
+      expect(tl.models.map((m: { model: { name: string } }) => m.model.name)).to.deep.equal(['fight', 'fall']);
+      expect(tl.models[0]).to.deep.equal({
+        model: tl.model,
+        classes: tl.classes,
+        fps: tl.fps,
+        smoothing: tl.smoothing,
+        frames: tl.frames,
+        segments: tl.segments,
+      });
+      const fall = tl.models[1];
+      expect(fall.classes).to.deep.equal(['falling', 'no_fall']);
+      expect(fall.frames.length).to.be.above(10);
+      expect(fall.frames.every((f: { probs: number[] }) => f.probs.length === 2)).to.equal(true);
+      expect(fall.segments.map((s: { label: string }) => s.label)).to.include('falling');
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('in events mode an event links its own clip, not one that covers it by chance', async () => {
+    const t = await startTestServer();
+    try {
+      const c = await connect(`${t.url}/ws`);
+      c.send({ type: 'subscribe', cameras: ['two'], clips: true, events: true });
+      const body = {
+        id: 'two',
+        source: fixture('demo.mp4'),
+        models: ['fight', 'fall'],
+        loop: true,
+        // Kept for falls only: the fight events at the same time are on the clip, but it is not theirs.
+        record: { mode: 'events', labels: ['falling'], preRollS: 1, postRollS: 1 },
+      };
+      expect((await t.api('/api/cameras', { method: 'POST', body })).status).to.equal(201);
+      await c.next('event', (m) => m.change === 'start' && m.event.model === 'fall');
+      await c.next('event', (m) => m.change === 'start' && m.event.model === 'fight');
+      await new Promise((r) => setTimeout(r, 4000));
+      await t.api('/api/cameras/two', { method: 'PATCH', body: { record: { mode: 'off' } } });
+      const ready = await c.next('clip', (m) => m.status === 'ready');
+      const linked = await c.next('event', (m) => m.change === 'update' && m.event.clipId === ready.clipId);
+      expect(linked.event).to.include({ model: 'fall', label: 'falling' });
+      const clip = (await t.api(`/api/clips/${ready.clipId}`)).body;
+      const fromMs = clip.startedAtMs as number;
+      const toMs = fromMs + (clip.durationMs as number);
+      const events = ((await t.api('/api/events?camera=two')).body.events as VigilEvent[]).filter(
+        (e) => e.startedAtMs < toMs && e.endedAtMs >= fromMs,
+      );
+      const fights = events.filter((e) => e.model === 'fight');
+      const falls = events.filter((e) => e.model === 'fall');
+      expect(fights.length).to.be.above(0);
+      expect(falls.length).to.be.above(0);
+      expect(fights.map((e) => e.clipId)).to.deep.equal(fights.map(() => null));
+      expect(falls.map((e) => e.clipId)).to.deep.equal(falls.map(() => clip.id));
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('refuses event labels no model of the camera gives, and takes those of any of its models', async () => {
+    const t = await startTestServer();
+    try {
+      const record = (labels: string[]) => ({ mode: 'events', labels });
+      const bad = await t.api('/api/cameras', {
+        method: 'POST',
+        body: { id: 'two', source: 'webcam', models: ['fight', 'fall'], record: record(['walking']) },
+      });
+      expect(bad.status).to.equal(400);
+      expect(bad.body).to.deep.equal({
+        error: {
+          code: 'VIGIL_ERR_INVALID_ARGUMENT',
+          message:
+            'invalid argument: record.labels: "walking" is not a class of models fight, fall (classes: fight, no_fight, falling, no_fall)',
+        },
+      });
+      const ok = await t.api('/api/cameras', {
+        method: 'POST',
+        body: { id: 'two', source: 'webcam', models: ['fight', 'fall'], record: record(['fight', 'falling']) },
+      });
+      expect(ok.status).to.equal(201);
+      // Dropping the model that gives `falling` would leave a label nothing gives.
+      const drop = await t.api('/api/cameras/two', { method: 'PATCH', body: { models: ['fight'] } });
+      expect(drop.status).to.equal(400);
+      expect(drop.body.error.message).to.match(/"falling" is not a class of model fight/);
     } finally {
       await t.stop();
     }

@@ -93,6 +93,52 @@ describe('sinks: in the server', function () {
     }
   });
 
+  it("empties a deleted camera's retained topics (discovery configs, states, snapshot, status); other cameras keep theirs", async () => {
+    broker = await startBroker();
+    t = await startTestServer({ sinks: { mqtt: { url: broker.url } } });
+    sub = await subscribe(broker.url, ['vigil/#', 'homeassistant/#']);
+    const demo = { id: 'demo', source: fixture('demo.mp4'), models: ['fight', 'fall'], loop: true };
+    expect((await t.api('/api/cameras', { method: 'POST', body: demo })).status).to.equal(201);
+    const gate = { id: 'gate', source: 'rtsp://127.0.0.1:1/x', model: 'fight' };
+    expect((await t.api('/api/cameras', { method: 'POST', body: gate })).status).to.equal(201);
+    await sub.next((m) => m.topic === 'vigil/demo/fight' && m.payload.toString() === 'ON', 30_000);
+    await sub.next((m) => m.topic === 'vigil/demo/fight/snapshot', 15_000);
+    await sub.next((m) => m.topic === 'vigil/gate/status' && m.payload.toString() === 'reconnecting');
+    const retained = async (topics: string[]) => {
+      const s = await subscribe(broker!.url, topics);
+      // Retained messages come right after the subscription; give the broker a moment.
+      await new Promise((r) => setTimeout(r, 1000));
+      await s.close();
+      return s.received.filter((m) => m.retain && m.payload.length > 0).map((m) => m.topic);
+    };
+    const before = await retained(['vigil/demo/#', 'homeassistant/binary_sensor/vigil_demo_fight/config']);
+    expect(before).to.include.members([
+      'vigil/demo/fight',
+      'vigil/demo/fight/snapshot',
+      'vigil/demo/status',
+      'homeassistant/binary_sensor/vigil_demo_fight/config',
+    ]);
+
+    expect((await t.api('/api/cameras/demo', { method: 'DELETE' })).status).to.equal(204);
+    // Home Assistant drops a sensor whose config topic is emptied.
+    for (const topic of [
+      'homeassistant/binary_sensor/vigil_demo_fight/config',
+      'homeassistant/binary_sensor/vigil_demo_falling/config',
+      'vigil/demo/fight',
+      'vigil/demo/fight/snapshot',
+      'vigil/demo/status',
+    ])
+      await sub.next((m) => m.topic === topic && m.payload.length === 0);
+    // The outbox may still deliver the camera's last changes: on vigil/events, never as its state again.
+    await until(() => t!.server.sinks.statuses()[0].queued === 0, 'delivered');
+    const left = await retained(['vigil/demo/#', 'homeassistant/binary_sensor/+/config']);
+    expect(left.filter((topic) => topic.includes('demo'))).to.deep.equal([]);
+    expect(await retained(['vigil/gate/status', 'homeassistant/binary_sensor/vigil_gate_fight/config'])).to.have.members([
+      'vigil/gate/status',
+      'homeassistant/binary_sensor/vigil_gate_fight/config',
+    ]);
+  });
+
   it('takes the broker from three lines of the config file, and Home Assistant discovers the demo camera', async () => {
     broker = await startBroker();
     const dir = mkdtempSync(join(tmpdir(), 'vigil-mqtt-config-'));

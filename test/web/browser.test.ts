@@ -353,6 +353,20 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(classes).to.include(lines[0].label);
     expect(['falling', 'no_fall']).to.include(lines[1].label);
     expect(Number(await page.$eval('[data-testid="live-confidence-fall"]', (e) => (e as HTMLElement).dataset.value))).to.be.within(0, 1);
+    // The list shows every camera's models and its newest event, not only the selected one's.
+    const models = (id: string) => page.locator(`[data-camera="${id}"] [data-testid="camera-models"]`).textContent();
+    expect(await models('room')).to.equal('fight · fall');
+    expect(await models('demo')).to.equal('fight');
+    for (const id of ['demo', 'room']) {
+      await until(`the newest event of ${id} in the list`, async () => {
+        const shown = await page
+          .locator(`[data-camera="${id}"] [data-testid="camera-latest-event"]`)
+          .getAttribute('data-event-id', { timeout: 500 });
+        // The demo keeps making events: the one shown is the newest, or was a moment ago.
+        const newest = (await get(`/api/events?camera=${id}&limit=2`)).events.map((e: { id: string }) => e.id);
+        return shown !== null && newest.includes(shown);
+      });
+    }
     expect(problems.list).to.deep.equal([]);
     await fetch(`${server.url}/api/cameras/room`, { method: 'DELETE' });
   });
@@ -463,6 +477,57 @@ describe('web UI in headless Chromium (real server)', function () {
     expect(recent.length).to.be.within(1, 3);
     expect(recent[0]).to.equal((await get('/api/events?camera=demo&limit=1')).events[0].id);
     await page.screenshot({ path: join(tmpdir(), 'vigil-web-live-events.png'), fullPage: true });
+    expect(problems.list).to.deep.equal([]);
+  });
+
+  it('events: a review saves its note, Save note changes only the note, and Delete (confirmed by a second click) removes the event', async () => {
+    const ended = await until(
+      'an ended demo event',
+      async () =>
+        (await get('/api/events?camera=demo&review=unreviewed&limit=50')).events.find((e: { state: string }) => e.state === 'ended'),
+      30_000,
+    );
+    const { page, problems } = await open(`#/events/${ended.id}`);
+    await page.waitForSelector('[data-testid="event-view"] [data-testid="review-note"]');
+    // One hint, from event-parts.js, on both pages.
+    const hint = await page.locator('[data-testid="event-view"] .keys').textContent();
+    expect(hint).to.equal('Keys: c confirm · f false alarm · u unreviewed');
+
+    await page.fill('[data-testid="review-note"]', '  the man in red, twice  ');
+    await page.click('[data-testid="review-false_alarm"]');
+    await page.waitForSelector('[data-testid="review-false_alarm"][aria-pressed="true"]');
+    let saved = await get(`/api/events/${ended.id}`);
+    expect(saved.review).to.deep.include({ state: 'false_alarm', note: 'the man in red, twice' });
+    expect(await page.locator('[data-testid="event-note"]').textContent()).to.equal('the man in red, twice');
+
+    await page.fill('[data-testid="review-note"]', 'a dance, not a fight');
+    await page.click('[data-testid="review-note-save"]');
+    await page.waitForSelector('[data-testid="event-note"]:text("a dance, not a fight")');
+    saved = await get(`/api/events/${ended.id}`);
+    expect(saved.review).to.deep.include({ state: 'false_alarm', note: 'a dance, not a fight' });
+
+    await page.reload();
+    await page.waitForSelector('[data-testid="event-view"][data-review="false_alarm"]');
+    expect(await page.inputValue('[data-testid="review-note"]')).to.equal('a dance, not a fight');
+    // A review from the list keeps the note it cannot show.
+    await page.click('[data-testid="back-to-events"]');
+    const row = page.locator(`[data-testid="event-row"][data-event-id="${ended.id}"]`);
+    await row.waitFor();
+    expect(await page.locator('.keys').first().textContent()).to.equal(`Keys on a focused row: ${hint!.slice('Keys: '.length)}`);
+    await row.locator('[data-testid="review-confirmed"]').click();
+    await page.waitForSelector(`[data-testid="event-row"][data-event-id="${ended.id}"][data-review="confirmed"]`);
+    expect((await get(`/api/events/${ended.id}`)).review).to.deep.include({ state: 'confirmed', note: 'a dance, not a fight' });
+
+    await row.locator('[data-testid="event-link"]').click();
+    await page.waitForSelector('[data-testid="event-delete"]');
+    await page.click('[data-testid="event-delete"]');
+    expect(await page.locator('[data-testid="event-delete"]').textContent()).to.equal('Really delete this event?');
+    expect((await fetch(`${server.url}/api/events/${ended.id}`)).status).to.equal(200);
+    await page.click('[data-testid="event-delete"]');
+    await page.waitForURL(/#\/events$/);
+    expect((await fetch(`${server.url}/api/events/${ended.id}`)).status).to.equal(404);
+    await page.waitForSelector('[data-testid="event-row"]');
+    expect(await page.locator(`[data-testid="event-row"][data-event-id="${ended.id}"]`).count()).to.equal(0);
     expect(problems.list).to.deep.equal([]);
   });
 

@@ -294,7 +294,10 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
     figures() {
       return slots.map((s) => {
         const now = s.alive ? s.worker.performance.eventLoopUtilization() : undefined;
-        const busy = now ? s.worker.performance.eventLoopUtilization(now, s.lastElu).utilization : 0;
+        // Node counts a worker's idle time only when its poll returns, and reads it from this
+        // thread: a sample taken while the worker waits counts that wait as active, the next one
+        // as idle, so the share between them can come out below 0 (or past 1). It is a share.
+        const busy = now ? Math.min(1, Math.max(0, s.worker.performance.eventLoopUtilization(now, s.lastElu).utilization)) : 0;
         s.lastElu = now;
         let frames = 0;
         let runs = 0;

@@ -10,6 +10,7 @@ import {
   snapshotImage,
   typingOrShortcut,
 } from './event-parts.js';
+import { mountAdaptPanel } from './adapt-panel.js';
 import { when } from './format.js';
 
 const PAGE = 50;
@@ -32,6 +33,10 @@ export function mountEvents(root, ctx) {
   const select = (id, label, testid) =>
     h('select', { id, 'data-testid': testid, onchange: () => refresh() }, h('option', { value: '' }, label));
   const camera = select('events-camera', 'All cameras', 'events-camera');
+  // With one camera picked: its models, their versions and "Improve this camera's model".
+  const adaptSlot = h('div', { class: 'adapt-slot' });
+  let adaptPanel;
+  camera.addEventListener('change', () => showAdaptPanel());
   const label = select('events-label', 'All behaviours', 'events-label');
   const review = select('events-review', 'Any review', 'events-review');
   for (const [state, text] of Object.entries(REVIEW_TEXT)) review.append(h('option', { value: state }, text));
@@ -71,6 +76,7 @@ export function mountEvents(root, ctx) {
         field(review, 'Review'),
         field(day, 'Day'),
       ),
+      adaptSlot,
       h('p', {}, reviewKeysHint('Keys on a focused row: ')),
       listError,
       table,
@@ -195,8 +201,16 @@ export function mountEvents(root, ctx) {
     } else fillRow(entry);
   }
 
+  function showAdaptPanel() {
+    adaptPanel?.destroy();
+    adaptPanel = camera.value ? mountAdaptPanel(adaptSlot, ctx, camera.value) : undefined;
+    if (!adaptPanel) replace(adaptSlot);
+  }
+
   function onEvent(msg) {
     const e = msg.event;
+    // A review changes the count of reviews since the last adaptation.
+    if (msg.change === 'review' && adaptPanel && e.cameraId === camera.value) adaptPanel.reload();
     if (rows.has(e.id)) return update(e);
     // Only a start is new; an event that started before the list loaded is in it (or on a later page).
     if (msg.change !== 'start' || !matches(e)) return;
@@ -217,6 +231,7 @@ export function mountEvents(root, ctx) {
   return {
     destroy() {
       destroyed = true;
+      adaptPanel?.destroy();
       document.removeEventListener('keydown', onKey);
       offs.forEach((off) => off());
       release();

@@ -350,6 +350,9 @@ export function mountLive(root, ctx, selectedId) {
     const parts = [h('strong', { class: 'state', 'data-state': s.state }, s.state)];
     parts.push(` · ${s.frames} frames labelled · ${s.dropped} dropped`);
     if (s.models?.length > 1) parts.push(` (${s.models.map((m) => `${m.model}: ${m.frames}, ${m.dropped} dropped`).join('; ')})`);
+    // Which version of each model labels: the shipped one, or one adapted to this camera (docs/adaptation.md).
+    if (s.models?.some((m) => m.version))
+      parts.push(' · ', h('span', { 'data-testid': 'live-versions' }, s.models.map((m) => `${m.model} ${m.version}`).join(', ')));
     // Status messages come on changes, not per frame: the lag shown is the one at that change.
     if ((s.state === 'live' || s.state === 'behind') && s.lagMs > 0) parts.push(` · ${(s.lagMs / 1000).toFixed(1)} s behind the source`);
     if (s.error) parts.push(' · ', h('code', { 'data-testid': 'live-error-code' }, s.error.code), ` ${s.error.message}`);

@@ -3,20 +3,11 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { VigilEvent } from '../../src/events/types.js';
 import type { ServerMessage } from '../../src/server/protocol.js';
-import { fixture } from '../helpers/clips.js';
+import { recordFights, reviewFights } from '../helpers/reviews.js';
 import { connect, startTestServer, type TestClient, type TestServer } from '../helpers/server.js';
 
 type AdaptMessage = Extract<ServerMessage, { type: 'adapt' }>;
 type StatusMessage = Extract<ServerMessage, { type: 'status' }>;
-
-const CAMERA = {
-  id: 'hall',
-  source: fixture('demo.mp4'),
-  model: 'fight',
-  loop: true,
-  // Fights 2 s apart, closer than the rolls: one clip for as long as it records, which every event links to.
-  record: { mode: 'events', labels: ['fight'], preRollS: 2, postRollS: 1 },
-};
 
 describe('server: adapting a camera model from its reviews', function () {
   this.timeout(120_000);
@@ -36,17 +27,7 @@ describe('server: adapting a camera model from its reviews', function () {
   before(async () => {
     t = await startTestServer();
     await subscribe();
-    expect((await t.api('/api/cameras', { method: 'POST', body: CAMERA })).status).to.equal(201);
-    // The demo loops every 4.5 s (2 s of no fight, then a fight): two fights, then the clip ends.
-    await c.next(
-      'event',
-      (m) => m.change === 'end' && c.messages.filter((x) => x.type === 'event' && x.change === 'end').length >= 2,
-      40_000,
-    );
-    await t.api('/api/cameras/hall', { method: 'PATCH', body: { record: { mode: 'off' } } });
-    clipId = (await c.next('clip', (m) => m.status === 'ready', 20_000)).clipId;
-    fights = (await t.api('/api/events?camera=hall')).body.events.filter((e: VigilEvent) => e.clipId === clipId);
-    expect(fights.length).to.be.at.least(2);
+    ({ fights, clipId } = await recordFights(t, c));
   });
   after(async () => {
     c?.close();
@@ -72,28 +53,8 @@ describe('server: adapting a camera model from its reviews', function () {
   });
 
   it('trains in a worker with progress over the WebSocket, makes the accepted version live without a restart, refuses a second job', async () => {
-    // The fights are confirmed; the quiet stretch before each one, marked as an alert and
-    // reviewed as a false alarm, teaches no_fight.
-    const store = t.server.store;
-    const clip = store.clips.get(clipId)!;
-    for (const e of fights.slice(0, 2)) {
-      expect((await t.api(`/api/events/${e.id}`, { method: 'PATCH', body: { review: 'confirmed' } })).status).to.equal(200);
-      const from = Math.max(clip.startedAtMs!, e.startedAtMs - 1800);
-      const quiet = store.events.open({
-        cameraId: 'hall',
-        model: 'fight',
-        label: 'fight',
-        startMs: 0,
-        endMs: e.startedAtMs - 300 - from,
-        startedAtMs: from,
-        endedAtMs: e.startedAtMs - 300,
-        peak: 0.6,
-        mean: 0.55,
-      });
-      store.events.end(quiet.id, { endMs: quiet.endMs, endedAtMs: quiet.endedAtMs, peak: 0.6, mean: 0.55 });
-      store.events.linkClip('hall', clipId, clip.startedAtMs!, clip.startedAtMs! + clip.durationMs!);
-      expect((await t.api(`/api/events/${quiet.id}`, { method: 'PATCH', body: { review: 'false_alarm' } })).status).to.equal(200);
-    }
+    await reviewFights(t, fights, clipId);
+    const clip = t.server.store.clips.get(clipId)!;
     // A confirmed event recorded after the recording stopped: counted as without a clip.
     const clipEnd = clip.startedAtMs! + clip.durationMs!;
     const late = await c.next('event', (m) => m.change === 'end' && m.event.startedAtMs > clipEnd, 20_000);
@@ -129,7 +90,9 @@ describe('server: adapting a camera model from its reviews', function () {
     expect(result).to.deep.include({ version: '1.1.0', accepted: true, live: true });
     expect(result.record).to.deep.include({ from: 'fight@1.0.0', camera: 'hall', accepted: true });
     expect(result.record.reviews).to.deep.include({ skipped: 1, byLabel: { fight: 2, no_fight: 2 } });
-    expect(result.reason).to.match(/^on \d review\(s\), each judged by a fold that did not train on it: accuracy .* → .*; held-back replay .*: accepted \(/);
+    expect(result.reason).to.match(
+      /^on \d review\(s\), each judged by a fold that did not train on it: accuracy .* → .*; held-back replay .*: accepted \(/,
+    );
 
     // Swapped live: the labels say the new version, and the camera never restarted.
     await labelVersion('1.1.0');

@@ -233,7 +233,7 @@ async function fitOne(train: Sequence[], val: Sequence[], options: FitOptions): 
   const k = o.numClasses;
   const std = standardiser(train, dim);
   const random = createRandom(o.seed);
-  const hidden = o.init ? (o.init.getLayer('rnn').getWeights()[1].shape[0] as number) : o.hidden;
+  const hidden = o.init ? o.init.getLayer('rnn').getWeights()[1].shape[0] : o.hidden;
   const model = buildHeadModel({ featureSize: dim, hidden, numClasses: k }, { l2: o.l2, seed: o.seed, blank: o.init !== undefined });
   // With an initial head: its weights in this training set's standardised space, kept as the anchor.
   const start = o.init ? unfoldStandardiser(o.init, std) : undefined;

@@ -225,6 +225,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
     users.delete(name);
     if (closing || isShippedModel(name)) return;
     engines.delete(name);
+    openStreams.delete(name);
     for (const slot of slots) {
       const c = slot.counters.get(name);
       if (c) {

@@ -36,9 +36,10 @@ export interface RunnerRecorder {
   sessionEnded(): Promise<void>;
   /**
    * A labelled frame of model `model` (its index in the camera's order), in stream time of the
-   * current session, and when the source showed it (epoch ms, the events' wall clock).
+   * current session, when the source showed it (epoch ms, the events' wall clock), and the
+   * version of that model that labelled it (it changes when the camera swaps versions).
    */
-  frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number): void;
+  frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number, version: string): void;
   segment(e: SegmentEvent, model: number): void;
 }
 
@@ -205,7 +206,9 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       };
       const labelOne = async (frame: Frame, wallMs: number, sourceMs: number): Promise<void> => {
         const frameTMs = frame.tMs; // the pixels may move to a worker; the numbers stay
-        // Read per frame: swap() may have replaced it since the last one.
+        // Read per frame: swap() may have replaced it since the last one. The version with it,
+        // so a frame in flight across a swap says the version that labelled it.
+        const { version } = lane.counts;
         const call = lane.labeler.label(frame);
         lane.labelling = call;
         const p = await call;
@@ -221,7 +224,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           type: 'label',
           cameraId: camera.id,
           model: lane.name,
-          version: lane.counts.version,
+          version,
           tMs,
           wallMs,
           sourceMs,
@@ -231,7 +234,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
           ...(s.provisional ? { provisional: true } : {}),
           ...(focus ? { focus: { x: round(focus.x, 4), y: round(focus.y, 4), side: round(focus.side, 4) } } : {}),
         });
-        recorder?.frame(s, frameTMs, k, sourceMs);
+        recorder?.frame(s, frameTMs, k, sourceMs, version);
         at = { tMs, wallMs: sourceMs };
         emit(segmenter.push(s));
         checkLag();

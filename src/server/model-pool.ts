@@ -1,6 +1,6 @@
 import { labelClip } from '../label-clip.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
-import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
+import { isShippedModel, readManifest, resolveModelDir } from '../model/folder/model-folder.js';
 import { loadModel, type VigilModel } from '../model/model.js';
 import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../model/live/stream-batcher.js';
 import { createInferencePool, type PoolClipOptions, type WorkerFigures } from '../model/workers/pool.js';
@@ -13,7 +13,11 @@ export interface LiveModel {
   open(options?: StreamOptions): Promise<StreamLabeler>;
 }
 
-/** Loads each model once for the whole server; cameras and clip jobs share it. */
+/**
+ * Loads each model once for the whole server; cameras and clip jobs share it. A model that no
+ * stream or clip job uses any more is unloaded (a camera's adapted version it swapped away
+ * from), unless it is a shipped one: those stay cached.
+ */
 export interface ModelPool {
   /** @throws VIGIL_ERR_MODEL_NOT_FOUND, VIGIL_ERR_MODEL_INVALID */
   live(name: string): Promise<LiveModel>;
@@ -38,26 +42,90 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
   const pool = new Map<string, Promise<VigilModel>>();
   const ready = new Map<string, VigilModel>();
   const batchers = new Map<string, StreamBatcher>();
+  /** Streams (opening or open) and clip jobs per model, on this thread. */
+  const users = new Map<string, number>();
+  const unloading = new Set<Promise<void>>();
   const inference = options.workers === 0 ? undefined : createInferencePool({ workers: options.workers });
 
   function get(name: string): Promise<VigilModel> {
     let p = pool.get(name);
     if (!p) {
-      p = loadModel(name).then((model) => {
-        ready.set(name, model);
+      const loading = loadModel(name).then((model) => {
+        // Unloaded while it loaded (its users gave up): that unload frees it.
+        if (pool.get(name) === loading) ready.set(name, model);
         return model;
       });
+      p = loading;
       // A failed load is not cached: the folder may be fixed and the camera retried.
-      p.catch(() => pool.delete(name));
+      loading.catch(() => pool.get(name) === loading && pool.delete(name));
       pool.set(name, p);
     }
     return p;
   }
 
+  const use = (name: string) => users.set(name, (users.get(name) ?? 0) + 1);
+
+  /**
+   * One user fewer; the last one of a model that is not shipped frees it. Out of the maps at
+   * once, so a stream opened meanwhile loads it afresh instead of getting one being freed; the
+   * session is freed only once its batcher is idle (freeing it mid-call would abort).
+   */
+  function release(name: string): void {
+    const n = (users.get(name) ?? 1) - 1;
+    if (n > 0) return void users.set(name, n);
+    users.delete(name);
+    if (inference || isShippedModel(name)) return;
+    const p = pool.get(name);
+    if (!p) return;
+    const batcher = batchers.get(name);
+    pool.delete(name);
+    ready.delete(name);
+    batchers.delete(name);
+    const done: Promise<void> = p
+      .then(async (model) => {
+        await batcher?.idle();
+        model.dispose();
+      })
+      .catch(() => {}) // failed to load: nothing to free
+      .finally(() => unloading.delete(done));
+    unloading.add(done);
+  }
+
+  /** A stream of `name` here, counted from before the load so that no unload frees it meanwhile. */
+  async function openHere(name: string, o: StreamOptions | undefined): Promise<StreamLabeler> {
+    use(name);
+    let labeler: StreamLabeler;
+    try {
+      const model = await get(name);
+      let batcher = batchers.get(name);
+      if (!batcher) batchers.set(name, (batcher = createStreamBatcher(model)));
+      labeler = batcher.open(o);
+    } catch (e) {
+      release(name);
+      throw e;
+    }
+    let closed = false;
+    return {
+      label: (frame) => labeler.label(frame),
+      reset: () => labeler.reset(),
+      close() {
+        if (closed) return;
+        closed = true;
+        labeler.close();
+        release(name);
+      },
+    };
+  }
+
   return {
     async labelClip(name, source, options = {}) {
       if (inference) return inference.labelClip(name, source, options);
-      return labelClip(source, await get(name), options);
+      use(name);
+      try {
+        return await labelClip(source, await get(name), options);
+      } finally {
+        release(name);
+      }
     },
     async live(name) {
       if (inference) {
@@ -66,11 +134,8 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
         return { manifest, open: (o) => inference.open(name, o) };
       }
       const model = await get(name);
-      let batcher = batchers.get(name);
-      if (!batcher) batchers.set(name, (batcher = createStreamBatcher(model)));
-      const b = batcher;
-      // In a promise so that an open that throws rejects, as the worker pool's does.
-      return { manifest: model.manifest, open: (o) => new Promise((resolve) => resolve(b.open(o))) };
+      // Each open looks the model up again: it may have been unloaded since this call.
+      return { manifest: model.manifest, open: (o) => openHere(name, o) };
     },
     loaded() {
       const rows = new Map<string, { name: string; engine: string; streams: number; frames: number; runs: number }>();
@@ -96,6 +161,7 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
     workers: () => inference?.figures() ?? [],
     async close() {
       await inference?.close();
+      await Promise.all([...unloading]);
       for (const model of ready.values()) model.dispose();
       ready.clear();
       pool.clear();

@@ -44,6 +44,19 @@ const RESUME_FREE_BYTES = 16 * 1024 * 1024;
 interface Labelled {
   tMs: number;
   probs: number[];
+  /** The version of the model that labelled it. */
+  version: string;
+}
+
+/**
+ * Which version labelled a clip's frames of one model: the last frame's, and each version in
+ * turn from its first frame when a switch falls inside the clip. No frame: the version now.
+ */
+function labelledBy(own: readonly Labelled[], now: string): { version: string; versions?: Array<{ version: string; fromMs: number }> } {
+  const versions: Array<{ version: string; fromMs: number }> = [];
+  for (const f of own) if (versions.at(-1)?.version !== f.version) versions.push({ version: f.version, fromMs: f.tMs });
+  const version = versions.at(-1)?.version ?? now;
+  return versions.length > 1 ? { version, versions } : { version };
 }
 
 /** A segment of a wanted label: `endMs` null while it goes on. */
@@ -70,6 +83,8 @@ interface Piece {
  *
  * Each of the camera's models labels the clip: its timeline is the first model's with every
  * model's in `models` (see TimelineJson), and `events` labels may be classes of any of them.
+ * Each model's `model.version` is the version that labelled its last frame in the clip (the
+ * camera may swap versions while it records); a clip spanning a swap lists them in `versions`.
  * `continuous` keeps every segment as a clip. `events` writes 2 s segments and keeps those
  * within pre-/post-roll of a segment of one of the policy's labels, joining consecutive kept
  * pieces into one clip (cut every 30 s while an event goes on); a piece is decided once the
@@ -98,6 +113,8 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   // Per model, in the camera's order.
   let frames: Labelled[][] = manifests.map(() => []);
   const lastMs: number[] = manifests.map(() => -Infinity);
+  // The version of each model that labelled its latest frame: what a clip without frames says.
+  const versionNow: string[] = manifests.map((m) => m.version);
   // Where every model that labels in this session has labelled to: pieces before it are decided.
   const labelledTo = () => Math.min(...lastMs.filter((t) => t > -Infinity));
   let sessionStarted = false;
@@ -148,8 +165,9 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       if (events) undecided.push(piece);
       else {
         const inside = framesOf([piece]);
+        const now = [...versionNow];
         frames = frames.map((fs) => fs.filter((f) => f.tMs >= piece.endMs));
-        void later(() => keep([piece], inside, undefined)); // queued; later() logs a failure
+        void later(() => keep([piece], inside, now, undefined)); // queued; later() logs a failure
       }
     }
     if (events) decide(false);
@@ -186,7 +204,9 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
   function framesOf(pieces: Piece[]): Labelled[][] {
     const startMs = pieces[0].startMs;
     const endMs = pieces[pieces.length - 1].endMs;
-    return frames.map((fs) => fs.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs })));
+    return frames.map((fs) =>
+      fs.filter((f) => f.tMs >= startMs && f.tMs < endMs).map((f) => ({ tMs: f.tMs - startMs, probs: f.probs, version: f.version })),
+    );
   }
 
   function flushGroup(): void {
@@ -200,10 +220,11 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     const recordedFor = intervals
       .filter((iv) => iv.startMs - preMs < endMs && (iv.endMs ?? Infinity) + postMs > startMs)
       .map((iv) => ({ model: manifests[iv.model].name, label: iv.label, startMs: iv.startMs }));
-    void later(() => keep(pieces, inside, recordedFor)); // queued; later() logs a failure
+    const now = [...versionNow];
+    void later(() => keep(pieces, inside, now, recordedFor)); // queued; later() logs a failure
   }
 
-  async function keep(pieces: Piece[], inside: Labelled[][], recordedFor: RecordedFor[] | undefined): Promise<void> {
+  async function keep(pieces: Piece[], inside: Labelled[][], now: string[], recordedFor: RecordedFor[] | undefined): Promise<void> {
     const path = pieces.length === 1 ? pieces[0].path : await concat(pieces);
     const startMs = pieces[0].startMs;
     const endMs = pieces[pieces.length - 1].endMs;
@@ -214,7 +235,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
         const timeline = buildTimeline(manifest.classes, own, { ...manifest.smoothing, endMs: own.length > 0 ? durationMs : undefined });
         return toTimelineJson({
           source: `camera:${camera.id}`,
-          model: { name: manifest.name, version: manifest.version },
+          model: { name: manifest.name, ...labelledBy(own, now[k]) },
           classes: manifest.classes,
           fps: camera.fps ?? manifest.fps,
           durationMs,
@@ -340,7 +361,8 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
       ];
     },
     paused: () => full,
-    frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number) {
+    frame(f: SmoothedFrame, sessionTMs: number, model: number, sourceMs: number, version: string) {
+      versionNow[model] = version;
       if (!recording) return;
       // Every model's frames carry the same session offset: the first of any model sets it.
       // The wall clock is the source's, as the events': a clip and its events agree on when
@@ -351,7 +373,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
         wall0 = sourceMs - sessionTMs;
       }
       lastMs[model] = f.tMs;
-      frames[model].push({ tMs: f.tMs, probs: [...f.probs] });
+      frames[model].push({ tMs: f.tMs, probs: [...f.probs], version });
       if (events) decide(false);
     },
     segment(e: SegmentEvent, model: number) {

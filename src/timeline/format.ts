@@ -30,13 +30,14 @@ import type { Segment } from './types.js';
  * `models`: each model's own `model`, `classes`, `fps`, `smoothing`, `frames` and `segments`,
  * in the camera's order. The top-level fields stay the first model's, so a reader that knows
  * one model per timeline reads that one as before; with one model there is no `models`.
+ * A camera's recording that spans a switch of model versions lists them in `model.versions`.
  */
 export interface TimelineJson {
   /** Format name and major version. */
   readonly schema: typeof TIMELINE_SCHEMA;
   readonly source: TimelineSourceJson;
-  /** The labeler that produced `probs`. */
-  readonly model: { readonly name: string; readonly version: string };
+  /** The labeler that produced `probs` (see {@link TimelineModelRef}). */
+  readonly model: TimelineModelRef;
   /** Class names; `frames[].probs[i]` is the probability of `classes[i]`. */
   readonly classes: readonly string[];
   /** Nominal sampling rate in frames/s, or null when unknown; frames are not evenly spaced. */
@@ -51,6 +52,18 @@ export interface TimelineJson {
   readonly createdAt: string;
   /** Every model's timeline when several labelled the clip (the first is the top level's); absent with one. */
   readonly models?: readonly TimelineModelJson[];
+}
+
+/**
+ * Which model labelled a timeline. A camera's recording that spans a switch of versions (an
+ * adapted version going live, a rollback) says `version`: the one that labelled its last frame,
+ * and `versions`: each version in the order they labelled, from the clip time of its first
+ * frame. One version labelled it all: no `versions`.
+ */
+export interface TimelineModelRef {
+  readonly name: string;
+  readonly version: string;
+  readonly versions?: readonly { readonly version: string; readonly fromMs: number }[];
 }
 
 /** One model's part of a timeline labelled by several (see {@link TimelineJson.models}). */
@@ -95,7 +108,8 @@ export const TIMELINE_SCHEMA = 'vigil.timeline/1';
 export interface TimelineJsonInput {
   /** The source's path or URL, or an object with it and the optional details. */
   source: string | { uri: string; width?: number; height?: number; codec?: string };
-  model: { name: string; version: string };
+  /** `versions` only when more than one version labelled the frames (see {@link TimelineModelRef}). */
+  model: { name: string; version: string; versions?: readonly { version: string; fromMs: number }[] };
   classes: readonly string[];
   /** Nominal sampling rate [fps=null]. */
   fps?: number | null;
@@ -144,6 +158,14 @@ export function toTimelineJson(input: TimelineJsonInput): TimelineJson {
   if (model === null || typeof model !== 'object' || typeof model.name !== 'string' || typeof model.version !== 'string') {
     bad(`model must be { name: string, version: string }, got ${describe(model)}`);
   }
+  const versions: unknown = model.versions;
+  const isVersion = (v: unknown): v is { version: string; fromMs: number } => {
+    const x = v as { version?: unknown; fromMs?: unknown } | null;
+    return typeof x?.version === 'string' && typeof x.fromMs === 'number' && Number.isFinite(x.fromMs);
+  };
+  if (versions !== undefined && !(Array.isArray(versions) && versions.every(isVersion))) {
+    bad(`model.versions must be [{ version: string, fromMs: number }], got ${describe(versions)}`);
+  }
 
   const source: TimelineSourceJson = {
     uri: src.uri,
@@ -171,7 +193,13 @@ export function toTimelineJson(input: TimelineJsonInput): TimelineJson {
   return {
     schema: TIMELINE_SCHEMA,
     source,
-    model: { name: model.name, version: model.version },
+    model: {
+      name: model.name,
+      version: model.version,
+      ...(model.versions && model.versions.length > 1
+        ? { versions: model.versions.map((v) => ({ version: v.version, fromMs: roundMs(v.fromMs) })) }
+        : {}),
+    },
     classes: [...classes],
     fps,
     smoothing: { windowMs: smoothing.windowMs, minHoldMs: smoothing.minHoldMs, ...(smoothing.backdate ? { backdate: true as const } : {}) },

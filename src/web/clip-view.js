@@ -2,10 +2,16 @@ import { errorView, h, replace } from './dom.js';
 import { bytes, duration, prob, when } from './format.js';
 import { createSegmentBar } from './segment-bar.js';
 
+/** `fight 1.1.0`; a recording that spans a switch of versions: `fight 1.0.0 → 1.1.0`. */
+function modelName(model) {
+  return `${model.name} ${(model.versions ?? [model]).map((v) => v.version).join(' → ')}`;
+}
+
 /**
  * One clip: its video with the labels as a WebVTT track (shown by default), the clickable
- * segment bar, the segments as a table, downloads, and delete. A clip still being labelled
- * shows its progress and turns into the player when ready.
+ * segment bar (one per model, each named, for a recording of a camera that runs several),
+ * the segments as a table (the first model's, as the track), downloads, and delete. A clip
+ * still being labelled shows its progress and turns into the player when ready.
  * @param [o.embedded] inside another page (an event's): no link back to the clips, no delete
  * @param [o.startAtMs] `(clip) → ms`: where the player starts (an event's clip, from before the event)
  * @param [o.autoplay] plays at once, muted (browsers refuse to autoplay sound)
@@ -49,7 +55,10 @@ export function mountClipView(root, ctx, id, { embedded = false, startAtMs, auto
       { class: 'details' },
       row('Kind', clip.kind),
       row('Camera', clip.cameraId ?? '–'),
-      row('Model', clip.timeline ? `${clip.timeline.model.name} ${clip.timeline.model.version}` : (clip.model ?? '–')),
+      row(
+        'Model',
+        clip.timeline ? (clip.timeline.models ?? [clip.timeline]).map((m) => modelName(m.model)).join(', ') : (clip.model ?? '–'),
+      ),
       row('Status', h('span', { class: 'badge', 'data-status': clip.status, 'data-testid': 'clip-status' }, clip.status)),
       row('Duration', duration(clip.durationMs)),
       row('Size', bytes(clip.bytes)),
@@ -114,16 +123,23 @@ export function mountClipView(root, ctx, id, { embedded = false, startAtMs, auto
       { controls: true, preload: 'auto', 'data-testid': 'clip-video', src: api.videoUrl(id), autoplay, muted: autoplay },
       h('track', { kind: 'captions', label: 'Labels', srclang: 'en', default: true, src: api.vttUrl(id), 'data-testid': 'clip-track' }),
     );
-    const bar = createSegmentBar({
-      segments: t.segments,
-      durationMs: t.source.durationMs ?? clip.durationMs,
-      classes: t.classes,
-      onSeek(ms) {
-        video.currentTime = ms / 1000;
-        bar.setTime(ms);
-      },
-    });
-    video.addEventListener('timeupdate', () => bar.setTime(video.currentTime * 1000));
+    // A camera that runs several models labels its recordings with each: a bar per model,
+    // each named, one playhead for all.
+    const parts = t.models ?? [t];
+    const setTime = (ms) => bars.forEach((b) => b.setTime(ms));
+    const bars = parts.map((m) =>
+      createSegmentBar({
+        segments: m.segments,
+        durationMs: t.source.durationMs ?? clip.durationMs,
+        classes: m.classes,
+        title: parts.length > 1 ? modelName(m.model) : undefined,
+        onSeek(ms) {
+          video.currentTime = ms / 1000;
+          setTime(ms);
+        },
+      }),
+    );
+    video.addEventListener('timeupdate', () => setTime(video.currentTime * 1000));
     video.muted = autoplay;
     if (startAtMs) {
       const ms = startAtMs(clip);
@@ -142,7 +158,7 @@ export function mountClipView(root, ctx, id, { embedded = false, startAtMs, auto
       body,
       header(),
       h('div', { class: 'player' }, video),
-      bar.element,
+      parts.map((m, i) => h('div', { class: 'model-bar', 'data-testid': 'model-bar', 'data-model': m.model.name }, bars[i].element)),
       h(
         'p',
         { class: 'downloads' },

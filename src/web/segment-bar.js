@@ -9,9 +9,10 @@ import { prob } from './format.js';
  * @param o.durationMs the clip's length (else the last segment's end)
  * @param o.classes the model's classes (colours, legend)
  * @param o.onSeek called with the clicked segment's start in ms
+ * @param [o.title] names the bar above it (the model, when a clip has a bar per model)
  * @returns `{ element, setTime(ms) }`
  */
-export function createSegmentBar({ segments, durationMs, classes, onSeek }) {
+export function createSegmentBar({ segments, durationMs, classes, onSeek, title }) {
   const total = Math.max(1, durationMs ?? 0, ...segments.map((s) => s.endMs));
   const pct = (ms) => `${((ms / total) * 100).toFixed(3)}%`;
   const blocks = segments.map((s, i) => {
@@ -37,11 +38,16 @@ export function createSegmentBar({ segments, durationMs, classes, onSeek }) {
   const playhead = h('div', { class: 'playhead', 'aria-hidden': 'true' });
   const bar = h(
     'div',
-    { class: 'segment-bar', role: 'group', 'aria-label': 'Segments: click one to play from its start', 'data-testid': 'segment-bar' },
+    {
+      class: 'segment-bar',
+      role: 'group',
+      'aria-label': `Segments${title ? ` of ${title}` : ''}: click one to play from its start`,
+      'data-testid': 'segment-bar',
+    },
     blocks,
     playhead,
   );
-  const element = h('div', { class: 'segment-box' }, bar, legend(classes));
+  const element = h('div', { class: 'segment-box' }, title ? h('p', { class: 'segment-title' }, title) : null, bar, legend(classes));
   let current = -1;
 
   return {

@@ -1,7 +1,11 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { decodeSide } from '../../src/model/input/frame-encoder.js';
 import { labelClip } from '../../src/label-clip.js';
 import { createLabeler } from '../../src/model/labeler.js';
+import { SHIPPED_MODELS_DIR } from '../../src/model/folder/model-folder.js';
 import { loadModel } from '../../src/model/model.js';
 import { createInferencePool } from '../../src/model/workers/pool.js';
 import { openFrames } from '../../src/video/decode.js';
@@ -20,6 +24,15 @@ async function frames(name: string, n: number, size: number): Promise<Frame[]> {
 
 // The pool moves each frame's pixels to its worker: hand it copies, keep the originals.
 const copy = (f: Frame): Frame => ({ ...f, data: Uint8Array.from(f.data) });
+
+/** Waits for what a worker reports (its `models` message comes a turn or more later). */
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('model/workers: the inference pool', function () {
   this.timeout(120_000);
@@ -173,5 +186,75 @@ describe('model/workers: the inference pool', function () {
     expect(settled.filter((s) => s.status === 'fulfilled').length).to.be.greaterThan(0);
     expect(pool.figures().every((w) => w.streams >= 0)).to.equal(true);
     expect((await pool.open('fight').catch((e) => e)).code).to.equal('VIGIL_ERR_CONFLICT');
+  });
+
+  describe('unloading a model no stream uses', () => {
+    let dir = '';
+    let adapted = '';
+    before(() => {
+      // A folder outside models/: what a camera's adapted version is to the pool.
+      dir = mkdtempSync(join(tmpdir(), 'vigil-unload-'));
+      adapted = join(dir, 'fight-1.1.0');
+      cpSync(join(SHIPPED_MODELS_DIR, 'fight'), adapted, { recursive: true });
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    const loadedIn = (pool: ReturnType<typeof createInferencePool>) => pool.figures().map((w) => [...w.models]);
+
+    it('frees a folder in every worker once its last stream and clip are gone, after its frame in flight; shipped ones stay', async () => {
+      const pool = createInferencePool({ workers: 2 });
+      try {
+        const [f] = await frames('fight-fi150.mp4', 1, 448);
+        const shipped = await pool.open('fight');
+        const a = await pool.open(adapted);
+        // The clip goes to the worker with fewer streams: the shipped one's, after a's.
+        const clip = pool.labelClip(adapted, fixture('fight-fi002.mp4'));
+        await shipped.label(copy(f));
+        await a.label(copy(f));
+        await until('both workers hold the adapted folder', () => loadedIn(pool).every((m) => m.includes(adapted)));
+        expect(loadedIn(pool)[0]).to.deep.equal([adapted, 'fight'].sort());
+        // Closed with a frame in the engine: the label still answers, and only then is it freed.
+        const inFlight = a.label(copy(f));
+        a.close();
+        expect(pool.models().has(adapted), 'the clip still uses it').to.equal(true);
+        expect((await inFlight).probs).to.have.length(2);
+        expect((await clip).frames.length).to.be.greaterThan(10);
+        await until('no worker holds the adapted folder', () => loadedIn(pool).every((m) => !m.includes(adapted)));
+        expect(loadedIn(pool)).to.deep.equal([['fight'], []]);
+        expect([...pool.models().keys()]).to.deep.equal(['fight']);
+        // Counted still: a worker's totals are since it started (a's worker labelled only a).
+        expect(pool.figures()[1].frames).to.be.at.least(1);
+        expect((await shipped.label(copy(f))).tMs).to.equal(f.tMs);
+        shipped.close();
+        await new Promise((r) => setTimeout(r, 200));
+        expect(loadedIn(pool)[0], 'shipped models stay cached').to.deep.equal(['fight']);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('a stream opened while its folder unloads gets a fresh load, and labels', async () => {
+      const pool = createInferencePool({ workers: 1 });
+      try {
+        const [f] = await frames('fight-fi150.mp4', 1, 448);
+        const a = await pool.open(adapted);
+        const first = await a.label(copy(f));
+        // Same turn: the `unload` is posted, then the `open`; the worker must not hand out the freed one.
+        const pending = a.label(copy(f));
+        a.close();
+        const b = await pool.open(adapted);
+        await pending;
+        const again = await b.label(copy(f));
+        for (let k = 0; k < first.probs.length; k++) expect(again.probs[k], 'a fresh state').to.be.closeTo(first.probs[k], 1e-5);
+        await until('the worker reports the reload', () => loadedIn(pool)[0].includes(adapted));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(loadedIn(pool)[0], 'the old unload did not take the new load with it').to.deep.equal([adapted]);
+        expect(pool.models().get(adapted)).to.include({ streams: 1 });
+        b.close();
+        await until('unloaded once more', () => loadedIn(pool)[0].length === 0);
+      } finally {
+        await pool.close();
+      }
+    });
   });
 });

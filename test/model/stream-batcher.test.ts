@@ -91,6 +91,19 @@ describe('model/stream-batcher', function () {
     const again = await s.label(a[0]);
     expect(Array.from(again.probs)).to.deep.equal(Array.from(first.probs));
   });
+
+  it('idle() resolves once every queued frame is answered, closed streams included', async () => {
+    const batcher = createStreamBatcher(model);
+    await batcher.idle();
+    const s = batcher.open();
+    const answered: number[] = [];
+    const labels = a.slice(0, 3).map((f, i) => s.label(f).then(() => answered.push(i)));
+    s.close();
+    await batcher.idle();
+    expect(answered).to.deep.equal([0, 1, 2]);
+    await Promise.all(labels);
+    expect(batcher.streams).to.equal(0);
+  });
 });
 
 describe('model/stream-batcher on a pose model with velocities (fall: MoveNet features with deltas)', function () {

@@ -119,11 +119,25 @@ describe('server: adapting a camera model from its reviews', function () {
     await t.restart();
     await subscribe();
     await labelVersion('1.1.0');
+    const folder = join(t.dataDir, 'models', 'hall', 'fight-1.1.0');
+    const status = async () =>
+      (await t.api('/api/status')).body as { models: Array<{ name: string }>; workers: Array<{ models: string[] }> };
+    expect((await status()).models.map((m) => m.name)).to.include(folder);
     const back = await t.api('/api/cameras/hall/models/fight/rollback', { method: 'POST' });
     expect(back.status).to.equal(200);
     expect(back.body.live).to.deep.equal({ version: '1.0.0', versionId: null, shipped: true });
     expect(back.body.versions[0]).to.deep.include({ version: '1.1.0', live: false });
     await labelVersion('1.0.0');
+    // The version rolled back from is unloaded everywhere (the workers say so a moment later).
+    let s = await status();
+    for (let i = 0; i < 100 && s.workers.some((w) => w.models.includes(folder)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      s = await status();
+    }
+    expect(s.workers.flatMap((w) => w.models)).to.not.include(folder);
+    expect(s.models.map((m) => m.name)).to.deep.equal(['fight']);
+    const since = c.messages.length;
+    await c.next('label', (m) => m.cameraId === 'hall' && m.version === '1.0.0' && c.messages.indexOf(m) >= since, 20_000);
     const again = await t.api('/api/cameras/hall/models/fight/rollback', { method: 'POST' });
     expect(again.status).to.equal(409);
     expect(again.body.error.message).to.equal('conflict: camera hall runs the shipped fight already: nothing to roll back');

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { VigilEvent } from '../../src/events/types.js';
+import type { AdaptationRecord } from '../../src/model/folder/adaptation-record.js';
+import { SHIPPED_MODELS_DIR } from '../../src/model/folder/model-folder.js';
 import type { ClipSummary } from '../../src/store/clips.js';
 import { openStore } from '../../src/store/index.js';
 import { probe } from '../../src/video/probe.js';
@@ -89,6 +91,55 @@ describe('server: recording', function () {
       expect(fall.frames.length).to.be.above(10);
       expect(fall.frames.every((f: { probs: number[] }) => f.probs.length === 2)).to.equal(true);
       expect(fall.segments.map((s: { label: string }) => s.label)).to.include('falling');
+      c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('says which version labelled a recording: a clip spanning a swap lists both, from where each labelled', async () => {
+    const t = await startTestServer();
+    try {
+      const c = await connect(`${t.url}/ws`);
+      c.send({ type: 'subscribe', cameras: ['sw'], clips: true });
+      const body = { id: 'sw', source: fixture('demo.mp4'), model: 'fight', loop: true, record: { mode: 'continuous', segmentS: 4 } };
+      expect((await t.api('/api/cameras', { method: 'POST', body })).status).to.equal(201);
+      // An adapted version, as the adaptation job stores one (the shipped weights, a new version).
+      const { store } = t.server;
+      const staged = store.stagingPath('');
+      cpSync(join(SHIPPED_MODELS_DIR, 'fight'), staged, { recursive: true });
+      const manifest = JSON.parse(readFileSync(join(staged, 'manifest.json'), 'utf8'));
+      writeFileSync(join(staged, 'manifest.json'), JSON.stringify({ ...manifest, version: '1.1.0' }));
+      const record = { from: 'fight@1.0.0', accepted: true } as unknown as AdaptationRecord;
+      const v = store.models.add(staged, { cameraId: 'sw', model: 'fight', version: '1.1.0', accepted: true, record });
+      store.models.setLive('sw', 'fight', v.id);
+      // Early in a 4 s piece, so the swap lands inside one (loading the folder takes a moment).
+      await c.next('label', (m) => m.tMs > 4000 && m.tMs % 4000 > 500 && m.tMs % 4000 < 1200);
+      await t.server.cameras.swapModel('sw', 'fight');
+      const first = await c.next('label', (m) => m.version === '1.1.0');
+      type Timeline = { model: { version: string; versions?: Array<{ version: string; fromMs: number }> }; frames: Array<{ tMs: number }> };
+      const timelineOf = async (id: string) => (await t.api(`/api/clips/${id}`)).body.timeline as Timeline;
+      const clips: Timeline[] = [];
+      for (let seen = 0; !clips.some((x) => x.model.versions) || clips.at(-1)!.model.versions; seen = c.messages.length) {
+        const ready = await c.next('clip', (m) => m.status === 'ready' && c.messages.indexOf(m) >= seen, 15_000);
+        clips.push(await timelineOf(ready.clipId));
+      }
+      const versionsOf = (x: Timeline) => (x.model.versions ?? [{ version: x.model.version }]).map((y) => y.version);
+      // Before the swap 1.0.0 only, then the piece spanning it, then 1.1.0 only.
+      expect(clips.map(versionsOf).filter((vs, i, all) => i === 0 || vs.join() !== all[i - 1].join())).to.deep.equal([
+        ['1.0.0'],
+        ['1.0.0', '1.1.0'],
+        ['1.1.0'],
+      ]);
+      const span = clips.find((x) => x.model.versions)!;
+      expect(span.model.version, 'the version live at the end').to.equal('1.1.0');
+      const [before, after] = span.model.versions!;
+      expect(before.fromMs).to.equal(span.frames[0].tMs);
+      expect(after.fromMs).to.be.above(before.fromMs);
+      // From the first frame 1.1.0 labelled, in clip time: as far from the clip's last 1.0.0 frame as on the socket.
+      const i = span.frames.findIndex((f) => f.tMs === after.fromMs);
+      const lastOld = c.messages.filter((m) => m.type === 'label' && m.version === '1.0.0').at(-1) as { tMs: number };
+      expect(after.fromMs - span.frames[i - 1].tMs).to.be.closeTo(first.tMs - lastOld.tMs, 1);
       c.close();
     } finally {
       await t.stop();

@@ -216,6 +216,30 @@ describe('timeline/format', () => {
       for (const s of back.segments) expect(s).to.have.all.keys('label', 'startMs', 'endMs', 'confidence', 'peak');
     });
 
+    it('lists the versions that labelled it only when there were several (rounded clip times)', () => {
+      const base = { source: 'camera:hall', classes, frames: timeline.frames, segments: timeline.segments, createdAt };
+      const one = toTimelineJson({ ...base, model: { name: 'fight', version: '1.1.0', versions: [{ version: '1.1.0', fromMs: 0 }] } });
+      expect(one.model).to.deep.equal({ name: 'fight', version: '1.1.0' });
+      const versions = [
+        { version: '1.0.0', fromMs: 0 },
+        { version: '1.1.0', fromMs: 33.3666666 },
+      ];
+      const two = toTimelineJson({ ...base, model: { name: 'fight', version: '1.1.0', versions } });
+      expect(two.model).to.deep.equal({
+        name: 'fight',
+        version: '1.1.0',
+        versions: [
+          { version: '1.0.0', fromMs: 0 },
+          { version: '1.1.0', fromMs: 33.367 },
+        ],
+      });
+      const bad = { name: 'fight', version: '1.1.0', versions: [{ version: 1 }] } as never;
+      expect(() => toTimelineJson({ ...base, model: bad })).to.throw(
+        VigilError,
+        /^invalid argument: model\.versions must be \[\{ version: string, fromMs: number \}\], got /,
+      );
+    });
+
     it('rejects inputs that do not fit the classes', () => {
       const base = { source: 'x.mp4', model: { name: 'm', version: '0' }, classes, frames: timeline.frames, segments: timeline.segments };
       expect(() => toTimelineJson({ ...base, classes: ['a', 'b', 'c'] })).to.throw(VigilError, /must hold 3 numbers/);

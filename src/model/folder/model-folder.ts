@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { vigilError } from '../../errors.js';
 import { parseWith } from '../../validation.js';
@@ -26,6 +26,16 @@ export function resolveModelDir(nameOrPath: string): string {
   }
   if (!statSync(dir).isDirectory()) throw vigilError('VIGIL_ERR_MODEL_INVALID', `${dir} is not a folder`);
   return dir;
+}
+
+/**
+ * Whether a name or path means a folder of vigil's shipped models (a bare name, or a path into
+ * `models/`), as opposed to a camera's adapted version or an operator's folder. Reads no disk:
+ * a deleted folder is still answered.
+ */
+export function isShippedModel(nameOrPath: string): boolean {
+  const isPath = nameOrPath.includes('/') || nameOrPath.includes(sep) || nameOrPath.startsWith('.');
+  return !isPath || dirname(resolve(nameOrPath)) === SHIPPED_MODELS_DIR;
 }
 
 function readJson(dir: string, file: string): unknown {

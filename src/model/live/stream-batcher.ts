@@ -48,6 +48,11 @@ export interface StreamBatcher {
   /** Frames labelled, engine calls made (`frames / runs` is the mean batch), frames gated. */
   readonly stats: { readonly frames: number; readonly runs: number; readonly gated: number };
   readonly streams: number;
+  /**
+   * Resolves once no frame is queued or in the engine: the model may then be freed (freeing
+   * a session mid-call aborts the process). Labels of closed streams count until answered.
+   */
+  idle(): Promise<void>;
 }
 
 interface Stream {
@@ -91,6 +96,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
   let still: Promise<Float32Array> | undefined;
   let streams = 0;
   let running = false;
+  let draining: Promise<void> = Promise.resolve();
 
   /** The CNN's features of a frame with no motion: every input value at the offset. */
   function stillFeatures(): Promise<Float32Array> {
@@ -195,6 +201,10 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
     get streams() {
       return streams;
     },
+    async idle() {
+      // A frame posted while the last drain wound down starts another one.
+      while (running) await draining;
+    },
     open(o = {}) {
       streams += 1;
       let closed = false;
@@ -211,7 +221,7 @@ export function createStreamBatcher(model: VigilModel, options: { maxBatch?: num
             queue.push({ pixels: px, stream, tMs: frame.tMs, focus, resolve, reject });
             if (!running) {
               running = true;
-              setImmediate(() => void drain());
+              draining = new Promise<void>((r) => setImmediate(r)).then(drain);
             }
           });
         },

@@ -23,6 +23,11 @@ export type ToWorker =
   /** Label a recorded clip end to end in this worker: ffmpeg decodes while the CNN runs. */
   | { op: 'clip'; job: number; model: string; source: string; options: ClipJobOptions }
   | { op: 'cancel'; job: number }
+  /**
+   * Free this model once nothing here uses it (its streams' frames in flight answered first).
+   * Ignored while a stream or clip of it is open here: one opened after the pool decided wins.
+   */
+  | { op: 'unload'; model: string }
   /** Finish the engine call under way, free every session, then exit. */
   | { op: 'shutdown' };
 
@@ -45,4 +50,6 @@ export type FromWorker =
   | { op: 'progress'; job: number; tMs: number; durationMs: number | null }
   | { op: 'clip-done'; job: number; timeline: TimelineJson; engine: string }
   | { op: 'clip-failed'; job: number; code: string; message: string }
+  /** The models loaded here now, sent whenever that changes (a load, a failed load, an unload). */
+  | { op: 'models'; loaded: string[] }
   | { op: 'down' };

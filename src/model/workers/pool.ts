@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { vigilError, type ErrorCode } from '../../errors.js';
 import { currentLogLevel, log } from '../../log.js';
+import { isShippedModel } from '../folder/model-folder.js';
 import type { TimelineJson } from '../../timeline/format.js';
 import type { Frame } from '../../video/types.js';
 import type { LiveLabel, StreamLabeler, StreamOptions } from '../live/stream-batcher.js';
@@ -24,6 +25,8 @@ export interface WorkerFigures {
   readonly runs: number;
   /** Share of wall time its thread was busy (0-1), since the previous `figures()` call. */
   readonly busy: number;
+  /** The models loaded in it (names or folders as opened), as it last said. */
+  readonly models: readonly string[];
 }
 
 /** Labels live streams in worker threads: the main thread only moves bytes. */
@@ -40,7 +43,11 @@ export interface InferencePool {
    */
   labelClip(model: string, source: string, options?: PoolClipOptions): Promise<TimelineJson>;
   readonly size: number;
-  /** Per model: open streams, frames labelled, engine calls. */
+  /**
+   * Per model loaded: open streams, frames labelled, engine calls. A model no stream or clip
+   * uses any more is unloaded from every worker, unless it is a shipped one (those stay
+   * cached: cameras come back to them).
+   */
   models(): Map<string, { streams: number; frames: number; runs: number; engine: string }>;
   figures(): WorkerFigures[];
   /** Lets each worker finish its engine call, frees its sessions, waits for it to exit. */
@@ -59,6 +66,10 @@ interface Slot {
   streams: number;
   /** Cumulative counters per model, as the worker last reported them. */
   counters: Map<string, { frames: number; runs: number }>;
+  /** Counters of models unloaded since, so the worker's totals stay cumulative. */
+  retired: { frames: number; runs: number };
+  /** What the worker said it has loaded. */
+  loaded: string[];
   opening: Map<number, { resolve(engine: string): void; reject(e: unknown): void }>;
   /** Clip jobs under way on it. */
   clips: Map<
@@ -90,6 +101,8 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
   const slots: Slot[] = [];
   const engines = new Map<string, string>();
   const openStreams = new Map<string, number>();
+  /** Streams (opening or open) and clip jobs per model; at 0 a model not shipped is unloaded. */
+  const users = new Map<string, number>();
   let nextStream = 1;
   let closing: Promise<void> | undefined;
 
@@ -108,6 +121,8 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
       alive: true,
       streams: 0,
       counters: new Map(),
+      retired: { frames: 0, runs: 0 },
+      loaded: [],
       opening: new Map(),
       clips: new Map(),
       pending: new Map(),
@@ -127,7 +142,8 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           const p = slot.pending.get(msg.stream)?.get(msg.seq);
           slot.pending.get(msg.stream)?.delete(msg.seq);
           const name = models.get(msg.stream);
-          if (name) slot.counters.set(name, { frames: msg.frames, runs: msg.runs });
+          // A label answered after its model's unload: counted in `retired` already.
+          if (name && users.has(name)) slot.counters.set(name, { frames: msg.frames, runs: msg.runs });
           const label: { tMs: number; probs: Float32Array; focus?: typeof msg.focus; gated?: true } = { tMs: msg.tMs, probs: msg.probs };
           if (msg.focus) label.focus = msg.focus;
           if (msg.gated) label.gated = true;
@@ -159,6 +175,9 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
         case 'clip-failed':
           slot.clips.get(msg.job)?.reject(fail(msg.code, msg.message));
           slot.clips.delete(msg.job);
+          break;
+        case 'models':
+          slot.loaded = msg.loaded;
           break;
         case 'down':
           down();
@@ -193,6 +212,31 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
 
   const post = (slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []) => slot.worker.postMessage(msg, transfer);
 
+  const use = (name: string) => users.set(name, (users.get(name) ?? 0) + 1);
+
+  /**
+   * One user fewer; the last one of a model that is not shipped unloads it everywhere (an
+   * adapted version a camera left leaks its session in every worker otherwise). A stream
+   * opened after this posts its `open` after the `unload`, and a worker loads it afresh.
+   */
+  function release(name: string): void {
+    const n = (users.get(name) ?? 1) - 1;
+    if (n > 0) return void users.set(name, n);
+    users.delete(name);
+    if (closing || isShippedModel(name)) return;
+    engines.delete(name);
+    openStreams.delete(name);
+    for (const slot of slots) {
+      const c = slot.counters.get(name);
+      if (c) {
+        slot.retired.frames += c.frames;
+        slot.retired.runs += c.runs;
+        slot.counters.delete(name);
+      }
+      if (slot.alive) post(slot, { op: 'unload', model: name });
+    }
+  }
+
   async function place(name: string, options: StreamOptions): Promise<{ slot: Slot; id: number }> {
     if (closing) throw vigilError('VIGIL_ERR_CONFLICT', 'inference pool is closing');
     const slot = slotFor();
@@ -217,7 +261,15 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
   return {
     size,
     async open(name, options = {}) {
-      let at = await place(name, options);
+      // Counted from the start: a stream of it closing meanwhile must not unload it.
+      use(name);
+      let at: { slot: Slot; id: number };
+      try {
+        at = await place(name, options);
+      } catch (e) {
+        release(name);
+        throw e;
+      }
       openStreams.set(name, (openStreams.get(name) ?? 0) + 1);
       let seq = 0;
       let closed = false;
@@ -254,6 +306,8 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
           openStreams.set(name, (openStreams.get(name) ?? 1) - 1);
           at.slot.streams -= 1;
           if (at.slot.alive) post(at.slot, { op: 'close', stream: at.id });
+          at.slot.models.delete(at.id);
+          release(name);
         },
       };
     },
@@ -266,6 +320,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
       const cancel = () => slot.alive && post(slot, { op: 'cancel', job });
       // A clip keeps its worker busy like a stream does: placement counts it as one.
       slot.streams += 1;
+      use(name);
       signal?.addEventListener('abort', cancel, { once: true });
       try {
         return await new Promise<TimelineJson>((resolve, reject) => {
@@ -275,6 +330,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
       } finally {
         signal?.removeEventListener('abort', cancel);
         slot.streams -= 1;
+        release(name);
       }
     },
     models() {
@@ -299,13 +355,12 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
         // as idle, so the share between them can come out below 0 (or past 1). It is a share.
         const busy = now ? Math.min(1, Math.max(0, s.worker.performance.eventLoopUtilization(now, s.lastElu).utilization)) : 0;
         s.lastElu = now;
-        let frames = 0;
-        let runs = 0;
+        let { frames, runs } = s.retired;
         for (const c of s.counters.values()) {
           frames += c.frames;
           runs += c.runs;
         }
-        return { index: s.index, streams: s.streams, frames, runs, busy };
+        return { index: s.index, streams: s.streams, frames, runs, busy, models: s.loaded };
       });
     },
     close() {

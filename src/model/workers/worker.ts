@@ -22,21 +22,63 @@ interface Loaded {
 }
 
 const models = new Map<string, Promise<Loaded>>();
-const streams = new Map<number, { labeler: StreamLabeler; loaded: Loaded }>();
+/** The loads that finished and are not unloaded yet, as the pool hears of them. */
+const ready = new Map<string, Loaded>();
+/** Streams and clips of each model open here: an unload waits for none. */
+const users = new Map<string, number>();
+const streams = new Map<number, { labeler: StreamLabeler; loaded: Loaded; model: string }>();
 const inFlight = new Set<Promise<unknown>>();
 const jobs = new Map<number, AbortController>();
 let shuttingDown = false;
 
 const send = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+const report = () => send({ op: 'models', loaded: [...ready.keys()].sort() });
+const use = (name: string) => users.set(name, (users.get(name) ?? 0) + 1);
+function release(name: string): void {
+  const n = (users.get(name) ?? 1) - 1;
+  if (n > 0) users.set(name, n);
+  else users.delete(name);
+}
 
 function model(name: string): Promise<Loaded> {
   let p = models.get(name);
   if (!p) {
-    p = loadModel(name).then((m) => ({ model: m, batcher: createStreamBatcher(m) }));
-    p.catch(() => models.delete(name));
+    const loading = loadModel(name).then((m) => ({ model: m, batcher: createStreamBatcher(m) }));
+    p = loading;
+    loading.then(
+      (l) => {
+        // Unloaded while it loaded: that unload frees it; this load is not the current one.
+        if (models.get(name) !== loading) return;
+        ready.set(name, l);
+        report();
+      },
+      () => {
+        if (models.get(name) === loading) models.delete(name);
+      },
+    );
     models.set(name, p);
   }
   return p;
+}
+
+/**
+ * Frees a model no stream or clip here uses. Out of `models` at once, so an `open` that
+ * follows loads it afresh instead of getting one being freed; disposed once its batcher is idle.
+ */
+async function unload(name: string): Promise<void> {
+  const p = models.get(name);
+  if (!p || (users.get(name) ?? 0) > 0) return;
+  models.delete(name);
+  let loaded: Loaded;
+  try {
+    loaded = await p;
+  } catch {
+    return; // failed to load: nothing to free
+  }
+  await loaded.batcher.idle();
+  loaded.model.dispose();
+  if (ready.get(name) === loaded) ready.delete(name);
+  report();
 }
 
 function track<T>(p: Promise<T>): Promise<T> {
@@ -46,11 +88,14 @@ function track<T>(p: Promise<T>): Promise<T> {
 }
 
 async function open(stream: number, name: string, options: StreamOptions): Promise<void> {
+  // Counted before the load: an unload arriving meanwhile leaves this model alone.
+  use(name);
   try {
     const loaded = await track(model(name));
-    streams.set(stream, { labeler: loaded.batcher.open(options), loaded });
+    streams.set(stream, { labeler: loaded.batcher.open(options), loaded, model: name });
     send({ op: 'opened', stream, engine: loaded.model.engine.name });
   } catch (e) {
+    release(name);
     const err = asVigilError(e);
     send({ op: 'failed', stream, code: err.code, message: err.message });
   }
@@ -88,6 +133,7 @@ function frame(msg: Extract<ToWorker, { op: 'frame' }>): void {
 async function clip(msg: Extract<ToWorker, { op: 'clip' }>): Promise<void> {
   const ctl = new AbortController();
   jobs.set(msg.job, ctl);
+  use(msg.model);
   try {
     const loaded = await track(model(msg.model));
     const onProgress = (tMs: number, durationMs: number | null) => send({ op: 'progress', job: msg.job, tMs, durationMs });
@@ -98,6 +144,7 @@ async function clip(msg: Extract<ToWorker, { op: 'clip' }>): Promise<void> {
     send({ op: 'clip-failed', job: msg.job, code: err.code, message: err.message });
   } finally {
     jobs.delete(msg.job);
+    release(msg.model);
   }
 }
 
@@ -131,15 +178,22 @@ port.on('message', (msg: ToWorker) => {
     case 'reset':
       streams.get(msg.stream)?.labeler.reset();
       break;
-    case 'close':
-      streams.get(msg.stream)?.labeler.close();
+    case 'close': {
+      const s = streams.get(msg.stream);
+      if (!s) break;
+      s.labeler.close();
       streams.delete(msg.stream);
+      release(s.model);
       break;
+    }
     case 'clip':
       void clip(msg);
       break;
     case 'cancel':
       jobs.get(msg.job)?.abort();
+      break;
+    case 'unload':
+      void track(unload(msg.model));
       break;
     case 'shutdown':
       void shutdown();

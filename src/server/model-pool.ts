@@ -5,6 +5,7 @@ import { loadModel, type VigilModel } from '../model/model.js';
 import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../model/live/stream-batcher.js';
 import { createInferencePool, type PoolClipOptions, type WorkerFigures } from '../model/workers/pool.js';
 import type { TimelineJson } from '../timeline/format.js';
+import { createUseCounts } from '../model/use-counts.js';
 
 /** A model as live cameras use it: its manifest here, its streams labelled where the pool says. */
 export interface LiveModel {
@@ -43,7 +44,7 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
   const ready = new Map<string, VigilModel>();
   const batchers = new Map<string, StreamBatcher>();
   /** Streams (opening or open) and clip jobs per model, on this thread. */
-  const users = new Map<string, number>();
+  const users = createUseCounts();
   const unloading = new Set<Promise<void>>();
   const inference = options.workers === 0 ? undefined : createInferencePool({ workers: options.workers });
 
@@ -63,7 +64,7 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
     return p;
   }
 
-  const use = (name: string) => users.set(name, (users.get(name) ?? 0) + 1);
+  const use = (name: string) => users.use(name);
 
   /**
    * One user fewer; the last one of a model that is not shipped frees it. Out of the maps at
@@ -71,9 +72,7 @@ export function createModelPool(options: { workers?: number } = {}): ModelPool {
    * session is freed only once its batcher is idle (freeing it mid-call would abort).
    */
   function release(name: string): void {
-    const n = (users.get(name) ?? 1) - 1;
-    if (n > 0) return void users.set(name, n);
-    users.delete(name);
+    if (!users.release(name)) return;
     if (inference || isShippedModel(name)) return;
     const p = pool.get(name);
     if (!p) return;

@@ -15,6 +15,7 @@ export interface PoolClipOptions extends ClipJobOptions {
   onProgress?: (tMs: number, durationMs: number | null) => void;
 }
 import { spawnWorker } from './spawn.js';
+import { createUseCounts } from '../use-counts.js';
 
 /** Figures of one worker, for /api/status and benches. */
 export interface WorkerFigures {
@@ -102,7 +103,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
   const engines = new Map<string, string>();
   const openStreams = new Map<string, number>();
   /** Streams (opening or open) and clip jobs per model; at 0 a model not shipped is unloaded. */
-  const users = new Map<string, number>();
+  const users = createUseCounts();
   let nextStream = 1;
   let closing: Promise<void> | undefined;
 
@@ -212,7 +213,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
 
   const post = (slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []) => slot.worker.postMessage(msg, transfer);
 
-  const use = (name: string) => users.set(name, (users.get(name) ?? 0) + 1);
+  const use = (name: string) => users.use(name);
 
   /**
    * One user fewer; the last one of a model that is not shipped unloads it everywhere (an
@@ -220,9 +221,7 @@ export function createInferencePool(options: { workers?: number } = {}): Inferen
    * opened after this posts its `open` after the `unload`, and a worker loads it afresh.
    */
   function release(name: string): void {
-    const n = (users.get(name) ?? 1) - 1;
-    if (n > 0) return void users.set(name, n);
-    users.delete(name);
+    if (!users.release(name)) return;
     if (closing || isShippedModel(name)) return;
     engines.delete(name);
     openStreams.delete(name);

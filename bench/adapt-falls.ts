@@ -8,26 +8,22 @@
  * the subject's other clips are scored with the timeline a user sees: frame accuracy, falls
  * found and false alarms. Repeats pick the k clips at random (seeded).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { readManifest } from '../src/model/folder/model-folder.js';
-import { readReplay } from '../src/model/folder/replay.js';
 import { createRecurrentHead } from '../src/model/head/recurrent-head.js';
 import { textTable } from '../src/text-table.js';
 import { buildTimeline } from '../src/timeline/segments.js';
 import { adaptAndJudge, type ReviewItem } from '../src/train/adapt.js';
 import { parseAugment } from '../src/train/augment.js';
-import { loadDataset, trainingSequences, type DatasetItem } from '../src/train/dataset.js';
+import { loadDataset, type DatasetItem } from '../src/train/dataset.js';
 import { predictItems, scoreSpans } from '../src/train/evaluate.js';
-import { fitHead } from '../src/train/fit-head.js';
 import { importGmdcsa24 } from '../src/train/gmdcsa24.js';
 import { meanStd } from '../src/train/metrics.js';
 import { createRandom, shuffle } from '../src/train/random.js';
-import { writeShippedReplay } from '../src/train/ship.js';
 import { oneVsRest, UNLABELLED } from '../src/train/span-manifest.js';
-import { earlyStoppingSplit } from '../src/train/split.js';
+import { siteBase } from './adapt-base.js';
 
 const DATA = resolve(process.env.BENCH_FALL_DATA ?? '../shared/datasets/gmdcsa24');
 const KS = (process.env.BENCH_FALL_KS ?? '0,2,4').split(',').map(Number);
@@ -114,26 +110,10 @@ interface Cell {
 const rows: { subject: string; k: number; cells: Cell[] }[] = [];
 for (const [s, subject] of subjects.entries()) {
   const own = usable.filter((i) => i.group === subject);
-  const rest = usable.filter((i) => i.group !== subject);
-  const { train, val } = earlyStoppingSplit(rest, 1);
-  const { model: base } = await fitHead(
-    trainingSequences(train),
-    val.map((i) => i.seq),
-    {
-      numClasses: manifest.classes.length,
-      hidden: h.hidden ?? 16,
-      window: h.window ?? 12,
-      epochs: h.epochs ?? 60,
-      learningRate: h.learningRate ?? 0.002,
-      ensemble: h.ensemble ?? 1,
-      seed: 1,
-    },
+  const { base, replay } = await siteBase(
+    manifest,
+    usable.filter((i) => i.group !== subject),
   );
-  // The replay a shipped model carries, made from this base's training side the way `vigil train` makes it.
-  const replayDir = mkdtempSync(join(tmpdir(), 'vigil-bench-replay-'));
-  await writeShippedReplay(replayDir, trainingSequences(train), manifest.classes.length, h.window ?? 12, 1);
-  const replay = readReplay(replayDir, manifest);
-  rmSync(replayDir, { recursive: true, force: true });
   for (const k of KS) {
     // At least two clips left to score, or the row says nothing.
     if (k > own.length - 2) continue;

@@ -12,22 +12,19 @@
  * Needs ../shared/datasets (skips with a message without it); features come from the cache
  * (`npm run train:fight` fills it in about 2 minutes on a fresh machine).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { readManifest } from '../src/model/folder/model-folder.js';
-import { readReplay } from '../src/model/folder/replay.js';
 import { createRecurrentHead } from '../src/model/head/recurrent-head.js';
 import { textTable } from '../src/text-table.js';
 import { adaptAndJudge, type ReviewItem } from '../src/train/adapt.js';
-import { loadDataset, trainingSequences, type DatasetItem } from '../src/train/dataset.js';
+import { loadDataset, type DatasetItem } from '../src/train/dataset.js';
 import { predictItems, scoreClips } from '../src/train/evaluate.js';
-import { fitHead } from '../src/train/fit-head.js';
 import { meanStd } from '../src/train/metrics.js';
 import { createRandom, shuffle } from '../src/train/random.js';
-import { writeShippedReplay } from '../src/train/ship.js';
-import { earlyStoppingSplit } from '../src/train/split.js';
+import { siteBase } from './adapt-base.js';
 import { learningCurveSvg } from './adapt-chart.js';
 
 const DATA = resolve(process.env.BENCH_DATA ?? '../shared/datasets/fight-surveillance');
@@ -43,7 +40,6 @@ if (!existsSync(join(DATA, 'videos.txt'))) {
 }
 
 const manifest = readManifest('models/fight');
-const hyper = manifest.training.hyperparameters as { hidden?: number; window?: number; epochs?: number; learningRate?: number };
 const data = await loadDataset(
   { kind: 'clips', dir: DATA, groups: join(DATA, 'videos.txt') },
   {
@@ -97,27 +93,14 @@ function scoreSite(head: tf.LayersModel, items: readonly DatasetItem[]): { accur
 }
 
 for (const [s, [group, siteItems]] of sites.entries()) {
-  const rest = usable.filter((i) => i.group !== group);
-  const { train, val } = earlyStoppingSplit(rest, 1);
-  const t0 = performance.now();
-  const { model: base } = await fitHead(
-    trainingSequences(train),
-    val.map((i) => i.seq),
-    {
-      numClasses: manifest.classes.length,
-      hidden: hyper.hidden ?? 16,
-      window: hyper.window ?? 12,
-      epochs: hyper.epochs ?? 60,
-      learningRate: hyper.learningRate ?? 0.0005,
-      seed: 1,
-    },
+  const {
+    base,
+    replay,
+    seconds: baseSeconds,
+  } = await siteBase(
+    manifest,
+    usable.filter((i) => i.group !== group),
   );
-  const baseSeconds = (performance.now() - t0) / 1000;
-  // The replay sample a shipped model carries, made from this base's training side as `vigil train` makes it.
-  const replayDir = mkdtempSync(join(tmpdir(), 'vigil-bench-replay-'));
-  await writeShippedReplay(replayDir, trainingSequences(train), manifest.classes.length, hyper.window ?? 12, 1);
-  const replay = readReplay(replayDir, manifest);
-  rmSync(replayDir, { recursive: true, force: true });
   const site: Cell[][] = [];
   for (const k of KS) {
     const cells: Cell[] = [];

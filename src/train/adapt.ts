@@ -103,11 +103,15 @@ interface ReviewReading {
   framesRight: number;
 }
 
-function readReviews(head: tf.LayersModel, items: readonly ReviewItem[], manifest: ModelManifest): ReviewReading[] {
-  const k = manifest.classes.length;
+/**
+ * A head's reading of labelled sequences, each from a fresh state: per sequence the mean
+ * probability of each class over its labelled frames, and how many of those frames it gets right.
+ */
+function readSequences(head: tf.LayersModel, seqs: readonly Sequence[]): { mean: Float64Array; frames: number; framesRight: number }[] {
   const rnn = createRecurrentHead(head);
+  const k = rnn.numClasses;
   try {
-    return items.map(({ review, seq }) => {
+    return seqs.map((seq) => {
       const { probs } = rnn.sequence(seq.features, seq.labels.length);
       const mean = new Float64Array(k);
       let frames = 0;
@@ -122,11 +126,23 @@ function readReviews(head: tf.LayersModel, items: readonly ReviewItem[], manifes
         frames++;
         if (best === l) framesRight++;
       });
-      return { review, said: manifest.classes[mean.indexOf(Math.max(...mean))], frames, framesRight };
+      return { mean, frames, framesRight };
     });
   } finally {
     rnn.dispose();
   }
+}
+
+function readReviews(head: tf.LayersModel, items: readonly ReviewItem[], manifest: ModelManifest): ReviewReading[] {
+  return readSequences(
+    head,
+    items.map((i) => i.seq),
+  ).map(({ mean, frames, framesRight }, n) => ({
+    review: items[n].review,
+    said: manifest.classes[mean.indexOf(Math.max(...mean))],
+    frames,
+    framesRight,
+  }));
 }
 
 function summarise(readings: readonly ReviewReading[], manifest: ModelManifest): ReviewScores {
@@ -160,25 +176,9 @@ export const FORGET_TOLERANCE = 0.02;
 
 /** Frame accuracy of a head on labelled sequences (the replay check). */
 export function frameAccuracy(head: tf.LayersModel, seqs: readonly Sequence[]): number {
-  const rnn = createRecurrentHead(head);
-  try {
-    let frames = 0;
-    let right = 0;
-    for (const seq of seqs) {
-      const k = rnn.numClasses;
-      const { probs } = rnn.sequence(seq.features, seq.labels.length);
-      seq.labels.forEach((l, t) => {
-        if (l === UNLABELLED) return;
-        let best = 0;
-        for (let c = 1; c < k; c++) if (probs[t * k + c] > probs[t * k + best]) best = c;
-        frames++;
-        if (best === l) right++;
-      });
-    }
-    return frames === 0 ? 0 : right / frames;
-  } finally {
-    rnn.dispose();
-  }
+  const read = readSequences(head, seqs);
+  const frames = read.reduce((a, r) => a + r.frames, 0);
+  return frames === 0 ? 0 : read.reduce((a, r) => a + r.framesRight, 0) / frames;
 }
 
 export interface AdaptHeadOptions {

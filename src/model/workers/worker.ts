@@ -12,6 +12,7 @@ import { log } from '../../log.js';
 import { loadModel, type VigilModel } from '../model.js';
 import { createStreamBatcher, type StreamBatcher, type StreamLabeler, type StreamOptions } from '../live/stream-batcher.js';
 import type { FromWorker, ToWorker } from './messages.js';
+import { createUseCounts } from '../use-counts.js';
 
 if (!parentPort) throw new Error('workers/worker.ts runs inside a worker thread (see pool.ts)');
 const port: MessagePort = parentPort;
@@ -25,7 +26,7 @@ const models = new Map<string, Promise<Loaded>>();
 /** The loads that finished and are not unloaded yet, as the pool hears of them. */
 const ready = new Map<string, Loaded>();
 /** Streams and clips of each model open here: an unload waits for none. */
-const users = new Map<string, number>();
+const users = createUseCounts();
 const streams = new Map<number, { labeler: StreamLabeler; loaded: Loaded; model: string }>();
 const inFlight = new Set<Promise<unknown>>();
 const jobs = new Map<number, AbortController>();
@@ -33,12 +34,8 @@ let shuttingDown = false;
 
 const send = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const report = () => send({ op: 'models', loaded: [...ready.keys()].sort() });
-const use = (name: string) => users.set(name, (users.get(name) ?? 0) + 1);
-function release(name: string): void {
-  const n = (users.get(name) ?? 1) - 1;
-  if (n > 0) users.set(name, n);
-  else users.delete(name);
-}
+const use = (name: string) => users.use(name);
+const release = (name: string) => void users.release(name);
 
 function model(name: string): Promise<Loaded> {
   let p = models.get(name);
@@ -67,7 +64,7 @@ function model(name: string): Promise<Loaded> {
  */
 async function unload(name: string): Promise<void> {
   const p = models.get(name);
-  if (!p || (users.get(name) ?? 0) > 0) return;
+  if (!p || users.has(name)) return;
   models.delete(name);
   let loaded: Loaded;
   try {

@@ -194,7 +194,8 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
       }
       armExpiry();
     } catch (e) {
-      if (redisUp) log.warn(`fleet ${o.nodeId}: Redis unreachable (${asVigilError(e).message}); held cameras run until their leases would expire`);
+      if (redisUp)
+        log.warn(`fleet ${o.nodeId}: Redis unreachable (${asVigilError(e).message}); held cameras run until their leases would expire`);
       redisUp = false;
       armExpiry();
     }

@@ -142,7 +142,11 @@ export function createMembers(o: MembersOptions): Members {
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
     async leave() {
-      await o.redis.multi().del(memberPrefix + self.id).srem(setKey, self.id).exec();
+      await o.redis
+        .multi()
+        .del(memberPrefix + self.id)
+        .srem(setKey, self.id)
+        .exec();
     },
   };
   return members;

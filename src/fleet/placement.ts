@@ -62,9 +62,7 @@ export function targets(workers: readonly Worker[], cameraCount: number, heldNow
   while (filled(level + 1) <= total && level < total) level++;
   const out = new Map(caps.map((w) => [w.id, Math.min(w.cap, level)]));
   let left = total - filled(level);
-  const extra = caps
-    .filter((w) => w.cap > level)
-    .sort((a, b) => (heldNow.get(b.id) ?? 0) - (heldNow.get(a.id) ?? 0) || byId(a.id, b.id));
+  const extra = caps.filter((w) => w.cap > level).sort((a, b) => (heldNow.get(b.id) ?? 0) - (heldNow.get(a.id) ?? 0) || byId(a.id, b.id));
   for (const w of extra) {
     if (left === 0) break;
     out.set(w.id, level + 1);
@@ -79,9 +77,15 @@ export function place(input: PlacementInput): Placement {
   const known = new Set(cameras);
   const workers = [...new Map(input.workers.map((w) => [w.id, w])).values()].sort((a, b) => byId(a.id, b.id));
   const workerIds = new Set(workers.map((w) => w.id));
-  const mine = [...input.holders].filter(([c, h]) => h === input.self && known.has(c)).map(([c]) => c).sort(byId);
+  const mine = [...input.holders]
+    .filter(([c, h]) => h === input.self && known.has(c))
+    .map(([c]) => c)
+    .sort(byId);
   // Cameras gone from the list are released at once: they are not a share to hand over.
-  const gone = [...input.holders].filter(([c, h]) => h === input.self && !known.has(c)).map(([c]) => c).sort(byId);
+  const gone = [...input.holders]
+    .filter(([c, h]) => h === input.self && !known.has(c))
+    .map(([c]) => c)
+    .sort(byId);
 
   if (!workerIds.has(input.self)) return { acquire: [], release: [...gone, ...mine], target: 0 };
 

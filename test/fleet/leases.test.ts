@@ -20,7 +20,9 @@ describe('fleet: Redis connection', () => {
     expect(e).to.be.instanceOf(VigilError);
     expect(isVigilError(e, 'VIGIL_ERR_FLEET')).to.equal(true);
     const message = (e as VigilError).message;
-    expect(message).to.match(new RegExp(`^fleet coordination failed: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0: `));
+    expect(message).to.match(
+      new RegExp(`^fleet coordination failed: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0: `),
+    );
     expect(message).to.not.contain('s3cret');
     expect((e as VigilError).httpStatus).to.equal(503);
   });

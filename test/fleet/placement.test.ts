@@ -181,7 +181,12 @@ describe('fleet: placement moves', () => {
       ['cam01', 'a'],
     ]);
     const one = place({ self: 'c', workers: [w('a'), w('b'), w('c')], cameras: cams(6), holders });
-    const two = place({ self: 'c', workers: [w('c'), w('b'), w('a')], cameras: cams(6).reverse(), holders: new Map([...holders].reverse()) });
+    const two = place({
+      self: 'c',
+      workers: [w('c'), w('b'), w('a')],
+      cameras: cams(6).reverse(),
+      holders: new Map([...holders].reverse()),
+    });
     expect(two).to.deep.equal(one);
   });
 

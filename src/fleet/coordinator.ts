@@ -57,7 +57,10 @@ export interface CoordinatorOptions {
 }
 
 export interface Coordinator {
-  /** Joins (VIGIL_ERR_FLEET if a live member speaks another protocol) and runs the first tick. */
+  /**
+   * Joins (VIGIL_ERR_FLEET if a live member speaks another protocol); cameras are taken from the
+   * next tick on, once the others had an interval to see this node.
+   */
   start(): Promise<void>;
   /** Stops the loop, drops every camera ('released'), releases their leases and leaves the fleet. */
   stop(): Promise<void>;
@@ -93,6 +96,8 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
   let running: Promise<void> | undefined;
   let active = false;
   let redisUp = true;
+  /** Whether the fleet has had an interval to see this node since it (re)joined. */
+  let settled = false;
   const now = () => performance.now();
 
   async function callback(what: string, fn: () => unknown): Promise<void> {
@@ -160,6 +165,15 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
       }
       armExpiry();
       if (!active) return;
+      if (!settled) {
+        // The first tick after (re)joining only announces us: the other nodes beat within an
+        // interval too, and placing before seeing them would grab everything and hand it back
+        // one camera a tick (a cold fleet start, or every node at once after Redis restarted).
+        settled = true;
+        if (!redisUp) log.info(`fleet ${o.nodeId}: Redis is reachable again`);
+        redisUp = true;
+        return;
+      }
 
       const [live, holders] = await Promise.all([members.list(), leases.holders(cameras)]);
       if (!redisUp) log.info(`fleet ${o.nodeId}: Redis is reachable again`);
@@ -197,6 +211,7 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
       if (redisUp)
         log.warn(`fleet ${o.nodeId}: Redis unreachable (${asVigilError(e).message}); held cameras run until their leases would expire`);
       redisUp = false;
+      settled = false;
       armExpiry();
     }
   }

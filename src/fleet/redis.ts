@@ -17,12 +17,14 @@ import { maskUrl } from '../sinks/options.js';
  * @property [commandTimeoutMs=2000] a command with no reply by then fails (a hung Redis is a down Redis)
  * @property [maxRetryDelayMs=2000] the longest wait between reconnect attempts after a loss
  * @property [name] the client name Redis shows in CLIENT LIST (e.g. the node id)
+ * @property [log] where the one line per outage goes (default: vigil's log)
  */
 export interface RedisConnectOptions {
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
   maxRetryDelayMs?: number;
   name?: string;
+  log?: { warn(msg: string): void };
 }
 
 /** First reconnect after 50 ms, doubling up to the cap: quick after a blip, gentle during an outage. */
@@ -65,7 +67,7 @@ export async function connectRedis(url: string, options: RedisConnectOptions = {
   let reported = true;
   client.on('error', (e: Error) => {
     lastError = e;
-    if (!reported) log.warn(`Redis at ${shown}: ${e.message}`);
+    if (!reported) (options.log ?? log).warn(`Redis at ${shown}: ${e.message}`);
     reported = true;
   });
   client.on('ready', () => (reported = false));

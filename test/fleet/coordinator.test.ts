@@ -76,7 +76,7 @@ describe('fleet: coordinators over a real Redis', () => {
   let events: Event[] = [];
 
   async function addNode(id: string, extra: { onTake?: (camera: string) => void } = {}): Promise<Node> {
-    const redis = await connectRedis(server.url, { maxRetryDelayMs: 100, commandTimeoutMs: 500, name: id });
+    const redis = await connectRedis(server.url, { maxRetryDelayMs: 100, commandTimeoutMs: 500, name: id, log: quiet });
     const coordinator = createCoordinator({
       redis,
       nodeId: id,
@@ -119,7 +119,7 @@ describe('fleet: coordinators over a real Redis', () => {
 
   before(async () => {
     server = await startRedis();
-    admin = await connectRedis(server.url, { maxRetryDelayMs: 100 });
+    admin = await connectRedis(server.url, { maxRetryDelayMs: 100, log: quiet });
   });
   after(async () => {
     await admin?.quit();
@@ -214,6 +214,19 @@ describe('fleet: coordinators over a real Redis', () => {
     expect(await admin.exists('test:member:b')).to.equal(0);
     const ms = await until('a holds all', () => a.coordinator.held().length === 6);
     expect(ms).to.be.below(2 * INTERVAL + 200);
+  });
+
+  it('a lease taken from under a node (its compare-and-set renewal fails) drops that camera as lost within an interval', async () => {
+    const a = await addNode('a');
+    await until('a holds all', () => a.coordinator.held().length === 6);
+    await admin.set('test:lease:cam3', 'intruder', 'PX', 60_000);
+    const at = performance.now();
+    await until('cam3 dropped', () => !a.coordinator.held().includes('cam3'));
+    expect(performance.now() - at).to.be.at.most(INTERVAL + 100);
+    expect(events.filter((e) => e.kind === 'drop').map((e) => [e.node, e.camera, e.reason])).to.deep.equal([['a', 'cam3', 'lost']]);
+    await sleep(2 * INTERVAL);
+    expect(a.coordinator.held()).to.not.include('cam3');
+    expect(await admin.get('test:lease:cam3')).to.equal('intruder');
   });
 
   it('an onTake that throws does not stop the loop', async () => {

@@ -1,7 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { asVigilError } from '../errors.js';
 import { log, setLogLevel } from '../log.js';
-import type { VigilServer } from '../server/app.js';
+import type { ServerInput, VigilServer } from '../server/app.js';
 import { list } from '../server/config.js';
 
 /** How long a stop may take before the process gives up on a clean close. */
@@ -18,6 +18,10 @@ interface ServeOptions {
   allowOrigin?: string[];
   sources?: string[];
   workers?: number;
+  fleet?: boolean;
+  redis?: string;
+  role?: 'all' | 'worker' | 'api';
+  nodeId?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...list(value)];
@@ -51,6 +55,15 @@ export function serveCommand(): Command {
       (v) => Number(v),
     )
     .option('--no-demo', 'do not add the demo camera on a first start')
+    .option('--fleet', 'run as one node of a fleet (docs/fleet.md); --redis, --role or --node-id imply it')
+    .option('--redis <url>', "the fleet's Redis, redis://host:port (env VIGIL_REDIS_URL)")
+    .addOption(
+      new Option(
+        '--role <role>',
+        "in a fleet: worker runs cameras, api serves the fleet's cameras and labels (env VIGIL_ROLE) [all: both]",
+      ).choices(['all', 'worker', 'api']),
+    )
+    .option('--node-id <id>', "in a fleet: this node's id, unique and stable across restarts (env VIGIL_NODE_ID) [host:port]")
     .action(async (o: ServeOptions) => {
       const { startServer } = await import('../server/app.js');
       // A service says what it does; -q still quiets it.
@@ -67,10 +80,18 @@ export function serveCommand(): Command {
         allowedOrigins: o.allowOrigin,
         sources: o.sources,
         workers: o.workers,
+        fleet: fleetInput(o),
       });
       process.stdout.write(`vigil: serving ${server.url}/ (data in ${server.config.dataDir}); Ctrl-C stops\n`);
       superviseProcess(server);
     });
+}
+
+/** `--fleet` alone is `{}`: the config file or the environment names the Redis. */
+function fleetInput(o: ServeOptions): ServerInput['fleet'] {
+  const given = { redis: o.redis, role: o.role, nodeId: o.nodeId };
+  if (!o.fleet && Object.values(given).every((v) => v === undefined)) return undefined;
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }
 
 /**

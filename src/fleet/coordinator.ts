@@ -32,6 +32,7 @@ export interface CoordinatorLog {
  * @property [roles=['worker']] only workers hold cameras
  * @property [capacity=Infinity] the most cameras this node holds
  * @property [schema=0] the store schema version it advertises
+ * @property [url] where its API answers for the other nodes
  * @property [ttlMs=5000] lease and heartbeat lifetime: a dead node's cameras move after about this
  * @property [intervalMs=ttlMs/3] how often it renews and rebalances
  * @property [prefix='vigil'] the fleet's key prefix
@@ -46,6 +47,7 @@ export interface CoordinatorOptions {
   roles?: Role[];
   capacity?: number;
   schema?: number;
+  url?: string;
   ttlMs?: number;
   intervalMs?: number;
   prefix?: string;
@@ -72,6 +74,8 @@ export interface Coordinator {
   /** The cameras this node runs now, by id. */
   held(): string[];
   members(): Promise<Member[]>;
+  /** Who holds each of the fleet's cameras now, as Redis says (unheld ones absent). */
+  holders(): Promise<Map<string, string>>;
 }
 
 export function createCoordinator(o: CoordinatorOptions): Coordinator {
@@ -87,7 +91,7 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
     redis: o.redis,
     prefix: o.prefix,
     ttlMs,
-    self: { id: o.nodeId, roles, capacity: advertised, schema: o.schema ?? 0 },
+    self: { id: o.nodeId, roles, capacity: advertised, schema: o.schema ?? 0, url: o.url },
   });
   /** camera id → monotonic time its lease runs out here. */
   const held = new Map<string, number>();
@@ -134,7 +138,9 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
     const t = now();
     for (const [id, until] of [...held]) {
       if (until <= t) {
-        log.warn(`fleet ${o.nodeId}: lease of ${id} ran out while Redis was unreachable; stopping it`);
+        log.warn(
+          `fleet ${o.nodeId}: lease of ${id} ran out before a renewal succeeded (Redis unreachable, or this process stalled); stopping it`,
+        );
         await drop(id, 'lost');
       }
     }
@@ -155,6 +161,11 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
       await members.beat(held.size);
       const mine = [...held.keys()];
       renewed = await leases.renewAll(mine, o.nodeId, ttlMs);
+      // A lease gone from Redis rather than taken (an empty Redis after a restart) is nobody's:
+      // while its local deadline holds, this node takes it back with SET NX and keeps the camera
+      // running; one another node took meanwhile fails that, and is lost below.
+      const gone = mine.filter((id) => !renewed.includes(id) && (held.get(id) ?? 0) > sentAt);
+      if (gone.length > 0) renewed = [...renewed, ...(await leases.acquireAll(gone, o.nodeId, ttlMs))];
       // A camera dropped by the expiry timer while this renewal was in flight stays dropped.
       for (const id of renewed) if (held.has(id)) held.set(id, sentAt + ttlMs);
       const kept = new Set(renewed);
@@ -260,5 +271,6 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
     },
     held: () => [...held.keys()].sort(),
     members: () => members.list(),
+    holders: async () => leases.holders(await o.cameras()),
   };
 }

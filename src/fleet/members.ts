@@ -5,7 +5,8 @@
  * also prunes ids whose heartbeat is gone.
  *
  * Nodes of one fleet must speak one protocol (key layout, lease semantics): a node refuses to
- * join when a live member advertises another, rather than run beside it and double-book cameras.
+ * join when a live member advertises another, rather than run beside it and double-book cameras;
+ * likewise for the store schema they were built for.
  * Bump {@link FLEET_PROTOCOL} whenever what nodes write to Redis, or how they read it, changes.
  */
 import { hostname } from 'node:os';
@@ -34,15 +35,18 @@ export interface Member {
   lastSeenMs: number;
   host: string;
   pid: number;
+  /** Where its API answers for the other nodes (an API node fetches a camera's preview from its worker). */
+  url?: string;
 }
 
 /** What a node says about itself; the rest of {@link Member} is filled in. */
-export type MemberInfo = Pick<Member, 'id' | 'roles' | 'capacity' | 'schema'> & Partial<Pick<Member, 'startedAtMs' | 'host' | 'pid'>>;
+export type MemberInfo = Pick<Member, 'id' | 'roles' | 'capacity' | 'schema'> &
+  Partial<Pick<Member, 'startedAtMs' | 'host' | 'pid' | 'url'>>;
 
 export interface Members {
   /**
-   * Refuses with VIGIL_ERR_FLEET when a live member speaks another protocol (both named), and
-   * otherwise writes the first heartbeat.
+   * Refuses with VIGIL_ERR_FLEET when a live member speaks another protocol or was built for
+   * another store schema (both named), and otherwise writes the first heartbeat.
    */
   join(load?: number): Promise<void>;
   /** Rewrites the heartbeat with a fresh expiry and the current load. */
@@ -113,16 +117,27 @@ export function createMembers(o: MembersOptions): Members {
     lastSeenMs: Date.now(),
     host: self.host ?? hostname(),
     pid: self.pid ?? process.pid,
+    ...(self.url ? { url: self.url } : {}),
   });
 
   const members: Members = {
     async join(load = 0) {
-      const other = (await members.list()).find((m) => m.id !== self.id && m.protocol !== protocol);
+      const others = (await members.list()).filter((m) => m.id !== self.id);
+      const other = others.find((m) => m.protocol !== protocol);
       if (other) {
         throw vigilError(
           'VIGIL_ERR_FLEET',
           `node ${self.id} speaks fleet protocol ${protocol} but live member ${other.id} (${other.host} pid ${other.pid}) ` +
             `speaks protocol ${other.protocol}; upgrade or stop one side`,
+        );
+      }
+      // One shared store: a node built for another schema would read or write rows it does not understand.
+      const stale = others.find((m) => m.schema !== self.schema);
+      if (stale) {
+        throw vigilError(
+          'VIGIL_ERR_FLEET',
+          `node ${self.id} is built for store schema ${self.schema} but live member ${stale.id} (${stale.host} pid ${stale.pid}) ` +
+            `is built for schema ${stale.schema}; run one vigil version across the fleet`,
         );
       }
       await members.beat(load);

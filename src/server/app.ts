@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import express from 'express';
 import { vigilError } from '../errors.js';
 import { createEventService, type EventService } from '../events/service.js';
+import { joinFleet, type FleetNode } from '../fleet/node.js';
+import { proxyPicture } from '../fleet/preview-proxy.js';
+import { isCameraMessage } from '../fleet/relay.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
@@ -12,6 +15,7 @@ import { alertLabels } from '../model/folder/manifest.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
 import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { SCHEMA_VERSION } from '../store/db.js';
 import { createAdaptJobs } from './adapt-jobs.js';
 import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
@@ -51,6 +55,8 @@ export interface VigilServer {
   readonly events: EventService;
   /** MQTT and webhooks: `sinks.publish(change)` queues an EventChange for each (none configured: a no-op). */
   readonly sinks: Sinks;
+  /** This node's part in a fleet; undefined when the server runs alone (the default). */
+  readonly fleet: FleetNode | undefined;
   /** Stops cameras and jobs, closes sockets, the database and the port. */
   close(): Promise<void>;
 }
@@ -84,16 +90,20 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   const models = createModelPool({ workers: config.workers });
   const hub = createHub({ heartbeatMs: config.heartbeatMs, maxQueue: config.limits.wsQueue, cameras: () => cameras.statuses() });
   const events = createEventService({ store, alertsFor: (id) => config.cameras.find((c) => c.id === id)?.alerts });
-  events.subscribe((c) => hub.publish({ type: 'event', cameraId: c.event.cameraId, change: c.type, event: c.event }));
   // Set once the port is bound; camera states published before that have no sink to reach.
   let sinks: Sinks | undefined = undefined;
+  // Set once joined: what this node's cameras say also goes to the fleet's API nodes.
+  let fleet: FleetNode | undefined = undefined;
+  let closing: Promise<void> | undefined;
   const publish: Hub['publish'] = (msg) => {
     hub.publish(msg);
+    if (fleet && isCameraMessage(msg)) fleet.relay(msg);
     if (msg.type === 'status') {
       sinks?.camerasChanged();
       sinks?.cameraStatus(msg.cameraId, msg.state);
     }
   };
+  events.subscribe((c) => publish({ type: 'event', cameraId: c.event.cameraId, change: c.type, event: c.event }));
   const sources = createSourcePolicy(config.sources);
   const guard = createOriginGuard({ host: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
   const cameras = createCameraService({
@@ -106,6 +116,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     sources,
     events,
     onRemoved: (id) => sinks?.cameraRemoved(id),
+    fleet: config.fleet ? { status: (id) => fleet?.remoteStatus(id) } : undefined,
   });
   const jobs = createJobQueue({ store, models, publish });
   const adapt = createAdaptJobs({
@@ -148,6 +159,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
         sinks: sinks?.statuses() ?? [],
         clients: hub.clients,
         jobsWaiting: jobs.waiting,
+        fleet: fleet ? { node: fleet.id, roles: fleet.roles } : null,
       });
     }),
   );
@@ -171,8 +183,18 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     }),
   );
   api.use('/cameras', adaptRouter(adapt));
-  api.use('/cameras', camerasRouter(cameras));
+  api.use(
+    '/cameras',
+    camerasRouter(cameras, config.fleet ? (id, file, res) => proxyPicture(fleet!, config.token, id, file, res) : undefined),
+  );
   api.use('/events', eventsRouter({ store, events }));
+  api.get(
+    '/fleet',
+    handle(async (_req, res) => {
+      if (!fleet) throw vigilError('VIGIL_ERR_NOT_FOUND', 'this server runs alone, not as one node of a fleet (vigil serve --fleet)');
+      res.json(await fleet.view());
+    }),
+  );
   api.use(
     handle(() => {
       throw vigilError('VIGIL_ERR_NOT_FOUND', 'no such API path');
@@ -205,6 +227,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     store.close();
     throw e;
   }
+  const port = (http.address() as AddressInfo).port;
 
   // Crash leftovers first: clips a crash left mid-labelling are labelled again.
   for (const clip of store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 }).reverse())
@@ -235,14 +258,53 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   sinks = liveSinks;
 
   log.info(`cameras may read: ${sources.describe()}`);
-  seedDemo(config, store);
-  await cameras.startAll();
-
-  const port = (http.address() as AddressInfo).port;
+  if (config.fleet) {
+    // The placement starts the cameras, from the next interval on (see the coordinator).
+    const declared = config.cameras.map((c) => c.id);
+    try {
+      fleet = await joinFleet({
+        config: config.fleet,
+        host: config.host,
+        port,
+        schema: SCHEMA_VERSION,
+        cameras: () => declared,
+        run: (id) => cameras.run(id),
+        halt: (id) => cameras.halt(id),
+        deliver: (msg) => hub.publish(msg),
+        statuses: () => cameras.statuses(),
+      });
+    } catch (e) {
+      await closeAll();
+      throw e;
+    }
+  } else {
+    seedDemo(config, store);
+    await cameras.startAll();
+  }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
 
-  let closing: Promise<void> | undefined;
+  function closeAll(): Promise<void> {
+    closing ??= (async () => {
+      clearInterval(retentionTimer);
+      hub.close();
+      upgrades.close();
+      // Jobs first: a finishing adaptation would swap a model into a camera being stopped.
+      await adapt.close();
+      // The fleet's cameras are stopped before their leases go, so no other node runs one meanwhile.
+      await fleet?.close();
+      await Promise.all([cameras.stopAll(), jobs.close()]);
+      // After the cameras: the events their stop ended are queued before delivery stops.
+      await liveSinks.close();
+      await new Promise<void>((done) => {
+        http.close(() => done());
+        http.closeAllConnections();
+      });
+      await models.close();
+      store.close();
+    })();
+    return closing;
+  }
   return {
     url,
     port,
@@ -252,25 +314,10 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     hub,
     events,
     sinks: liveSinks,
-    close() {
-      closing ??= (async () => {
-        clearInterval(retentionTimer);
-        hub.close();
-        upgrades.close();
-        // Jobs first: a finishing adaptation would swap a model into a camera being stopped.
-        await adapt.close();
-        await Promise.all([cameras.stopAll(), jobs.close()]);
-        // After the cameras: the events their stop ended are queued before delivery stops.
-        await liveSinks.close();
-        await new Promise<void>((done) => {
-          http.close(() => done());
-          http.closeAllConnections();
-        });
-        await models.close();
-        store.close();
-      })();
-      return closing;
+    get fleet() {
+      return fleet;
     },
+    close: closeAll,
   };
 }
 

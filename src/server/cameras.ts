@@ -37,8 +37,12 @@ export interface CameraService {
    * it when it next starts. @throws VIGIL_ERR_NOT_FOUND; the model's load errors
    */
   swapModel(id: string, model: string): Promise<void>;
-  /** Starts every stored camera (server start). */
+  /** Starts every stored camera (server start); in a fleet, none: the placement runs them (see `run`). */
   startAll(): Promise<void>;
+  /** Starts a stored camera unless it runs already (a fleet's placement gave it to this node). */
+  run(id: string): Promise<void>;
+  /** Stops a camera and leaves its stored settings alone (the placement took it elsewhere). */
+  halt(id: string): Promise<void>;
   /** Server close: waits for queued and running operations, stops every camera; nothing starts after. */
   stopAll(): Promise<void>;
 }
@@ -59,6 +63,12 @@ export interface CameraServiceOptions {
   events?: EventService;
   /** Called once a deleted camera is stopped and out of the store (its MQTT topics are emptied). */
   onRemoved?: (id: string) => void;
+  /**
+   * Set when this node is one of a fleet: cameras run where the placement puts them (`run`,
+   * `halt`), and they are the config file's, so the API neither adds nor removes any.
+   * `status` is what the camera's worker last said, when another node runs it.
+   */
+  fleet?: { status(id: string): CameraStatus | undefined };
 }
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
@@ -83,7 +93,8 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
 
   function view(record: CameraRecord): CameraView {
     const status = runners.get(record.id)?.status() ??
-      failed.get(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
+      failed.get(record.id) ??
+      o.fleet?.status(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
     return publicCamera({ ...record, status });
   }
 
@@ -160,6 +171,11 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     return record;
   }
 
+  /** In a fleet the cameras are the config file's: every node reads the same list. */
+  function declaredOnly(what: string): void {
+    if (o.fleet) throw vigilError('VIGIL_ERR_CONFLICT', `this node is one of a fleet: ${what} in the config file that every node reads`);
+  }
+
   function running(id: string): CameraRunner {
     must(id);
     const r = runners.get(id);
@@ -167,10 +183,11 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     return r;
   }
 
-  return {
+  const service: CameraService = {
     list: () => o.store.cameras.list().map(view),
     get: (id) => view(must(id)),
     async create(input) {
+      declaredOnly('add cameras');
       const record = o.store.cameras.create(check(input));
       return serial(record.id, async () => {
         await start(record);
@@ -182,14 +199,17 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
         // Looked up in turn, so a camera removed by an earlier request is 404 here; the
         // current record, as cross-field checks apply to the camera as it will be.
         const record = o.store.cameras.update(id, check(patch, must(id)));
+        // In a fleet a camera starts again only on the node that runs it.
+        const wasHere = runners.has(id) || failed.has(id);
         await stop(id);
-        await start(record);
+        if (!o.fleet || wasHere) await start(record);
         return view(record);
       });
     },
     remove(id) {
       return serial(id, async () => {
         must(id);
+        declaredOnly('remove cameras');
         await stop(id);
         o.store.cameras.remove(id);
         o.onRemoved?.(id);
@@ -210,13 +230,20 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       });
     },
     async startAll() {
+      if (o.fleet) return;
       for (const { id } of o.store.cameras.list()) {
         // Read in turn: a request may have changed, started or removed it meanwhile.
-        await serial(id, async () => {
-          const record = o.store.cameras.get(id);
-          if (record && !runners.has(id)) await start(record);
-        });
+        await service.run(id);
       }
+    },
+    run(id) {
+      return serial(id, async () => {
+        const record = o.store.cameras.get(id);
+        if (record && !runners.has(id)) await start(record);
+      });
+    },
+    halt(id) {
+      return serial(id, () => stop(id));
     },
     async stopAll() {
       closing = true;
@@ -225,4 +252,5 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       await Promise.all([...ids].map((id) => serial(id, () => stop(id))));
     },
   };
+  return service;
 }

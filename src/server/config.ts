@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { vigilError } from '../errors.js';
 import { PACKAGE_ROOT } from '../model/folder/paths.js';
 import { readConfigFile } from './config-file.js';
-import { declaredCamerasSchema, mqttSchema, webhookSchema } from './config-sections.js';
+import { declaredCamerasSchema, fleetSchema, mqttSchema, webhookSchema } from './config-sections.js';
 import { checkDeclaredCameras, entryName } from './declared-cameras.js';
 import { ANY_SOURCE, createSourcePolicy, sourceShape } from './source-policy.js';
 
@@ -107,6 +107,8 @@ const configSchema = z
     /** The MQTT sink's broker; none: no MQTT. */
     mqtt: mqttSchema.optional(),
     webhooks: z.array(webhookSchema).max(64).default([]),
+    /** One node of a fleet; none: a single process, as by default. */
+    fleet: fleetSchema.optional(),
   })
   .strict();
 
@@ -115,7 +117,9 @@ export type ServerConfig = Omit<z.infer<typeof configSchema>, 'sources'> & {
   /** The config file read, absolute; null when none. */
   configFile: string | null;
 };
-export type ServerConfigInput = z.input<typeof configSchema> & {
+/** `fleet` may be partial here (`--fleet` alone is `{}`): the file and the environment fill the rest. */
+export type ServerConfigInput = Omit<z.input<typeof configSchema>, 'fleet'> & {
+  fleet?: Partial<z.input<typeof fleetSchema>>;
   /** A YAML or JSON file of these settings (see readConfigFile); `VIGIL_CONFIG` when left out. */
   configFile?: string;
 };
@@ -141,6 +145,11 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
   if (env.VIGIL_SOURCES) fromEnv.sources = list(env.VIGIL_SOURCES);
   if (env.VIGIL_WORKERS) fromEnv.workers = Number(env.VIGIL_WORKERS);
   if (env.VIGIL_MOTION_GATE) fromEnv.motionGate = Number(env.VIGIL_MOTION_GATE);
+  const fleet: Record<string, unknown> = {};
+  if (env.VIGIL_REDIS_URL) fleet.redis = env.VIGIL_REDIS_URL;
+  if (env.VIGIL_NODE_ID) fleet.nodeId = env.VIGIL_NODE_ID;
+  if (env.VIGIL_ROLE) fleet.role = env.VIGIL_ROLE;
+  if (Object.keys(fleet).length > 0) fromEnv.fleet = fleet;
   const filePath = fileInput ?? (env.VIGIL_CONFIG || undefined);
   const fromFile = filePath === undefined ? {} : loadFile(filePath, env);
   const fromCode = stripUndefined(given as Record<string, unknown>);

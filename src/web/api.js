@@ -78,6 +78,8 @@ function query(params) {
 
 export const api = {
   status: () => request('GET', '/api/status'),
+  /** The fleet this node is one of: `{ node, nodes, cameras }`; 404 VIGIL_ERR_NOT_FOUND when it runs alone. */
+  fleet: () => request('GET', '/api/fleet'),
   models: () => request('GET', '/api/models').then((r) => r.models),
   cameras: () => request('GET', '/api/cameras').then((r) => r.cameras),
   camera: (id) => request('GET', `/api/cameras/${enc(id)}`),

@@ -4,6 +4,7 @@ import { mountClips } from './clips.js';
 import { h, replace } from './dom.js';
 import { mountEventView } from './event-view.js';
 import { mountEvents } from './events.js';
+import { mountFleet } from './fleet.js';
 import { mountLive } from './live.js';
 import { createHub } from './socket.js';
 import { createUnreviewedCount } from './unreviewed.js';
@@ -15,6 +16,7 @@ const ROUTES = [
   { name: 'events', re: /^#\/events\/([^/]+)$/, mount: (root, ctx, [id]) => mountEventView(root, ctx, decodeURIComponent(id)) },
   { name: 'clips', re: /^#\/clips\/?$/, mount: (root, ctx) => mountClips(root, ctx) },
   { name: 'clips', re: /^#\/clips\/([^/]+)$/, mount: (root, ctx, [id]) => mountClipView(root, ctx, decodeURIComponent(id)) },
+  { name: 'fleet', re: /^#\/fleet\/?$/, mount: (root, ctx) => mountFleet(root, ctx) },
 ];
 
 const root = document.getElementById('view');
@@ -71,6 +73,11 @@ hub.on('state', (s) => {
 });
 hub.on('error', (msg) => showBanner(msg));
 createUnreviewedCount({ api, hub, el: document.querySelector('[data-testid="unreviewed-count"]') });
+// The Fleet link only on a node of a fleet (the status names it; null when the server runs alone).
+api.status().then(
+  (s) => (document.querySelector('[data-testid="nav-fleet"]').hidden = !s.fleet),
+  () => {},
+);
 
 const banner = document.querySelector('[data-testid="error-banner"]');
 /** Shows an error that belongs to no view (a hub `error` message). */

@@ -198,6 +198,23 @@ describe('fleet: coordinators over a real Redis', () => {
     expect(maxOverlap(events)).to.equal(0);
   });
 
+  it('Redis restarted empty within a lease: no camera stops, each node takes its own leases back', async () => {
+    await Promise.all(['a', 'b', 'c'].map((id) => addNode(id)));
+    await until('2/2/2', () => allHeldOnce() && spread().join() === '2,2,2');
+    const before = new Map(live().map((n) => [n.id, n.coordinator.held()]));
+    const stoppedAt = performance.now();
+    await server.stop();
+    await sleep(TTL / 3);
+    await server.start();
+    await until('every lease back in Redis with its holder', async () => {
+      // The test's own connection is back only after its reconnect delay too.
+      const holders = await Promise.all(CAMERAS.map((c) => admin.get(`test:lease:${c}`))).catch(() => []);
+      return [...before].every(([id, cameras]) => cameras.every((c) => holders[CAMERAS.indexOf(c)] === id));
+    });
+    expect(events.filter((e) => e.t > stoppedAt)).to.deep.equal([]);
+    for (const n of live()) expect(n.coordinator.held()).to.deep.equal(before.get(n.id));
+  });
+
   it('a clean stop drops its cameras as released, deletes its leases and heartbeat; the others take over at once', async () => {
     const [a, b] = await Promise.all(['a', 'b'].map((id) => addNode(id)));
     await until('3/3', () => allHeldOnce() && spread().join() === '3,3');
@@ -258,6 +275,21 @@ describe('fleet: coordinators over a real Redis', () => {
       ),
     );
     expect(nodes[0].coordinator.held()).to.deep.equal([]);
+    expect(await admin.exists('test:member:a')).to.equal(0);
+    await other.leave();
+  });
+
+  it('refuses to join a fleet whose live member was built for another store schema, naming both', async () => {
+    const other = createMembers({
+      redis: admin,
+      prefix: 'test',
+      ttlMs: 5000,
+      self: { id: 'newer', roles: ['worker'], capacity: 4, schema: 99 },
+    });
+    await other.join();
+    const e = await addNode('a').catch((err: unknown) => err);
+    expect(isVigilError(e, 'VIGIL_ERR_FLEET')).to.equal(true);
+    expect((e as VigilError).message).to.match(/node a is built for store schema 0 but live member newer .* is built for schema 99/);
     expect(await admin.exists('test:member:a')).to.equal(0);
     await other.leave();
   });

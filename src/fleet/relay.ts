@@ -1,0 +1,122 @@
+/**
+ * Live fan-out across the fleet: a worker publishes each of its cameras' messages (labels,
+ * segments, statuses, events) on one Redis pub/sub channel, and every API node hands what the
+ * other nodes published to its own WebSocket hub. Pub/sub is fire and forget on purpose: a label
+ * is worth something for the few hundred ms it is current, so one published while Redis is away
+ * is counted and dropped, never queued to arrive late. What must not be lost (events) is kept
+ * by the store, not by this channel.
+ */
+import type { Redis } from 'ioredis';
+import { log as defaultLog } from '../log.js';
+import type { CameraStatus, ServerMessage } from '../server/protocol.js';
+
+/** The messages that travel: a camera's, whoever runs it. Jobs' messages stay with their node. */
+export type CameraMessage = Extract<ServerMessage, { type: 'label' | 'segment' | 'status' | 'event' }>;
+
+const RELAYED = new Set<string>(['label', 'segment', 'status', 'event']);
+
+export const isCameraMessage = (msg: ServerMessage): msg is CameraMessage => RELAYED.has(msg.type);
+
+/**
+ * @property redis the node's command connection (publishes)
+ * @property [subscriber] a second connection given over to SUBSCRIBE (ioredis resubscribes it
+ *   after a reconnect); none: this node only publishes (a worker without the api role)
+ * @property nodeId messages this node published are not delivered back to it
+ * @property deliver called with each message another node published
+ */
+export interface RelayOptions {
+  redis: Redis;
+  subscriber?: Redis;
+  nodeId: string;
+  prefix?: string;
+  deliver: (msg: CameraMessage, from: string) => void;
+  log?: { warn(msg: string): void };
+}
+
+export interface Relay {
+  /** Sends a camera message to the other nodes; returns at once. */
+  publish(msg: CameraMessage): void;
+  /**
+   * Sends a running camera's counts (frames, drops, lag) for the other nodes' `/api/cameras`
+   * without waking their clients: a status message goes to clients only when the state changes.
+   */
+  refresh(status: CameraStatus): void;
+  /** The latest status another node published for a camera, and which node. */
+  status(cameraId: string): { node: string; status: CameraStatus } | undefined;
+  /** Messages published and those dropped because Redis could not take them. */
+  counts(): { published: number; dropped: number; received: number; malformed: number };
+  close(): Promise<void>;
+}
+
+/** What goes on the channel: the sender and the message, as the hub would send it; `q`: a refresh, not delivered. */
+interface Envelope {
+  n: string;
+  m: CameraMessage;
+  q?: 1;
+}
+
+function parse(raw: string): Envelope | undefined {
+  try {
+    const e = JSON.parse(raw) as Envelope;
+    if (typeof e?.n !== 'string' || typeof e.m !== 'object' || e.m === null) return undefined;
+    if (!RELAYED.has(e.m.type) || typeof e.m.cameraId !== 'string') return undefined;
+    return e;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function createRelay(o: RelayOptions): Promise<Relay> {
+  const channel = `${o.prefix ?? 'vigil'}:live`;
+  const log = o.log ?? defaultLog;
+  const statuses = new Map<string, { node: string; status: CameraStatus }>();
+  const counts = { published: 0, dropped: 0, received: 0, malformed: 0 };
+  let failing = false;
+
+  const onMessage = (ch: string, raw: string) => {
+    if (ch !== channel) return;
+    const e = parse(raw);
+    // Another version's message, or a stray publisher: Redis is trusted, its content is still checked.
+    if (!e) {
+      counts.malformed += 1;
+      return;
+    }
+    if (e.n === o.nodeId) return;
+    counts.received += 1;
+    if (e.m.type === 'status') {
+      const { type: _, ...status } = e.m;
+      statuses.set(e.m.cameraId, { node: e.n, status });
+    }
+    if (!e.q) o.deliver(e.m, e.n);
+  };
+
+  function send(e: Envelope): void {
+    o.redis.publish(channel, JSON.stringify(e)).then(
+      () => {
+        counts.published += 1;
+        failing = false;
+      },
+      (err: Error) => {
+        counts.dropped += 1;
+        if (!failing) log.warn(`fleet ${o.nodeId}: live messages are dropped while Redis cannot take them: ${err.message}`);
+        failing = true;
+      },
+    );
+  }
+  if (o.subscriber) {
+    o.subscriber.on('message', onMessage);
+    await o.subscriber.subscribe(channel);
+  }
+
+  return {
+    publish: (msg) => send({ n: o.nodeId, m: msg }),
+    refresh: (status) => send({ n: o.nodeId, m: { type: 'status', ...status }, q: 1 }),
+    status: (cameraId) => statuses.get(cameraId),
+    counts: () => ({ ...counts }),
+    async close() {
+      if (!o.subscriber) return;
+      o.subscriber.off('message', onMessage);
+      await o.subscriber.unsubscribe(channel).catch(() => {});
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /**
  * Live fan-out across the fleet: a worker publishes each of its cameras' messages (labels,
- * segments, statuses, events) on one Redis pub/sub channel, and every API node hands what the
+ * segments, statuses) on one Redis pub/sub channel, and every API node hands what the
  * other nodes published to its own WebSocket hub. Pub/sub is fire and forget on purpose: a label
  * is worth something for the few hundred ms it is current, so one published while Redis is away
  * is counted and dropped, never queued to arrive late. What must not be lost (events) is kept
@@ -10,10 +10,14 @@ import type { Redis } from 'ioredis';
 import { log as defaultLog } from '../log.js';
 import type { CameraStatus, ServerMessage } from '../server/protocol.js';
 
-/** The messages that travel: a camera's, whoever runs it. Jobs' messages stay with their node. */
-export type CameraMessage = Extract<ServerMessage, { type: 'label' | 'segment' | 'status' | 'event' }>;
+/**
+ * The messages that travel: a camera's live ones, whoever runs it. Jobs' messages stay with
+ * their node, and so do `event` messages for now: an event lives in the store of the node that
+ * saw it, so an API node told of it could not serve its page or snapshot (until the store is shared).
+ */
+export type CameraMessage = Extract<ServerMessage, { type: 'label' | 'segment' | 'status' }>;
 
-const RELAYED = new Set<string>(['label', 'segment', 'status', 'event']);
+const RELAYED = new Set<string>(['label', 'segment', 'status']);
 
 export const isCameraMessage = (msg: ServerMessage): msg is CameraMessage => RELAYED.has(msg.type);
 

@@ -342,7 +342,11 @@ export function mountLive(root, ctx, selectedId) {
         badge.dataset.state = status.state;
       }
     }
-    if (msg.cameraId === selected) showStatus(msg);
+    if (msg.cameraId !== selected) return;
+    showStatus(msg);
+    // A picture that failed while the camera was not running (starting, reconnecting, moving to
+    // another node of a fleet) is asked for again once it runs.
+    if (cam && (msg.state === 'live' || msg.state === 'behind') && media.querySelector('[data-testid="error"]')) showMedia(cam);
   }
 
   function showStatus(s) {

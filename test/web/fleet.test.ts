@@ -33,6 +33,9 @@ describe('web UI: the Fleet page (headless Chromium, two nodes over a real Redis
     ]);
     page = await (await browser.newContext()).newPage();
     problems = watchPage(page);
+    // A camera between two nodes (a lease that lapsed on a loaded machine) has no picture for a
+    // moment: its 409 is what the Live page shows until the camera is live again, and then asks again.
+    problems.allow(/status of 409 \(Conflict\) \(http:\/\/[^)]*\/preview\.mjpeg\)/);
   });
   after(async () => {
     await browser?.close();
@@ -62,7 +65,7 @@ describe('web UI: the Fleet page (headless Chromium, two nodes over a real Redis
     expect(snapshot.status, JSON.stringify(snapshot.body)).to.equal(200);
     expect(snapshot.headers.get('content-type')).to.equal('image/jpeg');
     await page.goto(`${a.url}/#/live/${ofB}`);
-    await page.waitForFunction(() => document.querySelector('[data-testid="live-preview"]')?.naturalWidth > 0, null, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid="live-preview"]')?.naturalWidth > 0, null, { timeout: 30_000 });
     const link = page.locator('[data-testid="nav-fleet"]');
     await link.waitFor({ state: 'visible' });
     await link.click();

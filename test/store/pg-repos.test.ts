@@ -4,14 +4,32 @@
  * what only a shared server has: two nodes at once, and the server going away.
  */
 import { expect } from 'chai';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
-import type { CameraInput } from '../../src/store/index.js';
+import type { CameraInput, EventStart } from '../../src/store/index.js';
+import { layoutOf, type Layout } from '../../src/store/paths.js';
+import { createPgEventRepo } from '../../src/store/pg/events.js';
 import { connectPostgres } from '../../src/store/pg/connect.js';
 import { createPgCameraRepo } from '../../src/store/pg/cameras.js';
 import { migratePostgres } from '../../src/store/pg/schema.js';
 import { expectCoded, rejection } from '../helpers/errors.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { manualClock } from './temp-dir.js';
+
+const start = (over: Partial<EventStart> = {}): EventStart => ({
+  cameraId: 'hall',
+  model: 'fight',
+  label: 'fight',
+  startMs: 2000,
+  endMs: 2125,
+  startedAtMs: 1_700_000_002_000,
+  endedAtMs: 1_700_000_002_125,
+  peak: 0.6,
+  mean: 0.55,
+  ...over,
+});
 
 describe('store: PostgreSQL repositories', () => {
   let server: PostgresServer;
@@ -188,6 +206,203 @@ describe('store: PostgreSQL repositories', () => {
         'invalid argument: camera id must be 1-64 lowercase letters, digits, - or _ (starting with a letter or digit), got "../x"',
       );
       expect(await cameras.get('hall')).to.deep.equal(cam);
+    });
+  });
+
+  describe('events (as test/store/events.test.ts)', () => {
+    // Snapshots are files under a node's data directory, as with SQLite.
+    let layout: Layout;
+    beforeEach(() => {
+      layout = layoutOf(mkdtempSync(join(tmpdir(), 'vigil-pg-events-')));
+      for (const dir of [layout.staging, layout.snapshots]) mkdirSync(dir, { recursive: true });
+    });
+    afterEach(() => rmSync(layout.root, { recursive: true, force: true }));
+    const repo = (now: () => number = Date.now) => createPgEventRepo(pool, layout, now);
+
+    /** A recording's row, as the clip repo would adopt it (the PostgreSQL clip repo is not written yet). */
+    async function recording(id: string): Promise<string> {
+      await createPgCameraRepo(pool, Date.now).create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+      await pool.query(
+        `INSERT INTO clips (id, camera_id, kind, name, status, ext, mime, bytes, created_at)
+         VALUES ($1, 'hall', 'recording', 'rec', 'ready', 'mp4', 'video/mp4', 5, '2025-01-31T12:00:00.000Z')`,
+        [id],
+      );
+      return id;
+    }
+
+    it('opens an active event, moves it on, ends it, and reads it back the same', async () => {
+      const events = repo();
+      const e = await events.open(start());
+      expect(e.id).to.match(/^ev_[0-9a-f]{16}$/);
+      expect(e).to.deep.equal({ ...start(), id: e.id, state: 'active', snapshot: false, clipId: null, review: { state: 'unreviewed' } });
+      const moved = await events.progress(e.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.9, mean: 0.7 });
+      expect(await events.get(e.id))
+        .to.deep.equal(moved)
+        .and.deep.include({ endMs: 3000, peak: 0.9, state: 'active' });
+      const ended = await events.end(e.id, { endMs: 2900, endedAtMs: 1_700_000_002_900, peak: 0.88, mean: 0.69 });
+      expect(ended).to.deep.include({ endMs: 2900, peak: 0.88, mean: 0.69, state: 'ended' });
+      // An ended event takes no more progress: a late frame cannot reopen it.
+      expect(await events.progress(e.id, { endMs: 5000, endedAtMs: 1_700_000_005_000, peak: 1, mean: 1 })).to.equal(undefined);
+      expect(await events.get(e.id)).to.deep.equal(ended);
+      expectCoded(
+        await rejection(events.end('ev_0000000000000000', { endMs: 1, endedAtMs: 1, peak: 1, mean: 1 })),
+        'VIGIL_ERR_NOT_FOUND',
+        'not found: event ev_0000000000000000',
+      );
+    });
+
+    it('lists newest first with filters, counts, and pages with a cursor that skips nothing', async () => {
+      const events = repo();
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const e = await events.open(
+          start({ cameraId: i % 2 ? 'yard' : 'hall', startedAtMs: 1000 * i, label: i < 5 ? 'fight' : 'falling' }),
+        );
+        ids.push(e.id);
+      }
+      await events.review(ids[3], { state: 'confirmed' });
+      const all = await events.list();
+      expect(all.events.map((e) => e.id)).to.deep.equal([...ids].reverse());
+      expect(all.next).to.equal(null);
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await events.list({ limit: 3, cursor });
+        pages.push(page.events.map((e) => e.id));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      expect(pages.map((p) => p.length)).to.deep.equal([3, 3, 1]);
+      expect(pages.flat()).to.deep.equal([...ids].reverse());
+      const ids$ = async (q: Parameters<typeof events.list>[0]) => (await events.list(q)).events.map((e) => e.id);
+      expect(await ids$({ cameraId: 'yard' })).to.deep.equal([ids[5], ids[3], ids[1]]);
+      expect(await ids$({ label: 'falling' })).to.deep.equal([ids[6], ids[5]]);
+      expect(await ids$({ review: 'confirmed' })).to.deep.equal([ids[3]]);
+      expect(await ids$({ review: 'unreviewed' })).to.have.length(6);
+      expect(await ids$({ after: 2000, before: 4000 })).to.deep.equal([ids[3], ids[2]]);
+      expect(await ids$({ cameraId: 'yard', limit: 1, cursor: '999999999999999' })).to.deep.equal([ids[5]]);
+      expect(await ids$({ model: 'fall' })).to.deep.equal([]);
+      expect(await events.count()).to.equal(7);
+      expect(await events.count({ review: 'unreviewed', cameraId: 'hall' })).to.equal(4);
+      expect(await events.count({ after: 2000, before: 4000 })).to.equal(2);
+      expectCoded(
+        await rejection(events.list({ cursor: 'abc' })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: event query: cursor: the next of a previous page',
+      );
+      expectCoded(
+        await rejection(events.list({ review: 'maybe' as never })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        "invalid argument: event query: review: Invalid enum value. Expected 'unreviewed' | 'confirmed' | 'false_alarm', received 'maybe'",
+      );
+      expectCoded(
+        await rejection(events.count({ limit: 5 } as never)),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        "invalid argument: event query: (root): Unrecognized key(s) in object: 'limit'",
+      );
+    });
+
+    it('prunes ended, unconfirmed events by age and beyond the newest `keep`, with their snapshots; confirmed and active ones stay', async () => {
+      const events = repo();
+      // Six events ending 1 s apart: the oldest confirmed, the newest still active.
+      const ids: string[] = [];
+      for (const i of [0, 1, 2, 3, 4, 5]) {
+        const e = await events.open(start({ startedAtMs: 1_000_000 + i * 1000, endedAtMs: 1_000_100 + i * 1000 }));
+        if (i < 5) await events.end(e.id, { endMs: 2200, endedAtMs: 1_000_500 + i * 1000, peak: 0.7, mean: 0.6 });
+        await events.saveSnapshot(e.id, Buffer.from([0xff, 0xd8, i, 0xff, 0xd9]));
+        ids.push(e.id);
+      }
+      await events.review(ids[0], { state: 'confirmed' });
+      const file = (id: string) => join(layout.snapshots, `${id}.jpg`);
+      // Ended before 1 002 000: events 0 (confirmed: kept) and 1.
+      expect(await events.prune({ beforeMs: 1_002_000 })).to.deep.equal([ids[1]]);
+      expect(existsSync(file(ids[1]))).to.equal(false);
+      // Keep the newest 2 of what is left (0, 2, 3, 4, 5): 2 and 3 go; 0 is confirmed.
+      expect(await events.prune({ keep: 2 })).to.deep.equal([ids[2], ids[3]]);
+      expect((await events.list()).events.map((e) => e.id)).to.deep.equal([ids[5], ids[4], ids[0]]);
+      expect(existsSync(file(ids[4])) && existsSync(file(ids[0]))).to.equal(true);
+      expect(await events.prune({ keep: 0 })).to.deep.equal([ids[4]]); // never the active one
+      expect(await events.prune({ keep: 0 })).to.deep.equal([]);
+    });
+
+    it('reviews with a note and who, and refuses a state that is not one of the three', async () => {
+      const clock = manualClock();
+      const events = repo(clock.now);
+      const { id } = await events.open(start());
+      expect((await events.review(id, { state: 'false_alarm', note: 'a hug\nnot a fight', by: 'ana' })).review).to.deep.equal({
+        state: 'false_alarm',
+        note: 'a hug\nnot a fight',
+        by: 'ana',
+        atMs: clock.now(),
+      });
+      expect((await events.get(id))?.review).to.deep.include({ state: 'false_alarm', by: 'ana' });
+      expectCoded(
+        await rejection(events.review(id, { state: 'wrong' as never })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        "invalid argument: review: state: Invalid enum value. Expected 'unreviewed' | 'confirmed' | 'false_alarm', received 'wrong'",
+      );
+      expectCoded(
+        await rejection(events.review('ev_0000000000000000', { state: 'confirmed' })),
+        'VIGIL_ERR_NOT_FOUND',
+        'not found: event ev_0000000000000000',
+      );
+      expectCoded(
+        await rejection(events.get('../../etc/passwd')),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: event id must look like ev_0f1e2d3c4b5a6978, got "../../etc/passwd"',
+      );
+    });
+
+    it('keeps a snapshot as a whole file, replaces it, and deletes it with its event', async () => {
+      const events = repo();
+      const { id } = await events.open(start());
+      expectCoded(await rejection(events.snapshotPath(id)), 'VIGIL_ERR_NOT_FOUND', `not found: event ${id} has no snapshot (yet)`);
+      expect(await events.saveSnapshot(id, Buffer.from('first'))).to.equal(true);
+      expect(await events.saveSnapshot(id, Buffer.from('second'))).to.equal(true);
+      const path = await events.snapshotPath(id);
+      expect(path).to.equal(join(layout.snapshots, `${id}.jpg`));
+      expect(readFileSync(path, 'utf8')).to.equal('second');
+      expect(readdirSync(layout.staging)).to.deep.equal([]);
+      expect((await events.get(id))?.snapshot).to.equal(true);
+      expect(await events.remove(id)).to.equal(true);
+      expect(existsSync(path)).to.equal(false);
+      expect(await events.remove(id)).to.equal(false);
+      expect(await events.saveSnapshot(id, Buffer.from('late'))).to.equal(false);
+      expect(readdirSync(layout.snapshots)).to.deep.equal([]);
+    });
+
+    it('links a recording that overlaps an event, and unlinks it when the clip goes; the event stays', async () => {
+      const events = repo();
+      const e = await events.open(start({ startedAtMs: 10_000, endedAtMs: 12_000 }));
+      const other = await events.open(start({ startedAtMs: 50_000, endedAtMs: 52_000 }));
+      const clipId = await recording('clp_000000001000000000001');
+      expect((await events.linkClip('hall', clipId, 9_000, 11_000)).map((x) => x.id)).to.deep.equal([e.id]);
+      expect((await events.get(e.id))?.clipId).to.equal(clipId);
+      expect((await events.get(other.id))?.clipId).to.equal(null);
+      // Already linked: a second clip over the same time does not take it.
+      expect(await events.linkClip('hall', clipId, 9_000, 11_000)).to.deep.equal([]);
+      await pool.query('DELETE FROM clips WHERE id = $1', [clipId]);
+      await createPgCameraRepo(pool, Date.now).remove('hall');
+      expect(await events.get(e.id)).to.deep.include({ clipId: null, cameraId: 'hall' });
+      expectCoded(
+        await rejection(events.linkClip('hall', 'nope', 0, 1)),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: linkClip takes a camera id, a clip id and a span',
+      );
+    });
+
+    it('links with `only` just the events of the given segments, in one transaction', async () => {
+      const events = repo();
+      const a = await events.open(start({ startMs: 0, startedAtMs: 10_000, endedAtMs: 12_000 }));
+      const b = await events.open(start({ startMs: 500, label: 'fall', startedAtMs: 10_500, endedAtMs: 12_000 }));
+      // An older run of a looping file: same stream start, but outside the wall-clock span.
+      await events.open(start({ startMs: 0, startedAtMs: 1_000, endedAtMs: 2_000 }));
+      const clipId = await recording('clp_000000001000000000002');
+      const linked = await events.linkClip('hall', clipId, 9_000, 13_000, [
+        { model: 'fight', label: 'fight', startMs: 0 },
+        { model: 'fight', label: 'fall', startMs: 999 },
+      ]);
+      expect(linked.map((x) => x.id)).to.deep.equal([a.id]);
+      expect((await events.get(b.id))?.clipId).to.equal(null);
     });
   });
 });

@@ -8,9 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import type { CameraInput, EventStart } from '../../src/store/index.js';
+import { openStore, type CameraInput, type EventStart, type OutboxRepo } from '../../src/store/index.js';
 import { layoutOf, type Layout } from '../../src/store/paths.js';
+import type { Async } from '../../src/store/pg/async.js';
 import { createPgEventRepo } from '../../src/store/pg/events.js';
+import { createPgOutboxRepo } from '../../src/store/pg/outbox.js';
 import { connectPostgres } from '../../src/store/pg/connect.js';
 import { createPgCameraRepo } from '../../src/store/pg/cameras.js';
 import { migratePostgres } from '../../src/store/pg/schema.js';
@@ -30,6 +32,38 @@ const start = (over: Partial<EventStart> = {}): EventStart => ({
   mean: 0.55,
   ...over,
 });
+
+/** A SQLite repo seen through the async interface, to run one scenario on both stores. */
+function asAsync<T extends object>(repo: T): Async<T> {
+  const entries = Object.entries(repo).map(([k, v]) => [
+    k,
+    typeof v === 'function' ? async (...a: unknown[]) => (await v(...a)) as unknown : v,
+  ]);
+  return Object.fromEntries(entries) as Async<T>;
+}
+
+/** What an outbox answers to a run of calls (not the seqs themselves, which differ between stores only by where they start). */
+async function outboxScenario(outbox: Async<OutboxRepo>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const first = await outbox.add('mqtt', { label: 'fight', n: 1 }, 1000);
+  const seq = async (sink: string) => ((await outbox.head(sink))?.seq ?? 0) - first;
+  await outbox.add('mqtt', { label: 'fall', n: 2 }, 1001);
+  await outbox.add('webhook', ['a', 'b'], 1002);
+  seen.push(await outbox.head('mqtt'), await outbox.count('mqtt'), await outbox.count('webhook'), await outbox.head('nope'));
+  await outbox.failed(first, 5000.4, 'VIGIL_ERR_SINK: down');
+  await outbox.failed(first, 9000, 'VIGIL_ERR_SINK: still down');
+  seen.push(await outbox.head('mqtt'));
+  await outbox.remove(first);
+  await outbox.remove(first); // gone: nothing happens
+  seen.push(await seq('mqtt'), await outbox.count('mqtt'));
+  for (let i = 0; i < 5; i++) await outbox.add('mqtt', { i }, 2000 + i);
+  seen.push(await outbox.dropOldest('mqtt', 2), await seq('mqtt'), await outbox.count('mqtt'), await outbox.dropOldest('mqtt', 0));
+  await outbox.add('gone', null, 3000);
+  seen.push(await outbox.removeOtherSinks(['mqtt', 'webhook']), await outbox.count('gone'), await outbox.removeOtherSinks([]));
+  seen.push(await outbox.count('mqtt'), await outbox.count('webhook'));
+  // The seq starts at 1 in both; with it relative, the rows must be the same.
+  return seen.map((x) => (x && typeof x === 'object' && 'seq' in x ? { ...x, seq: (x.seq as number) - first } : x));
+}
 
 describe('store: PostgreSQL repositories', () => {
   let server: PostgresServer;
@@ -403,6 +437,106 @@ describe('store: PostgreSQL repositories', () => {
       ]);
       expect(linked.map((x) => x.id)).to.deep.equal([a.id]);
       expect((await events.get(b.id))?.clipId).to.equal(null);
+    });
+  });
+
+  describe('outbox', () => {
+    it('answers a run of calls exactly as the SQLite outbox does', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-outbox-'));
+      const sqlite = openStore(dir);
+      try {
+        const expected = await outboxScenario(asAsync(sqlite.outbox));
+        expect(expected[0]).to.deep.equal({
+          seq: 0,
+          sink: 'mqtt',
+          payload: { label: 'fight', n: 1 },
+          attempts: 0,
+          nextAttemptAtMs: 1000,
+          lastError: null,
+        });
+        expect(await outboxScenario(createPgOutboxRepo(pool))).to.deep.equal(expected);
+      } finally {
+        sqlite.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('claims the head only when it is due, leases it, and never hands out the row behind a held head', async () => {
+      const outbox = createPgOutboxRepo(pool);
+      const a = await outbox.add('mqtt', 'a', 1000);
+      const b = await outbox.add('mqtt', 'b', 1000);
+      expect(await outbox.claim('mqtt', 999, 30_000)).to.equal(undefined); // not due yet
+      expect(await outbox.claim('mqtt', 1000, 30_000)).to.deep.include({ seq: a, payload: 'a', nextAttemptAtMs: 31_000 });
+      // Held: neither the head again nor b, which must wait for a.
+      expect(await outbox.claim('mqtt', 2000, 30_000)).to.equal(undefined);
+      // A holder that died: its lease runs out and the row is taken again (at least once).
+      expect(await outbox.claim('mqtt', 31_000, 30_000)).to.deep.include({ seq: a });
+      await outbox.failed(a, 70_000, 'VIGIL_ERR_SINK: down');
+      expect(await outbox.claim('mqtt', 69_999, 30_000)).to.equal(undefined);
+      expect(await outbox.claim('mqtt', 70_000, 30_000)).to.deep.include({ seq: a, attempts: 1, lastError: 'VIGIL_ERR_SINK: down' });
+      await outbox.remove(a);
+      expect(await outbox.claim('mqtt', 70_000, 30_000)).to.deep.include({ seq: b });
+      expect(await outbox.claim('nope', 70_000, 30_000)).to.equal(undefined);
+    });
+
+    it('two pools claiming at once never take the same row, and each sink stays in order', async () => {
+      const other = await connectPostgres(server.url, { log });
+      try {
+        const nodes = [createPgOutboxRepo(pool), createPgOutboxRepo(other)];
+        const sinks = Array.from({ length: 12 }, (_, i) => `sink-${i}`);
+        // Each sink's rows added in turn by alternating nodes, all sinks at once.
+        await Promise.all(
+          sinks.map(async (sink, i) => {
+            for (const n of [0, 1, 2]) await nodes[(i + n) % 2].add(sink, { sink, n }, 0);
+          }),
+        );
+        const taken: number[] = [];
+        for (let round = 0; round < 4; round++) {
+          // Every sink claimed by both nodes at once, several times each.
+          const claims = await Promise.all(sinks.flatMap((sink) => [0, 1, 0, 1].map((n) => nodes[n].claim(sink, 1, 60_000))));
+          const rows = claims.filter((r) => r !== undefined);
+          // One claim per sink that still has rows; the rest got nothing.
+          expect(rows.map((r) => r.sink).sort()).to.deep.equal(round < 3 ? [...sinks].sort() : []);
+          for (const r of rows) expect(r.payload).to.deep.equal({ sink: r.sink, n: round });
+          taken.push(...rows.map((r) => r.seq));
+          await Promise.all(rows.map((r) => nodes[r.seq % 2].remove(r.seq)));
+        }
+        expect(taken).to.have.length(36);
+        expect(new Set(taken).size).to.equal(36);
+      } finally {
+        await other.end();
+      }
+    });
+  });
+
+  // Last: it restarts the server under the shared pool.
+  describe('the server going away', () => {
+    it('fails the next call with VIGIL_ERR_STORE naming PostgreSQL, and works again once the pool reconnects', async () => {
+      const cameras = createPgCameraRepo(pool, Date.now);
+      const outbox = createPgOutboxRepo(pool);
+      await cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+      await server.stop();
+      try {
+        for (const call of [cameras.list(), cameras.update('hall', { name: 'x' }), outbox.add('mqtt', {}, 0)]) {
+          const e = await rejection(call);
+          expect(e.code).to.equal('VIGIL_ERR_STORE');
+          expect(e.message).to.match(/^storage failed: PostgreSQL: /);
+        }
+      } finally {
+        await server.start();
+      }
+      expect(warnings.some((w) => w.includes('idle connection lost'))).to.equal(true);
+      expect((await cameras.list()).map((c) => c.id)).to.deep.equal(['hall']);
+      expect((await cameras.update('hall', { name: 'Hall' })).name).to.equal('Hall');
+    });
+
+    it('a statement that fails is VIGIL_ERR_STORE too, and leaves the pool usable', async () => {
+      const events = createPgEventRepo(pool, layoutOf(tmpdir()), Date.now);
+      await pool.query('DROP TABLE events');
+      const e = await rejection(events.count());
+      expect(e.code).to.equal('VIGIL_ERR_STORE');
+      expect(e.message).to.equal('storage failed: PostgreSQL: relation "events" does not exist (SQLSTATE 42P01)');
+      expect(await createPgCameraRepo(pool, Date.now).list()).to.deep.equal([]);
     });
   });
 });

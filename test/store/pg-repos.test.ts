@@ -4,21 +4,36 @@
  * what only a shared server has: two nodes at once, and the server going away.
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { openStore, type CameraInput, type EventStart, type OutboxRepo } from '../../src/store/index.js';
 import { layoutOf, type Layout } from '../../src/store/paths.js';
 import type { Async } from '../../src/store/pg/async.js';
+import { createPgClipRepo } from '../../src/store/pg/clips.js';
 import { createPgEventRepo } from '../../src/store/pg/events.js';
 import { createPgOutboxRepo } from '../../src/store/pg/outbox.js';
 import { connectPostgres } from '../../src/store/pg/connect.js';
 import { createPgCameraRepo } from '../../src/store/pg/cameras.js';
 import { migratePostgres } from '../../src/store/pg/schema.js';
+import { discardStaged, newStagingPath } from '../../src/store/staging.js';
+import { createClipIdGenerator } from '../../src/store/ids.js';
+import { toTimelineJson, type TimelineJson } from '../../src/timeline/index.js';
 import { expectCoded, rejection } from '../helpers/errors.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { manualClock } from './temp-dir.js';
+
+const TIMELINE: TimelineJson = toTimelineJson({
+  source: 'clip:x',
+  model: { name: 'fight', version: '1.0.0' },
+  classes: ['fight', 'no_fight'],
+  fps: 8,
+  durationMs: 250,
+  frames: [{ tMs: 0, probs: [0.9, 0.1], label: 'fight' }],
+  segments: [{ label: 'fight', startMs: 0, endMs: 250, confidence: 0.9, peak: 0.9 }],
+  createdAt: new Date(Date.UTC(2025, 0, 31)),
+});
 
 const start = (over: Partial<EventStart> = {}): EventStart => ({
   cameraId: 'hall',
@@ -32,6 +47,18 @@ const start = (over: Partial<EventStart> = {}): EventStart => ({
   mean: 0.55,
   ...over,
 });
+
+/** A fresh data directory (its staging, clips and snapshots folders made) per test, handed to `use`. */
+function dataDirs(use: (layout: Layout) => void): void {
+  let root = '';
+  beforeEach(() => {
+    const layout = layoutOf(mkdtempSync(join(tmpdir(), 'vigil-pg-repos-')));
+    for (const dir of [layout.staging, layout.clips, layout.snapshots]) mkdirSync(dir, { recursive: true });
+    root = layout.root;
+    use(layout);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+}
 
 /** A SQLite repo seen through the async interface, to run one scenario on both stores. */
 function asAsync<T extends object>(repo: T): Async<T> {
@@ -246,11 +273,7 @@ describe('store: PostgreSQL repositories', () => {
   describe('events (as test/store/events.test.ts)', () => {
     // Snapshots are files under a node's data directory, as with SQLite.
     let layout: Layout;
-    beforeEach(() => {
-      layout = layoutOf(mkdtempSync(join(tmpdir(), 'vigil-pg-events-')));
-      for (const dir of [layout.staging, layout.snapshots]) mkdirSync(dir, { recursive: true });
-    });
-    afterEach(() => rmSync(layout.root, { recursive: true, force: true }));
+    dataDirs((l) => (layout = l));
     const repo = (now: () => number = Date.now) => createPgEventRepo(pool, layout, now);
 
     /** A recording's row, as the clip repo would adopt it (the PostgreSQL clip repo is not written yet). */
@@ -437,6 +460,218 @@ describe('store: PostgreSQL repositories', () => {
       ]);
       expect(linked.map((x) => x.id)).to.deep.equal([a.id]);
       expect((await events.get(b.id))?.clipId).to.equal(null);
+    });
+  });
+
+  describe('clips (as test/store/clips.test.ts, adopt to setStatus)', () => {
+    let layout: Layout;
+    dataDirs((l) => (layout = l));
+    const repo = (now: () => number = Date.now) => createPgClipRepo(pool, layout, now, createClipIdGenerator(now));
+    /** A staged file, as stage() or a recorder leaves one. */
+    const staged = (content: string | Buffer, ext = 'mp4') => {
+      const path = newStagingPath(layout, ext);
+      writeFileSync(path, content);
+      return path;
+    };
+    const camera = (id: string) => createPgCameraRepo(pool, Date.now).create({ id, source: 'webcam', model: 'fight' });
+
+    it('adopts a staged file into clips/ with a row that describes it', async () => {
+      const clock = manualClock();
+      const clips = repo(clock.now);
+      const path = staged('not really a video', 'webm');
+      const clip = await clips.adopt(path, { kind: 'upload', name: 'hall.webm', model: 'fight' });
+      expect(clip.id).to.match(/^clp_[0-9a-z]{9}[0-9a-f]{12}$/);
+      expect(clip).to.deep.equal({
+        id: clip.id,
+        cameraId: null,
+        kind: 'upload',
+        name: 'hall.webm',
+        model: 'fight',
+        status: 'pending',
+        error: null,
+        createdAt: '2025-01-31T12:00:00.000Z',
+        startedAtMs: null,
+        durationMs: null,
+        bytes: 18,
+        mime: 'video/webm',
+        timeline: null,
+      });
+      expect(existsSync(path)).to.equal(false);
+      expect(await clips.videoPath(clip.id)).to.equal(join(layout.clips, `${clip.id}.webm`));
+      expect(readFileSync(await clips.videoPath(clip.id), 'utf8')).to.equal('not really a video');
+      expect(await clips.get(clip.id)).to.deep.equal(clip);
+    });
+
+    it('stores a recording with its camera and timeline; list leaves the timeline out', async () => {
+      const clips = repo();
+      await camera('hall');
+      const rec = await clips.adopt(staged(Buffer.alloc(50)), {
+        kind: 'recording',
+        cameraId: 'hall',
+        name: 'Hall 12:00',
+        startedAtMs: 1_738_324_800_000,
+        durationMs: 250,
+        status: 'ready',
+        timeline: TIMELINE,
+      });
+      expect((await clips.get(rec.id))?.timeline).to.deep.equal(TIMELINE);
+      const [listed] = await clips.list();
+      expect(listed).to.not.have.property('timeline');
+      expect(listed).to.deep.include({
+        id: rec.id,
+        cameraId: 'hall',
+        kind: 'recording',
+        status: 'ready',
+        startedAtMs: 1_738_324_800_000,
+        durationMs: 250,
+        bytes: 50,
+        mime: 'video/mp4',
+      });
+    });
+
+    it('lists newest first, filtered and paged by id', async () => {
+      const clock = manualClock();
+      const clips = repo(clock.now);
+      await camera('a');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const meta = i % 2 === 0 ? ({ kind: 'recording', cameraId: 'a' } as const) : ({ kind: 'upload' } as const);
+        ids.push((await clips.adopt(staged(Buffer.alloc(10)), { ...meta, name: `c${i}` })).id);
+        // Two in the same ms must still sort in creation order.
+        if (i !== 2) clock.advance(1000);
+      }
+      expect([...ids].sort()).to.deep.equal(ids);
+      const newest = [...ids].reverse();
+      const names = async (q: Parameters<typeof clips.list>[0]) => (await clips.list(q)).map((c) => c.name);
+      expect((await clips.list()).map((c) => c.id)).to.deep.equal(newest);
+      expect(await names({ kind: 'upload' })).to.deep.equal(['c3', 'c1']);
+      expect(await names({ cameraId: 'a' })).to.deep.equal(['c4', 'c2', 'c0']);
+      const page1 = await clips.list({ limit: 2 });
+      const page2 = await clips.list({ limit: 2, before: page1[1].id });
+      const page3 = await clips.list({ limit: 2, before: page2[1].id });
+      expect([...page1, ...page2, ...page3].map((c) => c.id)).to.deep.equal(newest);
+      expect(await clips.list({ status: 'ready' })).to.deep.equal([]);
+      expectCoded(
+        await rejection(clips.list({ limit: 0 })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip query: limit: Number must be greater than or equal to 1',
+      );
+      expectCoded(
+        await rejection(clips.list({ before: '../x' })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip query: before: a clip id',
+      );
+    });
+
+    it('removes the row and the file', async () => {
+      const clips = repo();
+      const clip = await clips.adopt(staged(Buffer.alloc(10)), { kind: 'upload', name: 'x.mp4' });
+      const file = await clips.videoPath(clip.id);
+      expect(await clips.remove(clip.id)).to.equal(true);
+      expect(existsSync(file)).to.equal(false);
+      expect(await clips.get(clip.id)).to.equal(undefined);
+      expect(await clips.remove(clip.id)).to.equal(false);
+      expectCoded(await rejection(clips.videoPath(clip.id)), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${clip.id}`);
+    });
+
+    it('refuses bad meta and unknown cameras, leaving the staged file in place', async () => {
+      const clips = repo();
+      const path = staged(Buffer.alloc(10));
+      const err1 = await rejection(clips.adopt(path, { kind: 'upload', name: '' }));
+      expectCoded(err1, 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: clip: name: String must contain at least 1 character(s)');
+      const err2 = await rejection(clips.adopt(path, { kind: 'recording', name: 'r', cameraId: 'ghost' }));
+      expectCoded(err2, 'VIGIL_ERR_NOT_FOUND', 'not found: camera ghost');
+      const err3 = await rejection(clips.adopt(path, { kind: 'upload', name: 'r', status: 'failed' }));
+      expectCoded(err3, 'VIGIL_ERR_INVALID_ARGUMENT', 'invalid argument: clip: error: error is required with status failed and only then');
+      const err4 = await rejection(
+        clips.adopt(path, { kind: 'upload', name: 'r', timeline: { schema: 'other/1' } as unknown as TimelineJson }),
+      );
+      expectCoded(
+        err4,
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip: timeline.schema: Invalid literal value, expected "vigil.timeline/1"',
+      );
+      expect(existsSync(path)).to.equal(true);
+      expect(readdirSync(layout.clips)).to.deep.equal([]);
+      expect(await clips.list()).to.deep.equal([]);
+      discardStaged(layout, path);
+      const missing = await rejection(clips.adopt(path, { kind: 'upload', name: 'r' }));
+      expectCoded(missing, 'VIGIL_ERR_NOT_FOUND', `not found: staged file ${path}`);
+    });
+
+    it('a failed insert leaves the staged file where it was', async () => {
+      const clips = createPgClipRepo(pool, layout, Date.now, () => 'clp_000000001000000000001');
+      await clips.adopt(staged('first'), { kind: 'upload', name: 'a' });
+      const path = staged('second');
+      const e = await rejection(clips.adopt(path, { kind: 'upload', name: 'b' }));
+      expect(e.code).to.equal('VIGIL_ERR_STORE');
+      expect(e.message).to.match(
+        /^storage failed: PostgreSQL: duplicate key value violates unique constraint "clips_pkey" \(SQLSTATE 23505\)$/,
+      );
+      expect(readFileSync(path, 'utf8')).to.equal('second');
+      expect(readFileSync(join(layout.clips, 'clp_000000001000000000001.mp4'), 'utf8')).to.equal('first');
+    });
+
+    it('adopts a file another writer put in a staging folder', async () => {
+      const clips = repo();
+      const prefix = newStagingPath(layout, '');
+      mkdirSync(`${prefix}-dir`);
+      writeFileSync(`${prefix}-dir/seg-000001.mp4`, 'segment');
+      const clip = await clips.adopt(`${prefix}-dir/seg-000001.mp4`, { kind: 'upload', name: 'seg' });
+      expect(clip.bytes).to.equal(7);
+      discardStaged(layout, `${prefix}-dir`);
+      expect(readdirSync(layout.staging)).to.deep.equal([]);
+    });
+
+    it('a removed camera leaves its recordings with cameraId null', async () => {
+      const clips = repo();
+      await camera('hall');
+      const rec = await clips.adopt(staged(Buffer.alloc(10)), { kind: 'recording', cameraId: 'hall', name: 'r' });
+      await createPgCameraRepo(pool, Date.now).remove('hall');
+      expect((await clips.get(rec.id))?.cameraId).to.equal(null);
+    });
+
+    it('setStatus walks pending → processing → ready with a timeline, and failed with an error', async () => {
+      const clips = repo();
+      const clip = await clips.adopt(staged(Buffer.alloc(10)), { kind: 'upload', name: 'x' });
+      expect((await clips.setStatus(clip.id, 'processing')).status).to.equal('processing');
+      const ready = await clips.setStatus(clip.id, 'ready', { timeline: TIMELINE, durationMs: 250 });
+      expect(ready).to.deep.include({ status: 'ready', durationMs: 250, error: null, timeline: TIMELINE });
+      // A relabel keeps the old timeline until the new one replaces it.
+      expect((await clips.setStatus(clip.id, 'processing')).timeline).to.deep.equal(TIMELINE);
+      const failed = await clips.setStatus(clip.id, 'failed', {
+        error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' },
+        timeline: null,
+      });
+      expect(failed).to.deep.include({
+        status: 'failed',
+        error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' },
+        timeline: null,
+        durationMs: 250,
+      });
+      expect((await clips.setStatus(clip.id, 'pending')).error).to.equal(null);
+      expect((await clips.setStatus(clip.id, 'pending', { durationMs: null })).durationMs).to.equal(null);
+      expect(await clips.get(clip.id)).to.deep.include({ status: 'pending', durationMs: null, timeline: null });
+    });
+
+    it('setStatus refuses inconsistent updates and unknown clips', async () => {
+      const clips = repo();
+      const clip = await clips.adopt(staged(Buffer.alloc(10)), { kind: 'upload', name: 'x' });
+      const msg = 'invalid argument: clip status failed needs an error, and only failed takes one';
+      expectCoded(await rejection(clips.setStatus(clip.id, 'failed')), 'VIGIL_ERR_INVALID_ARGUMENT', msg);
+      expectCoded(
+        await rejection(clips.setStatus(clip.id, 'ready', { error: { code: 'X', message: 'y' } })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        msg,
+      );
+      expectCoded(
+        await rejection(clips.setStatus(clip.id, 'done' as 'ready')),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: clip status must be one of pending, processing, ready, failed, got "done"',
+      );
+      const ghost = clip.id.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+      expectCoded(await rejection(clips.setStatus(ghost, 'ready')), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${ghost}`);
+      expect((await clips.get(clip.id))?.status).to.equal('pending');
     });
   });
 

@@ -32,21 +32,11 @@ import { assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, newEventId } from '.
 import type { Layout } from '../paths.js';
 import { discardStaged, newStagingPath } from '../staging.js';
 import type { Async } from './async.js';
-import { pgGuard, transaction } from './query.js';
+import { pgGuard, transaction, whereOf } from './query.js';
 
-/**
- * The WHERE clause (or '') and its parameters, `$1` on, for the filters present in `f`: the
- * SQLite module's conditions, each `@name` made a positional `$n`.
- */
+/** The SQLite module's filters, positional; the cursor is a seq (a number) given as text. */
 function filtersOf(f: Partial<Record<(typeof FILTERS)[number][0], string | number>>): { where: string; params: unknown[] } {
-  const conditions: string[] = [];
-  const params: unknown[] = [];
-  for (const [key, condition] of FILTERS) {
-    if (f[key] === undefined) continue;
-    params.push(key === 'cursor' ? Number(f.cursor) : f[key]);
-    conditions.push(condition.replace(`@${key}`, `$${params.length}`));
-  }
-  return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
+  return whereOf(FILTERS, { ...f, cursor: f.cursor === undefined ? undefined : Number(f.cursor) });
 }
 
 const PROGRESS = 'end_ms = $2, ended_at_ms = $3, peak = $4, mean = $5';

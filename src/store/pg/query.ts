@@ -62,3 +62,23 @@ export function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pro
     }
   }, onDuplicate);
 }
+
+/**
+ * The WHERE clause (or '') and its parameters, `$1` on, for the filters that have a value:
+ * a SQLite module's `[key, condition]` list, each condition's `@key` made a positional
+ * placeholder (`placeholder` may add to it, a collation say).
+ */
+export function whereOf<K extends string>(
+  filters: readonly (readonly [K, string])[],
+  values: Partial<Record<K, unknown>>,
+  placeholder: (key: K, n: number) => string = (_, n) => `$${n}`,
+): { where: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  for (const [key, condition] of filters) {
+    if (values[key] === undefined) continue;
+    params.push(values[key]);
+    conditions.push(condition.replace(`@${key}`, placeholder(key, params.length)));
+  }
+  return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
+}

@@ -13,6 +13,8 @@ import { layoutOf, type Layout } from '../../src/store/paths.js';
 import type { Async } from '../../src/store/pg/async.js';
 import { createPgClipRepo } from '../../src/store/pg/clips.js';
 import { createPgEventRepo } from '../../src/store/pg/events.js';
+import { createPgModelVersionRepo } from '../../src/store/pg/model-versions.js';
+import type { AdaptationRecord } from '../../src/model/folder/adaptation-record.js';
 import { createPgOutboxRepo } from '../../src/store/pg/outbox.js';
 import { connectPostgres } from '../../src/store/pg/connect.js';
 import { createPgCameraRepo } from '../../src/store/pg/cameras.js';
@@ -672,6 +674,97 @@ describe('store: PostgreSQL repositories', () => {
       const ghost = clip.id.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
       expectCoded(await rejection(clips.setStatus(ghost, 'ready')), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${ghost}`);
       expect((await clips.get(clip.id))?.status).to.equal('pending');
+    });
+  });
+
+  describe('model versions (as test/store/model-versions.test.ts)', () => {
+    const RECORD = { from: 'fight@1.0.0', accepted: true } as unknown as AdaptationRecord;
+    let layout: Layout;
+    dataDirs((l) => (layout = l));
+    /** A model folder written in staging, as the adaptation job writes one. */
+    const staged = (text = 'weights') => {
+      const dir = newStagingPath(layout, '');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'manifest.json'), text);
+      return dir;
+    };
+
+    it('adds versions under models/<camera>/, makes one live, rolls back to the one before and then to the shipped model', async () => {
+      const clock = manualClock();
+      const models = createPgModelVersionRepo(pool, layout, clock.now);
+      await createPgCameraRepo(pool, clock.now).create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+      expect(await models.live('hall', 'fight')).to.equal(undefined);
+      expect(await models.lastAdaptedAtMs('hall', 'fight')).to.equal(0);
+      const a = await models.add(staged('a'), { cameraId: 'hall', model: 'fight', version: '1.1.0', accepted: true, record: RECORD });
+      clock.advance(1000);
+      // Adapted again from the shipped model: the same version, a folder of its own.
+      const b = await models.add(staged('b'), { cameraId: 'hall', model: 'fight', version: '1.1.0', accepted: false, record: RECORD });
+      expect(a.folder).to.equal(join(layout.models, 'hall', 'fight-1.1.0'));
+      expect(b.folder).to.equal(join(layout.models, 'hall', 'fight-1.1.0-2'));
+      expect(readFileSync(join(b.folder, 'manifest.json'), 'utf8')).to.equal('b');
+      expect(b).to.deep.include({ cameraId: 'hall', model: 'fight', version: '1.1.0', accepted: false, live: false, record: RECORD });
+      expect(await models.lastAdaptedAtMs('hall', 'fight')).to.equal(clock.now());
+
+      expect((await models.setLive('hall', 'fight', a.id))?.live).to.equal(true);
+      expect((await models.setLive('hall', 'fight', b.id))?.id).to.equal(b.id);
+      expect((await models.setLive('hall', 'fight', b.id))?.live).to.equal(true); // already live: a no-op
+      expect(await models.liveFolder('hall', 'fight')).to.equal(b.folder);
+      expect((await models.list('hall')).map((v) => v.live)).to.deep.equal([false, true]);
+      expect(await models.list('hall', 'fall')).to.deep.equal([]);
+      expect(await models.get(a.id)).to.deep.equal({ ...a, live: false });
+      expect(await models.get(1.5)).to.equal(undefined);
+      expect((await models.rollback('hall', 'fight'))?.id).to.equal(a.id);
+      expect(await models.rollback('hall', 'fight')).to.equal(undefined);
+      expectCoded(
+        await rejection(models.rollback('hall', 'fight')),
+        'VIGIL_ERR_CONFLICT',
+        'conflict: camera hall runs the shipped fight already: nothing to roll back',
+      );
+      expectCoded(
+        await rejection(models.setLive('hall', 'fall', a.id)),
+        'VIGIL_ERR_NOT_FOUND',
+        `not found: version ${a.id} of fall on camera hall`,
+      );
+      expectCoded(await rejection(models.setLive('nope', 'fight', null)), 'VIGIL_ERR_NOT_FOUND', 'not found: camera nope');
+      const orphan = staged();
+      expectCoded(
+        await rejection(models.add(orphan, { cameraId: 'nope', model: 'fight', version: '1.1.0', accepted: true, record: RECORD })),
+        'VIGIL_ERR_NOT_FOUND',
+        'not found: camera nope',
+      );
+      expect(existsSync(orphan)).to.equal(false);
+      expectCoded(
+        await rejection(models.add(staged(), { cameraId: 'hall', model: 'fight', version: 'x', accepted: true, record: RECORD })),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: version "x"',
+      );
+    });
+
+    it('two nodes setting the live version at once take turns: the stack gets each change once', async () => {
+      const models = createPgModelVersionRepo(pool, layout, Date.now);
+      await createPgCameraRepo(pool, Date.now).create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+      const a = await models.add(staged(), { cameraId: 'hall', model: 'fight', version: '1.1.0', accepted: true, record: RECORD });
+      const other = await connectPostgres(server.url, { log });
+      try {
+        const theirs = createPgModelVersionRepo(other, layout, Date.now);
+        await Promise.all([models.setLive('hall', 'fight', a.id), theirs.setLive('hall', 'fight', a.id)]);
+        expect((await pool.query('SELECT version_id FROM model_live')).rows).to.deep.equal([{ version_id: a.id }]);
+      } finally {
+        await other.end();
+      }
+    });
+
+    it('deleting the camera deletes its versions (rows by the foreign key, folders by removeFolders)', async () => {
+      const models = createPgModelVersionRepo(pool, layout, Date.now);
+      const cameras = createPgCameraRepo(pool, Date.now);
+      await cameras.create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+      const a = await models.add(staged(), { cameraId: 'hall', model: 'fight', version: '1.1.0', accepted: true, record: RECORD });
+      await models.setLive('hall', 'fight', a.id);
+      expect(await cameras.remove('hall')).to.equal(true);
+      await models.removeFolders('hall');
+      expect(await models.list('hall')).to.deep.equal([]);
+      expect(await models.live('hall', 'fight')).to.equal(undefined);
+      expect(existsSync(join(layout.models, 'hall'))).to.equal(false);
     });
   });
 

@@ -1,7 +1,9 @@
 /**
  * The PostgreSQL repositories against a real server, case for case with the SQLite repos'
- * tests (test/store/cameras.test.ts, events.test.ts; the outbox's through test/sinks), plus
- * what only a shared server has: two nodes at once, and the server going away.
+ * tests (test/store/cameras, events, clips and model-versions .test.ts; the outbox, which has
+ * no repo test of its own, by one run of calls compared with the SQLite outbox's answers), plus
+ * what only a shared server has: two nodes at once, and the server going away. The SQLite
+ * cases are mirrored rather than shared, as their files are being made async meanwhile.
  */
 import { expect } from 'chai';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

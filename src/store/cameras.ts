@@ -109,9 +109,9 @@ export const cameraSchema = z
   })
   .strict();
 
-type CameraFields = Omit<CameraRecord, 'createdAt' | 'updatedAt'>;
+export type CameraFields = Omit<CameraRecord, 'createdAt' | 'updatedAt'>;
 
-function parseCamera(input: unknown): CameraFields {
+export function parseCamera(input: unknown): CameraFields {
   const { name, model, models, ...rest } = parseWith(cameraSchema, input, 'camera');
   return { ...rest, name: name ?? rest.id, ...modelList(model, models) };
 }
@@ -130,11 +130,11 @@ export function modelList(model: string | undefined, models: string[] | undefine
   return { model: list[0], models: list };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-interface CameraRow {
+export interface CameraRow {
   id: string;
   name: string;
   source: string;
@@ -147,7 +147,7 @@ interface CameraRow {
   updated_at: string;
 }
 
-function fromRow(r: CameraRow): CameraRecord {
+export function fromRow(r: CameraRow): CameraRecord {
   return {
     id: r.id,
     name: r.name,

@@ -111,7 +111,7 @@ export interface ClipRepo {
   remove(id: string): boolean;
 }
 
-const MIME_BY_EXT: Readonly<Record<string, string>> = Object.freeze({
+export const MIME_BY_EXT: Readonly<Record<string, string>> = Object.freeze({
   mp4: 'video/mp4',
   m4v: 'video/mp4',
   webm: 'video/webm',
@@ -129,7 +129,7 @@ const errorSchema = z.object({ code: z.string().min(1).max(64), message: z.strin
 const timelineSchema = z.object({ schema: z.literal(TIMELINE_SCHEMA) }).passthrough();
 const msSchema = z.number().finite().nonnegative().nullable().default(null);
 
-const adoptSchema = z
+export const adoptSchema = z
   .object({
     kind: z.enum(CLIP_KINDS),
     name: z
@@ -156,7 +156,7 @@ const adoptSchema = z
     path: ['error'],
   });
 
-const querySchema = z
+export const querySchema = z
   .object({
     cameraId: z.string().regex(CAMERA_ID_PATTERN, 'a camera id').optional(),
     kind: z.enum(CLIP_KINDS).optional(),
@@ -166,14 +166,14 @@ const querySchema = z
   })
   .strict();
 
-const FILTERS = [
+export const FILTERS = [
   ['cameraId', 'camera_id = @cameraId'],
   ['kind', 'kind = @kind'],
   ['status', 'status = @status'],
   ['before', 'id < @before'],
 ] as const;
 
-const extraSchema = z
+export const extraSchema = z
   .object({
     error: errorSchema.optional(),
     timeline: timelineSchema.nullable().optional(),
@@ -181,7 +181,7 @@ const extraSchema = z
   })
   .strict();
 
-interface ClipRow {
+export interface ClipRow {
   id: string;
   camera_id: string | null;
   kind: ClipKind;
@@ -199,10 +199,10 @@ interface ClipRow {
   timeline?: string | null;
 }
 
-const SUMMARY_COLUMNS =
+export const SUMMARY_COLUMNS =
   'id, camera_id, kind, name, model, status, error_code, error_message, ext, mime, bytes, created_at, started_at_ms, duration_ms';
 
-function summaryOf(r: ClipRow): ClipSummary {
+export function summaryOf(r: ClipRow): ClipSummary {
   return {
     id: r.id,
     cameraId: r.camera_id,
@@ -220,7 +220,7 @@ function summaryOf(r: ClipRow): ClipSummary {
 }
 
 /** fsyncs a staged file so the rename cannot publish a file whose data is still in memory; returns its size. */
-async function flush(path: string): Promise<number> {
+export async function flush(path: string): Promise<number> {
   let handle;
   try {
     handle = await open(path, 'r+');

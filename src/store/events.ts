@@ -98,7 +98,7 @@ const noControls = /^[^\u0000-\u001f\u007f]*$/;
 // eslint-disable-next-line no-control-regex -- deliberately refuses control characters other than tab and line breaks
 const noteText = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/;
 
-const startSchema = z
+export const startSchema = z
   .object({
     cameraId: z.string().regex(CAMERA_ID_PATTERN, 'a camera id'),
     model: z.string().regex(MODEL_NAME_PATTERN, 'a model name'),
@@ -111,12 +111,12 @@ const startSchema = z
     mean: prob,
   })
   .strict();
-const progressSchema = startSchema.pick({ endMs: true, endedAtMs: true, peak: true, mean: true });
+export const progressSchema = startSchema.pick({ endMs: true, endedAtMs: true, peak: true, mean: true });
 
 /** The cursor is the sequence number of the last event of a page, as text (treat it as opaque). */
 const CURSOR_PATTERN = /^[1-9][0-9]{0,14}$/;
 
-const querySchema = z
+export const querySchema = z
   .object({
     cameraId: z.string().regex(CAMERA_ID_PATTERN, 'a camera id').optional(),
     model: z.string().regex(MODEL_NAME_PATTERN, 'a model name').optional(),
@@ -129,9 +129,9 @@ const querySchema = z
   })
   .strict();
 
-const countSchema = querySchema.omit({ limit: true, cursor: true });
+export const countSchema = querySchema.omit({ limit: true, cursor: true });
 
-const FILTERS = [
+export const FILTERS = [
   ['cameraId', 'camera_id = @cameraId'],
   ['model', 'model = @model'],
   ['label', 'label = @label'],
@@ -150,7 +150,7 @@ export const reviewSchema = z
   })
   .strict();
 
-interface EventRow {
+export interface EventRow {
   seq: number;
   id: string;
   camera_id: string;
@@ -171,7 +171,7 @@ interface EventRow {
   review_at_ms: number | null;
 }
 
-function eventOf(r: EventRow): VigilEvent {
+export function eventOf(r: EventRow): VigilEvent {
   return {
     id: r.id,
     cameraId: r.camera_id,

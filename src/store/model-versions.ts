@@ -68,7 +68,7 @@ export interface ModelVersionRepo {
   removeFolders(cameraId: string): void;
 }
 
-interface VersionRow {
+export interface VersionRow {
   id: number;
   camera_id: string;
   model: string;
@@ -80,9 +80,9 @@ interface VersionRow {
   record: string;
 }
 
-const VERSION_PATTERN = /^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}$/;
+export const VERSION_PATTERN = /^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}$/;
 
-function assertModel(model: unknown): asserts model is string {
+export function assertModel(model: unknown): asserts model is string {
   if (typeof model !== 'string' || !MODEL_NAME_PATTERN.test(model)) {
     throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `model must be a model name, got ${quote(model)}`);
   }

@@ -65,7 +65,7 @@ export interface CameraServiceOptions {
   onRemoved?: (id: string) => void;
   /**
    * Set when this node is one of a fleet: cameras run where the placement puts them (`run`,
-   * `halt`), and they are the config file's, so the API neither adds nor removes any.
+   * `halt`), and they are the config file's, so the API neither adds, changes nor removes any.
    * `status` is what the camera's worker last said, when another node runs it.
    */
   fleet?: { status(id: string): CameraStatus | undefined };
@@ -198,11 +198,11 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       return serial(id, async () => {
         // Looked up in turn, so a camera removed by an earlier request is 404 here; the
         // current record, as cross-field checks apply to the camera as it will be.
-        const record = o.store.cameras.update(id, check(patch, must(id)));
-        // In a fleet a camera starts again only on the node that runs it.
-        const wasHere = runners.has(id) || failed.has(id);
+        const current = must(id);
+        declaredOnly('change cameras');
+        const record = o.store.cameras.update(id, check(patch, current));
         await stop(id);
-        if (!o.fleet || wasHere) await start(record);
+        await start(record);
         return view(record);
       });
     },

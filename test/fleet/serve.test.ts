@@ -191,7 +191,7 @@ describe('fleet: vigil serve --fleet, 3 workers and an API node over a real Redi
     expect(client.ws.readyState).to.equal(client.ws.OPEN);
   });
 
-  it('refuses the API’s camera edits that would make nodes disagree: cameras come from the config file', async () => {
+  it('refuses the API’s camera changes that would make nodes disagree: cameras come from the config file', async () => {
     const res = await fetch(`${api.url}/api/cameras`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -201,5 +201,15 @@ describe('fleet: vigil serve --fleet, 3 workers and an API node over a real Redi
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).to.equal('VIGIL_ERR_CONFLICT');
     expect(body.error.message).to.match(/fleet.*config file/);
+    for (const [method, body] of [
+      ['PATCH', JSON.stringify({ fps: 1 })],
+      ['DELETE', undefined],
+    ] as const) {
+      const r = await fetch(`${api.url}/api/cameras/cam1`, { method, headers: { 'content-type': 'application/json' }, body });
+      expect(r.status, method).to.equal(409);
+      expect(((await r.json()) as { error: { code: string } }).error.code).to.equal('VIGIL_ERR_CONFLICT');
+    }
+    // ...and a camera it does not know is still a 404, not a 409.
+    expect((await fetch(`${api.url}/api/cameras/nope`, { method: 'DELETE' })).status).to.equal(404);
   });
 });

@@ -191,7 +191,8 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       // The latest labelled frame's stream time and source wall clock: the events' clock.
       let at = { tMs: 0, wallMs: Date.now() };
       const emit = (events: SegmentEvent[]) => {
-        lane.events?.push(events, at);
+        // Not awaited: the tracker keeps its own order and logs its failures; labelling goes on.
+        void lane.events?.push(events, at);
         for (const e of events) {
           recorder?.segment(e, k);
           const { confidence, peak } = e.segment;

@@ -82,6 +82,8 @@ export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
   let again = false;
   // Inserts one after another: a row's seq is its place in the sink's order.
   let adding: Promise<void> = Promise.resolve();
+  // Handed to enqueue and not stored yet: counted as queued, so stats() says so at once.
+  let inserting = 0;
 
   const backoff = (attempts: number) => Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(30, attempts - 1));
 
@@ -145,8 +147,13 @@ export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
   return {
     enqueue(payload) {
       const at = now();
+      inserting += 1;
       const added = adding.then(async () => {
-        await repo.add(sender.name, payload, at);
+        try {
+          await repo.add(sender.name, payload, at);
+        } finally {
+          inserting -= 1;
+        }
         queued += 1;
         if (queued > maxRows) {
           const n = await repo.dropOldest(sender.name, queued - maxRows);
@@ -163,7 +170,7 @@ export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
       clearTimeout(timer);
       wake();
     },
-    stats: () => ({ queued, dropped, lastError }),
+    stats: () => ({ queued: queued + inserting, dropped, lastError }),
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -6,7 +6,7 @@ import type { AdaptationRecord } from '../../src/model/folder/adaptation-record.
 import { readManifest } from '../../src/model/folder/model-folder.js';
 import type { Store } from '../../src/store/index.js';
 import { SHIPPED_MODELS_DIR } from '../../src/model/folder/paths.js';
-import { expectCoded, rejection, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection } from '../helpers/errors.js';
 import { manualClock, tempStores } from './temp-dir.js';
 
 const RECORD = { from: 'fight@1.0.0', accepted: true } as unknown as AdaptationRecord;
@@ -67,9 +67,8 @@ describe('store: model versions', () => {
       `not found: version ${a.id} of fall on camera hall`,
     );
     expectCoded(
-      thrown(
-        async () =>
-          await store.models.add(staged(store), { cameraId: 'nope', model: 'fight', version: '1.1.0', accepted: true, record: RECORD }),
+      await rejection(
+        store.models.add(staged(store), { cameraId: 'nope', model: 'fight', version: '1.1.0', accepted: true, record: RECORD }),
       ),
       'VIGIL_ERR_NOT_FOUND',
       'not found: camera nope',

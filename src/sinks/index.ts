@@ -30,7 +30,7 @@ export interface EventFeed {
 
 /** Every configured sink behind one door: what the server holds. */
 export interface Sinks {
-  /** Queues a change for every sink it is for. Synchronous, never throws (a store failure is logged). */
+  /** Queues a change for every sink it is for. Returns at once, never throws: each sink stores its changes in call order (a store failure is logged). */
   publish(change: EventChange): void;
   /** Publishes every change of `feed`; returns the unsubscribe. */
   attach(feed: EventFeed): () => void;

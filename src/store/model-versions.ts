@@ -65,7 +65,7 @@ export interface ModelVersionRepo {
   rollback(cameraId: string, model: string): Promise<ModelVersion | undefined>;
   /** When the newest version of (camera, model) was made (epoch ms), 0 when none. */
   lastAdaptedAtMs(cameraId: string, model: string): Promise<number>;
-  /** Deletes a camera's model folders (its rows go with the camera's row). */
+  /** Deletes a camera's model folders (its rows go with the camera's row). Synchronous: it touches no database. */
   removeFolders(cameraId: string): void;
 }
 

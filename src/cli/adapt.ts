@@ -149,16 +149,16 @@ export function adaptCommand(): Command {
       const [{ openStore }, { cameraReviews }] = await Promise.all([import('../store/index.js'), import('../events/reviews.js')]);
       const store = openStore(resolve(o.data ?? process.env.VIGIL_DATA_DIR ?? 'vigil-data'));
       try {
-        const camera = store.cameras.get(o.camera);
+        const camera = await store.cameras.get(o.camera);
         if (!camera) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${o.camera}`);
         const model = o.model ?? camera.models[0];
         if (!camera.models.includes(model)) {
           throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${camera.id} does not run ${model} (it runs ${camera.models.join(', ')})`);
         }
-        const baseDir = store.models.liveFolder(camera.id, model) ?? join(SHIPPED_MODELS_DIR, model);
+        const baseDir = (await store.models.liveFolder(camera.id, model)) ?? join(SHIPPED_MODELS_DIR, model);
         const base = readManifest(baseDir);
         const reviews =
-          o.events !== undefined ? await readReviewsFile(resolve(o.events), base) : cameraReviews(store, camera.id, base).reviews;
+          o.events !== undefined ? await readReviewsFile(resolve(o.events), base) : (await cameraReviews(store, camera.id, base)).reviews;
         const staged = store.stagingPath('');
         let outcome;
         try {
@@ -177,14 +177,14 @@ export function adaptCommand(): Command {
           throw e;
         }
         const { record, manifest } = outcome;
-        const version = store.models.add(staged, {
+        const version = await store.models.add(staged, {
           cameraId: camera.id,
           model,
           version: manifest.version,
           accepted: record.accepted,
           record,
         });
-        if (version.accepted) store.models.setLive(camera.id, model, version.id);
+        if (version.accepted) await store.models.setLive(camera.id, model, version.id);
         process.stdout.write(
           `${describeAdaptation(record)}\n` +
             (version.accepted

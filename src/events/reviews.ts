@@ -29,18 +29,23 @@ const REVIEWED: ReadonlyArray<Exclude<ReviewState, 'unreviewed'>> = ['confirmed'
  * store when the source showed their first frame).
  * @throws VIGIL_ERR_MODEL_NOT_ADAPTABLE (see {@link backgroundLabel})
  */
-export function cameraReviews(store: Store, cameraId: string, manifest: ModelManifest): CameraReviews {
+export async function cameraReviews(store: Store, cameraId: string, manifest: ModelManifest): Promise<CameraReviews> {
   const background = backgroundLabel(manifest);
-  const since = store.models.lastAdaptedAtMs(cameraId, manifest.name);
+  const since = await store.models.lastAdaptedAtMs(cameraId, manifest.name);
   const events: VigilEvent[] = [];
   for (const review of REVIEWED) {
-    events.push(...store.events.list({ cameraId, model: manifest.name, review, limit: MAX_REVIEWS_PER_KIND }).events);
+    events.push(...(await store.events.list({ cameraId, model: manifest.name, review, limit: MAX_REVIEWS_PER_KIND })).events);
   }
   events.sort((a, b) => b.startedAtMs - a.startedAtMs);
   let withoutClip = 0;
-  const reviews = events.map((e): Review => {
+  const reviews: Review[] = [];
+  for (const e of events) reviews.push(await reviewOf(e));
+  const sinceAdapted = events.filter((e) => (e.review.atMs ?? 0) > since).length;
+  return { reviews, withoutClip, sinceAdapted };
+
+  async function reviewOf(e: VigilEvent): Promise<Review> {
     const label = e.review.state === 'confirmed' ? e.label : background;
-    const clip = e.clipId === null ? undefined : store.clips.get(e.clipId);
+    const clip = e.clipId === null ? undefined : await store.clips.get(e.clipId);
     if (!clip || clip.startedAtMs === null) {
       withoutClip++;
       return { id: e.id, clip: '', label };
@@ -48,12 +53,10 @@ export function cameraReviews(store: Store, cameraId: string, manifest: ModelMan
     const endMs = e.endedAtMs - clip.startedAtMs;
     return {
       id: e.id,
-      clip: store.clips.videoPath(clip.id),
+      clip: await store.clips.videoPath(clip.id),
       label,
       startMs: Math.max(0, e.startedAtMs - clip.startedAtMs),
       endMs: clip.durationMs === null ? endMs : Math.min(clip.durationMs, endMs),
     };
-  });
-  const sinceAdapted = events.filter((e) => (e.review.atMs ?? 0) > since).length;
-  return { reviews, withoutClip, sinceAdapted };
+  }
 }

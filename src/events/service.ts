@@ -20,15 +20,15 @@ export interface EventService {
    */
   subscribe(listener: (change: EventChange) => void): () => void;
   /** Sets an event's review and tells subscribers (`review`). @throws VIGIL_ERR_NOT_FOUND, VIGIL_ERR_INVALID_ARGUMENT */
-  review(id: string, input: ReviewInput): VigilEvent;
+  review(id: string, input: ReviewInput): Promise<VigilEvent>;
   /** @throws VIGIL_ERR_NOT_FOUND */
-  remove(id: string): void;
+  remove(id: string): Promise<void>;
   /**
    * A recording is ready: the events of its camera it covers link to it (an `update` each).
    * With `recordedFor` (an `events` mode clip) only the events of those segments do: their own
-   * clip, not one that covers them by its pre- or post-roll.
+   * clip, not one that covers them by its pre- or post-roll. Never rejects (a failure is logged).
    */
-  clipReady(clipId: string, recordedFor?: readonly RecordedFor[]): void;
+  clipReady(clipId: string, recordedFor?: readonly RecordedFor[]): Promise<void>;
 }
 
 export interface EventServiceOptions {
@@ -70,20 +70,20 @@ export function createEventService(o: EventServiceOptions): EventService {
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    review(id, input) {
-      const event = store.events.review(id, input);
+    async review(id, input) {
+      const event = await store.events.review(id, input);
       emit({ type: 'review', event });
       return event;
     },
-    remove(id) {
-      if (!store.events.remove(id)) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
+    async remove(id) {
+      if (!(await store.events.remove(id))) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
     },
-    clipReady(clipId, recordedFor) {
+    async clipReady(clipId, recordedFor) {
       try {
-        const clip = store.clips.get(clipId);
+        const clip = await store.clips.get(clipId);
         if (!clip || clip.kind !== 'recording' || clip.cameraId === null || clip.startedAtMs === null) return;
         const toMs = clip.startedAtMs + (clip.durationMs ?? 0);
-        for (const event of store.events.linkClip(clip.cameraId, clip.id, clip.startedAtMs, toMs, recordedFor))
+        for (const event of await store.events.linkClip(clip.cameraId, clip.id, clip.startedAtMs, toMs, recordedFor))
           emit({ type: 'update', event });
       } catch (e) {
         log.warn(`events: linking clip ${clipId}: ${(e as Error).message}`);

@@ -13,8 +13,12 @@ export interface FrameTime {
 
 /** Turns one camera's segments into events (see {@link createEventTracker}). */
 export interface EventTracker {
-  /** The segment events of one labelled frame (or of a session's end), with that frame's time. */
-  push(events: readonly SegmentEvent[], at: FrameTime): void;
+  /**
+   * The segment events of one labelled frame (or of a session's end), with that frame's time.
+   * Stored in the order pushed (one chain per tracker); the promise settles once these are
+   * stored and their changes told, and never rejects (failures are logged).
+   */
+  push(events: readonly SegmentEvent[], at: FrameTime): Promise<void>;
 }
 
 export interface TrackerOptions {
@@ -69,22 +73,22 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     }
   };
 
-  function writeSnapshot(cur: Open, tMs: number): boolean {
+  async function writeSnapshot(cur: Open, tMs: number): Promise<boolean> {
     if (!cur.event || !cur.jpeg) return false;
     const jpeg = cur.jpeg;
     cur.jpeg = undefined;
     cur.snapMs = tMs;
-    return o.repo.saveSnapshot(cur.event.id, jpeg);
+    return await o.repo.saveSnapshot(cur.event.id, jpeg);
   }
 
-  function follow(cur: Open, s: Segment, at: FrameTime, final: boolean): void {
+  async function follow(cur: Open, s: Segment, at: FrameTime, final: boolean): Promise<void> {
     if (s.peak > cur.peak) {
       cur.peak = s.peak;
       cur.jpeg = o.snapshot() ?? cur.jpeg;
     }
     if (!cur.event) {
       if (s.endMs - s.startMs < o.rule.minDurationMs || s.peak < o.rule.minConfidence) return;
-      cur.event = o.repo.open({
+      cur.event = await o.repo.open({
         cameraId: o.cameraId,
         model: o.model,
         label: s.label,
@@ -93,22 +97,23 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
         ...figures(s, at),
       });
       cur.sentMs = at.tMs;
-      // Just inserted, in this same synchronous turn: nobody else can have changed the row.
-      if (writeSnapshot(cur, at.tMs)) cur.event = { ...cur.event, snapshot: true };
+      // Just inserted, and this tracker's chain is the only writer of an active event's
+      // figures and snapshot: a review or clip given meanwhile is read back by the next progress.
+      if (await writeSnapshot(cur, at.tMs)) cur.event = { ...cur.event, snapshot: true };
       change('start', cur.event);
       if (!final) return;
     }
     const id = cur.event.id;
     if (final) {
-      writeSnapshot(cur, at.tMs);
-      change('end', o.repo.end(id, figures(s, at)));
+      await writeSnapshot(cur, at.tMs);
+      change('end', await o.repo.end(id, figures(s, at)));
       return;
     }
     const firstSnapshot = !cur.event.snapshot && cur.jpeg !== undefined;
     // The snapshot before the figures: the row the figures' write returns then says it has one.
-    const snapped = (firstSnapshot || at.tMs - cur.snapMs >= everyMs) && writeSnapshot(cur, at.tMs);
+    const snapped = (firstSnapshot || at.tMs - cur.snapMs >= everyMs) && (await writeSnapshot(cur, at.tMs));
     // The write returns the row, with the review or clip others gave it: no second read.
-    const now = o.repo.progress(id, figures(s, at));
+    const now = await o.repo.progress(id, figures(s, at));
     if (now && (snapped || at.tMs - cur.sentMs >= everyMs)) {
       cur.sentMs = at.tMs;
       cur.event = now;
@@ -116,7 +121,7 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     }
   }
 
-  function one(e: SegmentEvent, at: FrameTime): void {
+  async function one(e: SegmentEvent, at: FrameTime): Promise<void> {
     const s = e.segment;
     if (!alerts.has(s.label)) return;
     if (e.type === 'start') open = { startMs: s.startMs, sentMs: -Infinity, snapMs: -Infinity, peak: -Infinity };
@@ -124,18 +129,26 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     if (!open || open.startMs !== s.startMs) return;
     const cur = open;
     if (e.type === 'end') open = undefined;
-    follow(cur, s, at, e.type === 'end');
+    await follow(cur, s, at, e.type === 'end');
   }
+
+  // Frames arrive faster than a remote store may answer: each push waits for the one before,
+  // so an event opens before it progresses and ends after its last progress.
+  let chain: Promise<void> = Promise.resolve();
 
   return {
     push(events, at) {
-      for (const e of events) {
-        try {
-          one(e, at);
-        } catch (err) {
-          log.warn(`camera ${o.cameraId}: events: ${(err as Error).message}`);
+      const batch = [...events];
+      chain = chain.then(async () => {
+        for (const e of batch) {
+          try {
+            await one(e, at);
+          } catch (err) {
+            log.warn(`camera ${o.cameraId}: events: ${(err as Error).message}`);
+          }
         }
-      }
+      });
+      return chain;
     },
   };
 }

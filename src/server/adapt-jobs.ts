@@ -63,8 +63,8 @@ export interface AdaptJobs {
    *   runs for this camera), VIGIL_ERR_MODEL_NOT_ADAPTABLE, VIGIL_ERR_TOO_FEW_REVIEWS (with
    *   counts; checked here when the clips are missing or too few, else the job fails with it)
    */
-  start(cameraId: string, model?: string): AdaptJob;
-  models(cameraId: string): CameraModelView[];
+  start(cameraId: string, model?: string): Promise<AdaptJob>;
+  models(cameraId: string): Promise<CameraModelView[]>;
   /** Makes the version live before the current one live again, on the running camera too. @throws VIGIL_ERR_CONFLICT when the shipped one is live */
   rollback(cameraId: string, model: string): Promise<CameraModelView>;
   /** Stops running jobs (their partial folders are discarded). */
@@ -95,14 +95,14 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
 
   const key = (cameraId: string, model: string) => `${cameraId}/${model}`;
 
-  function cameraOf(cameraId: string) {
-    const camera = store.cameras.get(cameraId);
+  async function cameraOf(cameraId: string) {
+    const camera = await store.cameras.get(cameraId);
     if (!camera) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${cameraId}`);
     return camera;
   }
 
-  function modelOf(cameraId: string, model: string | undefined): string {
-    const camera = cameraOf(cameraId);
+  async function modelOf(cameraId: string, model: string | undefined): Promise<string> {
+    const camera = await cameraOf(cameraId);
     const name = model ?? camera.models[0];
     if (!camera.models.includes(name)) {
       throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${cameraId} does not run ${name} (it runs ${camera.models.join(', ')})`);
@@ -111,7 +111,8 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
   }
 
   /** The folder the camera runs for the model: where an adaptation starts from. */
-  const baseDir = (cameraId: string, model: string) => store.models.liveFolder(cameraId, model) ?? join(SHIPPED_MODELS_DIR, model);
+  const baseDir = async (cameraId: string, model: string) =>
+    (await store.models.liveFolder(cameraId, model)) ?? join(SHIPPED_MODELS_DIR, model);
 
   const usable = (r: Review) => r.clip !== '' && existsSync(r.clip) && statSync(r.clip).size > 0;
 
@@ -140,7 +141,7 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
   }
 
   async function finish(job: AdaptJob, outcome: { record: AdaptationRecord; manifest: { version: string } }, staged: string) {
-    const version = store.models.add(staged, {
+    const version = await store.models.add(staged, {
       cameraId: job.cameraId,
       model: job.model,
       version: outcome.manifest.version,
@@ -148,7 +149,7 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
       record: outcome.record,
     });
     if (version.accepted) {
-      store.models.setLive(job.cameraId, job.model, version.id);
+      await store.models.setLive(job.cameraId, job.model, version.id);
       await o.cameras.swapModel(job.cameraId, job.model);
     }
     job.result = {
@@ -161,12 +162,12 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
     };
   }
 
-  function view(cameraId: string, model: string): CameraModelView {
+  async function view(cameraId: string, model: string): Promise<CameraModelView> {
     const shipped = readManifest(join(SHIPPED_MODELS_DIR, model));
-    const live = store.models.live(cameraId, model);
+    const live = await store.models.live(cameraId, model);
     let reviews: CameraModelView['reviews'] = { usable: 0, withoutClip: 0, sinceAdapted: 0, minimum: o.minReviews };
     try {
-      const got = cameraReviews(store, cameraId, shipped);
+      const got = await cameraReviews(store, cameraId, shipped);
       reviews = {
         usable: got.reviews.filter(usable).length,
         withoutClip: got.withoutClip,
@@ -183,23 +184,26 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
         ? { version: live.version, versionId: live.id, shipped: false }
         : { version: shipped.version, versionId: null, shipped: true },
       shipped: { version: shipped.version },
-      versions: store.models.list(cameraId, model).map(({ folder: _f, cameraId: _c, ...v }) => v),
+      versions: (await store.models.list(cameraId, model)).map(({ folder: _f, cameraId: _c, ...v }) => v),
       reviews,
       job: running.get(k)?.job ?? last.get(k) ?? null,
     };
   }
 
   return {
-    start(cameraId, requested) {
-      if (closing) throw vigilError('VIGIL_ERR_CONFLICT', 'the server is closing');
-      const model = modelOf(cameraId, requested);
-      // One per camera: two jobs would race to make their version live.
-      const busy = [...running.values()].find((r) => r.job.cameraId === cameraId);
-      if (busy) throw vigilError('VIGIL_ERR_CONFLICT', `camera ${cameraId} is adapting ${busy.job.model} already (job ${busy.job.id})`);
-      const from = baseDir(cameraId, model);
+    async start(cameraId, requested) {
+      const refuse = () => {
+        if (closing) throw vigilError('VIGIL_ERR_CONFLICT', 'the server is closing');
+        // One per camera: two jobs would race to make their version live.
+        const busy = [...running.values()].find((r) => r.job.cameraId === cameraId);
+        if (busy) throw vigilError('VIGIL_ERR_CONFLICT', `camera ${cameraId} is adapting ${busy.job.model} already (job ${busy.job.id})`);
+      };
+      refuse();
+      const model = await modelOf(cameraId, requested);
+      const from = await baseDir(cameraId, model);
       const manifest = readManifest(from);
       const background = backgroundLabel(manifest);
-      const { reviews } = cameraReviews(store, cameraId, manifest);
+      const { reviews } = await cameraReviews(store, cameraId, manifest);
       // Refused before a thread starts when it cannot work anyway; the job re-checks what
       // only features can tell (a stretch with no sampled frame).
       const present = reviews.filter(usable);
@@ -213,6 +217,9 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
             (present.some((r) => r.label === background) ? '' : `; false alarms teach ${background}`),
         );
       }
+      // Again after the store's reads: another start may have taken the camera meanwhile. From
+      // here to running.set nothing waits, so the check and the claim are one turn.
+      refuse();
       const job: AdaptJob = {
         id: `adp_${Date.now().toString(36)}${(jobCount++).toString(36)}`,
         cameraId,
@@ -264,12 +271,14 @@ export function createAdaptJobs(o: AdaptJobsOptions): AdaptJobs {
       send(job);
       return { ...job };
     },
-    models(cameraId) {
-      return cameraOf(cameraId).models.map((m) => view(cameraId, m));
+    async models(cameraId) {
+      const views: CameraModelView[] = [];
+      for (const m of (await cameraOf(cameraId)).models) views.push(await view(cameraId, m));
+      return views;
     },
     async rollback(cameraId, requested) {
-      const model = modelOf(cameraId, requested);
-      store.models.rollback(cameraId, model);
+      const model = await modelOf(cameraId, requested);
+      await store.models.rollback(cameraId, model);
       await o.cameras.swapModel(cameraId, model);
       return view(cameraId, model);
     },

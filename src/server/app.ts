@@ -80,7 +80,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   // Before anything else holds a resource, and before the demo: a store the file gave cameras
   // is not empty, so it gets no demo.
   try {
-    reconcileDeclaredCameras(store, config.cameras);
+    await reconcileDeclaredCameras(store, config.cameras);
   } catch (e) {
     store.close();
     throw e;
@@ -216,6 +216,8 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
 
   // The port first: a server that cannot listen must not have started cameras and jobs.
   try {
+    // The ids the hub's synchronous statuses read, before any client can ask (see CameraService.load).
+    await cameras.load();
     await new Promise<void>((done, fail) => {
       http.once('error', (e: NodeJS.ErrnoException) =>
         fail(vigilError('VIGIL_ERR_CONFIG', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`)),
@@ -230,29 +232,30 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   const port = (http.address() as AddressInfo).port;
 
   // Crash leftovers first: clips a crash left mid-labelling are labelled again.
-  for (const clip of store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 }).reverse())
+  for (const clip of (await store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 })).reverse())
     jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
-  const retention = () => {
+  const retention = async () => {
     try {
       const maxAgeMs = config.retention.maxAgeHours * 3_600_000;
-      const removed = store.applyRetention({ maxAgeMs, maxBytes: config.retention.maxBytes });
+      const removed = await store.applyRetention({ maxAgeMs, maxBytes: config.retention.maxBytes });
       if (removed.length > 0) log.info(`retention removed ${removed.length} recordings`);
-      const pruned = store.events.prune({ beforeMs: Date.now() - maxAgeMs, keep: config.retention.maxEvents });
+      const pruned = await store.events.prune({ beforeMs: Date.now() - maxAgeMs, keep: config.retention.maxEvents });
       if (pruned.length > 0) log.info(`retention removed ${pruned.length} events`);
     } catch (e) {
       log.warn(`retention: ${(e as Error).message}`);
     }
   };
-  retention();
-  const retentionTimer = setInterval(retention, RETENTION_EVERY_MS);
+  // Never rejects (it logs); runs alongside the start as it did when it was synchronous.
+  void retention();
+  const retentionTimer = setInterval(() => void retention(), RETENTION_EVERY_MS);
   retentionTimer.unref();
 
   // After the port: a server that cannot listen has no broker connection to undo.
-  const liveSinks = createSinks({
+  const liveSinks = await createSinks({
     options: sinkOptions,
     outbox: store.outbox,
     cameras: () => cameraInfos(store),
-    snapshotPath: (e) => (e.snapshot ? store.events.snapshotPath(e.id) : null),
+    snapshotPath: async (e) => (e.snapshot ? await store.events.snapshotPath(e.id) : null),
   });
   liveSinks.attach(events);
   sinks = liveSinks;
@@ -278,7 +281,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
       throw e;
     }
   } else {
-    seedDemo(config, store);
+    await seedDemo(config, store);
     await cameras.startAll();
   }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -325,7 +328,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
  * What the MQTT sink announces to Home Assistant: each camera with its model's alert classes.
  * Until manifests name their alerts, those are the classes other than the `no_*` ones.
  */
-function cameraInfos(store: Store): CameraInfo[] {
+async function cameraInfos(store: Store): Promise<CameraInfo[]> {
   const labels = new Map<string, string[]>();
   const alertsOf = (model: string) => {
     let found = labels.get(model);
@@ -340,20 +343,23 @@ function cameraInfos(store: Store): CameraInfo[] {
     return found;
   };
   // A two-model camera is one device with a sensor per alert of each model.
-  return store.cameras
-    .list()
-    .map((c) => ({ id: c.id, name: c.name, models: c.models, labels: [...new Set(c.models.flatMap((m) => alertsOf(m)))] }));
+  return (await store.cameras.list()).map((c) => ({
+    id: c.id,
+    name: c.name,
+    models: c.models,
+    labels: [...new Set(c.models.flatMap((m) => alertsOf(m)))],
+  }));
 }
 
 /**
  * A first start gets one camera playing a shipped clip, so the UI has something live; a
  * marker file remembers it was offered, so a user who deletes it is not given it back.
  */
-function seedDemo(config: ServerConfig, store: Store): void {
+async function seedDemo(config: ServerConfig, store: Store): Promise<void> {
   const marker = join(config.dataDir, '.demo-offered');
   if (!config.demo || existsSync(marker)) return;
-  if (store.cameras.list().length === 0 && existsSync(DEMO_CLIP)) {
-    store.cameras.create({
+  if ((await store.cameras.list()).length === 0 && existsSync(DEMO_CLIP)) {
+    await store.cameras.create({
       id: 'demo',
       name: 'Demo (fixture clip, looped)',
       source: DEMO_CLIP,

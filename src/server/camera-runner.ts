@@ -190,8 +190,10 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       const segmenter = createSegmenter(manifest.classes, { reachMs: smoother.reachMs });
       // The latest labelled frame's stream time and source wall clock: the events' clock.
       let at = { tMs: 0, wallMs: Date.now() };
-      const emit = (events: SegmentEvent[]) => {
-        lane.events?.push(events, at);
+      // The tracker's promise: it keeps its own order and never rejects, so a frame does not
+      // wait for it; a session's end does (below), so its events are stored before a stop ends.
+      const emit = (events: SegmentEvent[]): Promise<void> | undefined => {
+        const stored = lane.events?.push(events, at);
         for (const e of events) {
           recorder?.segment(e, k);
           const { confidence, peak } = e.segment;
@@ -203,6 +205,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
             segment: { ...e.segment, confidence: round(confidence, 4), peak: round(peak, 4) },
           });
         }
+        return stored;
       };
       const labelOne = async (frame: Frame, wallMs: number, sourceMs: number): Promise<void> => {
         const frameTMs = frame.tMs; // the pixels may move to a worker; the numbers stay
@@ -236,7 +239,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         });
         recorder?.frame(s, frameTMs, k, sourceMs, version);
         at = { tMs, wallMs: sourceMs };
-        emit(segmenter.push(s));
+        void emit(segmenter.push(s));
         checkLag();
       };
       type Arrived = { frame: Frame; wallMs: number; sourceMs: number };
@@ -269,7 +272,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
         idle: async () => {
           while (busy) await busy;
         },
-        finish: () => emit(segmenter.finish()),
+        finish: () => emit(segmenter.finish()) ?? Promise.resolve(),
       };
     });
     const [first, ...rest] = lanes;
@@ -321,7 +324,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       clearInterval(lagTimer);
       fed?.off('close', cut);
       await idle();
-      for (const t of tracks) t.finish();
+      await Promise.all(tracks.map((t) => t.finish()));
       // The next session starts a frame interval after the last labelled frame.
       if (lastMs >= 0) offsetMs = lastMs + 1000 / fps;
       await recorder?.sessionEnded();

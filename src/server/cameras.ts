@@ -3,6 +3,7 @@ import { asVigilError, vigilError } from '../errors.js';
 import { log } from '../log.js';
 import type { EventService } from '../events/service.js';
 import type { CameraInput, CameraRecord, Store } from '../store/index.js';
+import { assertCameraId, newCameraId } from '../store/ids.js';
 import { checkCameraInput, publicCamera } from './camera-input.js';
 import { startCameraRunner, type CameraRunner } from './camera-runner.js';
 import type { ModelManifest } from '../model/folder/manifest.js';
@@ -18,15 +19,21 @@ export type CameraView = CameraRecord & { status: CameraStatus };
 
 /** Cameras as the API sees them: stored settings plus a runner for each. */
 export interface CameraService {
-  list(): CameraView[];
+  list(): Promise<CameraView[]>;
   /** @throws VIGIL_ERR_NOT_FOUND */
-  get(id: string): CameraView;
+  get(id: string): Promise<CameraView>;
   /** Checks the source and model, stores the camera and starts it. */
   create(input: CameraInput): Promise<CameraView>;
   /** Stores the change and restarts the camera. */
   update(id: string, patch: Partial<CameraInput>): Promise<CameraView>;
   remove(id: string): Promise<void>;
+  /**
+   * Every stored camera's status, oldest first. Synchronous for the WebSocket hub: it reads the
+   * ids this service holds in memory (see `load`), kept as it creates and removes cameras.
+   */
   statuses(): CameraStatus[];
+  /** Reads the stored cameras' ids for `statuses` (server start, after the store has its declared cameras). */
+  load(): Promise<void>;
   /** The running camera's JPEG preview. @throws VIGIL_ERR_NOT_FOUND, VIGIL_ERR_CONFLICT (not running) */
   preview(id: string): Preview;
   /** Feeds a webcam camera from a publisher's byte stream. */
@@ -37,7 +44,10 @@ export interface CameraService {
    * it when it next starts. @throws VIGIL_ERR_NOT_FOUND; the model's load errors
    */
   swapModel(id: string, model: string): Promise<void>;
-  /** Starts every stored camera (server start); in a fleet, none: the placement runs them (see `run`). */
+  /**
+   * Starts every stored camera (server start; it reloads the ids first, see `load`); in a
+   * fleet, none: the placement runs them (see `run`).
+   */
   startAll(): Promise<void>;
   /** Starts a stored camera unless it runs already (a fleet's placement gave it to this node). */
   run(id: string): Promise<void>;
@@ -78,6 +88,10 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   // One owner per camera: create/start/stop/update/remove of an id run one after another,
   // so two requests can never both start a runner (the loser's ffmpeg would live on, unowned).
   const queues = new Map<string, Promise<void>>();
+  // The stored cameras' ids, oldest first, for the synchronous `statuses` (the store's reads
+  // are promises): cameras are added and removed only here, or before `load`/`startAll` by the
+  // server (declared cameras, the demo); in a fleet every node declares the same ones.
+  const known = new Set<string>();
   let closing = false;
 
   function serial<T>(id: string, op: () => Promise<T>): Promise<T> {
@@ -91,11 +105,16 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     return result;
   }
 
+  function statusOf(id: string): CameraStatus {
+    return (
+      runners.get(id)?.status() ??
+      failed.get(id) ??
+      o.fleet?.status(id) ?? { cameraId: id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 }
+    );
+  }
+
   function view(record: CameraRecord): CameraView {
-    const status = runners.get(record.id)?.status() ??
-      failed.get(record.id) ??
-      o.fleet?.status(record.id) ?? { cameraId: record.id, state: 'stopped', frames: 0, dropped: 0, gated: 0, lagMs: 0 };
-    return publicCamera({ ...record, status });
+    return publicCamera({ ...record, status: statusOf(record.id) });
   }
 
   const check = <T extends Partial<CameraInput>>(input: T, current?: CameraRecord): T =>
@@ -110,7 +129,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       (o.sources ?? OPEN_SOURCES).check(record.source, sourceShape(record.source));
       for (const name of record.models) {
         // The version adapted to this camera, when one is live; the pool takes its folder.
-        const live = await o.models.live(o.store.models.liveFolder(record.id, name) ?? name);
+        const live = await o.models.live((await o.store.models.liveFolder(record.id, name)) ?? name);
         opened.push({ manifest: live.manifest, labeler: await live.open({ gate: o.motionGate }) });
       }
     } catch (e) {
@@ -165,8 +184,8 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     await r?.stop();
   }
 
-  function must(id: string): CameraRecord {
-    const record = o.store.cameras.get(id);
+  async function must(id: string): Promise<CameraRecord> {
+    const record = await o.store.cameras.get(id);
     if (!record) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id}`);
     return record;
   }
@@ -176,20 +195,27 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     if (o.fleet) throw vigilError('VIGIL_ERR_CONFLICT', `this node is one of a fleet: ${what} in the config file that every node reads`);
   }
 
+  // Synchronous for the preview and ingest paths: the ids held in memory (see `known`).
   function running(id: string): CameraRunner {
-    must(id);
+    assertCameraId(id);
+    if (!known.has(id)) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id}`);
     const r = runners.get(id);
     if (!r) throw vigilError('VIGIL_ERR_CONFLICT', `camera ${id} is not running`);
     return r;
   }
 
   const service: CameraService = {
-    list: () => o.store.cameras.list().map(view),
-    get: (id) => view(must(id)),
-    async create(input) {
+    list: async () => (await o.store.cameras.list()).map(view),
+    get: async (id) => view(await must(id)),
+    create(input) {
       declaredOnly('add cameras');
-      const record = o.store.cameras.create(check(input));
-      return serial(record.id, async () => {
+      const checked = check(input);
+      // The id before the write, so the write and the start take one turn of the id: a
+      // request for the same id (a delete) waits for both, as when the write was synchronous.
+      const id = checked.id ?? newCameraId();
+      return serial(id, async () => {
+        const record = await o.store.cameras.create({ ...checked, id });
+        known.add(record.id);
         await start(record);
         return view(record);
       });
@@ -198,9 +224,9 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       return serial(id, async () => {
         // Looked up in turn, so a camera removed by an earlier request is 404 here; the
         // current record, as cross-field checks apply to the camera as it will be.
-        const current = must(id);
+        const current = await must(id);
         declaredOnly('change cameras');
-        const record = o.store.cameras.update(id, check(patch, current));
+        const record = await o.store.cameras.update(id, check(patch, current));
         await stop(id);
         await start(record);
         return view(record);
@@ -208,37 +234,44 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     },
     remove(id) {
       return serial(id, async () => {
-        must(id);
+        await must(id);
         declaredOnly('remove cameras');
         await stop(id);
-        o.store.cameras.remove(id);
+        await o.store.cameras.remove(id);
+        known.delete(id);
         o.onRemoved?.(id);
       });
     },
-    statuses: () => o.store.cameras.list().map((c) => view(c).status),
+    statuses: () => [...known].map((id) => statusOf(id)),
+    async load() {
+      const ids = (await o.store.cameras.list()).map((c) => c.id);
+      known.clear();
+      for (const id of ids) known.add(id);
+    },
     preview: (id) => running(id).preview,
     ingest: (id, stream) => running(id).ingest(stream),
     swapModel(id, model) {
       return serial(id, async () => {
-        const record = must(id);
+        const record = await must(id);
         if (!record.models.includes(model)) throw vigilError('VIGIL_ERR_NOT_FOUND', `camera ${id} does not run ${model}`);
         const runner = runners.get(id);
         if (!runner) return;
-        const live = await o.models.live(o.store.models.liveFolder(id, model) ?? model);
+        const live = await o.models.live((await o.store.models.liveFolder(id, model)) ?? model);
         const labeler = await live.open({ gate: o.motionGate });
         await runner.swap(model, { labeler, manifest: live.manifest });
       });
     },
     async startAll() {
+      await service.load();
       if (o.fleet) return;
-      for (const { id } of o.store.cameras.list()) {
+      for (const id of [...known]) {
         // Read in turn: a request may have changed, started or removed it meanwhile.
         await service.run(id);
       }
     },
     run(id) {
       return serial(id, async () => {
-        const record = o.store.cameras.get(id);
+        const record = await o.store.cameras.get(id);
         if (record && !runners.has(id)) await start(record);
       });
     },

@@ -52,15 +52,15 @@ export function entryName(index: number, id: unknown): string {
  * camera missing from the store is created, one that differs (an edit over the API, or a changed
  * file) is set back to the file's content. Cameras the file does not name are left alone.
  */
-export function reconcileDeclaredCameras(store: Store, cameras: DeclaredCamera[]): void {
+export async function reconcileDeclaredCameras(store: Store, cameras: DeclaredCamera[]): Promise<void> {
   for (const { alerts: _, ...declared } of cameras) {
     const wanted = fields(declared);
-    const stored = store.cameras.get(declared.id);
+    const stored = await store.cameras.get(declared.id);
     if (!stored) {
-      store.cameras.create(wanted);
+      await store.cameras.create(wanted);
       log.info(`camera ${declared.id}: created from the config file`);
     } else if (!isDeepStrictEqual(fields(stored), wanted)) {
-      store.cameras.update(declared.id, wanted);
+      await store.cameras.update(declared.id, wanted);
       log.info(`camera ${declared.id}: set to the config file's settings`);
     }
   }

@@ -24,13 +24,13 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
   let running: Promise<void> | undefined;
 
   async function runOne(clipId: string, model: string): Promise<void> {
-    const clip = o.store.clips.get(clipId);
+    const clip = await o.store.clips.get(clipId);
     if (!clip) return;
-    o.store.clips.setStatus(clipId, 'processing');
+    await o.store.clips.setStatus(clipId, 'processing');
     o.publish({ type: 'clip', clipId, status: 'processing', progress: 0 });
     try {
       let last = 0;
-      const timeline = await o.models.labelClip(model, o.store.clips.videoPath(clipId), {
+      const timeline = await o.models.labelClip(model, await o.store.clips.videoPath(clipId), {
         signal: stopCtl.signal,
         onProgress(tMs, durationMs) {
           const progress = durationMs ? Math.min(1, tMs / durationMs) : 0;
@@ -42,17 +42,17 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
       });
       // The stored timeline names the clip, not the server's path to it.
       const named = { ...timeline, source: { ...timeline.source, uri: `clip:${clipId}` } };
-      o.store.clips.setStatus(clipId, 'ready', { timeline: named, durationMs: timeline.source.durationMs ?? undefined });
+      await o.store.clips.setStatus(clipId, 'ready', { timeline: named, durationMs: timeline.source.durationMs ?? undefined });
       o.publish({ type: 'clip', clipId, status: 'ready', progress: 1 });
     } catch (e) {
       if (stopCtl.signal.aborted) {
-        o.store.clips.setStatus(clipId, 'pending');
+        await o.store.clips.setStatus(clipId, 'pending');
         return;
       }
       const err = asVigilError(e);
       log.warn(`clip ${clipId}: ${err.code}: ${err.message}`);
       const error = { code: err.code, message: err.message };
-      o.store.clips.setStatus(clipId, 'failed', { error });
+      await o.store.clips.setStatus(clipId, 'failed', { error });
       o.publish({ type: 'clip', clipId, status: 'failed', error });
     }
   }

@@ -22,9 +22,10 @@ export interface RecorderOptions {
   /**
    * A recording is stored (after its `clip` message): the events it covers link to it. In
    * `events` mode `recordedFor` names the segments it was kept for, so only their events take
-   * it; undefined in `continuous` mode, where any event it covers does.
+   * it; undefined in `continuous` mode, where any event it covers does. Awaited, so the links
+   * of one clip are made before the next clip is stored; it should not reject.
    */
-  clipReady?(clipId: string, recordedFor: RecordedFor[] | undefined): void;
+  clipReady?(clipId: string, recordedFor: RecordedFor[] | undefined): Promise<void> | void;
   /** How often ffmpeg's segment list is read [pollMs=500]. */
   pollMs?: number;
   /** How often free space is checked while the disk is full [spaceCheckMs=3000]. */
@@ -264,7 +265,7 @@ export function createRecorder(o: RecorderOptions): RunnerRecorder {
     }
     if (pieces.length > 1) for (const p of pieces) store.discard(p.path);
     o.publish({ type: 'clip', clipId: clip.id, status: 'ready' });
-    o.clipReady?.(clip.id, recordedFor);
+    await o.clipReady?.(clip.id, recordedFor);
   }
 
   async function concat(pieces: Piece[]): Promise<string> {

@@ -40,12 +40,12 @@ export function createUpgradeHandler(o: UpgradeOptions): UpgradeHandler {
   const hubWss = new WebSocketServer({ noServer: true, maxPayload: o.wsMessageBytes });
   const ingestWss = new WebSocketServer({ noServer: true, maxPayload: o.ingestMessageBytes });
 
-  function accept(req: IncomingMessage): Route {
+  async function accept(req: IncomingMessage): Promise<Route> {
     const route = routeOf(req.url ?? '/');
     o.guard.check(req);
     checkToken(req, o.token);
     if (route.kind === 'ingest') {
-      const camera = o.cameras.get(route.cameraId);
+      const camera = await o.cameras.get(route.cameraId);
       if (camera.source !== 'webcam') throw vigilError('VIGIL_ERR_CONFLICT', `camera ${camera.id} is not a webcam`);
     }
     return route;
@@ -55,19 +55,19 @@ export function createUpgradeHandler(o: UpgradeOptions): UpgradeHandler {
     handle(req, socket, head) {
       // First, so a peer that resets mid-handshake is an event, never an uncaught error.
       socket.on('error', (e) => log.debug(`upgrade socket: ${e.message}`));
-      let route: Route;
-      try {
-        route = accept(req);
-      } catch (e) {
-        refuse(socket, asVigilError(e));
-        return;
-      }
-      const wss = route.kind === 'hub' ? hubWss : ingestWss;
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        ws.on('error', (e) => log.debug(`WebSocket: ${e.message}`));
-        if (route.kind === 'hub') o.hub.attach(ws);
-        else attachIngest(ws, route.cameraId, o.cameras);
-      });
+      accept(req).then(
+        (route) => {
+          // The camera is read from the store first: the peer may have gone meanwhile.
+          if (socket.destroyed) return;
+          const wss = route.kind === 'hub' ? hubWss : ingestWss;
+          wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+            ws.on('error', (e) => log.debug(`WebSocket: ${e.message}`));
+            if (route.kind === 'hub') o.hub.attach(ws);
+            else attachIngest(ws, route.cameraId, o.cameras);
+          });
+        },
+        (e: unknown) => refuse(socket, asVigilError(e)),
+      );
     },
     close() {
       for (const ws of ingestWss.clients) ws.terminate();

@@ -30,7 +30,7 @@ export interface EventFeed {
 
 /** Every configured sink behind one door: what the server holds. */
 export interface Sinks {
-  /** Queues a change for every sink it is for. Synchronous, never throws (a store failure is logged). */
+  /** Queues a change for every sink it is for. Returns at once, never throws: each sink stores its changes in call order (a store failure is logged). */
   publish(change: EventChange): void;
   /** Publishes every change of `feed`; returns the unsubscribe. */
   attach(feed: EventFeed): () => void;
@@ -52,8 +52,8 @@ export interface Sinks {
 export interface SinksDeps {
   options: SinksOptions;
   outbox: OutboxRepo;
-  cameras: () => readonly CameraInfo[];
-  snapshotPath?: (event: VigilEvent) => string | null;
+  cameras: () => Promise<readonly CameraInfo[]> | readonly CameraInfo[];
+  snapshotPath?: (event: VigilEvent) => Promise<string | null> | string | null;
   timing?: { minBackoffMs?: number; maxBackoffMs?: number; maxRows?: number; webhookTimeoutMs?: number };
 }
 
@@ -71,7 +71,7 @@ interface Entry {
  * Starts the configured sinks: each gets its own outbox queue, so a webhook that is down holds
  * back only itself. Rows of sinks no longer configured are removed (and logged).
  */
-export function createSinks(deps: SinksDeps): Sinks {
+export async function createSinks(deps: SinksDeps): Promise<Sinks> {
   const { options, outbox, timing = {} } = deps;
   const entries: Entry[] = [];
   let mqtt: MqttSink | undefined;
@@ -88,7 +88,7 @@ export function createSinks(deps: SinksDeps): Sinks {
       maxBackoffMs: timing.maxBackoffMs,
       onUp: () => d?.kick(),
     });
-    const own = (d = delivery(sink));
+    const own = (d = await delivery(sink));
     mqtt = sink;
     entries.push({
       name: sink.name,
@@ -102,7 +102,7 @@ export function createSinks(deps: SinksDeps): Sinks {
   for (const w of options.webhooks) {
     const sink = createWebhookSink(w, timing.webhookTimeoutMs);
     if (entries.some((e) => e.name === sink.name)) continue; // the same URL twice: one delivery
-    const own = delivery(sink);
+    const own = await delivery(sink);
     entries.push({
       name: sink.name,
       accepts: (c) => sink.accepts(c),
@@ -112,17 +112,14 @@ export function createSinks(deps: SinksDeps): Sinks {
       close: () => sink.close(),
     });
   }
-  const gone = outbox.removeOtherSinks(entries.map((e) => e.name));
+  const gone = await outbox.removeOtherSinks(entries.map((e) => e.name));
   if (gone > 0) log.warn(`sinks: removed ${gone} queued message(s) of sinks no longer configured`);
 
   const publish = (change: EventChange) => {
     for (const e of entries) {
       if (!e.accepts(change)) continue;
-      try {
-        e.delivery.enqueue(change);
-      } catch (err) {
-        log.error(`sink ${e.name}: cannot queue: ${(err as Error).message}`);
-      }
+      // Not awaited: the delivery queues in call order itself, and the labelling path must not wait.
+      e.delivery.enqueue(change).catch((err: unknown) => log.error(`sink ${e.name}: cannot queue: ${(err as Error).message}`));
     }
   };
 

@@ -39,8 +39,8 @@ export interface MqttSink extends Sender {
  */
 export interface MqttSinkOptions {
   options: MqttOptions;
-  cameras: () => readonly CameraInfo[];
-  snapshotPath?: (event: VigilEvent) => string | null;
+  cameras: () => Promise<readonly CameraInfo[]> | readonly CameraInfo[];
+  snapshotPath?: (event: VigilEvent) => Promise<string | null> | string | null;
   minBackoffMs?: number;
   maxBackoffMs?: number;
   publishTimeoutMs?: number;
@@ -149,8 +149,8 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
   }
 
   /** What the cameras are now; a camera id that comes back is not gone any more. */
-  function current(): readonly CameraInfo[] {
-    const cameras = o.cameras();
+  async function current(): Promise<readonly CameraInfo[]> {
+    const cameras = await o.cameras();
     for (const camera of cameras) {
       seen.set(camera.id, camera);
       gone.delete(camera.id);
@@ -166,7 +166,7 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
   }
 
   async function announceAll(): Promise<void> {
-    for (const camera of current()) {
+    for (const camera of await current()) {
       // Keyed by what the config says, so a camera whose name or models changed is announced again.
       const key = JSON.stringify(camera);
       if (announced.has(key)) continue;
@@ -183,7 +183,7 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
   }
 
   async function publishSnapshot(event: VigilEvent): Promise<void> {
-    const path = event.snapshot ? o.snapshotPath?.(event) : null;
+    const path = event.snapshot ? await o.snapshotPath?.(event) : null;
     if (!path) return;
     const topic = topics.snapshot(event.cameraId, event.label);
     let version: string;
@@ -223,7 +223,7 @@ export function createMqttSink(o: MqttSinkOptions): MqttSink {
     },
     announce() {
       if (client.connected) announceAll().catch(() => undefined);
-      else current();
+      else current().catch(() => undefined);
     },
     forget(cameraId) {
       const camera = seen.get(cameraId);

@@ -33,10 +33,13 @@ export interface DeliveryStats {
   lastError: VigilError | null;
 }
 
-/** One sink's queue: enqueue is a synchronous insert, sending runs on its own, in order. */
+/** One sink's queue: enqueue is an insert, sending runs on its own, in order. */
 export interface Delivery {
-  /** Adds a payload (a SQLite insert: never waits on the sink). @throws VIGIL_ERR_STORE */
-  enqueue(payload: unknown): void;
+  /**
+   * Adds a payload (an insert: never waits on the sink). Payloads are stored in call order,
+   * each insert waiting for the one before. @throws VIGIL_ERR_STORE (rejects)
+   */
+  enqueue(payload: unknown): Promise<void>;
   /** Retries at once, without waiting out the backoff (the sink says it is back). */
   kick(): void;
   stats(): DeliveryStats;
@@ -63,13 +66,13 @@ export interface DeliveryOptions {
  * order; a failure holds the queue (order over throughput) and is retried with exponential
  * backoff. What is left at a stop is sent after the next start.
  */
-export function createDelivery(o: DeliveryOptions): Delivery {
+export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
   const { repo, sender } = o;
   const maxRows = o.maxRows ?? 10_000;
   const minBackoffMs = o.minBackoffMs ?? 1000;
   const maxBackoffMs = o.maxBackoffMs ?? 60_000;
   const now = o.now ?? Date.now;
-  let queued = repo.count(sender.name);
+  let queued = await repo.count(sender.name);
   let dropped = 0;
   let lastError: VigilError | null = null;
   let notBefore = 0;
@@ -77,6 +80,10 @@ export function createDelivery(o: DeliveryOptions): Delivery {
   let pumping: Promise<void> | undefined;
   let stopped = false;
   let again = false;
+  // Inserts one after another: a row's seq is its place in the sink's order.
+  let adding: Promise<void> = Promise.resolve();
+  // Handed to enqueue and not stored yet: counted as queued, so stats() says so at once.
+  let inserting = 0;
 
   const backoff = (attempts: number) => Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(30, attempts - 1));
 
@@ -87,7 +94,7 @@ export function createDelivery(o: DeliveryOptions): Delivery {
 
   async function pump(): Promise<void> {
     while (!stopped) {
-      const row = repo.head(sender.name);
+      const row = await repo.head(sender.name);
       if (!row) return;
       const wait = notBefore - now();
       if (wait > 0) {
@@ -97,19 +104,19 @@ export function createDelivery(o: DeliveryOptions): Delivery {
       }
       try {
         await sender.deliver(row.payload);
-        repo.remove(row.seq);
+        await repo.remove(row.seq);
         queued = Math.max(0, queued - 1);
         lastError = null;
       } catch (e) {
         const err = asVigilError(e, 'VIGIL_ERR_SINK');
         lastError = err;
         if (isPermanent(e)) {
-          repo.remove(row.seq);
+          await repo.remove(row.seq);
           queued = Math.max(0, queued - 1);
           drop(1, err.message);
         } else {
           notBefore = now() + backoff(row.attempts + 1);
-          repo.failed(row.seq, notBefore, `${err.code}: ${err.message}`);
+          await repo.failed(row.seq, notBefore, `${err.code}: ${err.message}`);
         }
       }
     }
@@ -139,24 +146,36 @@ export function createDelivery(o: DeliveryOptions): Delivery {
 
   return {
     enqueue(payload) {
-      repo.add(sender.name, payload, now());
-      queued += 1;
-      if (queued > maxRows) {
-        const n = repo.dropOldest(sender.name, queued - maxRows);
-        queued -= n;
-        drop(n, `outbox over ${maxRows}`);
-      }
-      wake();
+      const at = now();
+      inserting += 1;
+      const added = adding.then(async () => {
+        try {
+          await repo.add(sender.name, payload, at);
+        } finally {
+          inserting -= 1;
+        }
+        queued += 1;
+        if (queued > maxRows) {
+          const n = await repo.dropOldest(sender.name, queued - maxRows);
+          queued -= n;
+          drop(n, `outbox over ${maxRows}`);
+        }
+        wake();
+      });
+      adding = added.catch(() => undefined);
+      return added;
     },
     kick() {
       notBefore = 0;
       clearTimeout(timer);
       wake();
     },
-    stats: () => ({ queued, dropped, lastError }),
+    stats: () => ({ queued: queued + inserting, dropped, lastError }),
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      // Rows still being inserted are kept for the next start: the store must not close under them.
+      await adding;
       await pumping;
     },
   };

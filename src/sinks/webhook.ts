@@ -65,19 +65,26 @@ export function createWebhookSink(options: WebhookOptions, timeoutMs = 5000): We
       if (options.secret !== undefined) headers[SIGNATURE_HEADER] = signature(options.secret, body);
       if (auth) headers.authorization = auth;
       let res: Response;
+      // A timer of this call's own, not AbortSignal.any([AbortSignal.timeout(…), …]): Node 20 may
+      // collect such a composite signal while the request waits, and a hung call never times out.
+      const call = new AbortController();
+      const onClose = () => call.abort();
+      closed.signal.addEventListener('abort', onClose, { once: true });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        call.abort();
+      }, timeoutMs);
       try {
-        res = await fetch(target, {
-          method: 'POST',
-          headers,
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closed.signal]),
-        });
+        res = await fetch(target, { method: 'POST', headers, body, redirect: 'manual', signal: call.signal });
       } catch (e) {
         if (closed.signal.aborted) throw fail('closed');
         const err = e as Error & { cause?: { code?: string } };
-        if (err.name === 'TimeoutError') throw fail(`no answer within ${timeoutMs} ms`);
+        if (timedOut) throw fail(`no answer within ${timeoutMs} ms`);
         throw fail(err.cause?.code ?? err.message);
+      } finally {
+        clearTimeout(timer);
+        closed.signal.removeEventListener('abort', onClose);
       }
       // Only the status matters: the body is not read, so a huge or endless one costs nothing.
       await res.body?.cancel().catch(() => undefined);

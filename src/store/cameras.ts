@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- SQLite answers synchronously; the methods are async for the interface a PostgreSQL store shares */
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
 import { parseWith } from '../validation.js';
@@ -59,16 +60,16 @@ export type RecordPolicyInput =
 
 export interface CameraRepo {
   /** Every camera, oldest first. */
-  list(): CameraRecord[];
+  list(): Promise<CameraRecord[]>;
   /** @throws VIGIL_ERR_INVALID_ARGUMENT for a malformed id */
-  get(id: string): CameraRecord | undefined;
+  get(id: string): Promise<CameraRecord | undefined>;
   /** @throws VIGIL_ERR_CONFLICT when the id exists; VIGIL_ERR_INVALID_ARGUMENT naming the bad fields */
-  create(input: CameraInput): CameraRecord;
+  create(input: CameraInput): Promise<CameraRecord>;
   /** Changes the given fields (a field set to undefined is left alone); the id cannot change.
    *  @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_INVALID_ARGUMENT naming the bad fields */
-  update(id: string, patch: Partial<CameraInput>): CameraRecord;
+  update(id: string, patch: Partial<CameraInput>): Promise<CameraRecord>;
   /** Removes the camera; its recordings stay, with `cameraId` null; its adapted models go (rows here, folders by the store). False when there was none. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
 }
 
 const recordPolicySchema = z.discriminatedUnion('mode', [
@@ -189,9 +190,9 @@ export function createCameraRepo(db: Db, dbPath: string, now: () => number): Cam
   };
 
   return {
-    list: () => guard(dbPath, () => q.list.all().map(fromRow)),
-    get,
-    create(input) {
+    list: async () => guard(dbPath, () => q.list.all().map(fromRow)),
+    get: async (id) => get(id),
+    async create(input) {
       if (!isObject(input)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera must be an object');
       const fields = parseCamera({ ...input, id: input.id ?? newCameraId() });
       const at = new Date(now()).toISOString();
@@ -204,7 +205,7 @@ export function createCameraRepo(db: Db, dbPath: string, now: () => number): Cam
         })(),
       );
     },
-    update(id, patch) {
+    async update(id, patch) {
       assertCameraId(id);
       if (!isObject(patch)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'camera patch must be an object');
       // A client's JSON as it came: parseCamera checks every field below.
@@ -227,7 +228,7 @@ export function createCameraRepo(db: Db, dbPath: string, now: () => number): Cam
         })(),
       );
     },
-    remove(id) {
+    async remove(id) {
       assertCameraId(id);
       return guard(dbPath, () => q.remove.run(id).changes > 0);
     },

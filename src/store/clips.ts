@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- SQLite answers synchronously; the methods are async for the interface a PostgreSQL store shares */
 import { renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -101,14 +102,14 @@ export interface ClipRepo {
    */
   adopt(stagedPath: string, meta: AdoptMeta): Promise<ClipRecord>;
   /** Newest first, without timelines. */
-  list(query?: ClipQuery): ClipSummary[];
-  get(id: string): ClipRecord | undefined;
+  list(query?: ClipQuery): Promise<ClipSummary[]>;
+  get(id: string): Promise<ClipRecord | undefined>;
   /** Absolute path of the clip's video, inside `<dataDir>/clips`. @throws VIGIL_ERR_NOT_FOUND */
-  videoPath(id: string): string;
+  videoPath(id: string): Promise<string>;
   /** @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_INVALID_ARGUMENT (see {@link StatusExtra}) */
-  setStatus(id: string, status: ClipStatus, extra?: StatusExtra): ClipRecord;
+  setStatus(id: string, status: ClipStatus, extra?: StatusExtra): Promise<ClipRecord>;
   /** Deletes the row, then the file. False when there was no such clip. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
 }
 
 export const MIME_BY_EXT: Readonly<Record<string, string>> = Object.freeze({
@@ -318,7 +319,7 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
       return get(id)!;
     },
 
-    list(query = {}) {
+    async list(query = {}) {
       const f = parseWith(querySchema, query, 'clip query');
       const where: string[] = [];
       const params: Record<string, unknown> = { limit: f.limit };
@@ -332,16 +333,16 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
       return guard(dbPath, () => (db.prepare(sql).all(params) as ClipRow[]).map(summaryOf));
     },
 
-    get,
+    get: async (id) => get(id),
 
-    videoPath(id) {
+    async videoPath(id) {
       assertClipId(id);
       const row = guard(dbPath, () => q.ext.get(id));
       if (!row) throw vigilError('VIGIL_ERR_NOT_FOUND', `clip ${id}`);
       return clipFile(layout, id, row.ext);
     },
 
-    setStatus(id, status, extra = {}) {
+    async setStatus(id, status, extra = {}) {
       assertClipId(id);
       if (!(CLIP_STATUSES as readonly unknown[]).includes(status)) {
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `clip status must be one of ${CLIP_STATUSES.join(', ')}, got ${quote(status)}`);
@@ -367,7 +368,7 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
       return get(id)!;
     },
 
-    remove(id) {
+    async remove(id) {
       assertClipId(id);
       const row = guard(dbPath, () =>
         db.transaction(() => {

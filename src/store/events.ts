@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- SQLite answers synchronously; the methods are async for the interface a PostgreSQL store shares */
 import { renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { vigilError } from '../errors.js';
@@ -50,45 +51,45 @@ export interface ReviewInput {
 
 export interface EventRepo {
   /** Inserts an `active` event. @throws VIGIL_ERR_INVALID_ARGUMENT naming bad fields */
-  open(start: EventStart): VigilEvent;
+  open(start: EventStart): Promise<VigilEvent>;
   /**
    * Stores how far an active event has got, so a crash ends it here (see reconcile.ts).
    * An event that is no longer active (ended, deleted) is left alone.
    * @returns the event as stored now (with any review or clip others gave it), undefined when left alone
    */
-  progress(id: string, p: EventProgress): VigilEvent | undefined;
+  progress(id: string, p: EventProgress): Promise<VigilEvent | undefined>;
   /** Ends the event with its final figures. @throws VIGIL_ERR_NOT_FOUND */
-  end(id: string, p: EventProgress): VigilEvent;
+  end(id: string, p: EventProgress): Promise<VigilEvent>;
   /**
    * Replaces the event's snapshot: written in staging and renamed into
    * `<dataDir>/snapshots/<id>.jpg`, so a reader never sees half a JPEG. False when the event
    * is gone (nothing is kept).
    */
-  saveSnapshot(id: string, jpeg: Buffer): boolean;
+  saveSnapshot(id: string, jpeg: Buffer): Promise<boolean>;
   /** The snapshot's absolute path. @throws VIGIL_ERR_NOT_FOUND for no event or no snapshot */
-  snapshotPath(id: string): string;
+  snapshotPath(id: string): Promise<string>;
   /**
    * Links a recorded clip to the events of its camera that it covers and that have none yet:
    * those whose wall-clock span overlaps `[fromMs, toMs)`; with `only`, of those just the
    * events of these segments (same model, label and stream start). Returns the linked events.
    */
-  linkClip(cameraId: string, clipId: string, fromMs: number, toMs: number, only?: readonly RecordedFor[]): VigilEvent[];
-  get(id: string): VigilEvent | undefined;
+  linkClip(cameraId: string, clipId: string, fromMs: number, toMs: number, only?: readonly RecordedFor[]): Promise<VigilEvent[]>;
+  get(id: string): Promise<VigilEvent | undefined>;
   /** Newest first (in the order they opened), paged with a cursor. */
-  list(query?: EventQuery): EventPage;
+  list(query?: EventQuery): Promise<EventPage>;
   /** How many events the filters of `query` keep (an unreviewed badge); `limit` and `cursor` are refused. */
-  count(query?: Omit<EventQuery, 'limit' | 'cursor'>): number;
+  count(query?: Omit<EventQuery, 'limit' | 'cursor'>): Promise<number>;
   /** Sets the review (when: now). @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_INVALID_ARGUMENT naming bad fields */
-  review(id: string, input: ReviewInput): VigilEvent;
+  review(id: string, input: ReviewInput): Promise<VigilEvent>;
   /** Deletes the row, then its snapshot. False when there was no such event. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
   /**
    * Retention: deletes ended events that nobody confirmed, oldest first, that ended before
    * `beforeMs` or lie beyond the newest `keep` (a looping demo camera makes ~19 000 a day, each
    * with a snapshot). Confirmed events stay: a person said they matter.
    * @returns the removed ids
    */
-  prune(o: { beforeMs?: number; keep?: number }): string[];
+  prune(o: { beforeMs?: number; keep?: number }): Promise<string[]>;
 }
 
 const ms = z.number().finite().nonnegative();
@@ -266,21 +267,21 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
   };
 
   return {
-    open(start) {
+    async open(start) {
       const s = parseWith(startSchema, start, 'event');
       const id = newEventId();
       guard(dbPath, () => q.insert.run({ id, ...s }));
       return must(id);
     },
 
-    progress(id, p) {
+    async progress(id, p) {
       assertEventId(id);
       const x = parseWith(progressSchema, p, 'event progress');
       const row = guard(dbPath, () => q.progress.get({ id, ...x }));
       return row && eventOf(row);
     },
 
-    end(id, p) {
+    async end(id, p) {
       assertEventId(id);
       const x = parseWith(progressSchema, p, 'event end');
       const changed = guard(dbPath, () => q.end.run({ id, ...x })).changes;
@@ -288,7 +289,7 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return must(id);
     },
 
-    saveSnapshot(id, jpeg) {
+    async saveSnapshot(id, jpeg) {
       const to = snapshotFile(layout, id);
       if (!get(id)) return false;
       const staged = newStagingPath(layout, 'jpg');
@@ -307,13 +308,13 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return changed > 0;
     },
 
-    snapshotPath(id) {
+    async snapshotPath(id) {
       const e = must(id);
       if (!e.snapshot) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id} has no snapshot (yet)`);
       return snapshotFile(layout, id);
     },
 
-    linkClip(cameraId, clipId, fromMs, toMs, only) {
+    async linkClip(cameraId, clipId, fromMs, toMs, only) {
       if (!CAMERA_ID_PATTERN.test(cameraId) || !CLIP_ID_PATTERN.test(clipId) || !(fromMs <= toMs)) {
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'linkClip takes a camera id, a clip id and a span');
       }
@@ -325,9 +326,9 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return rows.map(eventOf);
     },
 
-    get,
+    get: async (id) => get(id),
 
-    list(query = {}) {
+    async list(query = {}) {
       const f = parseWith(querySchema, query, 'event query');
       const { where, params } = filtersOf(f);
       params.limit = f.limit + 1;
@@ -339,12 +340,12 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return { events: page.map(eventOf), next: more ? String(page[page.length - 1].seq) : null };
     },
 
-    count(query = {}) {
+    async count(query = {}) {
       const { where, params } = filtersOf(parseWith(countSchema, query, 'event query'));
       return guard(dbPath, () => (db.prepare(`SELECT COUNT(*) AS n FROM events ${where}`).get(params) as { n: number }).n);
     },
 
-    review(id, input) {
+    async review(id, input) {
       assertEventId(id);
       const r = parseWith(reviewSchema, input, 'review');
       const changed = guard(dbPath, () =>
@@ -354,7 +355,7 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       return must(id);
     },
 
-    prune({ beforeMs = -Infinity, keep = Number.MAX_SAFE_INTEGER }) {
+    async prune({ beforeMs = -Infinity, keep = Number.MAX_SAFE_INTEGER }) {
       // In batches, rows before their files as everywhere in the store.
       const gone: string[] = [];
       for (;;) {
@@ -365,7 +366,7 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
         gone.push(...ids);
       }
     },
-    remove(id) {
+    async remove(id) {
       assertEventId(id);
       const changed = guard(dbPath, () => q.remove.run(id)).changes;
       if (changed === 0) return false;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- SQLite answers synchronously; the methods are async for the interface a PostgreSQL store shares */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, relative } from 'node:path';
@@ -40,31 +41,31 @@ export interface ModelVersionInput {
 
 export interface ModelVersionRepo {
   /** The versions of a camera's model (of every model without `model`), oldest first. */
-  list(cameraId: string, model?: string): ModelVersion[];
-  get(id: number): ModelVersion | undefined;
+  list(cameraId: string, model?: string): Promise<ModelVersion[]>;
+  get(id: number): Promise<ModelVersion | undefined>;
   /** The live version of (camera, model); undefined when the shipped model is live. */
-  live(cameraId: string, model: string): ModelVersion | undefined;
+  live(cameraId: string, model: string): Promise<ModelVersion | undefined>;
   /** The folder the camera runs for `model`; undefined = the shipped model's. */
-  liveFolder(cameraId: string, model: string): string | undefined;
+  liveFolder(cameraId: string, model: string): Promise<string | undefined>;
   /**
    * Moves a model folder written in staging into `<dataDir>/models/<camera>/` and stores the
    * version (not live). @throws VIGIL_ERR_NOT_FOUND for no such camera; VIGIL_ERR_STORE
    */
-  add(stagedFolder: string, input: ModelVersionInput): ModelVersion;
+  add(stagedFolder: string, input: ModelVersionInput): Promise<ModelVersion>;
   /**
    * Makes a version live for its camera and model (`null`: the shipped model). A no-op when
    * it already is. @throws VIGIL_ERR_NOT_FOUND for a version of another camera or model
    */
-  setLive(cameraId: string, model: string, versionId: number | null): ModelVersion | undefined;
+  setLive(cameraId: string, model: string, versionId: number | null): Promise<ModelVersion | undefined>;
   /**
    * Makes live again whatever was live before the current one (the shipped model when
    * nothing was). @returns the new live version, undefined for the shipped model
    * @throws VIGIL_ERR_CONFLICT when the shipped model is live already
    */
-  rollback(cameraId: string, model: string): ModelVersion | undefined;
+  rollback(cameraId: string, model: string): Promise<ModelVersion | undefined>;
   /** When the newest version of (camera, model) was made (epoch ms), 0 when none. */
-  lastAdaptedAtMs(cameraId: string, model: string): number;
-  /** Deletes a camera's model folders (its rows go with the camera's row). */
+  lastAdaptedAtMs(cameraId: string, model: string): Promise<number>;
+  /** Deletes a camera's model folders (its rows go with the camera's row). Synchronous: it touches no database. */
   removeFolders(cameraId: string): void;
 }
 
@@ -151,16 +152,16 @@ export function createModelVersionRepo(db: Db, layout: Layout, now: () => number
   }
 
   return {
-    list(cameraId, model) {
+    async list(cameraId, model) {
       assertCameraId(cameraId);
       if (model !== undefined) assertModel(model);
       const rows = guard(dbPath, () => (model === undefined ? q.list.all(cameraId) : q.listOf.all(cameraId, model)));
       return rows.map((r) => fromRow(r));
     },
-    get,
-    live,
-    liveFolder: (cameraId, model) => live(cameraId, model)?.folder,
-    add(stagedFolder, input) {
+    get: async (id) => get(id),
+    live: async (cameraId, model) => live(cameraId, model),
+    liveFolder: async (cameraId, model) => live(cameraId, model)?.folder,
+    async add(stagedFolder, input) {
       assertCameraId(input.cameraId);
       assertModel(input.model);
       if (!VERSION_PATTERN.test(input.version)) throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', `version ${quote(input.version)}`);
@@ -194,7 +195,7 @@ export function createModelVersionRepo(db: Db, layout: Layout, now: () => number
       );
       return get(Number(lastInsertRowid)) as ModelVersion;
     },
-    setLive(cameraId, model, versionId) {
+    async setLive(cameraId, model, versionId) {
       assertCameraId(cameraId);
       assertModel(model);
       return guard(dbPath, () =>
@@ -210,7 +211,7 @@ export function createModelVersionRepo(db: Db, layout: Layout, now: () => number
         })(),
       );
     },
-    rollback(cameraId, model) {
+    async rollback(cameraId, model) {
       assertCameraId(cameraId);
       assertModel(model);
       return guard(dbPath, () =>
@@ -224,7 +225,7 @@ export function createModelVersionRepo(db: Db, layout: Layout, now: () => number
         })(),
       );
     },
-    lastAdaptedAtMs(cameraId, model) {
+    async lastAdaptedAtMs(cameraId, model) {
       return guard(dbPath, () => q.last.get(cameraId, model)?.at ?? 0);
     },
     removeFolders(cameraId) {

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- SQLite answers synchronously; the methods are async for the interface a PostgreSQL store shares */
 import { guard, type Db } from './db.js';
 
 /** One message a sink still has to send. */
@@ -13,23 +14,23 @@ export interface OutboxRow {
 }
 
 /**
- * The `outbox` table: rows are added synchronously (microseconds: the caller is the labelling
- * path) and removed once their sink has delivered them; what is left survives a restart.
+ * The `outbox` table: rows are added from the labelling path and removed once their sink has
+ * delivered them; what is left survives a restart. Every method returns a promise (see Store).
  */
 export interface OutboxRepo {
   /** Adds a row; `payload` is stored as JSON. @returns its seq */
-  add(sink: string, payload: unknown, nowMs: number): number;
+  add(sink: string, payload: unknown, nowMs: number): Promise<number>;
   /** The sink's oldest row, or undefined when it has nothing to send. */
-  head(sink: string): OutboxRow | undefined;
+  head(sink: string): Promise<OutboxRow | undefined>;
   /** Removes one row (sent, or given up); removing a row that is gone does nothing. */
-  remove(seq: number): void;
+  remove(seq: number): Promise<void>;
   /** Records a failed attempt. */
-  failed(seq: number, nextAttemptAtMs: number, error: string): void;
-  count(sink: string): number;
+  failed(seq: number, nextAttemptAtMs: number, error: string): Promise<void>;
+  count(sink: string): Promise<number>;
   /** Removes the sink's `n` oldest rows (the bound). @returns how many went */
-  dropOldest(sink: string, n: number): number;
+  dropOldest(sink: string, n: number): Promise<number>;
   /** Removes the rows of every sink not in `keep` (sinks no longer configured). @returns how many went */
-  removeOtherSinks(keep: readonly string[]): number;
+  removeOtherSinks(keep: readonly string[]): Promise<number>;
 }
 
 interface Row {
@@ -57,8 +58,8 @@ export function createOutboxRepo(db: Db, dbPath: string): OutboxRepo {
     removeSink: db.prepare<[string]>('DELETE FROM outbox WHERE sink = ?'),
   }));
   return {
-    add: (sink, payload, nowMs) => guard(dbPath, () => Number(q.add.run(sink, JSON.stringify(payload), nowMs).lastInsertRowid)),
-    head(sink) {
+    add: async (sink, payload, nowMs) => guard(dbPath, () => Number(q.add.run(sink, JSON.stringify(payload), nowMs).lastInsertRowid)),
+    async head(sink) {
       const row = guard(dbPath, () => q.head.get(sink));
       return (
         row && {
@@ -71,11 +72,11 @@ export function createOutboxRepo(db: Db, dbPath: string): OutboxRepo {
         }
       );
     },
-    remove: (seq) => void guard(dbPath, () => q.remove.run(seq)),
-    failed: (seq, nextAttemptAtMs, error) => void guard(dbPath, () => q.failed.run(Math.round(nextAttemptAtMs), error, seq)),
-    count: (sink) => guard(dbPath, () => q.count.get(sink)?.n ?? 0),
-    dropOldest: (sink, n) => guard(dbPath, () => q.dropOldest.run(sink, sink, n).changes),
-    removeOtherSinks: (keep) =>
+    remove: async (seq) => void guard(dbPath, () => q.remove.run(seq)),
+    failed: async (seq, nextAttemptAtMs, error) => void guard(dbPath, () => q.failed.run(Math.round(nextAttemptAtMs), error, seq)),
+    count: async (sink) => guard(dbPath, () => q.count.get(sink)?.n ?? 0),
+    dropOldest: async (sink, n) => guard(dbPath, () => q.dropOldest.run(sink, sink, n).changes),
+    removeOtherSinks: async (keep) =>
       guard(dbPath, () =>
         db.transaction(() => {
           let removed = 0;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- SQLite answers synchronously; the methods are async for the interface a PostgreSQL store shares */
 import { mkdirSync } from 'node:fs';
 import { vigilError } from '../errors.js';
 import { createCameraRepo, type CameraRepo } from './cameras.js';
@@ -23,8 +24,12 @@ import { discardStaged, newStagingPath, stageStream, type StageOptions } from '.
  * <dataDir>/staging/        files being written (uploads, recording segments, snapshots); wiped on open
  * ```
  *
- * Synchronous except where bytes move (stage, adopt): better-sqlite3 queries take
- * microseconds, and one connection serialises the writes of the single server process.
+ * Every method that reads or writes the database returns a promise, so a PostgreSQL store
+ * (issue 18) can stand behind the same interface. The SQLite store's bodies still run
+ * synchronously (better-sqlite3 queries take microseconds, and one connection serialises the
+ * writes of the single server process); only where bytes move (stage, adopt) do they wait.
+ * `stagingPath`, `discard`, `close` and `models.removeFolders` touch no database and stay
+ * synchronous.
  */
 export interface Store {
   /** Absolute data directory. */
@@ -58,7 +63,7 @@ export interface Store {
    * recordings total at most `maxBytes`; clips being labelled are spared.
    * @returns the removed clip ids, oldest first
    */
-  applyRetention(policy: RetentionPolicy): string[];
+  applyRetention(policy: RetentionPolicy): Promise<string[]>;
   /** Closes the database (releasing its lock). Later calls fail with VIGIL_ERR_STORE; a second close does nothing. */
   close(): void;
 }
@@ -77,7 +82,7 @@ export interface StoreOptions {
  *   (not writable, locked by another server, not a database, newer schema)
  * @example
  * const store = openStore('vigil-data');
- * const cam = store.cameras.create({ name: 'Hall', source: 'rtsp://10.0.0.5/stream', model: 'fight' });
+ * const cam = await store.cameras.create({ name: 'Hall', source: 'rtsp://10.0.0.5/stream', model: 'fight' });
  * const { path } = await store.stage(req, { maxBytes: 512 * 2 ** 20, ext: 'mp4' });
  * const clip = await store.clips.adopt(path, { kind: 'upload', name: 'hall.mp4' });
  */
@@ -109,8 +114,8 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     cameras: {
       ...cameras,
       // The row first (its versions go with it by the foreign key), then their folders.
-      remove(id) {
-        const removed = cameras.remove(id);
+      async remove(id) {
+        const removed = await cameras.remove(id);
         models.removeFolders(id);
         return removed;
       },
@@ -123,7 +128,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     stage: (input, stageOptions) => stageStream(layout, input, stageOptions),
     stagingPath: (ext) => newStagingPath(layout, ext),
     discard: (stagedPath) => discardStaged(layout, stagedPath),
-    applyRetention: (policy) => guard(layout.db, () => applyRetention(db, layout, now, policy)),
+    applyRetention: async (policy) => guard(layout.db, () => applyRetention(db, layout, now, policy)),
     close() {
       if (db.open) db.close();
     },

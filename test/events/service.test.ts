@@ -11,7 +11,7 @@ describe('events: service', () => {
   const stores = tempStores();
 
   /** One fight segment of 8 frames, 125 ms apart, peak 0.9, fed to a tracker of `cameraId`. */
-  function run(alertsFor: Parameters<typeof createEventService>[0]['alertsFor'], cameraId: string): EventChange[] {
+  async function run(alertsFor: Parameters<typeof createEventService>[0]['alertsFor'], cameraId: string): Promise<EventChange[]> {
     const store = stores.open();
     const events = createEventService({ store, alertsFor });
     const changes: EventChange[] = [];
@@ -20,7 +20,7 @@ describe('events: service', () => {
     for (let i = 0; i < 8; i++) {
       const segment = { label: 'fight', startMs: 0, endMs: i * 125, confidence: 0.6, peak: 0.9 };
       const e: SegmentEvent[] = [{ type: i === 0 ? 'start' : 'update', segment }];
-      tracker.push(e, { tMs: i * 125, wallMs: 1_700_000_000_000 + i * 125 });
+      await tracker.push(e, { tMs: i * 125, wallMs: 1_700_000_000_000 + i * 125 });
     }
     return changes;
   }
@@ -28,15 +28,15 @@ describe('events: service', () => {
   // A camera's own alert settings (the config file's `cameras[].alerts`) win over the model's, for that camera only.
   const own = (id: string) => (id === 'door' ? { minDurationMs: 5000 } : id === 'hall' ? { labels: ['no_fight'] } : undefined);
 
-  it("a camera without settings of its own alerts on the model's alerts, without thresholds", () => {
-    expect(run(own, 'yard').map((c) => c.type)).to.deep.equal(['start']);
+  it("a camera without settings of its own alerts on the model's alerts, without thresholds", async () => {
+    expect((await run(own, 'yard')).map((c) => c.type)).to.deep.equal(['start']);
   });
 
-  it('a camera whose minDurationMs is longer than the fight gets no event', () => {
-    expect(run(own, 'door')).to.deep.equal([]);
+  it('a camera whose minDurationMs is longer than the fight gets no event', async () => {
+    expect(await run(own, 'door')).to.deep.equal([]);
   });
 
-  it('a camera that narrows its alerts to another class gets no fight event', () => {
-    expect(run(own, 'hall')).to.deep.equal([]);
+  it('a camera that narrows its alerts to another class gets no fight event', async () => {
+    expect(await run(own, 'hall')).to.deep.equal([]);
   });
 });

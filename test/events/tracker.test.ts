@@ -31,21 +31,21 @@ describe('events: tracker', () => {
       snapshot: jpegs,
       onChange: (c) => changes.push(c),
     });
-    const feed = (list: Array<{ events: SegmentEvent[]; tMs: number }>) => {
-      for (const f of list) tracker.push(f.events, { tMs: f.tMs, wallMs: WALL0 + f.tMs });
+    const feed = async (list: Array<{ events: SegmentEvent[]; tMs: number }>) => {
+      for (const f of list) await tracker.push(f.events, { tMs: f.tMs, wallMs: WALL0 + f.tMs });
     };
     return { store, changes, tracker, feed };
   }
 
-  it('opens once the segment has lasted minDurationMs with a peak of minConfidence, and ends with it', () => {
+  it('opens once the segment has lasted minDurationMs with a peak of minConfidence, and ends with it', async () => {
     const { store, changes, tracker, feed } = track({ minDurationMs: 500, minConfidence: 0.8 });
     // Peaks 0.9 from the third frame, but 500 ms only at the fifth (4 × 125).
-    feed(frames('fight', 1000, [0.5, 0.6, 0.9, 0.7, 0.7, 0.7]));
+    await feed(frames('fight', 1000, [0.5, 0.6, 0.9, 0.7, 0.7, 0.7]));
     expect(changes.map((c) => c.type)).to.deep.equal(['start']);
     expect(changes[0].event).to.deep.include({ startMs: 1000, endMs: 1500, startedAtMs: WALL0 + 1000, endedAtMs: WALL0 + 1500, peak: 0.9 });
     // Stored on every frame after it, though no update was sent yet.
-    expect(store.events.get(changes[0].event.id)?.endMs).to.equal(1625);
-    tracker.push([{ type: 'end', segment: { label: 'fight', startMs: 1000, endMs: 1700, confidence: 0.4, peak: 0.9 } }], {
+    expect((await store.events.get(changes[0].event.id))?.endMs).to.equal(1625);
+    await tracker.push([{ type: 'end', segment: { label: 'fight', startMs: 1000, endMs: 1700, confidence: 0.4, peak: 0.9 } }], {
       tMs: 1625,
       wallMs: WALL0 + 1625,
     });
@@ -53,35 +53,35 @@ describe('events: tracker', () => {
     expect(changes[1].event).to.deep.include({ state: 'ended', endMs: 1700, endedAtMs: WALL0 + 1700, mean: 0.4 });
   });
 
-  it('an update carries what others gave the row meanwhile (a review), and the start its first snapshot', () => {
+  it('an update carries what others gave the row meanwhile (a review), and the start its first snapshot', async () => {
     const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
     const { store, changes, feed } = track({}, () => jpeg);
     const all = frames('fight', 0, [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]);
-    feed(all.slice(0, 2));
+    await feed(all.slice(0, 2));
     expect(changes[0]).to.deep.include({ type: 'start' });
     expect(changes[0].event.snapshot).to.equal(true);
-    expect(store.events.get(changes[0].event.id)?.snapshot).to.equal(true);
-    store.events.review(changes[0].event.id, { state: 'confirmed', note: 'seen' });
-    feed(all.slice(2));
+    expect((await store.events.get(changes[0].event.id))?.snapshot).to.equal(true);
+    await store.events.review(changes[0].event.id, { state: 'confirmed', note: 'seen' });
+    await feed(all.slice(2));
     const update = changes.find((c) => c.type === 'update');
     expect(update?.event.review).to.deep.include({ state: 'confirmed', note: 'seen' });
   });
 
-  it('makes no event of a segment too short or too weak, nor of a class that is no alert', () => {
+  it('makes no event of a segment too short or too weak, nor of a class that is no alert', async () => {
     const { store, changes, feed } = track({ minDurationMs: 500, minConfidence: 0.8 });
-    feed(frames('fight', 0, [0.9, 0.9, 0.9]));
-    feed([{ events: [{ type: 'end', segment: { label: 'fight', startMs: 0, endMs: 375, confidence: 0.45, peak: 0.9 } }], tMs: 375 }]);
-    feed(frames('fight', 1000, [0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7]));
-    feed(frames('no_fight', 3000, [1, 1, 1, 1, 1, 1, 1, 1, 1]));
+    await feed(frames('fight', 0, [0.9, 0.9, 0.9]));
+    await feed([{ events: [{ type: 'end', segment: { label: 'fight', startMs: 0, endMs: 375, confidence: 0.45, peak: 0.9 } }], tMs: 375 }]);
+    await feed(frames('fight', 1000, [0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7]));
+    await feed(frames('no_fight', 3000, [1, 1, 1, 1, 1, 1, 1, 1, 1]));
     expect(changes).to.deep.equal([]);
-    expect(store.events.list().events).to.deep.equal([]);
+    expect((await store.events.list()).events).to.deep.equal([]);
   });
 
-  it('sends an update at most every second of stream time, and writes a snapshot at a new peak at most as often', () => {
+  it('sends an update at most every second of stream time, and writes a snapshot at a new peak at most as often', async () => {
     let n = 0;
     const { store, changes, feed } = track({}, () => Buffer.from(`jpeg ${++n}`));
     // 3 s of a rising peak: a new peak every frame.
-    feed(
+    await feed(
       frames(
         'fight',
         0,
@@ -93,6 +93,6 @@ describe('events: tracker', () => {
     expect(times).to.deep.equal([0, 1000, 2000, 3000]);
     expect(changes[0].event.snapshot).to.equal(true);
     // The file holds the picture of the newest peak written: the one taken at 3 s (frame 25).
-    expect(readFileSync(store.events.snapshotPath(changes[0].event.id), 'utf8')).to.equal('jpeg 25');
+    expect(readFileSync(await store.events.snapshotPath(changes[0].event.id), 'utf8')).to.equal('jpeg 25');
   });
 });

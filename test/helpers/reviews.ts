@@ -38,11 +38,11 @@ export async function recordFights(t: TestServer, c: TestClient): Promise<{ figh
  */
 export async function reviewFights(t: TestServer, fights: readonly VigilEvent[], clipId: string): Promise<void> {
   const store = t.server.store;
-  const clip = store.clips.get(clipId)!;
+  const clip = (await store.clips.get(clipId))!;
   for (const e of fights.slice(0, 2)) {
     expect((await t.api(`/api/events/${e.id}`, { method: 'PATCH', body: { review: 'confirmed' } })).status).to.equal(200);
     const from = Math.max(clip.startedAtMs!, e.startedAtMs - 1800);
-    const quiet = store.events.open({
+    const quiet = await store.events.open({
       cameraId: 'hall',
       model: 'fight',
       label: 'fight',
@@ -53,8 +53,8 @@ export async function reviewFights(t: TestServer, fights: readonly VigilEvent[],
       peak: 0.6,
       mean: 0.55,
     });
-    store.events.end(quiet.id, { endMs: quiet.endMs, endedAtMs: quiet.endedAtMs, peak: 0.6, mean: 0.55 });
-    store.events.linkClip('hall', clipId, clip.startedAtMs!, clip.startedAtMs! + clip.durationMs!);
+    await store.events.end(quiet.id, { endMs: quiet.endMs, endedAtMs: quiet.endedAtMs, peak: 0.6, mean: 0.55 });
+    await store.events.linkClip('hall', clipId, clip.startedAtMs!, clip.startedAtMs! + clip.durationMs!);
     expect((await t.api(`/api/events/${quiet.id}`, { method: 'PATCH', body: { review: 'false_alarm' } })).status).to.equal(200);
   }
 }

@@ -190,7 +190,7 @@ describe('security: wrong answers to bad input', function () {
       expect(created.body.source).to.equal(masked);
       expect((await call('/api/cameras/pw')).body.source).to.equal(masked);
       expect((await call('/api/cameras')).body.cameras.find((c: { id: string }) => c.id === 'pw').source).to.equal(masked);
-      expect(t.server.store.cameras.get('pw')?.source).to.equal(source);
+      expect((await t.server.store.cameras.get('pw'))?.source).to.equal(source);
       // What a client holds is the masked form: sending it back changes nothing.
       const renamed = await call('/api/cameras/pw', {
         method: 'PATCH',
@@ -198,10 +198,10 @@ describe('security: wrong answers to bad input', function () {
       });
       expect(renamed.status, JSON.stringify(renamed.body)).to.equal(200);
       expect(renamed.body).to.deep.include({ name: 'Gate', source: masked });
-      expect(t.server.store.cameras.get('pw')?.source).to.equal(source);
+      expect((await t.server.store.cameras.get('pw'))?.source).to.equal(source);
       const changed = await call('/api/cameras/pw', { method: 'PATCH', body: { source: 'http://admin:n3w@127.0.0.1:9/video.mjpeg' } });
       expect(changed.body.source).to.equal(masked);
-      expect(t.server.store.cameras.get('pw')?.source).to.equal('http://admin:n3w@127.0.0.1:9/video.mjpeg');
+      expect((await t.server.store.cameras.get('pw'))?.source).to.equal('http://admin:n3w@127.0.0.1:9/video.mjpeg');
       expect(answers.join('\n')).to.not.match(/s3cret|n3w@/);
       await call('/api/cameras/pw', { method: 'DELETE' });
     });

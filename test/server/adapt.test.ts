@@ -54,7 +54,7 @@ describe('server: adapting a camera model from its reviews', function () {
 
   it('trains in a worker with progress over the WebSocket, makes the accepted version live without a restart, refuses a second job', async () => {
     await reviewFights(t, fights, clipId);
-    const clip = t.server.store.clips.get(clipId)!;
+    const clip = (await t.server.store.clips.get(clipId))!;
     // A confirmed event recorded after the recording stopped: counted as without a clip.
     const clipEnd = clip.startedAtMs! + clip.durationMs!;
     const late = await c.next('event', (m) => m.change === 'end' && m.event.startedAtMs > clipEnd, 20_000);
@@ -149,9 +149,9 @@ describe('server: adapting a camera model from its reviews', function () {
     await t.restart({ adapt: { minReviews: 5 } });
     await subscribe();
     const store = t.server.store;
-    const clip = store.clips.get(clipId)!;
+    const clip = (await store.clips.get(clipId))!;
     const at = clip.startedAtMs! + 1001;
-    const empty = store.events.open({
+    const empty = await store.events.open({
       cameraId: 'hall',
       model: 'fight',
       label: 'fight',
@@ -162,8 +162,8 @@ describe('server: adapting a camera model from its reviews', function () {
       peak: 0.6,
       mean: 0.55,
     });
-    store.events.end(empty.id, { endMs: 0, endedAtMs: at, peak: 0.6, mean: 0.55 });
-    store.events.linkClip('hall', clipId, clip.startedAtMs!, clip.startedAtMs! + clip.durationMs!);
+    await store.events.end(empty.id, { endMs: 0, endedAtMs: at, peak: 0.6, mean: 0.55 });
+    await store.events.linkClip('hall', clipId, clip.startedAtMs!, clip.startedAtMs! + clip.durationMs!);
     await t.api(`/api/events/${empty.id}`, { method: 'PATCH', body: { review: 'confirmed' } });
     const started = await t.api('/api/cameras/hall/adapt', { method: 'POST' });
     expect(started.status).to.equal(202);
@@ -192,6 +192,6 @@ describe('server: adapting a camera model from its reviews', function () {
     expect((await t.api('/api/cameras/hall/models')).body.models[0].reviews).to.deep.include({ usable: 0, withoutClip: 6 });
     expect((await t.api('/api/cameras/hall', { method: 'DELETE' })).status).to.equal(204);
     expect(existsSync(join(t.dataDir, 'models', 'hall'))).to.equal(false);
-    expect(t.server.store.models.list('hall')).to.deep.equal([]);
+    expect(await t.server.store.models.list('hall')).to.deep.equal([]);
   });
 });

@@ -275,15 +275,15 @@ describe('server: the config file (vigil serve --config)', function () {
       let clock = Date.UTC(2025, 0, 1);
       const store = openStore(join(dir, 'data'), { now: () => clock });
       try {
-        reconcileDeclaredCameras(store, resolveFile(one).cameras);
-        expect(store.cameras.get('room')).to.deep.include({ model: 'fight', models: ['fight'] });
+        await reconcileDeclaredCameras(store, resolveFile(one).cameras);
+        expect(await store.cameras.get('room')).to.deep.include({ model: 'fight', models: ['fight'] });
         clock += 1000;
-        reconcileDeclaredCameras(store, resolveFile(two).cameras);
-        const changed = store.cameras.get('room');
+        await reconcileDeclaredCameras(store, resolveFile(two).cameras);
+        const changed = await store.cameras.get('room');
         expect(changed).to.deep.include({ model: 'fight', models: ['fight', 'fall'], updatedAt: new Date(clock).toISOString() });
         clock += 1000;
-        reconcileDeclaredCameras(store, resolveFile(two).cameras);
-        expect(store.cameras.get('room')?.updatedAt, 'unchanged: not written again').to.equal(changed?.updatedAt);
+        await reconcileDeclaredCameras(store, resolveFile(two).cameras);
+        expect((await store.cameras.get('room'))?.updatedAt, 'unchanged: not written again').to.equal(changed?.updatedAt);
       } finally {
         store.close();
       }
@@ -368,7 +368,7 @@ describe('server: the config file (vigil serve --config)', function () {
       const good = await file('good.yml', 'cameras:\n  - { id: door, source: webcam, model: fight }\n');
       const server = await startServer({ configFile: good, port: 0, dataDir, demo: false });
       try {
-        expect(server.cameras.list().map((x) => x.id)).to.deep.equal(['door']);
+        expect((await server.cameras.list()).map((x) => x.id)).to.deep.equal(['door']);
       } finally {
         await server.close();
       }

@@ -111,8 +111,8 @@ describe('server: recording', function () {
       const manifest = JSON.parse(readFileSync(join(staged, 'manifest.json'), 'utf8'));
       writeFileSync(join(staged, 'manifest.json'), JSON.stringify({ ...manifest, version: '1.1.0' }));
       const record = { from: 'fight@1.0.0', accepted: true } as unknown as AdaptationRecord;
-      const v = store.models.add(staged, { cameraId: 'sw', model: 'fight', version: '1.1.0', accepted: true, record });
-      store.models.setLive('sw', 'fight', v.id);
+      const v = await store.models.add(staged, { cameraId: 'sw', model: 'fight', version: '1.1.0', accepted: true, record });
+      await store.models.setLive('sw', 'fight', v.id);
       // Early in a 4 s piece, so the swap lands inside one (loading the folder takes a moment).
       await c.next('label', (m) => m.tMs > 4000 && m.tMs % 4000 > 500 && m.tMs % 4000 < 1200);
       await t.server.cameras.swapModel('sw', 'fight');
@@ -259,10 +259,10 @@ describe('server: recording', function () {
 
       const store = openStore(dataDir);
       try {
-        const rows = store.clips.list({ limit: 1000 });
+        const rows = await store.clips.list({ limit: 1000 });
         expect(rows.length).to.be.at.least(2);
         for (const row of rows) {
-          const info = await probe(store.clips.videoPath(row.id));
+          const info = await probe(await store.clips.videoPath(row.id));
           expect(info.durationS! * 1000, row.id).to.be.closeTo(row.durationMs!, 80);
         }
         const files = readdirSync(join(dataDir, 'clips')).sort();

@@ -39,8 +39,8 @@ describe('sinks: MQTT against a real mosquitto', function () {
   // After the hooks above: mocha runs afterEach hooks in order, and the sinks must close before their store.
   const stores = tempStores();
 
-  const start = (store: Store, url: string, snapshot?: string) => {
-    sinks = createSinks({
+  const start = async (store: Store, url: string, snapshot?: string) => {
+    sinks = await createSinks({
       options: parseSinksOptions({ mqtt: { url } }),
       outbox: store.outbox,
       cameras: () => CAMERAS,
@@ -64,7 +64,7 @@ describe('sinks: MQTT against a real mosquitto', function () {
     broker = await startBroker();
     const jpeg = await fixtureJpeg(dir);
     const live = await watch(broker.url, ['vigil/#']);
-    const s = start(stores.open(), broker.url, jpeg);
+    const s = await start(stores.open(), broker.url, jpeg);
     await up(s);
     s.cameraStatus('door', 'live');
     for (const c of lifecycle(1, { snapshot: true })) s.publish(c);
@@ -129,7 +129,7 @@ describe('sinks: MQTT against a real mosquitto', function () {
     expect(topicLevel('')).to.equal('_');
     broker = await startBroker();
     const live = await watch(broker.url, ['vigil/#']);
-    const s = start(stores.open(), broker.url);
+    const s = await start(stores.open(), broker.url);
     await up(s);
     s.publish({ type: 'start', event: testEvent(2, { cameraId: 'x/+/#' }) });
     const m = await live.next((r) => r.topic.endsWith('/fight'));
@@ -164,7 +164,7 @@ describe('sinks: MQTT against a real mosquitto', function () {
     broker = await startBroker({ persistence: true });
     // A persistent session, so what vigil publishes while this subscriber reconnects is kept for it.
     const live = await watch(broker.url, ['vigil/events'], { clientId: 'test-sub', clean: false });
-    const s = start(stores.open(), broker.url);
+    const s = await start(stores.open(), broker.url);
     await up(s);
     const changes: EventChange[] = [];
     for (let n = 1; n <= 4; n++) changes.push(...lifecycle(n));
@@ -206,7 +206,7 @@ describe('sinks: MQTT against a real mosquitto', function () {
     const { freePort } = await import('../helpers/mosquitto.js');
     const port = await freePort();
     const url = `mqtt://127.0.0.1:${port}`;
-    const s = start(store, url);
+    const s = await start(store, url);
     await until(() => s.statuses()[0].state === 'down', 'mqtt down');
     s.publish(lifecycle(5)[0]);
     expect(s.statuses()[0]).to.deep.include({ state: 'down', queued: 1 });

@@ -30,8 +30,8 @@ describe('sinks: outbox delivery', () => {
     const store = stores.open();
     const s = steeredSender();
     s.set('fail');
-    const d = createDelivery({ repo: store.outbox, sender: s.sender, minBackoffMs: 20, maxBackoffMs: 80 });
-    for (let i = 0; i < 5; i++) d.enqueue({ i });
+    const d = await createDelivery({ repo: store.outbox, sender: s.sender, minBackoffMs: 20, maxBackoffMs: 80 });
+    for (let i = 0; i < 5; i++) await d.enqueue({ i });
     await until(() => s.attempts.length >= 4, 'retries');
     // Every retry is of the first row: order is kept over throughput.
     expect(s.attempts.every((p) => (p as { i: number }).i === 0)).to.equal(true);
@@ -41,19 +41,19 @@ describe('sinks: outbox delivery', () => {
     await until(() => s.sent.length === 5, 'delivery');
     expect(s.sent).to.deep.equal([0, 1, 2, 3, 4].map((i) => ({ i })));
     expect(d.stats()).to.deep.equal({ queued: 0, dropped: 0, lastError: null });
-    expect(store.outbox.count('test')).to.equal(0);
+    expect(await store.outbox.count('test')).to.equal(0);
     await d.stop();
   });
 
-  it('enqueue is a synchronous insert even while the sink hangs', () => {
+  it('enqueue is a synchronous insert even while the sink hangs', async () => {
     const store = stores.open();
     const s = steeredSender();
     s.set('hang');
-    const d = createDelivery({ repo: store.outbox, sender: s.sender });
+    const d = await createDelivery({ repo: store.outbox, sender: s.sender });
     const results = [];
-    for (let i = 0; i < 200; i++) results.push(d.enqueue({ i }));
+    for (let i = 0; i < 200; i++) results.push(await d.enqueue({ i }));
     expect(results.every((r) => r === undefined)).to.equal(true);
-    expect(store.outbox.count('test')).to.equal(200);
+    expect(await store.outbox.count('test')).to.equal(200);
     expect(d.stats().queued).to.equal(200);
     expect(s.attempts).to.have.length(1);
     // The hung send never settles (real senders have timeouts): stop() only marks it stopped.
@@ -64,14 +64,14 @@ describe('sinks: outbox delivery', () => {
     const store = stores.open();
     const s = steeredSender();
     s.set('fail');
-    const d = createDelivery({ repo: store.outbox, sender: s.sender, maxRows: 3, minBackoffMs: 10_000 });
-    for (let i = 0; i < 5; i++) d.enqueue({ i });
+    const d = await createDelivery({ repo: store.outbox, sender: s.sender, maxRows: 3, minBackoffMs: 10_000 });
+    for (let i = 0; i < 5; i++) await d.enqueue({ i });
     expect(d.stats()).to.include({ queued: 3, dropped: 2 });
     await d.stop();
     const left = [];
-    for (let row = store.outbox.head('test'); row; row = store.outbox.head('test')) {
+    for (let row = await store.outbox.head('test'); row; row = await store.outbox.head('test')) {
       left.push(row.payload);
-      store.outbox.remove(row.seq);
+      await store.outbox.remove(row.seq);
     }
     expect(left).to.deep.equal([{ i: 2 }, { i: 3 }, { i: 4 }]);
   });
@@ -80,11 +80,11 @@ describe('sinks: outbox delivery', () => {
     const store = stores.open();
     const s = steeredSender();
     s.set('refuse');
-    const d = createDelivery({ repo: store.outbox, sender: s.sender, minBackoffMs: 10 });
-    d.enqueue({ i: 0 });
+    const d = await createDelivery({ repo: store.outbox, sender: s.sender, minBackoffMs: 10 });
+    await d.enqueue({ i: 0 });
     await until(() => d.stats().dropped === 1, 'drop');
     s.set('ok');
-    d.enqueue({ i: 1 });
+    await d.enqueue({ i: 1 });
     await until(() => s.sent.length === 1, 'next');
     expect(s.sent).to.deep.equal([{ i: 1 }]);
     expect(d.stats()).to.include({ queued: 0, dropped: 1 });
@@ -95,16 +95,16 @@ describe('sinks: outbox delivery', () => {
     const first = stores.open();
     const s = steeredSender();
     s.set('fail');
-    const d = createDelivery({ repo: first.outbox, sender: s.sender, minBackoffMs: 10_000 });
-    for (let i = 0; i < 3; i++) d.enqueue({ i });
+    const d = await createDelivery({ repo: first.outbox, sender: s.sender, minBackoffMs: 10_000 });
+    for (let i = 0; i < 3; i++) await d.enqueue({ i });
     await d.stop();
     first.close();
     const second = stores.open();
     const again = steeredSender();
-    const d2 = createDelivery({ repo: second.outbox, sender: again.sender });
+    const d2 = await createDelivery({ repo: second.outbox, sender: again.sender });
     await until(() => again.sent.length === 3, 'redelivery');
     expect(again.sent).to.deep.equal([{ i: 0 }, { i: 1 }, { i: 2 }]);
-    const row = second.outbox.head('test');
+    const row = await second.outbox.head('test');
     expect(row).to.equal(undefined);
     await d2.stop();
   });
@@ -114,14 +114,14 @@ describe('sinks: outbox delivery', () => {
     const a = steeredSender('a');
     const b = steeredSender('b');
     b.set('fail');
-    const da = createDelivery({ repo: store.outbox, sender: a.sender });
-    const db = createDelivery({ repo: store.outbox, sender: b.sender, minBackoffMs: 10_000 });
-    da.enqueue('x');
-    db.enqueue('y');
+    const da = await createDelivery({ repo: store.outbox, sender: a.sender });
+    const db = await createDelivery({ repo: store.outbox, sender: b.sender, minBackoffMs: 10_000 });
+    await da.enqueue('x');
+    await db.enqueue('y');
     await until(() => a.sent.length === 1, 'a');
-    expect(store.outbox.count('a')).to.equal(0);
-    expect(store.outbox.count('b')).to.equal(1);
-    expect(store.outbox.removeOtherSinks(['a'])).to.equal(1);
+    expect(await store.outbox.count('a')).to.equal(0);
+    expect(await store.outbox.count('b')).to.equal(1);
+    expect(await store.outbox.removeOtherSinks(['a'])).to.equal(1);
     await Promise.all([da.stop(), db.stop()]);
   });
 });

@@ -61,7 +61,7 @@ describe('sinks: webhooks against a real HTTP receiver', function () {
   it('retries a 500 and a call that hangs past the 5 s timeout; every attempt is signed; order holds', async () => {
     const r = await receiver((n) => (n === 0 ? 500 : n === 1 ? 'hang' : 200));
     closers.push(r.close);
-    sinks = createSinks({
+    sinks = await createSinks({
       options: parseSinksOptions({ webhooks: [{ url: r.url, secret: 's3cret' }] }),
       outbox: stores.open().outbox,
       cameras: () => [],
@@ -93,7 +93,7 @@ describe('sinks: webhooks against a real HTTP receiver', function () {
     const all = await receiver(() => 200);
     const door = await receiver(() => 200);
     closers.push(all.close, door.close);
-    sinks = createSinks({
+    sinks = await createSinks({
       options: parseSinksOptions({ webhooks: [{ url: all.url }, { url: door.url, cameras: ['door'], labels: ['falling'] }] }),
       outbox: stores.open().outbox,
       cameras: () => [],
@@ -109,7 +109,11 @@ describe('sinks: webhooks against a real HTTP receiver', function () {
   it('drops what the receiver refuses for good (400), counts it, and goes on', async () => {
     const r = await receiver((n) => (n === 0 ? 400 : 200));
     closers.push(r.close);
-    sinks = createSinks({ options: parseSinksOptions({ webhooks: [{ url: r.url }] }), outbox: stores.open().outbox, cameras: () => [] });
+    sinks = await createSinks({
+      options: parseSinksOptions({ webhooks: [{ url: r.url }] }),
+      outbox: stores.open().outbox,
+      cameras: () => [],
+    });
     for (const c of lifecycle(1).slice(0, 2)) sinks.publish(c);
     await until(() => r.calls.length === 2 && sinks!.statuses()[0].queued === 0, 'both tried');
     expect(sinks.statuses()[0]).to.include({ dropped: 1, state: 'up' });

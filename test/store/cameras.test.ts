@@ -1,17 +1,17 @@
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { expectCoded, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection } from '../helpers/errors.js';
 import type { CameraInput } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
 
 describe('store cameras', () => {
   const stores = tempStores();
 
-  it('creates with defaults filled in, gets, lists oldest first', () => {
+  it('creates with defaults filled in, gets, lists oldest first', async () => {
     const clock = manualClock();
     const store = stores.open({ now: clock.now });
-    const hall = store.cameras.create({ id: 'hall', name: 'Hall', source: 'rtsp://10.0.0.5/stream', model: 'fight' });
+    const hall = await store.cameras.create({ id: 'hall', name: 'Hall', source: 'rtsp://10.0.0.5/stream', model: 'fight' });
     expect(hall).to.deep.equal({
       id: 'hall',
       name: 'Hall',
@@ -25,31 +25,31 @@ describe('store cameras', () => {
       updatedAt: '2025-01-31T12:00:00.000Z',
     });
     clock.advance(1000);
-    const gen = store.cameras.create({ source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight'] } });
+    const gen = await store.cameras.create({ source: 'webcam', model: 'fight', record: { mode: 'events', labels: ['fight'] } });
     expect(gen.id).to.match(/^cam-[0-9a-f]{8}$/);
     expect(gen.name).to.equal(gen.id);
     expect(gen.record).to.deep.equal({ mode: 'events', labels: ['fight'], preRollS: 5, postRollS: 10 });
-    expect(store.cameras.get('hall')).to.deep.equal(hall);
-    expect(store.cameras.list().map((c) => c.id)).to.deep.equal(['hall', gen.id]);
+    expect(await store.cameras.get('hall')).to.deep.equal(hall);
+    expect((await store.cameras.list()).map((c) => c.id)).to.deep.equal(['hall', gen.id]);
   });
 
-  it('refuses a second camera with the same id', () => {
+  it('refuses a second camera with the same id', async () => {
     const store = stores.open();
-    store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+    await store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
     expectCoded(
-      thrown(() => store.cameras.create({ id: 'hall', source: 'x.mp4', model: 'fight' })),
+      await rejection(store.cameras.create({ id: 'hall', source: 'x.mp4', model: 'fight' })),
       'VIGIL_ERR_CONFLICT',
       'conflict: camera hall already exists',
     );
-    expect(store.cameras.get('hall')?.source).to.equal('webcam');
+    expect((await store.cameras.get('hall'))?.source).to.equal('webcam');
   });
 
-  it('updates the given fields, keeps the rest, bumps updatedAt', () => {
+  it('updates the given fields, keeps the rest, bumps updatedAt', async () => {
     const clock = manualClock();
     const store = stores.open({ now: clock.now });
-    store.cameras.create({ id: 'yard', name: 'Yard', source: 'yard.mp4', model: 'fight', loop: true, fps: 4 });
+    await store.cameras.create({ id: 'yard', name: 'Yard', source: 'yard.mp4', model: 'fight', loop: true, fps: 4 });
     clock.advance(60_000);
-    const next = store.cameras.update('yard', { name: 'Back yard', record: { mode: 'continuous' }, fps: undefined });
+    const next = await store.cameras.update('yard', { name: 'Back yard', record: { mode: 'continuous' }, fps: undefined });
     expect(next).to.deep.equal({
       id: 'yard',
       name: 'Back yard',
@@ -62,27 +62,23 @@ describe('store cameras', () => {
       createdAt: '2025-01-31T12:00:00.000Z',
       updatedAt: '2025-01-31T12:01:00.000Z',
     });
-    expect(store.cameras.update('yard', { fps: null }).fps).to.equal(null);
-    expect(store.cameras.get('yard')?.fps).to.equal(null);
+    expect((await store.cameras.update('yard', { fps: null })).fps).to.equal(null);
+    expect((await store.cameras.get('yard'))?.fps).to.equal(null);
   });
 
-  it('update and remove of unknown cameras', () => {
+  it('update and remove of unknown cameras', async () => {
     const store = stores.open();
-    expectCoded(
-      thrown(() => store.cameras.update('nope', { name: 'x' })),
-      'VIGIL_ERR_NOT_FOUND',
-      'not found: camera nope',
-    );
-    expect(store.cameras.remove('nope')).to.equal(false);
-    store.cameras.create({ id: 'gone', source: 'webcam', model: 'fight' });
-    expect(store.cameras.remove('gone')).to.equal(true);
-    expect(store.cameras.get('gone')).to.equal(undefined);
-    expect(store.cameras.list()).to.deep.equal([]);
+    expectCoded(await rejection(store.cameras.update('nope', { name: 'x' })), 'VIGIL_ERR_NOT_FOUND', 'not found: camera nope');
+    expect(await store.cameras.remove('nope')).to.equal(false);
+    await store.cameras.create({ id: 'gone', source: 'webcam', model: 'fight' });
+    expect(await store.cameras.remove('gone')).to.equal(true);
+    expect(await store.cameras.get('gone')).to.equal(undefined);
+    expect(await store.cameras.list()).to.deep.equal([]);
   });
 
-  it('persists across close and reopen', () => {
+  it('persists across close and reopen', async () => {
     const first = stores.open();
-    const a = first.cameras.create({
+    const a = await first.cameras.create({
       id: 'a',
       name: 'A',
       source: 'rtsp://10.0.0.9/live',
@@ -90,23 +86,23 @@ describe('store cameras', () => {
       fps: 2.5,
       record: { mode: 'events', labels: ['fight', 'fall'], preRollS: 0, postRollS: 30 },
     });
-    const b = first.cameras.create({ id: 'b', source: 'b.mp4', model: 'fight', loop: true });
+    const b = await first.cameras.create({ id: 'b', source: 'b.mp4', model: 'fight', loop: true });
     first.close();
     const second = stores.open();
-    expect(second.cameras.list()).to.deep.equal([a, b]);
+    expect(await second.cameras.list()).to.deep.equal([a, b]);
   });
 
   describe('models', () => {
-    it('keeps a list; model is its first, and either field alone replaces both on update', () => {
+    it('keeps a list; model is its first, and either field alone replaces both on update', async () => {
       const store = stores.open();
-      const both = store.cameras.create({ id: 'room', source: 'webcam', models: ['fight', 'fall'] });
+      const both = await store.cameras.create({ id: 'room', source: 'webcam', models: ['fight', 'fall'] });
       expect([both.model, both.models]).to.deep.equal(['fight', ['fight', 'fall']]);
-      expect(store.cameras.get('room')?.models).to.deep.equal(['fight', 'fall']);
-      const one = store.cameras.update('room', { model: 'fall' });
+      expect((await store.cameras.get('room'))?.models).to.deep.equal(['fight', 'fall']);
+      const one = await store.cameras.update('room', { model: 'fall' });
       expect([one.model, one.models]).to.deep.equal(['fall', ['fall']]);
-      const again = store.cameras.update('room', { models: ['fall', 'fight'] });
+      const again = await store.cameras.update('room', { models: ['fall', 'fight'] });
       expect([again.model, again.models]).to.deep.equal(['fall', ['fall', 'fight']]);
-      expect(store.cameras.update('room', { model: 'fall', models: ['fall'] }).models).to.deep.equal(['fall']);
+      expect((await store.cameras.update('room', { model: 'fall', models: ['fall'] })).models).to.deep.equal(['fall']);
     });
 
     const cases: Array<[string, unknown, string]> = [
@@ -125,18 +121,18 @@ describe('store cameras', () => {
       ['models not a list', { source: 'webcam', models: 'fight' }, 'camera: models: Expected array, received string'],
     ];
     for (const [what, input, detail] of cases) {
-      it(`refuses ${what}`, () => {
+      it(`refuses ${what}`, async () => {
         const store = stores.open();
         expectCoded(
-          thrown(() => store.cameras.create(input as CameraInput)),
+          await rejection(store.cameras.create(input as CameraInput)),
           'VIGIL_ERR_INVALID_ARGUMENT',
           `invalid argument: ${detail}`,
         );
-        expect(store.cameras.list()).to.deep.equal([]);
+        expect(await store.cameras.list()).to.deep.equal([]);
       });
     }
 
-    it('gives the cameras of a version 3 database their model as a list of one (migration 4)', () => {
+    it('gives the cameras of a version 3 database their model as a list of one (migration 4)', async () => {
       const dir = stores.dir();
       stores.open().close();
       const raw = new Database(join(dir, 'vigil.db'));
@@ -150,7 +146,9 @@ describe('store cameras', () => {
         .run();
       raw.pragma('user_version = 3');
       raw.close();
-      expect(stores.open().cameras.get('old')).to.include({ model: 'fall' }).and.have.deep.property('models', ['fall']);
+      expect(await stores.open().cameras.get('old'))
+        .to.include({ model: 'fall' })
+        .and.have.deep.property('models', ['fall']);
     });
   });
 
@@ -188,31 +186,31 @@ describe('store cameras', () => {
       ],
     ];
     for (const [what, input, detail] of cases) {
-      it(`refuses ${what}`, () => {
+      it(`refuses ${what}`, async () => {
         const store = stores.open();
         expectCoded(
-          thrown(() => store.cameras.create(input as CameraInput)),
+          await rejection(store.cameras.create(input as CameraInput)),
           'VIGIL_ERR_INVALID_ARGUMENT',
           `invalid argument: ${detail}`,
         );
-        expect(store.cameras.list()).to.deep.equal([]);
+        expect(await store.cameras.list()).to.deep.equal([]);
       });
     }
 
-    it('refuses a bad patch and leaves the camera as it was', () => {
+    it('refuses a bad patch and leaves the camera as it was', async () => {
       const store = stores.open();
-      const cam = store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+      const cam = await store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
       expectCoded(
-        thrown(() => store.cameras.update('hall', { fps: 0 })),
+        await rejection(store.cameras.update('hall', { fps: 0 })),
         'VIGIL_ERR_INVALID_ARGUMENT',
         'invalid argument: camera: fps: Number must be greater than 0',
       );
       expectCoded(
-        thrown(() => store.cameras.update('hall', { id: 'other' })),
+        await rejection(store.cameras.update('hall', { id: 'other' })),
         'VIGIL_ERR_INVALID_ARGUMENT',
         'invalid argument: camera id cannot change (hall to other)',
       );
-      expect(store.cameras.get('hall')).to.deep.equal(cam);
+      expect(await store.cameras.get('hall')).to.deep.equal(cam);
     });
   });
 });

@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { expectCoded, rejection, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection } from '../helpers/errors.js';
 import { toTimelineJson, type TimelineJson } from '../../src/timeline/index.js';
 import type { Store } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
@@ -142,14 +142,14 @@ describe('store clips', () => {
         timeline: null,
       });
       expect(existsSync(path)).to.equal(false);
-      expect(store.clips.videoPath(clip.id)).to.equal(join(store.dataDir, 'clips', `${clip.id}.webm`));
-      expect(readFileSync(store.clips.videoPath(clip.id), 'utf8')).to.equal('not really a video');
-      expect(store.clips.get(clip.id)).to.deep.equal(clip);
+      expect(await store.clips.videoPath(clip.id)).to.equal(join(store.dataDir, 'clips', `${clip.id}.webm`));
+      expect(readFileSync(await store.clips.videoPath(clip.id), 'utf8')).to.equal('not really a video');
+      expect(await store.clips.get(clip.id)).to.deep.equal(clip);
     });
 
     it('stores a recording with its camera and timeline; list leaves the timeline out', async () => {
       const store = stores.open();
-      store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+      await store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
       const rec = await store.clips.adopt(await stageBytes(store, Buffer.alloc(50)), {
         kind: 'recording',
         cameraId: 'hall',
@@ -159,8 +159,8 @@ describe('store clips', () => {
         status: 'ready',
         timeline: TIMELINE,
       });
-      expect(store.clips.get(rec.id)?.timeline).to.deep.equal(TIMELINE);
-      const [listed] = store.clips.list();
+      expect((await store.clips.get(rec.id))?.timeline).to.deep.equal(TIMELINE);
+      const [listed] = await store.clips.list();
       expect(listed).to.not.have.property('timeline');
       expect(listed).to.deep.include({
         id: rec.id,
@@ -177,7 +177,7 @@ describe('store clips', () => {
     it('lists newest first, filtered and paged by id', async () => {
       const clock = manualClock();
       const store = stores.open({ now: clock.now });
-      store.cameras.create({ id: 'a', source: 'webcam', model: 'fight' });
+      await store.cameras.create({ id: 'a', source: 'webcam', model: 'fight' });
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
         const meta = i % 2 === 0 ? ({ kind: 'recording', cameraId: 'a' } as const) : ({ kind: 'upload' } as const);
@@ -187,21 +187,21 @@ describe('store clips', () => {
       }
       expect([...ids].sort()).to.deep.equal(ids);
       const newest = [...ids].reverse();
-      expect(store.clips.list().map((c) => c.id)).to.deep.equal(newest);
-      expect(store.clips.list({ kind: 'upload' }).map((c) => c.name)).to.deep.equal(['c3', 'c1']);
-      expect(store.clips.list({ cameraId: 'a' }).map((c) => c.name)).to.deep.equal(['c4', 'c2', 'c0']);
-      const page1 = store.clips.list({ limit: 2 });
-      const page2 = store.clips.list({ limit: 2, before: page1[1].id });
-      const page3 = store.clips.list({ limit: 2, before: page2[1].id });
+      expect((await store.clips.list()).map((c) => c.id)).to.deep.equal(newest);
+      expect((await store.clips.list({ kind: 'upload' })).map((c) => c.name)).to.deep.equal(['c3', 'c1']);
+      expect((await store.clips.list({ cameraId: 'a' })).map((c) => c.name)).to.deep.equal(['c4', 'c2', 'c0']);
+      const page1 = await store.clips.list({ limit: 2 });
+      const page2 = await store.clips.list({ limit: 2, before: page1[1].id });
+      const page3 = await store.clips.list({ limit: 2, before: page2[1].id });
       expect([...page1, ...page2, ...page3].map((c) => c.id)).to.deep.equal(newest);
-      expect(store.clips.list({ status: 'ready' })).to.deep.equal([]);
+      expect(await store.clips.list({ status: 'ready' })).to.deep.equal([]);
       expectCoded(
-        thrown(() => store.clips.list({ limit: 0 })),
+        await rejection(store.clips.list({ limit: 0 })),
         'VIGIL_ERR_INVALID_ARGUMENT',
         'invalid argument: clip query: limit: Number must be greater than or equal to 1',
       );
       expectCoded(
-        thrown(() => store.clips.list({ before: '../x' })),
+        await rejection(store.clips.list({ before: '../x' })),
         'VIGIL_ERR_INVALID_ARGUMENT',
         'invalid argument: clip query: before: a clip id',
       );
@@ -210,16 +210,12 @@ describe('store clips', () => {
     it('removes the row and the file', async () => {
       const store = stores.open();
       const clip = await store.clips.adopt(await stageBytes(store, Buffer.alloc(10)), { kind: 'upload', name: 'x.mp4' });
-      const file = store.clips.videoPath(clip.id);
-      expect(store.clips.remove(clip.id)).to.equal(true);
+      const file = await store.clips.videoPath(clip.id);
+      expect(await store.clips.remove(clip.id)).to.equal(true);
       expect(existsSync(file)).to.equal(false);
-      expect(store.clips.get(clip.id)).to.equal(undefined);
-      expect(store.clips.remove(clip.id)).to.equal(false);
-      expectCoded(
-        thrown(() => store.clips.videoPath(clip.id)),
-        'VIGIL_ERR_NOT_FOUND',
-        `not found: clip ${clip.id}`,
-      );
+      expect(await store.clips.get(clip.id)).to.equal(undefined);
+      expect(await store.clips.remove(clip.id)).to.equal(false);
+      expectCoded(await rejection(store.clips.videoPath(clip.id)), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${clip.id}`);
     });
 
     it('refuses bad meta and unknown cameras, leaving the staged file in place', async () => {
@@ -241,7 +237,7 @@ describe('store clips', () => {
       );
       expect(existsSync(path)).to.equal(true);
       expect(readdirSync(join(store.dataDir, 'clips'))).to.deep.equal([]);
-      expect(store.clips.list()).to.deep.equal([]);
+      expect(await store.clips.list()).to.deep.equal([]);
       store.discard(path);
       expect(existsSync(path)).to.equal(false);
       const missing = await rejection(store.clips.adopt(path, { kind: 'upload', name: 'r' }));
@@ -262,10 +258,10 @@ describe('store clips', () => {
 
     it('a removed camera leaves its recordings with cameraId null', async () => {
       const store = stores.open();
-      store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
+      await store.cameras.create({ id: 'hall', source: 'webcam', model: 'fight' });
       const rec = await store.clips.adopt(await stageBytes(store, Buffer.alloc(10)), { kind: 'recording', cameraId: 'hall', name: 'r' });
-      store.cameras.remove('hall');
-      expect(store.clips.get(rec.id)?.cameraId).to.equal(null);
+      await store.cameras.remove('hall');
+      expect((await store.clips.get(rec.id))?.cameraId).to.equal(null);
     });
   });
 
@@ -273,12 +269,12 @@ describe('store clips', () => {
     it('walks pending → processing → ready with a timeline, and failed with an error', async () => {
       const store = stores.open();
       const clip = await store.clips.adopt(await stageBytes(store, Buffer.alloc(10)), { kind: 'upload', name: 'x' });
-      expect(store.clips.setStatus(clip.id, 'processing').status).to.equal('processing');
-      const ready = store.clips.setStatus(clip.id, 'ready', { timeline: TIMELINE, durationMs: 250 });
+      expect((await store.clips.setStatus(clip.id, 'processing')).status).to.equal('processing');
+      const ready = await store.clips.setStatus(clip.id, 'ready', { timeline: TIMELINE, durationMs: 250 });
       expect(ready).to.deep.include({ status: 'ready', durationMs: 250, error: null, timeline: TIMELINE });
       // A relabel keeps the old timeline until the new one replaces it.
-      expect(store.clips.setStatus(clip.id, 'processing').timeline).to.deep.equal(TIMELINE);
-      const failed = store.clips.setStatus(clip.id, 'failed', {
+      expect((await store.clips.setStatus(clip.id, 'processing')).timeline).to.deep.equal(TIMELINE);
+      const failed = await store.clips.setStatus(clip.id, 'failed', {
         error: { code: 'VIGIL_ERR_DECODE', message: 'ffmpeg failed while decoding: x' },
         timeline: null,
       });
@@ -288,35 +284,27 @@ describe('store clips', () => {
         timeline: null,
         durationMs: 250,
       });
-      expect(store.clips.setStatus(clip.id, 'pending').error).to.equal(null);
+      expect((await store.clips.setStatus(clip.id, 'pending')).error).to.equal(null);
     });
 
     it('refuses inconsistent updates and unknown clips', async () => {
       const store = stores.open();
       const clip = await store.clips.adopt(await stageBytes(store, Buffer.alloc(10)), { kind: 'upload', name: 'x' });
       const msg = 'invalid argument: clip status failed needs an error, and only failed takes one';
+      expectCoded(await rejection(store.clips.setStatus(clip.id, 'failed')), 'VIGIL_ERR_INVALID_ARGUMENT', msg);
       expectCoded(
-        thrown(() => store.clips.setStatus(clip.id, 'failed')),
+        await rejection(store.clips.setStatus(clip.id, 'ready', { error: { code: 'X', message: 'y' } })),
         'VIGIL_ERR_INVALID_ARGUMENT',
         msg,
       );
       expectCoded(
-        thrown(() => store.clips.setStatus(clip.id, 'ready', { error: { code: 'X', message: 'y' } })),
-        'VIGIL_ERR_INVALID_ARGUMENT',
-        msg,
-      );
-      expectCoded(
-        thrown(() => store.clips.setStatus(clip.id, 'done' as 'ready')),
+        await rejection(store.clips.setStatus(clip.id, 'done' as 'ready')),
         'VIGIL_ERR_INVALID_ARGUMENT',
         'invalid argument: clip status must be one of pending, processing, ready, failed, got "done"',
       );
       const ghost = clip.id.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
-      expectCoded(
-        thrown(() => store.clips.setStatus(ghost, 'ready')),
-        'VIGIL_ERR_NOT_FOUND',
-        `not found: clip ${ghost}`,
-      );
-      expect(store.clips.get(clip.id)?.status).to.equal('pending');
+      expectCoded(await rejection(store.clips.setStatus(ghost, 'ready')), 'VIGIL_ERR_NOT_FOUND', `not found: clip ${ghost}`);
+      expect((await store.clips.get(clip.id))?.status).to.equal('pending');
     });
   });
 });

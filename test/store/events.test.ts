@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectCoded, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection } from '../helpers/errors.js';
 import type { EventStart, Store } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
 
@@ -19,7 +19,7 @@ const start = (over: Partial<EventStart> = {}): EventStart => ({
 });
 
 async function recording(store: Store, startedAtMs: number, durationMs: number): Promise<string> {
-  store.cameras.create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+  await store.cameras.create({ id: 'hall', source: '/x.mp4', model: 'fight' });
   const path = store.stagingPath('mp4');
   writeFileSync(path, 'video');
   return (await store.clips.adopt(path, { kind: 'recording', cameraId: 'hall', name: 'rec', startedAtMs, durationMs, status: 'ready' })).id;
@@ -28,9 +28,9 @@ async function recording(store: Store, startedAtMs: number, durationMs: number):
 describe('store: events', () => {
   const stores = tempStores();
 
-  it('opens an active event, moves it on, ends it, and reads it back the same', () => {
+  it('opens an active event, moves it on, ends it, and reads it back the same', async () => {
     const store = stores.open();
-    const e = store.events.open(start());
+    const e = await store.events.open(start());
     expect(e.id).to.match(/^ev_[0-9a-f]{16}$/);
     expect(e).to.deep.equal({
       ...start(),
@@ -40,155 +40,153 @@ describe('store: events', () => {
       clipId: null,
       review: { state: 'unreviewed' },
     });
-    store.events.progress(e.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.9, mean: 0.7 });
-    expect(store.events.get(e.id)).to.deep.include({ endMs: 3000, peak: 0.9, state: 'active' });
-    const ended = store.events.end(e.id, { endMs: 2900, endedAtMs: 1_700_000_002_900, peak: 0.88, mean: 0.69 });
+    await store.events.progress(e.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.9, mean: 0.7 });
+    expect(await store.events.get(e.id)).to.deep.include({ endMs: 3000, peak: 0.9, state: 'active' });
+    const ended = await store.events.end(e.id, { endMs: 2900, endedAtMs: 1_700_000_002_900, peak: 0.88, mean: 0.69 });
     expect(ended).to.deep.include({ endMs: 2900, peak: 0.88, mean: 0.69, state: 'ended' });
     // An ended event takes no more progress: a late frame cannot reopen it.
-    store.events.progress(e.id, { endMs: 5000, endedAtMs: 1_700_000_005_000, peak: 1, mean: 1 });
-    expect(store.events.get(e.id)).to.deep.equal(ended);
+    await store.events.progress(e.id, { endMs: 5000, endedAtMs: 1_700_000_005_000, peak: 1, mean: 1 });
+    expect(await store.events.get(e.id)).to.deep.equal(ended);
   });
 
-  it('lists newest first with filters, and pages with a cursor that skips nothing', () => {
+  it('lists newest first with filters, and pages with a cursor that skips nothing', async () => {
     const store = stores.open();
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       ids.push(
-        store.events.open(start({ cameraId: i % 2 ? 'yard' : 'hall', startedAtMs: 1000 * i, label: i < 5 ? 'fight' : 'falling' })).id,
+        (await store.events.open(start({ cameraId: i % 2 ? 'yard' : 'hall', startedAtMs: 1000 * i, label: i < 5 ? 'fight' : 'falling' })))
+          .id,
       );
     }
-    store.events.review(ids[3], { state: 'confirmed' });
-    const all = store.events.list();
+    await store.events.review(ids[3], { state: 'confirmed' });
+    const all = await store.events.list();
     expect(all.events.map((e) => e.id)).to.deep.equal([...ids].reverse());
     expect(all.next).to.equal(null);
     const pages: string[][] = [];
     let cursor: string | undefined;
     do {
-      const page = store.events.list({ limit: 3, cursor });
+      const page = await store.events.list({ limit: 3, cursor });
       pages.push(page.events.map((e) => e.id));
       cursor = page.next ?? undefined;
     } while (cursor);
     expect(pages.map((p) => p.length)).to.deep.equal([3, 3, 1]);
     expect(pages.flat()).to.deep.equal([...ids].reverse());
-    expect(store.events.list({ cameraId: 'yard' }).events.map((e) => e.id)).to.deep.equal([ids[5], ids[3], ids[1]]);
-    expect(store.events.list({ label: 'falling' }).events.map((e) => e.id)).to.deep.equal([ids[6], ids[5]]);
-    expect(store.events.list({ review: 'confirmed' }).events.map((e) => e.id)).to.deep.equal([ids[3]]);
-    expect(store.events.list({ review: 'unreviewed' }).events).to.have.length(6);
-    expect(store.events.list({ after: 2000, before: 4000 }).events.map((e) => e.id)).to.deep.equal([ids[3], ids[2]]);
-    expect(store.events.list({ model: 'fall' }).events).to.deep.equal([]);
+    expect((await store.events.list({ cameraId: 'yard' })).events.map((e) => e.id)).to.deep.equal([ids[5], ids[3], ids[1]]);
+    expect((await store.events.list({ label: 'falling' })).events.map((e) => e.id)).to.deep.equal([ids[6], ids[5]]);
+    expect((await store.events.list({ review: 'confirmed' })).events.map((e) => e.id)).to.deep.equal([ids[3]]);
+    expect((await store.events.list({ review: 'unreviewed' })).events).to.have.length(6);
+    expect((await store.events.list({ after: 2000, before: 4000 })).events.map((e) => e.id)).to.deep.equal([ids[3], ids[2]]);
+    expect((await store.events.list({ model: 'fall' })).events).to.deep.equal([]);
     expectCoded(
-      thrown(() => store.events.list({ cursor: 'abc' })),
+      await rejection(store.events.list({ cursor: 'abc' })),
       'VIGIL_ERR_INVALID_ARGUMENT',
       'invalid argument: event query: cursor: the next of a previous page',
     );
     expectCoded(
-      thrown(() => store.events.list({ review: 'maybe' as never })),
+      await rejection(store.events.list({ review: 'maybe' as never })),
       'VIGIL_ERR_INVALID_ARGUMENT',
       "invalid argument: event query: review: Invalid enum value. Expected 'unreviewed' | 'confirmed' | 'false_alarm', received 'maybe'",
     );
   });
 
-  it('prunes ended, unconfirmed events by age and beyond the newest `keep`, with their snapshots; confirmed and active ones stay', () => {
+  it('prunes ended, unconfirmed events by age and beyond the newest `keep`, with their snapshots; confirmed and active ones stay', async () => {
     const store = stores.open();
     // Six events ending 1 s apart: the oldest confirmed, the newest still active.
-    const ids = [0, 1, 2, 3, 4, 5].map((i) => {
-      const e = store.events.open(start({ startedAtMs: 1_000_000 + i * 1000, endedAtMs: 1_000_100 + i * 1000 }));
-      if (i < 5) store.events.end(e.id, { endMs: 2200, endedAtMs: 1_000_500 + i * 1000, peak: 0.7, mean: 0.6 });
-      store.events.saveSnapshot(e.id, Buffer.from([0xff, 0xd8, i, 0xff, 0xd9]));
-      return e.id;
-    });
-    store.events.review(ids[0], { state: 'confirmed' });
+    const ids: string[] = [];
+    for (const i of [0, 1, 2, 3, 4, 5]) {
+      const e = await store.events.open(start({ startedAtMs: 1_000_000 + i * 1000, endedAtMs: 1_000_100 + i * 1000 }));
+      if (i < 5) await store.events.end(e.id, { endMs: 2200, endedAtMs: 1_000_500 + i * 1000, peak: 0.7, mean: 0.6 });
+      await store.events.saveSnapshot(e.id, Buffer.from([0xff, 0xd8, i, 0xff, 0xd9]));
+      ids.push(e.id);
+    }
+    await store.events.review(ids[0], { state: 'confirmed' });
     const file = (id: string) => join(stores.dir(), 'snapshots', `${id}.jpg`);
     // Ended before 1 002 000: events 0 (confirmed: kept) and 1.
-    expect(store.events.prune({ beforeMs: 1_002_000 })).to.deep.equal([ids[1]]);
+    expect(await store.events.prune({ beforeMs: 1_002_000 })).to.deep.equal([ids[1]]);
     expect(existsSync(file(ids[1]))).to.equal(false);
     // Keep the newest 2 of what is left (0, 2, 3, 4, 5): 2 and 3 go; 0 is confirmed.
-    expect(store.events.prune({ keep: 2 })).to.deep.equal([ids[2], ids[3]]);
-    expect(store.events.list().events.map((e) => e.id)).to.deep.equal([ids[5], ids[4], ids[0]]);
+    expect(await store.events.prune({ keep: 2 })).to.deep.equal([ids[2], ids[3]]);
+    expect((await store.events.list()).events.map((e) => e.id)).to.deep.equal([ids[5], ids[4], ids[0]]);
     expect(existsSync(file(ids[4])) && existsSync(file(ids[0]))).to.equal(true);
-    expect(store.events.prune({ keep: 0 })).to.deep.equal([ids[4]]); // never the active one
-    expect(store.events.prune({ keep: 0 })).to.deep.equal([]);
+    expect(await store.events.prune({ keep: 0 })).to.deep.equal([ids[4]]); // never the active one
+    expect(await store.events.prune({ keep: 0 })).to.deep.equal([]);
   });
 
-  it('reviews with a note and who, and refuses a state that is not one of the three', () => {
+  it('reviews with a note and who, and refuses a state that is not one of the three', async () => {
     const clock = manualClock();
     const store = stores.open({ now: clock.now });
-    const { id } = store.events.open(start());
-    expect(store.events.review(id, { state: 'false_alarm', note: 'a hug\nnot a fight', by: 'ana' }).review).to.deep.equal({
+    const { id } = await store.events.open(start());
+    expect((await store.events.review(id, { state: 'false_alarm', note: 'a hug\nnot a fight', by: 'ana' })).review).to.deep.equal({
       state: 'false_alarm',
       note: 'a hug\nnot a fight',
       by: 'ana',
       atMs: clock.now(),
     });
     expectCoded(
-      thrown(() => store.events.review(id, { state: 'wrong' as never })),
+      await rejection(store.events.review(id, { state: 'wrong' as never })),
       'VIGIL_ERR_INVALID_ARGUMENT',
       "invalid argument: review: state: Invalid enum value. Expected 'unreviewed' | 'confirmed' | 'false_alarm', received 'wrong'",
     );
     expectCoded(
-      thrown(() => store.events.review('ev_0000000000000000', { state: 'confirmed' })),
+      await rejection(store.events.review('ev_0000000000000000', { state: 'confirmed' })),
       'VIGIL_ERR_NOT_FOUND',
       'not found: event ev_0000000000000000',
     );
     expectCoded(
-      thrown(() => store.events.get('../../etc/passwd')),
+      await rejection(store.events.get('../../etc/passwd')),
       'VIGIL_ERR_INVALID_ARGUMENT',
       'invalid argument: event id must look like ev_0f1e2d3c4b5a6978, got "../../etc/passwd"',
     );
   });
 
-  it('keeps a snapshot as a whole file, replaces it, and deletes it with its event', () => {
+  it('keeps a snapshot as a whole file, replaces it, and deletes it with its event', async () => {
     const store = stores.open();
-    const { id } = store.events.open(start());
-    expectCoded(
-      thrown(() => store.events.snapshotPath(id)),
-      'VIGIL_ERR_NOT_FOUND',
-      `not found: event ${id} has no snapshot (yet)`,
-    );
-    expect(store.events.saveSnapshot(id, Buffer.from('first'))).to.equal(true);
-    expect(store.events.saveSnapshot(id, Buffer.from('second'))).to.equal(true);
-    const path = store.events.snapshotPath(id);
+    const { id } = await store.events.open(start());
+    expectCoded(await rejection(store.events.snapshotPath(id)), 'VIGIL_ERR_NOT_FOUND', `not found: event ${id} has no snapshot (yet)`);
+    expect(await store.events.saveSnapshot(id, Buffer.from('first'))).to.equal(true);
+    expect(await store.events.saveSnapshot(id, Buffer.from('second'))).to.equal(true);
+    const path = await store.events.snapshotPath(id);
     expect(path).to.equal(join(stores.dir(), 'snapshots', `${id}.jpg`));
     expect(readFileSync(path, 'utf8')).to.equal('second');
     expect(readdirSync(join(stores.dir(), 'staging'))).to.deep.equal([]);
-    expect(store.events.get(id)?.snapshot).to.equal(true);
-    expect(store.events.remove(id)).to.equal(true);
+    expect((await store.events.get(id))?.snapshot).to.equal(true);
+    expect(await store.events.remove(id)).to.equal(true);
     expect(existsSync(path)).to.equal(false);
-    expect(store.events.remove(id)).to.equal(false);
-    expect(store.events.saveSnapshot(id, Buffer.from('late'))).to.equal(false);
+    expect(await store.events.remove(id)).to.equal(false);
+    expect(await store.events.saveSnapshot(id, Buffer.from('late'))).to.equal(false);
     expect(readdirSync(join(stores.dir(), 'snapshots'))).to.deep.equal([]);
   });
 
   it('links a recording that overlaps an event, and unlinks it when retention removes the clip; the event stays', async () => {
     const store = stores.open();
-    const e = store.events.open(start({ startedAtMs: 10_000, endedAtMs: 12_000 }));
-    const other = store.events.open(start({ startedAtMs: 50_000, endedAtMs: 52_000 }));
+    const e = await store.events.open(start({ startedAtMs: 10_000, endedAtMs: 12_000 }));
+    const other = await store.events.open(start({ startedAtMs: 50_000, endedAtMs: 52_000 }));
     const clipId = await recording(store, 9_000, 2_000);
-    expect(store.events.linkClip('hall', clipId, 9_000, 11_000).map((x) => x.id)).to.deep.equal([e.id]);
-    expect(store.events.get(e.id)?.clipId).to.equal(clipId);
-    expect(store.events.get(other.id)?.clipId).to.equal(null);
+    expect((await store.events.linkClip('hall', clipId, 9_000, 11_000)).map((x) => x.id)).to.deep.equal([e.id]);
+    expect((await store.events.get(e.id))?.clipId).to.equal(clipId);
+    expect((await store.events.get(other.id))?.clipId).to.equal(null);
     // Already linked: a second clip over the same time does not take it.
-    expect(store.events.linkClip('hall', clipId, 9_000, 11_000)).to.deep.equal([]);
-    store.clips.remove(clipId);
-    store.cameras.remove('hall');
-    expect(store.events.get(e.id)).to.deep.include({ clipId: null, cameraId: 'hall' });
+    expect(await store.events.linkClip('hall', clipId, 9_000, 11_000)).to.deep.equal([]);
+    await store.clips.remove(clipId);
+    await store.cameras.remove('hall');
+    expect(await store.events.get(e.id)).to.deep.include({ clipId: null, cameraId: 'hall' });
   });
 
-  it('after a crash: an active event is ended where it had got, a snapshot file decides the flag, a stray snapshot goes', () => {
+  it('after a crash: an active event is ended where it had got, a snapshot file decides the flag, a stray snapshot goes', async () => {
     const first = stores.open();
-    const cut = first.events.open(start());
-    first.events.progress(cut.id, { endMs: 4000, endedAtMs: 1_700_000_004_000, peak: 0.9, mean: 0.8 });
-    const done = first.events.open(start());
-    first.events.end(done.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.7, mean: 0.6 });
-    first.events.saveSnapshot(done.id, Buffer.from('jpeg'));
+    const cut = await first.events.open(start());
+    await first.events.progress(cut.id, { endMs: 4000, endedAtMs: 1_700_000_004_000, peak: 0.9, mean: 0.8 });
+    const done = await first.events.open(start());
+    await first.events.end(done.id, { endMs: 3000, endedAtMs: 1_700_000_003_000, peak: 0.7, mean: 0.6 });
+    await first.events.saveSnapshot(done.id, Buffer.from('jpeg'));
     // A rename that landed before its row was flagged, and a file whose row is gone.
     writeFileSync(join(stores.dir(), 'snapshots', `${cut.id}.jpg`), 'jpeg');
     writeFileSync(join(stores.dir(), 'snapshots', 'ev_00000000000000aa.jpg'), 'jpeg');
     first.close();
     const second = stores.open();
     expect(second.reconciled).to.deep.include({ endedEvents: [cut.id], orphanSnapshots: ['ev_00000000000000aa.jpg'] });
-    expect(second.events.get(cut.id)).to.deep.include({ state: 'ended', endMs: 4000, endedAtMs: 1_700_000_004_000, snapshot: true });
-    expect(second.events.get(done.id)).to.deep.include({ state: 'ended', endMs: 3000, snapshot: true });
-    expect(second.events.list().events).to.have.length(2);
+    expect(await second.events.get(cut.id)).to.deep.include({ state: 'ended', endMs: 4000, endedAtMs: 1_700_000_004_000, snapshot: true });
+    expect(await second.events.get(done.id)).to.deep.include({ state: 'ended', endMs: 3000, snapshot: true });
+    expect((await second.events.list()).events).to.have.length(2);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join, resolve, sep } from 'node:path';
-import { expectCoded, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection, thrown } from '../helpers/errors.js';
 import { resolveInside } from '../../src/store/index.js';
 import { tempStores } from './temp-dir.js';
 
@@ -62,37 +62,37 @@ describe('store paths', () => {
     const stores = tempStores();
     const attempts = ['../x', '../../etc/passwd', '/etc/passwd', '%2e%2e', '%2e%2e%2fvigil.db', 'a\0', '..', 'clp_../../x', 'CAM', ''];
 
-    it('clip ids other than generated ones are refused before any path is built', () => {
+    it('clip ids other than generated ones are refused before any path is built', async () => {
       const store = stores.open();
       for (const id of attempts) {
         expectCoded(
-          thrown(() => store.clips.videoPath(id)),
+          await rejection(store.clips.videoPath(id)),
           'VIGIL_ERR_INVALID_ARGUMENT',
           `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`,
         );
         expectCoded(
-          thrown(() => store.clips.get(id)),
+          await rejection(store.clips.get(id)),
           'VIGIL_ERR_INVALID_ARGUMENT',
           `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`,
         );
         expectCoded(
-          thrown(() => store.clips.remove(id)),
+          await rejection(store.clips.remove(id)),
           'VIGIL_ERR_INVALID_ARGUMENT',
           `invalid argument: clip id must look like clp_0m5x8k2a1f3c9e0b7d4a6, got ${JSON.stringify(id)}`,
         );
       }
     });
 
-    it('camera ids must be lowercase names', () => {
+    it('camera ids must be lowercase names', async () => {
       const store = stores.open();
       for (const id of attempts) {
         expectCoded(
-          thrown(() => store.cameras.get(id)),
+          await rejection(store.cameras.get(id)),
           'VIGIL_ERR_INVALID_ARGUMENT',
           `invalid argument: camera id must be 1-64 lowercase letters, digits, - or _ (starting with a letter or digit), got ${JSON.stringify(id)}`,
         );
       }
-      expect(store.cameras.get('hall-1')).to.equal(undefined);
+      expect(await store.cameras.get('hall-1')).to.equal(undefined);
     });
 
     it('staging paths and extensions cannot leave staging', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { expectCoded, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection, thrown } from '../helpers/errors.js';
 import { setLogLevel } from '../../src/log.js';
 import { SCHEMA_VERSION } from '../../src/store/db.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -52,7 +52,7 @@ describe('store reconcile', () => {
     const kept = await upload(first, 'kept');
     const labelling = await upload(first, 'labelling');
     const lost = await upload(first, 'lost');
-    first.clips.setStatus(labelling, 'processing');
+    await first.clips.setStatus(labelling, 'processing');
     // A crash mid-upload or mid-recording: partial files in staging, also inside a segment folder.
     writeFileSync(first.stagingPath('mp4'), 'half an upl');
     mkdirSync(join(first.dataDir, 'staging', 'abc-dir'));
@@ -61,7 +61,7 @@ describe('store reconcile', () => {
     writeFileSync(join(first.dataDir, 'clips', 'clp_0m6k0000000000000000001.mp4'), 'orphan');
     writeFileSync(join(first.dataDir, 'clips', 'stray.tmp'), 'junk');
     // A file lost under a row (deleted by hand, or a rename the disk never persisted).
-    rmSync(first.clips.videoPath(lost));
+    rmSync(await first.clips.videoPath(lost));
     first.close();
 
     const { result: second, lines } = logsOf(() => stores.open());
@@ -83,11 +83,11 @@ describe('store reconcile', () => {
     });
     expect(readdirSync(join(second.dataDir, 'staging'))).to.deep.equal([]);
     expect(readdirSync(join(second.dataDir, 'clips')).sort()).to.deep.equal([`${kept}.mp4`, `${labelling}.mp4`]);
-    expect(second.clips.list().map((c) => [c.name, c.status])).to.deep.equal([
+    expect((await second.clips.list()).map((c) => [c.name, c.status])).to.deep.equal([
       ['labelling', 'pending'],
       ['kept', 'pending'],
     ]);
-    expect(second.clips.get(lost)).to.equal(undefined);
+    expect(await second.clips.get(lost)).to.equal(undefined);
     second.close();
     expect(stores.open().reconciled).to.deep.equal({
       staging: 0,
@@ -104,7 +104,7 @@ describe('store reconcile', () => {
   it('a row whose file was replaced by a folder counts as missing', async () => {
     const first = stores.open();
     const id = await upload(first, 'x');
-    const file = first.clips.videoPath(id);
+    const file = await first.clips.videoPath(id);
     first.close();
     rmSync(file);
     mkdirSync(file);
@@ -125,7 +125,7 @@ describe('store reconcile', () => {
       );
     });
 
-    it('a second server on the same directory is refused while the first has it open', () => {
+    it('a second server on the same directory is refused while the first has it open', async () => {
       const first = stores.open();
       const db = join(first.dataDir, 'vigil.db');
       expectCoded(
@@ -134,14 +134,9 @@ describe('store reconcile', () => {
         `storage failed: ${db}: database is locked (is another vigil server using this data directory?)`,
       );
       // The refused open must not have touched the first one's state.
-      first.cameras.create({ id: 'still-works', source: 'webcam', model: 'fight' });
+      await first.cameras.create({ id: 'still-works', source: 'webcam', model: 'fight' });
       first.close();
-      expect(
-        stores
-          .open()
-          .cameras.list()
-          .map((c) => c.id),
-      ).to.deep.equal(['still-works']);
+      expect((await stores.open().cameras.list()).map((c) => c.id)).to.deep.equal(['still-works']);
     });
 
     it('a database from a newer vigil is refused', () => {
@@ -157,11 +152,11 @@ describe('store reconcile', () => {
       );
     });
 
-    it('calls after close fail with VIGIL_ERR_STORE', () => {
+    it('calls after close fail with VIGIL_ERR_STORE', async () => {
       const store = stores.open();
       store.close();
       store.close();
-      const err = thrown(() => store.cameras.list());
+      const err = await rejection(store.cameras.list());
       expect(err).to.include({ code: 'VIGIL_ERR_STORE' });
       expect((err as Error).message).to.equal(`storage failed: ${join(store.dataDir, 'vigil.db')}: The database connection is not open`);
     });
@@ -177,7 +172,7 @@ describe('store reconcile', () => {
       );
     });
 
-    it('keeps the schema across reopen (migrations run once)', () => {
+    it('keeps the schema across reopen (migrations run once)', async () => {
       stores.open().close();
       const raw = new Database(join(stores.dir(), 'vigil.db'));
       expect(raw.pragma('user_version', { simple: true })).to.equal(SCHEMA_VERSION);
@@ -192,7 +187,7 @@ describe('store reconcile', () => {
         { name: 'sqlite_sequence' },
       ]);
       raw.close();
-      expect(stores.open().cameras.list()).to.deep.equal([]);
+      expect(await stores.open().cameras.list()).to.deep.equal([]);
     });
   });
 
@@ -200,7 +195,7 @@ describe('store reconcile', () => {
     // adopt renames before its commit; simulate the commit never happening by renaming back.
     const store = stores.open();
     const id = await upload(store, 'x');
-    const file = store.clips.videoPath(id);
+    const file = await store.clips.videoPath(id);
     renameSync(file, `${file}.moved`);
     store.close();
     const again = logsOf(() => stores.open()).result;

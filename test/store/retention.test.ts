@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { existsSync, writeFileSync } from 'node:fs';
-import { expectCoded, thrown } from '../helpers/errors.js';
+import { expectCoded, rejection } from '../helpers/errors.js';
 import type { ClipKind, Store } from '../../src/store/index.js';
 import { manualClock, tempStores } from './temp-dir.js';
 
@@ -19,7 +19,7 @@ describe('store retention', () => {
   async function fill(): Promise<{ store: Store; ids: Record<string, string>; clock: ReturnType<typeof manualClock> }> {
     const clock = manualClock();
     const store = stores.open({ now: clock.now });
-    store.cameras.create({ id: 'cam', source: 'webcam', model: 'fight' });
+    await store.cameras.create({ id: 'cam', source: 'webcam', model: 'fight' });
     const ids: Record<string, string> = {};
     ids.u = await add(store, 'upload', 'u', 1000);
     for (const name of ['r0', 'r1', 'r2', 'r3']) {
@@ -31,46 +31,46 @@ describe('store retention', () => {
 
   it('removes recordings older than maxAgeMs, files included, never uploads', async () => {
     const { store, ids } = await fill();
-    const files = { r0: store.clips.videoPath(ids.r0), r1: store.clips.videoPath(ids.r1) };
+    const files = { r0: await store.clips.videoPath(ids.r0), r1: await store.clips.videoPath(ids.r1) };
     // r0 is 4 h old, r1 3 h, r2 2 h, r3 1 h.
-    expect(store.applyRetention({ maxAgeMs: 2.5 * HOUR })).to.deep.equal([ids.r0, ids.r1]);
+    expect(await store.applyRetention({ maxAgeMs: 2.5 * HOUR })).to.deep.equal([ids.r0, ids.r1]);
     expect(existsSync(files.r0) || existsSync(files.r1)).to.equal(false);
-    expect(store.clips.list().map((c) => c.name)).to.deep.equal(['r3', 'r2', 'u']);
-    expect(store.applyRetention({ maxAgeMs: 2.5 * HOUR })).to.deep.equal([]);
+    expect((await store.clips.list()).map((c) => c.name)).to.deep.equal(['r3', 'r2', 'u']);
+    expect(await store.applyRetention({ maxAgeMs: 2.5 * HOUR })).to.deep.equal([]);
     // Exactly as old as the limit stays.
-    expect(store.applyRetention({ maxAgeMs: 2 * HOUR })).to.deep.equal([]);
+    expect(await store.applyRetention({ maxAgeMs: 2 * HOUR })).to.deep.equal([]);
   });
 
   it('removes the oldest recordings until recordings total maxBytes, whatever the uploads weigh', async () => {
     const { store, ids } = await fill();
-    expect(store.applyRetention({ maxBytes: 250 })).to.deep.equal([ids.r0, ids.r1]);
-    expect(store.clips.list().map((c) => c.name)).to.deep.equal(['r3', 'r2', 'u']);
-    expect(store.applyRetention({ maxBytes: 200 })).to.deep.equal([]);
-    expect(store.applyRetention({ maxBytes: 0 })).to.deep.equal([ids.r2, ids.r3]);
-    expect(store.clips.list().map((c) => c.name)).to.deep.equal(['u']);
+    expect(await store.applyRetention({ maxBytes: 250 })).to.deep.equal([ids.r0, ids.r1]);
+    expect((await store.clips.list()).map((c) => c.name)).to.deep.equal(['r3', 'r2', 'u']);
+    expect(await store.applyRetention({ maxBytes: 200 })).to.deep.equal([]);
+    expect(await store.applyRetention({ maxBytes: 0 })).to.deep.equal([ids.r2, ids.r3]);
+    expect((await store.clips.list()).map((c) => c.name)).to.deep.equal(['u']);
   });
 
   it('applies age, then size, and spares clips being labelled', async () => {
     const { store, ids, clock } = await fill();
-    store.clips.setStatus(ids.r1, 'processing');
+    await store.clips.setStatus(ids.r1, 'processing');
     clock.advance(HOUR);
     // Age: r0 (5 h) goes, r1 (4 h) is processing; size: 300 bytes left > 150, so r2 goes, then r3.
-    expect(store.applyRetention({ maxAgeMs: 3.5 * HOUR, maxBytes: 150 })).to.deep.equal([ids.r0, ids.r2, ids.r3]);
-    expect(store.clips.list().map((c) => c.name)).to.deep.equal(['r1', 'u']);
+    expect(await store.applyRetention({ maxAgeMs: 3.5 * HOUR, maxBytes: 150 })).to.deep.equal([ids.r0, ids.r2, ids.r3]);
+    expect((await store.clips.list()).map((c) => c.name)).to.deep.equal(['r1', 'u']);
   });
 
-  it('refuses a bad policy', () => {
+  it('refuses a bad policy', async () => {
     const store = stores.open();
     expectCoded(
-      thrown(() => store.applyRetention({ maxAgeMs: -1 })),
+      await rejection(store.applyRetention({ maxAgeMs: -1 })),
       'VIGIL_ERR_INVALID_ARGUMENT',
       'invalid argument: retention maxAgeMs must be a number >= 0, got -1',
     );
     expectCoded(
-      thrown(() => store.applyRetention({ maxBytes: 1.5 })),
+      await rejection(store.applyRetention({ maxBytes: 1.5 })),
       'VIGIL_ERR_INVALID_ARGUMENT',
       'invalid argument: retention maxBytes must be an integer >= 0, got 1.5',
     );
-    expect(store.applyRetention({})).to.deep.equal([]);
+    expect(await store.applyRetention({})).to.deep.equal([]);
   });
 });

@@ -62,7 +62,7 @@ describe('vigil adapt', function () {
     const store = openStore(data);
     const t0 = 1_700_000_000_000;
     try {
-      store.cameras.create({ id: 'hall', source: '/x.mp4', model: 'fight' });
+      await store.cameras.create({ id: 'hall', source: '/x.mp4', model: 'fight' });
       const clips = [
         ['fight-fi002.mp4', 2520, 'confirmed'],
         ['fight-fi150.mp4', 2020, 'confirmed'],
@@ -81,7 +81,7 @@ describe('vigil adapt', function () {
           durationMs: ms,
           status: 'ready',
         });
-        const e = store.events.open({
+        const e = await store.events.open({
           cameraId: 'hall',
           model: 'fight',
           label: 'fight',
@@ -92,9 +92,9 @@ describe('vigil adapt', function () {
           peak: 0.9,
           mean: 0.8,
         });
-        store.events.end(e.id, { endMs: ms, endedAtMs: at + ms, peak: 0.9, mean: 0.8 });
-        store.events.linkClip('hall', clip.id, at, at + ms);
-        store.events.review(e.id, { state: review });
+        await store.events.end(e.id, { endMs: ms, endedAtMs: at + ms, peak: 0.9, mean: 0.8 });
+        await store.events.linkClip('hall', clip.id, at, at + ms);
+        await store.events.review(e.id, { state: review });
       }
     } finally {
       store.close();
@@ -111,11 +111,11 @@ describe('vigil adapt', function () {
     expect(r.stdout).to.match(/reviews: 2 fight, 2 no_fight; 4 used, 0 skipped; 64 replayed; judged by 4-fold cross-validation/);
     const after = openStore(data);
     try {
-      const [version] = after.models.list('hall', 'fight');
+      const [version] = await after.models.list('hall', 'fight');
       expect(version).to.deep.include({ version: '1.1.0' });
       if (version.accepted) {
         expect(r.stdout).to.contain(`fight 1.1.0 is live on camera hall (version ${version.id}`);
-        expect(after.models.liveFolder('hall', 'fight')).to.equal(join(data, 'models', 'hall', 'fight-1.1.0'));
+        expect(await after.models.liveFolder('hall', 'fight')).to.equal(join(data, 'models', 'hall', 'fight-1.1.0'));
       } else {
         expect(r.stdout).to.contain(`fight 1.1.0 kept as version ${version.id}, not live`);
       }

@@ -24,15 +24,15 @@ export function adaptRouter(jobs: AdaptJobs): Router {
   r.post(
     '/:id/adapt',
     jsonOrNone,
-    handle((req, res) => {
+    handle(async (req, res) => {
       const body = parseWith(adaptSchema, req.body ?? {}, 'adapt');
       const model = body.model === undefined ? undefined : checkModelName(body.model);
-      res.status(202).json(jobs.start(req.params.id, model));
+      res.status(202).json(await jobs.start(req.params.id, model));
     }),
   );
   r.get(
     '/:id/models',
-    handle((req, res) => res.json({ models: jobs.models(req.params.id) })),
+    handle(async (req, res) => res.json({ models: await jobs.models(req.params.id) })),
   );
   r.post(
     '/:id/models/:model/rollback',

@@ -25,7 +25,7 @@ export function camerasRouter(cameras: CameraService, elsewhere?: (id: string, f
   }
   r.get(
     '/',
-    handle((_req, res) => res.json({ cameras: cameras.list() })),
+    handle(async (_req, res) => res.json({ cameras: await cameras.list() })),
   );
   r.post(
     '/',
@@ -35,7 +35,7 @@ export function camerasRouter(cameras: CameraService, elsewhere?: (id: string, f
   );
   r.get(
     '/:id',
-    handle((req, res) => res.json(cameras.get(req.params.id))),
+    handle(async (req, res) => res.json(await cameras.get(req.params.id))),
   );
   r.get(
     '/:id/preview.mjpeg',

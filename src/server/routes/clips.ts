@@ -27,8 +27,8 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
   const { store, jobs } = o;
   const r = Router();
 
-  function must(id: string): ClipRecord {
-    const clip = store.clips.get(id);
+  async function must(id: string): Promise<ClipRecord> {
+    const clip = await store.clips.get(id);
     if (!clip) throw vigilError('VIGIL_ERR_NOT_FOUND', `clip ${id}`);
     return clip;
   }
@@ -87,7 +87,7 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
 
   r.get(
     '/',
-    handle((req, res) => {
+    handle(async (req, res) => {
       const q = req.query;
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (!(Number.isInteger(limit) && limit > 0 && limit <= 1000))
@@ -96,7 +96,7 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
       if (kind !== undefined && kind !== 'upload' && kind !== 'recording')
         throw vigilError('VIGIL_ERR_INVALID_ARGUMENT', 'kind must be upload or recording');
       res.json({
-        clips: store.clips.list({
+        clips: await store.clips.list({
           cameraId: queryText(q.camera),
           kind,
           limit,
@@ -108,13 +108,13 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
 
   r.get(
     '/:id',
-    handle((req, res) => res.json(must(req.params.id))),
+    handle(async (req, res) => res.json(await must(req.params.id))),
   );
 
   r.get(
     '/:id/timeline.json',
-    handle((req, res) => {
-      const clip = must(req.params.id);
+    handle(async (req, res) => {
+      const clip = await must(req.params.id);
       if (!clip.timeline) throw vigilError('VIGIL_ERR_CONFLICT', `clip ${clip.id} is ${clip.status}; its timeline is not ready`);
       res.json(clip.timeline);
     }),
@@ -122,8 +122,8 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
 
   r.get(
     '/:id/labels.vtt',
-    handle((req, res) => {
-      const clip = must(req.params.id);
+    handle(async (req, res) => {
+      const clip = await must(req.params.id);
       if (!clip.timeline) throw vigilError('VIGIL_ERR_CONFLICT', `clip ${clip.id} is ${clip.status}; its labels are not ready`);
       res.type('text/vtt').send(toWebVtt(clip.timeline.segments));
     }),
@@ -131,9 +131,9 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
 
   r.get(
     '/:id/video',
-    handle((req, res) => {
-      const clip = must(req.params.id);
-      const path = store.clips.videoPath(clip.id);
+    handle(async (req, res) => {
+      const clip = await must(req.params.id);
+      const path = await store.clips.videoPath(clip.id);
       const range = req.headers.range;
       if (range !== undefined) req.headers.range = clampSuffixRanges(range, () => statSync(path).size);
       // send handles Range, If-Range, ETag and HEAD; the path comes from a validated id. An
@@ -145,9 +145,9 @@ export function clipsRouter(o: { store: Store; jobs: JobQueue; uploadBytes: numb
 
   r.delete(
     '/:id',
-    handle((req, res) => {
-      must(req.params.id);
-      store.clips.remove(req.params.id);
+    handle(async (req, res) => {
+      await must(req.params.id);
+      await store.clips.remove(req.params.id);
       res.status(204).end();
     }),
   );

@@ -62,10 +62,10 @@ export function eventsRouter(o: { store: Store; events: EventService }): Router 
 
   r.get(
     '/',
-    handle((req, res) => {
+    handle(async (req, res) => {
       const q = parseWith(querySchema, req.query, 'event query');
       res.json(
-        store.events.list({
+        await store.events.list({
           cameraId: q.camera,
           model: q.model,
           label: q.label,
@@ -82,10 +82,10 @@ export function eventsRouter(o: { store: Store; events: EventService }): Router 
   // Before '/:id', which would take `count` for an id.
   r.get(
     '/count',
-    handle((req, res) => {
+    handle(async (req, res) => {
       const q = parseWith(querySchema.omit({ limit: true, cursor: true }), req.query, 'event count query');
       res.json({
-        count: store.events.count({
+        count: await store.events.count({
           cameraId: q.camera,
           model: q.model,
           label: q.label,
@@ -99,9 +99,9 @@ export function eventsRouter(o: { store: Store; events: EventService }): Router 
 
   r.get(
     '/:id',
-    handle((req, res) => {
+    handle(async (req, res) => {
       const id = idOf(req);
-      const event = store.events.get(id);
+      const event = await store.events.get(id);
       if (!event) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
       res.json(event);
     }),
@@ -109,8 +109,8 @@ export function eventsRouter(o: { store: Store; events: EventService }): Router 
 
   r.get(
     '/:id/snapshot.jpg',
-    handle((req, res) => {
-      const path = store.events.snapshotPath(idOf(req));
+    handle(async (req, res) => {
+      const path = await store.events.snapshotPath(idOf(req));
       // A snapshot is replaced at each new peak while the event is active.
       res.type('image/jpeg');
       res.sendFile(path, { cacheControl: false, dotfiles: 'deny', headers: { 'Cache-Control': 'no-cache' } });
@@ -120,17 +120,17 @@ export function eventsRouter(o: { store: Store; events: EventService }): Router 
   r.patch(
     '/:id',
     requireJson,
-    handle((req, res) => {
+    handle(async (req, res) => {
       const id = idOf(req);
       const body = parseWith(patchSchema, req.body, 'event');
-      res.json(events.review(id, { state: body.review, note: body.note, by: body.by }));
+      res.json(await events.review(id, { state: body.review, note: body.note, by: body.by }));
     }),
   );
 
   r.delete(
     '/:id',
-    handle((req, res) => {
-      events.remove(idOf(req));
+    handle(async (req, res) => {
+      await events.remove(idOf(req));
       res.status(204).end();
     }),
   );

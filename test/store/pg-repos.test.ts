@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { openStore, type CameraInput, type EventStart, type OutboxRepo } from '../../src/store/index.js';
 import { layoutOf, type Layout } from '../../src/store/paths.js';
-import type { Async } from '../../src/store/pg/async.js';
 import { createPgClipRepo } from '../../src/store/pg/clips.js';
 import { createPgEventRepo } from '../../src/store/pg/events.js';
 import { createPgModelVersionRepo } from '../../src/store/pg/model-versions.js';
@@ -64,17 +63,8 @@ function dataDirs(use: (layout: Layout) => void): void {
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 }
 
-/** A SQLite repo seen through the async interface, to run one scenario on both stores. */
-function asAsync<T extends object>(repo: T): Async<T> {
-  const entries = Object.entries(repo).map(([k, v]) => [
-    k,
-    typeof v === 'function' ? async (...a: unknown[]) => (await v(...a)) as unknown : v,
-  ]);
-  return Object.fromEntries(entries) as Async<T>;
-}
-
 /** What an outbox answers to a run of calls (not the seqs themselves, which differ between stores only by where they start). */
-async function outboxScenario(outbox: Async<OutboxRepo>): Promise<unknown[]> {
+async function outboxScenario(outbox: OutboxRepo): Promise<unknown[]> {
   const seen: unknown[] = [];
   const first = await outbox.add('mqtt', { label: 'fight', n: 1 }, 1000);
   const seq = async (sink: string) => ((await outbox.head(sink))?.seq ?? 0) - first;
@@ -763,7 +753,7 @@ describe('store: PostgreSQL repositories', () => {
       const a = await models.add(staged(), { cameraId: 'hall', model: 'fight', version: '1.1.0', accepted: true, record: RECORD });
       await models.setLive('hall', 'fight', a.id);
       expect(await cameras.remove('hall')).to.equal(true);
-      await models.removeFolders('hall');
+      models.removeFolders('hall');
       expect(await models.list('hall')).to.deep.equal([]);
       expect(await models.live('hall', 'fight')).to.equal(undefined);
       expect(existsSync(join(layout.models, 'hall'))).to.equal(false);
@@ -775,7 +765,7 @@ describe('store: PostgreSQL repositories', () => {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-outbox-'));
       const sqlite = openStore(dir);
       try {
-        const expected = await outboxScenario(asAsync(sqlite.outbox));
+        const expected = await outboxScenario(sqlite.outbox);
         expect(expected[0]).to.deep.equal({
           seq: 0,
           sink: 'mqtt',

@@ -6,7 +6,6 @@ import type pg from 'pg';
 import { vigilError } from '../../errors.js';
 import { fromRow, isObject, parseCamera, type CameraFields, type CameraRecord, type CameraRepo, type CameraRow } from '../cameras.js';
 import { assertCameraId, newCameraId } from '../ids.js';
-import type { Async } from './async.js';
 import { pgGuard, transaction } from './query.js';
 
 const COLUMNS = 'id, name, source, model, models, fps, loop, record, created_at, updated_at';
@@ -26,7 +25,7 @@ function toParams(c: CameraRecord): unknown[] {
   ];
 }
 
-export function createPgCameraRepo(pool: pg.Pool, now: () => number): Async<CameraRepo> {
+export function createPgCameraRepo(pool: pg.Pool, now: () => number): CameraRepo {
   return {
     // COLLATE "C": SQLite compares text byte by byte; the database's own collation might not.
     list: () =>

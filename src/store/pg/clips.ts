@@ -30,14 +30,13 @@ import { fsyncDir, removeFile } from '../files.js';
 import { assertClipId, assertExt, quote } from '../ids.js';
 import type { Layout } from '../paths.js';
 import { stagedPathInside } from '../staging.js';
-import type { Async } from './async.js';
 import { pgGuard, transaction, whereOf } from './query.js';
 
 function recordOf(row: ClipRow): ClipRecord {
   return { ...summaryOf(row), timeline: row.timeline ? (JSON.parse(row.timeline) as TimelineJson) : null };
 }
 
-export function createPgClipRepo(pool: pg.Pool, layout: Layout, now: () => number, nextId: () => string): Async<ClipRepo> {
+export function createPgClipRepo(pool: pg.Pool, layout: Layout, now: () => number, nextId: () => string): ClipRepo {
   const get = async (id: string): Promise<ClipRecord | undefined> => {
     assertClipId(id);
     const { rows } = await pgGuard(() => pool.query<ClipRow>('SELECT * FROM clips WHERE id = $1', [id]));

@@ -31,7 +31,6 @@ import { fsyncDir, removeFile } from '../files.js';
 import { assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, newEventId } from '../ids.js';
 import type { Layout } from '../paths.js';
 import { discardStaged, newStagingPath } from '../staging.js';
-import type { Async } from './async.js';
 import { pgGuard, transaction, whereOf } from './query.js';
 
 /** The SQLite module's filters, positional; the cursor is a seq (a number) given as text. */
@@ -41,7 +40,7 @@ function filtersOf(f: Partial<Record<(typeof FILTERS)[number][0], string | numbe
 
 const PROGRESS = 'end_ms = $2, ended_at_ms = $3, peak = $4, mean = $5';
 
-export function createPgEventRepo(pool: pg.Pool, layout: Layout, now: () => number): Async<EventRepo> {
+export function createPgEventRepo(pool: pg.Pool, layout: Layout, now: () => number): EventRepo {
   const one = async (sql: string, params: unknown[]): Promise<VigilEvent | undefined> => {
     const { rows } = await pgGuard(() => pool.query<EventRow>(sql, params));
     return rows[0] && eventOf(rows[0]);

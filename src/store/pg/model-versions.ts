@@ -16,7 +16,6 @@ import { assertCameraId, quote } from '../ids.js';
 import { assertModel, VERSION_PATTERN, type ModelVersion, type ModelVersionRepo, type VersionRow } from '../model-versions.js';
 import { resolveInside, type Layout } from '../paths.js';
 import { discardStaged } from '../staging.js';
-import type { Async } from './async.js';
 import { pgGuard, transaction } from './query.js';
 
 /** A version row with the id on top of its camera's live stack for its model, read in the same statement. */
@@ -33,7 +32,7 @@ const LOCK_CAMERA = 'SELECT id FROM cameras WHERE id = $1 FOR NO KEY UPDATE';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-export function createPgModelVersionRepo(pool: pg.Pool, layout: Layout, now: () => number): Async<ModelVersionRepo> {
+export function createPgModelVersionRepo(pool: pg.Pool, layout: Layout, now: () => number): ModelVersionRepo {
   // The SQLite module maps rows in a closure over its statements; this is the same mapping.
   const versionOf = (r: LiveRow): ModelVersion => ({
     id: r.id,
@@ -180,16 +179,14 @@ export function createPgModelVersionRepo(pool: pg.Pool, layout: Layout, now: () 
       return rows[0]?.at ?? 0;
     },
 
-    // Files only, synchronous as in the SQLite repo; a throw in the executor is the rejection.
-    removeFolders: (cameraId) =>
-      new Promise<void>((done) => {
-        assertCameraId(cameraId);
-        try {
-          rmSync(resolveInside(layout.models, cameraId), { recursive: true, force: true });
-        } catch (e) {
-          throw storeError(layout.models, e);
-        }
-        done();
-      }),
+    // Files only: synchronous, as in the SQLite repo.
+    removeFolders(cameraId) {
+      assertCameraId(cameraId);
+      try {
+        rmSync(resolveInside(layout.models, cameraId), { recursive: true, force: true });
+      } catch (e) {
+        throw storeError(layout.models, e);
+      }
+    },
   };
 }

@@ -13,10 +13,9 @@
  */
 import type pg from 'pg';
 import type { OutboxRepo, OutboxRow } from '../outbox.js';
-import type { Async } from './async.js';
 import { pgGuard, transaction } from './query.js';
 
-export interface PgOutboxRepo extends Async<OutboxRepo> {
+export interface PgOutboxRepo extends OutboxRepo {
   /**
    * Takes the sink's oldest row for delivery when it is due (`nextAttemptAtMs <= nowMs`) and no
    * other node holds it, leasing it until `nowMs + leaseMs`: until then no claim (by any

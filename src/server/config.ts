@@ -112,6 +112,9 @@ const configSchema = z
   })
   .strict();
 
+/** The file alone: its `fleet` section may leave the Redis to a flag or the environment. */
+const fileSchema = configSchema.extend({ fleet: fleetSchema.partial().optional() });
+
 export type ServerConfig = Omit<z.infer<typeof configSchema>, 'sources'> & {
   sources: string[];
   /** The config file read, absolute; null when none. */
@@ -183,7 +186,7 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
  */
 function loadFile(path: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const raw = readConfigFile(path, env);
-  const parsed = configSchema.safeParse(raw);
+  const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw vigilError('VIGIL_ERR_CONFIG', `${path}: ${describeConfigIssues(parsed.error, raw)}`);
   const file = { ...(raw as Record<string, unknown>) };
   const dir = dirname(resolve(path));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVigilError, type VigilError } from '../../src/errors.js';
@@ -56,6 +56,28 @@ describe('fleet: settings, start-up errors and the live relay', () => {
       expect(() => resolveConfig({ fleet: { redis: 'redis://r', nodeId: '../x' } }, {})).to.throw(/fleet\.nodeId: letters, digits/);
       expect(() => resolveConfig({ fleet: { redis: 'redis://r', role: 'boss' as 'api' } }, {})).to.throw(/fleet\.role/);
       expect(() => resolveConfig({ fleet: { redis: 'redis://r', leaseMs: 100 } }, {})).to.throw(/fleet\.leaseMs/);
+    });
+
+    it('a config file may set the fleet and leave the Redis to a flag or the environment', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'vigil-fleet-'));
+      try {
+        const file = join(dir, 'vigil.json');
+        await writeFile(file, JSON.stringify({ fleet: { leaseMs: 3000, role: 'worker' } }));
+        expect(resolveConfig({ configFile: file, fleet: { redis: 'redis://r:1' } }, {}).fleet).to.include({
+          redis: 'redis://r:1',
+          leaseMs: 3000,
+        });
+        expect(resolveConfig({ configFile: file }, { VIGIL_REDIS_URL: 'redis://r:2' }).fleet).to.include({
+          redis: 'redis://r:2',
+          role: 'worker',
+        });
+        // Without one anywhere, the merged settings say what is missing; a wrong field is still the file's.
+        expect(() => resolveConfig({ configFile: file }, {})).to.throw(/fleet\.redis: name the fleet's Redis/);
+        await writeFile(file, JSON.stringify({ fleet: { leaseMs: 1 } }));
+        expect(() => resolveConfig({ configFile: file, fleet: { redis: 'redis://r:1' } }, {})).to.throw(/vigil\.json: fleet\.leaseMs/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -19,6 +19,14 @@ export type CameraMessage = Extract<ServerMessage, { type: 'label' | 'segment' |
 
 const RELAYED = new Set<string>(['label', 'segment', 'status']);
 
+/**
+ * A segment's `update` (its end moved on by a frame) goes out at most this often per camera and
+ * model, the latest winning: every frame makes one, and they were half the channel's messages
+ * (`npm run bench:fleet`). Its `start` and `end` always go, and an update still waiting when
+ * they come is dropped, so none arrives after the end it preceded.
+ */
+export const SEGMENT_UPDATE_MS = 500;
+
 export const isCameraMessage = (msg: ServerMessage): msg is CameraMessage => RELAYED.has(msg.type);
 
 /**
@@ -76,6 +84,9 @@ export async function createRelay(o: RelayOptions): Promise<Relay> {
   const statuses = new Map<string, { node: string; status: CameraStatus }>();
   const counts = { published: 0, dropped: 0, received: 0, malformed: 0 };
   let failing = false;
+  /** camera\0model → the latest segment update waiting for its turn, and when the last one went. */
+  const waiting = new Map<string, { msg: CameraMessage; timer: NodeJS.Timeout }>();
+  const lastUpdate = new Map<string, number>();
 
   const onMessage = (ch: string, raw: string) => {
     if (ch !== channel) return;
@@ -112,12 +123,44 @@ export async function createRelay(o: RelayOptions): Promise<Relay> {
     await o.subscriber.subscribe(channel);
   }
 
+  function publish(msg: CameraMessage): void {
+    if (msg.type !== 'segment') return send({ n: o.nodeId, m: msg });
+    const key = `${msg.cameraId}\u0000${msg.model}`;
+    if (msg.event !== 'update') {
+      clearTimeout(waiting.get(key)?.timer);
+      waiting.delete(key);
+      return send({ n: o.nodeId, m: msg });
+    }
+    const queued = waiting.get(key);
+    if (queued) {
+      queued.msg = msg;
+      return;
+    }
+    const due = (lastUpdate.get(key) ?? Number.NEGATIVE_INFINITY) + SEGMENT_UPDATE_MS - performance.now();
+    const go = (m: CameraMessage) => {
+      lastUpdate.set(key, performance.now());
+      send({ n: o.nodeId, m });
+    };
+    if (due <= 0) return go(msg);
+    const entry = {
+      msg,
+      timer: setTimeout(() => {
+        waiting.delete(key);
+        go(entry.msg);
+      }, due),
+    };
+    entry.timer.unref();
+    waiting.set(key, entry);
+  }
+
   return {
-    publish: (msg) => send({ n: o.nodeId, m: msg }),
+    publish,
     refresh: (status) => send({ n: o.nodeId, m: { type: 'status', ...status }, q: 1 }),
     status: (cameraId) => statuses.get(cameraId),
     counts: () => ({ ...counts }),
     async close() {
+      for (const w of waiting.values()) clearTimeout(w.timer);
+      waiting.clear();
       if (!o.subscriber) return;
       o.subscriber.off('message', onMessage);
       await o.subscriber.unsubscribe(channel).catch(() => {});

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVigilError, type VigilError } from '../../src/errors.js';
 import { connectRedis } from '../../src/fleet/redis.js';
-import { createRelay, type CameraMessage } from '../../src/fleet/relay.js';
+import { createRelay, SEGMENT_UPDATE_MS, type CameraMessage } from '../../src/fleet/relay.js';
 import { startServer } from '../../src/server/app.js';
 import { resolveConfig } from '../../src/server/config.js';
 import type { CameraStatus } from '../../src/server/protocol.js';
@@ -147,6 +147,35 @@ describe('fleet: settings, start-up errors and the live relay', () => {
       expect(b.status('cam1')).to.deep.equal({ node: 'a', status: { ...status, frames: 99 } });
       expect(b.status('mine')).to.equal(undefined);
       expect(a.counts()).to.include({ published: 2, dropped: 0 });
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('sends a segment’s updates at most every SEGMENT_UPDATE_MS, the latest winning, and none after its end', async () => {
+      const got: CameraMessage[] = [];
+      const [pa, pb, sub] = await Promise.all([client('a'), client('b'), client('b/live')]);
+      const a = await createRelay({ redis: pa, nodeId: 'a', prefix: 'seg', deliver: () => {}, log: quiet });
+      const b = await createRelay({ redis: pb, subscriber: sub, nodeId: 'b', prefix: 'seg', deliver: (msg) => got.push(msg), log: quiet });
+      const segment = (event: 'start' | 'update' | 'end', endMs: number, model = 'fight'): CameraMessage => ({
+        type: 'segment',
+        cameraId: 'cam1',
+        model,
+        event,
+        segment: { label: 'fight', startMs: 0, endMs, confidence: 0.9, peak: 0.95 },
+      });
+      const ends = () => got.map((m) => (m.type === 'segment' ? `${m.model}:${m.event}:${m.segment.endMs}` : m.type));
+      a.publish(segment('start', 0));
+      for (let i = 1; i <= 10; i++) a.publish(segment('update', i * 100));
+      // Another model of the camera has its own turn.
+      a.publish(segment('update', 5, 'fall'));
+      await sleep(SEGMENT_UPDATE_MS + 300);
+      expect(ends()).to.deep.equal(['fight:start:0', 'fight:update:100', 'fall:update:5', 'fight:update:1000']);
+      got.length = 0;
+      // Updates queued behind the last one sent, then the end: the end goes, the waiting update never does.
+      a.publish(segment('update', 1100));
+      a.publish(segment('update', 1200));
+      a.publish(segment('end', 1250));
+      await sleep(SEGMENT_UPDATE_MS + 300);
+      expect(ends()).to.deep.equal(['fight:end:1250']);
       await Promise.all([a.close(), b.close()]);
     });
 

@@ -138,6 +138,8 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
 
   return {
     push(events, at) {
+      // Most frames move no segment of an alert label: no turn of the chain for them.
+      if (!events.some((e) => alerts.has(e.segment.label))) return chain;
       const batch = [...events];
       chain = chain.then(async () => {
         for (const e of batch) {

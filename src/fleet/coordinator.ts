@@ -74,8 +74,8 @@ export interface Coordinator {
   /** The cameras this node runs now, by id. */
   held(): string[];
   members(): Promise<Member[]>;
-  /** Who holds each of the fleet's cameras now, as Redis says (unheld ones absent). */
-  holders(): Promise<Map<string, string>>;
+  /** Who holds each of the fleet's cameras (or of `cameraIds`) now, as Redis says (unheld ones absent). */
+  holders(cameraIds?: readonly string[]): Promise<Map<string, string>>;
 }
 
 export function createCoordinator(o: CoordinatorOptions): Coordinator {
@@ -271,6 +271,6 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
     },
     held: () => [...held.keys()].sort(),
     members: () => members.list(),
-    holders: async () => leases.holders(await o.cameras()),
+    holders: async (cameraIds) => leases.holders(cameraIds ?? (await o.cameras())),
   };
 }

@@ -143,7 +143,8 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
       };
     },
     async locate(cameraId) {
-      const [members, holders] = await Promise.all([placed.members(), placed.holders()]);
+      // One lease read, not the fleet's: this runs per preview request.
+      const [members, holders] = await Promise.all([placed.members(), placed.holders([cameraId])]);
       const node = holders.get(cameraId);
       if (node === undefined) return undefined;
       return { node, url: members.find((m) => m.id === node)?.url };

@@ -40,7 +40,10 @@ export interface Delivery {
    * each insert waiting for the one before. @throws VIGIL_ERR_STORE (rejects)
    */
   enqueue(payload: unknown): Promise<void>;
-  /** Retries at once, without waiting out the backoff (the sink says it is back). */
+  /**
+   * Retries at once, without waiting out the backoff (the sink says it is back). On a shared
+   * outbox the row's own next attempt still holds: it is the fleet's, not this node's.
+   */
   kick(): void;
   stats(): DeliveryStats;
   /** Takes no further row; resolves when the one being sent (if any) has settled. */
@@ -59,12 +62,30 @@ export interface DeliveryOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   now?: () => number;
+  /**
+   * A shared outbox only (one with `claim`): how long a row taken for sending is this node's
+   * before another may send it [claimMs=30000]. Longer than any sender's timeout (the webhook's
+   * is 5 s, MQTT's acknowledgement wait 10 s), so a slow send is not sent twice.
+   */
+  claimMs?: number;
+  /**
+   * A shared outbox only: how often a node looks again while the sink has rows it cannot take
+   * (held by another node, or not due) [pollMs=1000]. So rows a dead node held, or another
+   * node's rows while that node's sink is down, are sent from here.
+   */
+  pollMs?: number;
 }
 
 /**
  * Delivers one sink's outbox rows oldest first, one at a time, so the far side sees them in
  * order; a failure holds the queue (order over throughput) and is retried with exponential
  * backoff. What is left at a stop is sent after the next start.
+ *
+ * On an outbox several nodes share (a fleet on PostgreSQL), every node runs this for each sink,
+ * and each row goes out once: a node sends only the rows it `claim`s, which keeps the sink's
+ * order across nodes too (no claim returns a row while an older one is held). The backoff then
+ * lives in the row (its next attempt), not in this node, so any node retries it when it is due;
+ * `queued` counts the whole fleet's rows for the sink, as read at the end of each round.
  */
 export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
   const { repo, sender } = o;
@@ -72,6 +93,10 @@ export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
   const minBackoffMs = o.minBackoffMs ?? 1000;
   const maxBackoffMs = o.maxBackoffMs ?? 60_000;
   const now = o.now ?? Date.now;
+  const claimMs = o.claimMs ?? 30_000;
+  const pollMs = o.pollMs ?? 1000;
+  // Bound once: the repo's own method, called as one.
+  const claim = repo.claim?.bind(repo);
   let queued = await repo.count(sender.name);
   let dropped = 0;
   let lastError: VigilError | null = null;
@@ -92,14 +117,25 @@ export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
     log.warn(`sink ${sender.name}: dropped ${n} message(s) (${why}); ${dropped} dropped since start`);
   };
 
+  const later = (ms: number) => {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(wake, ms);
+  };
+
   async function pump(): Promise<void> {
     while (!stopped) {
-      const row = await repo.head(sender.name);
-      if (!row) return;
+      const row = claim ? await claim(sender.name, now(), claimMs) : await repo.head(sender.name);
+      if (!row) {
+        if (claim) {
+          // Nothing this node may take now; rows left (held elsewhere, or waiting out a backoff) are looked at again.
+          queued = await repo.count(sender.name);
+          if (queued > 0) later(pollMs);
+        }
+        return;
+      }
       const wait = notBefore - now();
-      if (wait > 0) {
-        clearTimeout(timer);
-        timer = setTimeout(wake, wait);
+      if (!claim && wait > 0) {
+        later(wait);
         return;
       }
       try {
@@ -117,6 +153,12 @@ export async function createDelivery(o: DeliveryOptions): Promise<Delivery> {
         } else {
           notBefore = now() + backoff(row.attempts + 1);
           await repo.failed(row.seq, notBefore, `${err.code}: ${err.message}`);
+          if (claim) {
+            // The row says when it is due again. This node looks a poll after that: a node
+            // whose sink works gets the first pick, rather than this one winning every race.
+            later(notBefore - now() + pollMs);
+            return;
+          }
         }
       }
     }

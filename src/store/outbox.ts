@@ -31,6 +31,12 @@ export interface OutboxRepo {
   dropOldest(sink: string, n: number): Promise<number>;
   /** Removes the rows of every sink not in `keep` (sinks no longer configured). @returns how many went */
   removeOtherSinks(keep: readonly string[]): Promise<number>;
+  /**
+   * Only where several nodes share the outbox (PostgreSQL, see src/store/pg/outbox.ts): takes
+   * the sink's head for `leaseMs` when it is due and no node holds it. Delivery uses it in place
+   * of `head`, so each row is sent by one node of a fleet.
+   */
+  claim?(sink: string, nowMs: number, leaseMs: number): Promise<OutboxRow | undefined>;
 }
 
 interface Row {

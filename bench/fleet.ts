@@ -18,7 +18,7 @@
  * Env: BENCH_STEP_S (10 s a capacity step), BENCH_PER_WORKER (4,8,10,12), BENCH_KILLS (10),
  * BENCH_FPS (5), BENCH_LEASE_MS (the lease, 5000: the default).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import { percentile } from '../src/numbers.js';
 import type { ServerMessage } from '../src/server/protocol.js';
 import { textRow } from '../src/text-table.js';
 import { startRedis } from '../test/helpers/redis.js';
+import { startServe, type ServeProcess } from './serve-process.js';
 
 const STEP_S = Number(process.env.BENCH_STEP_S ?? 10);
 const PER_WORKER = (process.env.BENCH_PER_WORKER ?? '4,8,10,12').split(',').map(Number);
@@ -44,12 +45,7 @@ const redis = await startRedis();
 const admin = new Redis(redis.url);
 const root = mkdtempSync(join(tmpdir(), 'vigil-bench-fleet-'));
 
-interface Node {
-  id: string;
-  url: string;
-  child: ChildProcess;
-  exited: Promise<unknown>;
-}
+type Node = ServeProcess & { id: string };
 
 function writeConfig(cameras: number): string {
   const file = join(root, `fleet-${cameras}.json`);
@@ -59,27 +55,12 @@ function writeConfig(cameras: number): string {
 }
 
 async function startNode(id: string, role: 'worker' | 'api', config: string): Promise<Node> {
-  const data = join(root, id);
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', config, '--port', '0', '--data', data, '-q'];
+  const args = ['-c', config, '--port', '0', '--data', join(root, id), '-q'];
   args.push('--redis', redis.url, '--role', role, '--node-id', id, '--workers', '1');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((r) => child.once('exit', r));
-  const url = await new Promise<string>((done, fail) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /serving (http:\/\/\S+?)\/ /.exec(out);
-      if (m) done(m[1]);
-    });
-    void exited.then(() => fail(new Error(`node ${id} exited before serving`)));
-  });
-  return { id, url, child, exited };
+  return { id, ...(await startServe(args, `node ${id}`)) };
 }
 
-async function stopNode(n: Node): Promise<void> {
-  if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
-  await n.exited;
-}
+const stopNode = (n: Node): Promise<void> => n.stop();
 
 /** A client subscribed to every camera; `on` sees each label with its arrival time. */
 async function watch(url: string, on: (msg: Extract<ServerMessage, { type: 'label' }>, at: number) => void): Promise<WebSocket> {

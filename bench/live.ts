@@ -25,7 +25,7 @@
  * are then per camera frame, measured first with the first model alone and then with all, and
  * the difference is what the further models cost a camera; overrides BENCH_MODEL).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { percentile } from '../src/numbers.js';
 import type { CameraStatus, ServerMessage } from '../src/server/protocol.js';
 import { textRow } from '../src/text-table.js';
 import { quietClip } from './clips.js';
+import { startServe } from './serve-process.js';
 
 const QUIET = process.env.BENCH_CLIP === 'quiet';
 const CLIP = QUIET ? await quietClip() : join(process.cwd(), process.env.BENCH_CLIP ?? 'fixtures/demo.mp4');
@@ -87,32 +88,11 @@ function ffmpegs(): Map<number, { cpuS: number; rssKb: number }> {
 
 const rss = () => ({ node: rssKbOf(serverPid), ffmpeg: [...ffmpegs().values()].reduce((s, p) => s + p.rssKb, 0) });
 
-/**
- * `vigil serve` in its own process, as an operator runs it: the bench's client (WebSocket,
- * status polls) does not share its CPU, and its threads can be told apart in /proc.
- */
 async function startServerProcess(dataDir: string) {
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', dataDir, '--no-demo', '-q'];
+  const args = ['--port', '0', '--data', dataDir, '--no-demo', '-q'];
   if (WORKERS !== undefined) args.push('--workers', String(WORKERS));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((done, fail) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /serving (http:\/\/\S+?)\/ /.exec(out);
-      if (m) done(m[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`vigil serve exited (${code}) before serving`)));
-  });
-  return {
-    url,
-    pid: child.pid!,
-    async close() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const served = await startServe(args);
+  return { url: served.url, pid: served.child.pid!, close: () => served.stop() };
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));

@@ -1,11 +1,23 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './mosquitto.js';
 
-export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
+/**
+ * Debian's server binaries, of the newest major version installed (`postgresql` is 15 on
+ * bookworm, 17 on trixie); they are not on PATH. Falls back to 15's folder so a missing install
+ * fails with that path named.
+ */
+function serverBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin', 'postgres'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0] ?? '15';
+  return join(root, newest, 'bin');
+}
+
+export const POSTGRES_BIN = serverBin();
 const INITDB = join(POSTGRES_BIN, 'initdb');
 const POSTGRES = join(POSTGRES_BIN, 'postgres');
 

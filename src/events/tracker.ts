@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isVigilError } from '../errors.js';
 import { log } from '../log.js';
 import { round } from '../numbers.js';
 import type { EventProgress, EventRepo } from '../store/index.js';
@@ -33,6 +35,13 @@ export interface TrackerOptions {
   onChange(change: EventChange): void;
   /** Least stream time between two `update` changes, and between two snapshot writes [everyMs=1000]. */
   everyMs?: number;
+  /**
+   * How long a write the store refuses (VIGIL_ERR_STORE: a PostgreSQL restarting, a disk
+   * briefly full) is tried again before it is given up and logged [retryForMs=30000]. The
+   * bound is per outage: once it is spent, later writes are tried once each until one succeeds.
+   * Frames meanwhile wait their turn in the chain, so nothing is reordered.
+   */
+  retryForMs?: number;
 }
 
 /**
@@ -46,7 +55,27 @@ export interface TrackerOptions {
  */
 export function createEventTracker(o: TrackerOptions): EventTracker {
   const everyMs = o.everyMs ?? 1000;
+  const retryForMs = o.retryForMs ?? 30_000;
   const alerts = new Set(o.rule.labels);
+  // Since when the store has refused every write (undefined: it answers).
+  let downSince: number | undefined;
+
+  async function stored<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await write();
+        if (downSince !== undefined) log.info(`camera ${o.cameraId}: events: the store answers again`);
+        downSince = undefined;
+        return result;
+      } catch (e) {
+        if (!isVigilError(e, 'VIGIL_ERR_STORE')) throw e;
+        downSince ??= Date.now();
+        if (Date.now() - downSince >= retryForMs) throw e;
+        if (attempt === 0) log.warn(`camera ${o.cameraId}: events: ${e.message}; trying again for up to ${retryForMs} ms`);
+        await sleep(Math.min(2000, 100 * 2 ** attempt));
+      }
+    }
+  }
   interface Open {
     startMs: number;
     event?: VigilEvent;
@@ -75,10 +104,11 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
 
   async function writeSnapshot(cur: Open, tMs: number): Promise<boolean> {
     if (!cur.event || !cur.jpeg) return false;
+    const { id } = cur.event;
     const jpeg = cur.jpeg;
     cur.jpeg = undefined;
     cur.snapMs = tMs;
-    return await o.repo.saveSnapshot(cur.event.id, jpeg);
+    return await stored(() => o.repo.saveSnapshot(id, jpeg));
   }
 
   async function follow(cur: Open, s: Segment, at: FrameTime, final: boolean): Promise<void> {
@@ -88,14 +118,15 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     }
     if (!cur.event) {
       if (s.endMs - s.startMs < o.rule.minDurationMs || s.peak < o.rule.minConfidence) return;
-      cur.event = await o.repo.open({
+      const start = {
         cameraId: o.cameraId,
         model: o.model,
         label: s.label,
         startMs: s.startMs,
         startedAtMs: wall(at, s.startMs),
         ...figures(s, at),
-      });
+      };
+      cur.event = await stored(() => o.repo.open(start));
       cur.sentMs = at.tMs;
       // Just inserted, and this tracker's chain is the only writer of an active event's
       // figures and snapshot: a review or clip given meanwhile is read back by the next progress.
@@ -106,14 +137,16 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     const id = cur.event.id;
     if (final) {
       await writeSnapshot(cur, at.tMs);
-      change('end', await o.repo.end(id, figures(s, at)));
+      const last = figures(s, at);
+      change('end', await stored(() => o.repo.end(id, last)));
       return;
     }
     const firstSnapshot = !cur.event.snapshot && cur.jpeg !== undefined;
     // The snapshot before the figures: the row the figures' write returns then says it has one.
     const snapped = (firstSnapshot || at.tMs - cur.snapMs >= everyMs) && (await writeSnapshot(cur, at.tMs));
     // The write returns the row, with the review or clip others gave it: no second read.
-    const now = await o.repo.progress(id, figures(s, at));
+    const progress = figures(s, at);
+    const now = await stored(() => o.repo.progress(id, progress));
     if (now && (snapped || at.tMs - cur.sentMs >= everyMs)) {
       cur.sentMs = at.tMs;
       cur.event = now;

@@ -226,10 +226,16 @@ export async function createJobStream(o: JobStreamOptions): Promise<JobStream> {
       await finish(id);
       counts.done += 1;
     } else if (result === 'cancelled') {
-      // Handed back as if stalled already, so the next free worker takes it now rather than after
-      // the stall bound; the count is put back, so a node's restart does not bring a job nearer poison.
-      await claimIfMine(id, 'IDLE', stallMs + 1, 'RETRYCOUNT', deliveries - 1, 'JUSTID');
+      await handBack(id, deliveries);
     }
+  }
+
+  /**
+   * Hands an entry back as if stalled already, so the next free worker takes it now rather than
+   * after the stall bound; its count is put back, so a node's restart brings no job nearer poison.
+   */
+  async function handBack(id: string, deliveries: number): Promise<void> {
+    await claimIfMine(id, 'IDLE', stallMs + 1, 'RETRYCOUNT', deliveries - 1, 'JUSTID');
   }
 
   async function consume(reader: Redis, handlers: JobHandlers): Promise<void> {
@@ -248,7 +254,9 @@ export async function createJobStream(o: JobStreamOptions): Promise<JobStream> {
         }
         got ??= await readOne(reader);
         failing = false;
-        if (got && !stopCtl.signal.aborted) {
+        // Read just as close() came: not started, so given straight back.
+        if (got && stopCtl.signal.aborted) await handBack(got.entry[0], got.deliveries);
+        else if (got) {
           await handle(handlers, got.entry, got.deliveries);
           void refresh();
         }

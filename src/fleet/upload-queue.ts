@@ -41,6 +41,8 @@ export function createFleetJobQueue(o: LabellerDeps): FleetJobQueue {
   const handlers: JobHandlers = {
     async run(job, signal) {
       const outcome = await labeller.label(job.clipId, job.model, signal);
+      // Deleted since, or uploaded to a node whose store this one does not share (see docs/fleet.md).
+      if (outcome === 'missing') log.warn(`clip ${job.clipId}: not in this node's store; its upload job is dropped`);
       if (outcome !== 'cancelled') return 'done';
       // This node closes: the clip waits for the worker that takes its entry. Lost to another
       // worker: that one has set it `processing` already.

@@ -16,10 +16,10 @@ export interface JobQueue {
 
 /**
  * What labelling one clip came to: `ready` or `failed` (its status says so, and a `clip`
- * message went out), `cancelled` (the signal fired; its status is left to the caller), or
- * `skipped` (deleted, or already ready or failed: nothing to do).
+ * message went out), `cancelled` (the signal fired; its status is left to the caller),
+ * `finished` (already ready or failed: nothing to do) or `missing` (not in the store).
  */
-export type ClipOutcome = 'ready' | 'failed' | 'cancelled' | 'skipped';
+export type ClipOutcome = 'ready' | 'failed' | 'cancelled' | 'finished' | 'missing';
 
 /** Labels one clip and keeps its status and its subscribers up to date: the part every job queue shares. */
 export interface ClipLabeller {
@@ -47,7 +47,8 @@ export function createClipLabeller(o: LabellerDeps): ClipLabeller {
     const clip = await o.store.clips.get(clipId);
     // A queue that may hand a clip out twice (the fleet's, after a lost acknowledgement) must
     // not label a finished one again.
-    if (!clip || clip.status === 'ready' || clip.status === 'failed') return 'skipped';
+    if (!clip) return 'missing';
+    if (clip.status === 'ready' || clip.status === 'failed') return 'finished';
     await o.store.clips.setStatus(clipId, 'processing');
     o.publish({ type: 'clip', clipId, status: 'processing', progress: 0 });
     try {

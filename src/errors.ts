@@ -53,6 +53,7 @@ export const ERRORS = Object.freeze({
   VIGIL_ERR_SINK: { message: 'sink cannot deliver: %s', httpStatus: 502, wsClose: 4502 },
   VIGIL_ERR_CONFIG: { message: 'bad configuration: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_FLEET: { message: 'fleet coordination failed: %s', httpStatus: 503, wsClose: 1011 },
+  VIGIL_ERR_JOB_ABANDONED: { message: 'labelling given up: %s', httpStatus: 500, wsClose: 1011 },
   VIGIL_ERR_INTERNAL: { message: 'internal error: %s', httpStatus: 500, wsClose: 1011 },
 } satisfies Record<string, ErrorSpec>);
 

@@ -1,7 +1,8 @@
 /**
  * A vigil server as one node of a fleet (docs/fleet.md): its Redis connections, its place in
- * the camera placement (a worker), and its part of the live fan-out (a worker publishes its
- * cameras' messages, an API node delivers everyone else's to its clients).
+ * the camera placement (a worker), its part of the live fan-out (a worker publishes its
+ * cameras' messages, an API node delivers everyone else's to its clients) and of the upload
+ * queue (every node adds, a worker labels).
  */
 import { hostname, networkInterfaces } from 'node:os';
 import type { Redis } from 'ioredis';
@@ -12,7 +13,8 @@ import type { CameraStatus } from '../server/protocol.js';
 import { createCoordinator, type Coordinator } from './coordinator.js';
 import type { Member, Role } from './members.js';
 import { connectRedis } from './redis.js';
-import { createRelay, type CameraMessage, type Relay } from './relay.js';
+import { createJobStream, type JobHandlers, type JobStream } from './job-stream.js';
+import { createRelay, type RelayedMessage, type Relay } from './relay.js';
 
 /** `GET /api/fleet`: every live node, and who runs each camera. */
 export interface FleetView {
@@ -26,8 +28,10 @@ export interface FleetView {
 export interface FleetNode {
   readonly id: string;
   readonly roles: readonly Role[];
-  /** Sends one of this node's camera messages to the API nodes (fire and forget). */
-  relay(msg: CameraMessage): void;
+  /** Sends one of this node's camera or clip messages to the API nodes (fire and forget). */
+  relay(msg: RelayedMessage): void;
+  /** The fleet's upload queue: any node adds, a worker node given `jobs` also runs them. */
+  readonly jobs: JobStream;
   /** The latest status the camera's worker published, when another node runs it. */
   remoteStatus(cameraId: string): CameraStatus | undefined;
   view(): Promise<FleetView>;
@@ -44,6 +48,7 @@ export interface FleetNode {
  * @property cameras the fleet's cameras (every node reads the same list)
  * @property run / halt start and stop one of them here, as the placement says
  * @property deliver hand a message another node published to this node's clients
+ * @property [jobs] run the upload queue's jobs here (a worker node)
  */
 export interface FleetNodeOptions {
   config: FleetConfig;
@@ -53,7 +58,9 @@ export interface FleetNodeOptions {
   cameras: () => readonly string[];
   run: (cameraId: string) => Promise<void>;
   halt: (cameraId: string) => Promise<void>;
-  deliver: (msg: CameraMessage) => void;
+  deliver: (msg: RelayedMessage) => void;
+  /** What a worker runs of the upload queue's jobs; none: this node only adds to it. */
+  jobs?: JobHandlers;
   /** The statuses of the cameras this node runs, sent every {@link REFRESH_MS} for the API nodes' lists. */
   statuses: () => CameraStatus[];
 }
@@ -92,6 +99,7 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
   const quit = () => Promise.all(opened.map((r) => r.quit().catch(() => r.disconnect())));
   let relay: Relay | undefined;
   let coordinator: Coordinator | undefined;
+  let jobs: JobStream | undefined;
   try {
     const redis = await connectRedis(o.config.redis, { name: id });
     opened.push(redis);
@@ -99,6 +107,11 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
     const subscriber = roles.includes('api') ? await connectRedis(o.config.redis, { name: `${id}/live` }) : undefined;
     if (subscriber) opened.push(subscriber);
     relay = await createRelay({ redis, subscriber, nodeId: id, prefix, deliver: (msg) => o.deliver(msg) });
+    // XREADGROUP BLOCK holds its connection: a worker reads the queue on its own.
+    const consume = o.jobs && roles.includes('worker');
+    const reader = consume ? await connectRedis(o.config.redis, { name: `${id}/jobs` }) : undefined;
+    if (reader) opened.push(reader);
+    jobs = await createJobStream({ redis, reader, consumer: id, prefix, handlers: consume ? o.jobs : undefined });
     coordinator = createCoordinator({
       redis,
       nodeId: id,
@@ -115,6 +128,7 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
     await coordinator.start();
   } catch (e) {
     coordinator?.halt();
+    await jobs?.close();
     await relay?.close();
     await quit();
     throw e;
@@ -122,6 +136,7 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
   log.info(`fleet: node ${id} (${roles.join(', ')}) joined at ${maskUrl(o.config.redis)}`);
   const live = relay;
   const placed = coordinator;
+  const queue = jobs;
   const refresh = setInterval(() => {
     const mine = new Set(placed.held());
     for (const s of o.statuses()) if (mine.has(s.cameraId)) live.refresh(s);
@@ -133,6 +148,7 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
     id,
     roles,
     relay: (msg) => live.publish(msg),
+    jobs: queue,
     remoteStatus: (cameraId) => live.status(cameraId)?.status,
     async view() {
       const [members, holders] = await Promise.all([placed.members(), placed.holders()]);
@@ -152,6 +168,8 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
     close() {
       closing ??= (async () => {
         clearInterval(refresh);
+        // The running upload job first, while the store and Redis are there to hand it back.
+        await queue.close();
         await placed.stop();
         await live.close();
         await quit();

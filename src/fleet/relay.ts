@@ -1,7 +1,7 @@
 /**
  * Live fan-out across the fleet: a worker publishes each of its cameras' messages (labels,
- * segments, statuses) on one Redis pub/sub channel, and every API node hands what the
- * other nodes published to its own WebSocket hub. Pub/sub is fire and forget on purpose: a label
+ * segments, statuses) and its upload jobs' progress on one Redis pub/sub channel, and every API
+ * node hands what the other nodes published to its own WebSocket hub. Pub/sub is fire and forget on purpose: a label
  * is worth something for the few hundred ms it is current, so one published while Redis is away
  * is counted and dropped, never queued to arrive late. What must not be lost (events) is kept
  * by the store, not by this channel.
@@ -10,14 +10,19 @@ import type { Redis } from 'ioredis';
 import { log as defaultLog } from '../log.js';
 import type { CameraStatus, ServerMessage } from '../server/protocol.js';
 
-/**
- * The messages that travel: a camera's live ones, whoever runs it. Jobs' messages stay with
- * their node, and so do `event` messages for now: an event lives in the store of the node that
- * saw it, so an API node told of it could not serve its page or snapshot (until the store is shared).
- */
+/** A camera's live messages, whoever runs it. */
 export type CameraMessage = Extract<ServerMessage, { type: 'label' | 'segment' | 'status' }>;
 
-const RELAYED = new Set<string>(['label', 'segment', 'status']);
+/**
+ * The messages that travel: a camera's live ones, and an upload's `clip` messages (any worker
+ * may label a clip uploaded to an API node, see job-stream.ts; they are few, at most one per
+ * percent of a clip). Adaptation jobs' messages stay with their node, and so do `event`
+ * messages for now: an event lives in the store of the node that saw it, so an API node told of
+ * it could not serve its page or snapshot (until the store is shared).
+ */
+export type RelayedMessage = CameraMessage | Extract<ServerMessage, { type: 'clip' }>;
+
+const RELAYED = new Set<string>(['label', 'segment', 'status', 'clip']);
 
 /**
  * A segment's `update` (its end moved on by a frame) goes out at most this often per camera and
@@ -27,7 +32,7 @@ const RELAYED = new Set<string>(['label', 'segment', 'status']);
  */
 export const SEGMENT_UPDATE_MS = 500;
 
-export const isCameraMessage = (msg: ServerMessage): msg is CameraMessage => RELAYED.has(msg.type);
+export const isRelayedMessage = (msg: ServerMessage): msg is RelayedMessage => RELAYED.has(msg.type);
 
 /**
  * @property redis the node's command connection (publishes)
@@ -41,13 +46,13 @@ export interface RelayOptions {
   subscriber?: Redis;
   nodeId: string;
   prefix?: string;
-  deliver: (msg: CameraMessage, from: string) => void;
+  deliver: (msg: RelayedMessage, from: string) => void;
   log?: { warn(msg: string): void };
 }
 
 export interface Relay {
-  /** Sends a camera message to the other nodes; returns at once. */
-  publish(msg: CameraMessage): void;
+  /** Sends a camera or clip message to the other nodes; returns at once. */
+  publish(msg: RelayedMessage): void;
   /**
    * Sends a running camera's counts (frames, drops, lag) for the other nodes' `/api/cameras`
    * without waking their clients: a status message goes to clients only when the state changes.
@@ -63,7 +68,7 @@ export interface Relay {
 /** What goes on the channel: the sender and the message, as the hub would send it; `q`: a refresh, not delivered. */
 interface Envelope {
   n: string;
-  m: CameraMessage;
+  m: RelayedMessage;
   q?: 1;
 }
 
@@ -71,7 +76,8 @@ function parse(raw: string): Envelope | undefined {
   try {
     const e = JSON.parse(raw) as Envelope;
     if (typeof e?.n !== 'string' || typeof e.m !== 'object' || e.m === null) return undefined;
-    if (!RELAYED.has(e.m.type) || typeof e.m.cameraId !== 'string') return undefined;
+    if (!RELAYED.has(e.m.type)) return undefined;
+    if (typeof (e.m.type === 'clip' ? e.m.clipId : e.m.cameraId) !== 'string') return undefined;
     return e;
   } catch {
     return undefined;
@@ -123,7 +129,7 @@ export async function createRelay(o: RelayOptions): Promise<Relay> {
     await o.subscriber.subscribe(channel);
   }
 
-  function publish(msg: CameraMessage): void {
+  function publish(msg: RelayedMessage): void {
     if (msg.type !== 'segment') return send({ n: o.nodeId, m: msg });
     const key = `${msg.cameraId}\u0000${msg.model}`;
     if (msg.event !== 'update') {

@@ -7,7 +7,8 @@ import { vigilError } from '../errors.js';
 import { createEventService, type EventService } from '../events/service.js';
 import { joinFleet, type FleetNode } from '../fleet/node.js';
 import { proxyPicture } from '../fleet/preview-proxy.js';
-import { isCameraMessage } from '../fleet/relay.js';
+import { isRelayedMessage } from '../fleet/relay.js';
+import { createFleetJobQueue } from '../fleet/upload-queue.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
 import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
@@ -97,7 +98,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   let closing: Promise<void> | undefined;
   const publish: Hub['publish'] = (msg) => {
     hub.publish(msg);
-    if (fleet && isCameraMessage(msg)) fleet.relay(msg);
+    if (fleet && isRelayedMessage(msg)) fleet.relay(msg);
     if (msg.type === 'status') {
       sinks?.camerasChanged();
       sinks?.cameraStatus(msg.cameraId, msg.state);
@@ -118,7 +119,9 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     onRemoved: (id) => sinks?.cameraRemoved(id),
     fleet: config.fleet ? { status: (id) => fleet?.remoteStatus(id) } : undefined,
   });
-  const jobs = createJobQueue({ store, models, publish });
+  // A fleet's uploads go on its shared queue, which any worker takes them from (docs/fleet.md).
+  const fleetJobs = config.fleet ? createFleetJobQueue({ store, models, publish }) : undefined;
+  const jobs = fleetJobs ?? createJobQueue({ store, models, publish });
   const adapt = createAdaptJobs({
     store,
     cameras,
@@ -232,8 +235,10 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   const port = (http.address() as AddressInfo).port;
 
   // Crash leftovers first: clips a crash left mid-labelling are labelled again.
-  for (const clip of (await store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 })).reverse())
-    jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
+  const pending = (await store.clips.list({ kind: 'upload', status: 'pending', limit: 1000 })).reverse();
+  // In a fleet, only those the shared queue lost (see FleetJobQueue.requeue).
+  if (fleetJobs) fleetJobs.requeue(pending.map((c) => ({ id: c.id, model: c.model ?? DEFAULT_MODEL })));
+  else for (const clip of pending) jobs.add(clip.id, clip.model ?? DEFAULT_MODEL);
   const retention = async () => {
     try {
       const maxAgeMs = config.retention.maxAgeHours * 3_600_000;
@@ -275,7 +280,9 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
         halt: (id) => cameras.halt(id),
         deliver: (msg) => hub.publish(msg),
         statuses: () => cameras.statuses(),
+        jobs: fleetJobs?.handlers,
       });
+      fleetJobs?.attach(fleet.jobs);
     } catch (e) {
       await closeAll();
       throw e;

@@ -1,4 +1,4 @@
-import { asVigilError } from '../errors.js';
+import { asVigilError, type VigilError } from '../errors.js';
 import { log } from '../log.js';
 import { round } from '../numbers.js';
 import type { Store } from '../store/index.js';
@@ -15,23 +15,46 @@ export interface JobQueue {
 }
 
 /**
- * One clip at a time on purpose: live cameras share the machine, and a clip runs on one
- * inference worker (one core) beside them, leaving the others to the cameras.
+ * What labelling one clip came to: `ready` or `failed` (its status says so, and a `clip`
+ * message went out), `cancelled` (the signal fired; its status is left to the caller),
+ * `finished` (already ready or failed: nothing to do) or `missing` (not in the store).
  */
-export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg: ServerMessage): void }): JobQueue {
-  const queue: Array<{ clipId: string; model: string }> = [];
-  const stopCtl = new AbortController();
-  let running: Promise<void> | undefined;
+export type ClipOutcome = 'ready' | 'failed' | 'cancelled' | 'finished' | 'missing';
 
-  async function runOne(clipId: string, model: string): Promise<void> {
+/** Labels one clip and keeps its status and its subscribers up to date: the part every job queue shares. */
+export interface ClipLabeller {
+  label(clipId: string, model: string, signal: AbortSignal): Promise<ClipOutcome>;
+  /** Marks a clip failed with an error, as a failed labelling would (no-op for a clip that is gone). */
+  fail(clipId: string, err: VigilError): Promise<void>;
+}
+
+export interface LabellerDeps {
+  store: Store;
+  models: ModelPool;
+  publish(msg: ServerMessage): void;
+}
+
+export function createClipLabeller(o: LabellerDeps): ClipLabeller {
+  async function fail(clipId: string, err: VigilError): Promise<void> {
+    log.warn(`clip ${clipId}: ${err.code}: ${err.message}`);
+    if (!(await o.store.clips.get(clipId))) return;
+    const error = { code: err.code, message: err.message };
+    await o.store.clips.setStatus(clipId, 'failed', { error });
+    o.publish({ type: 'clip', clipId, status: 'failed', error });
+  }
+
+  async function label(clipId: string, model: string, signal: AbortSignal): Promise<ClipOutcome> {
     const clip = await o.store.clips.get(clipId);
-    if (!clip) return;
+    // A queue that may hand a clip out twice (the fleet's, after a lost acknowledgement) must
+    // not label a finished one again.
+    if (!clip) return 'missing';
+    if (clip.status === 'ready' || clip.status === 'failed') return 'finished';
     await o.store.clips.setStatus(clipId, 'processing');
     o.publish({ type: 'clip', clipId, status: 'processing', progress: 0 });
     try {
       let last = 0;
       const timeline = await o.models.labelClip(model, await o.store.clips.videoPath(clipId), {
-        signal: stopCtl.signal,
+        signal,
         onProgress(tMs, durationMs) {
           const progress = durationMs ? Math.min(1, tMs / durationMs) : 0;
           // At most a message per percent.
@@ -44,17 +67,31 @@ export function createJobQueue(o: { store: Store; models: ModelPool; publish(msg
       const named = { ...timeline, source: { ...timeline.source, uri: `clip:${clipId}` } };
       await o.store.clips.setStatus(clipId, 'ready', { timeline: named, durationMs: timeline.source.durationMs ?? undefined });
       o.publish({ type: 'clip', clipId, status: 'ready', progress: 1 });
+      return 'ready';
     } catch (e) {
-      if (stopCtl.signal.aborted) {
-        await o.store.clips.setStatus(clipId, 'pending');
-        return;
-      }
-      const err = asVigilError(e);
-      log.warn(`clip ${clipId}: ${err.code}: ${err.message}`);
-      const error = { code: err.code, message: err.message };
-      await o.store.clips.setStatus(clipId, 'failed', { error });
-      o.publish({ type: 'clip', clipId, status: 'failed', error });
+      if (signal.aborted) return 'cancelled';
+      await fail(clipId, asVigilError(e));
+      return 'failed';
     }
+  }
+
+  return { label, fail };
+}
+
+/**
+ * One clip at a time on purpose: live cameras share the machine, and a clip runs on one
+ * inference worker (one core) beside them, leaving the others to the cameras.
+ */
+export function createJobQueue(o: LabellerDeps): JobQueue {
+  const labeller = createClipLabeller(o);
+  const queue: Array<{ clipId: string; model: string }> = [];
+  const stopCtl = new AbortController();
+  let running: Promise<void> | undefined;
+
+  async function runOne(clipId: string, model: string): Promise<void> {
+    const outcome = await labeller.label(clipId, model, stopCtl.signal);
+    // Labelled again at the next start (app.ts re-queues pending clips).
+    if (outcome === 'cancelled') await o.store.clips.setStatus(clipId, 'pending');
   }
 
   async function drain(): Promise<void> {

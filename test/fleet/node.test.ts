@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVigilError, type VigilError } from '../../src/errors.js';
 import { connectRedis } from '../../src/fleet/redis.js';
-import { createRelay, SEGMENT_UPDATE_MS, type CameraMessage } from '../../src/fleet/relay.js';
+import { createRelay, SEGMENT_UPDATE_MS, type CameraMessage, type RelayedMessage } from '../../src/fleet/relay.js';
 import { startServer } from '../../src/server/app.js';
 import { resolveConfig } from '../../src/server/config.js';
 import type { CameraStatus } from '../../src/server/protocol.js';
@@ -122,7 +122,7 @@ describe('fleet: settings, start-up errors and the live relay', () => {
 
   describe('the live relay', () => {
     it('delivers what other nodes publish, never a node its own; a refresh updates the status without a delivery', async () => {
-      const got: Array<{ msg: CameraMessage; from: string }> = [];
+      const got: Array<{ msg: RelayedMessage; from: string }> = [];
       const [pa, pb, sub] = await Promise.all([client('a'), client('b'), client('b/live')]);
       const a = await createRelay({
         redis: pa,
@@ -150,8 +150,31 @@ describe('fleet: settings, start-up errors and the live relay', () => {
       await Promise.all([a.close(), b.close()]);
     });
 
+    it('relays an upload’s clip messages, progress included, so a worker labelling it reaches the API node’s clients', async () => {
+      const got: RelayedMessage[] = [];
+      const [pa, pb, sub] = await Promise.all([client('a'), client('b'), client('b/live')]);
+      const a = await createRelay({ redis: pa, nodeId: 'a', prefix: 'clips', deliver: () => {}, log: quiet });
+      const b = await createRelay({
+        redis: pb,
+        subscriber: sub,
+        nodeId: 'b',
+        prefix: 'clips',
+        deliver: (msg) => got.push(msg),
+        log: quiet,
+      });
+      const sent: RelayedMessage[] = [
+        { type: 'clip', clipId: 'c1', status: 'processing', progress: 0 },
+        { type: 'clip', clipId: 'c1', status: 'processing', progress: 0.5 },
+        { type: 'clip', clipId: 'c1', status: 'ready', progress: 1 },
+      ];
+      for (const m of sent) a.publish(m);
+      await sleep(200);
+      expect(got).to.deep.equal(sent);
+      await Promise.all([a.close(), b.close()]);
+    });
+
     it('sends a segment’s updates at most every SEGMENT_UPDATE_MS, the latest winning, and none after its end', async () => {
-      const got: CameraMessage[] = [];
+      const got: RelayedMessage[] = [];
       const [pa, pb, sub] = await Promise.all([client('a'), client('b'), client('b/live')]);
       const a = await createRelay({ redis: pa, nodeId: 'a', prefix: 'seg', deliver: () => {}, log: quiet });
       const b = await createRelay({ redis: pb, subscriber: sub, nodeId: 'b', prefix: 'seg', deliver: (msg) => got.push(msg), log: quiet });
@@ -180,15 +203,15 @@ describe('fleet: settings, start-up errors and the live relay', () => {
     });
 
     it('counts malformed channel messages and goes on; a publish while Redis is away is dropped and counted', async () => {
-      const got: CameraMessage[] = [];
+      const got: RelayedMessage[] = [];
       const [pb, sub, stray] = await Promise.all([client('b'), client('b/live'), client('stray')]);
       const b = await createRelay({ redis: pb, subscriber: sub, nodeId: 'b', prefix: 'junk', deliver: (msg) => got.push(msg), log: quiet });
-      for (const junk of ['not json', '{"n":"x"}', '{"n":"x","m":{"type":"hello"}}', '{"n":"x","m":{"type":"label"}}', 'null'])
-        await stray.publish('junk:live', junk);
+      const junks = ['not json', '{"n":"x"}', '{"n":"x","m":{"type":"hello"}}', '{"n":"x","m":{"type":"label"}}', 'null'];
+      for (const junk of [...junks, '{"n":"x","m":{"type":"clip","cameraId":"cam1"}}']) await stray.publish('junk:live', junk);
       await stray.publish('junk:live', JSON.stringify({ n: 'x', m: { type: 'status', ...status } }));
       await sleep(200);
-      expect(b.counts()).to.include({ malformed: 5, received: 1 });
-      expect(got.map((m) => m.cameraId)).to.deep.equal(['cam1']);
+      expect(b.counts()).to.include({ malformed: 6, received: 1 });
+      expect(got.map((m) => m.type === 'status' && m.cameraId)).to.deep.equal(['cam1']);
 
       await redis.stop();
       await sleep(100);

@@ -82,7 +82,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   try {
     await reconcileDeclaredCameras(store, config.cameras);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   // No answer shows where the data lives.
@@ -226,7 +226,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     });
   } catch (e) {
     hub.close();
-    store.close();
+    await store.close();
     throw e;
   }
   const port = (http.address() as AddressInfo).port;
@@ -304,7 +304,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
         http.closeAllConnections();
       });
       await models.close();
-      store.close();
+      await store.close();
     })();
     return closing;
   }

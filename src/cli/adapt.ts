@@ -192,7 +192,7 @@ export function adaptCommand(): Command {
               : `${model} ${version.version} kept as version ${version.id}, not live\n`),
         );
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

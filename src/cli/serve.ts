@@ -20,6 +20,7 @@ interface ServeOptions {
   workers?: number;
   fleet?: boolean;
   redis?: string;
+  postgres?: string;
   role?: 'all' | 'worker' | 'api';
   nodeId?: string;
 }
@@ -57,6 +58,10 @@ export function serveCommand(): Command {
     .option('--no-demo', 'do not add the demo camera on a first start')
     .option('--fleet', 'run as one node of a fleet (docs/fleet.md); --redis, --role or --node-id imply it')
     .option('--redis <url>', "the fleet's Redis, redis://host:port (env VIGIL_REDIS_URL)")
+    .option(
+      '--postgres <url>',
+      'keep the store in PostgreSQL, postgres://user:password@host/db, shared by a fleet; files stay in --data (env VIGIL_POSTGRES_URL)',
+    )
     .addOption(
       new Option(
         '--role <role>',
@@ -80,6 +85,7 @@ export function serveCommand(): Command {
         allowedOrigins: o.allowOrigin,
         sources: o.sources,
         workers: o.workers,
+        postgres: o.postgres,
         fleet: fleetInput(o),
       });
       process.stdout.write(`vigil: serving ${server.url}/ (data in ${server.config.dataDir}); Ctrl-C stops\n`);

@@ -14,6 +14,7 @@
 import type { Redis } from 'ioredis';
 import { asVigilError } from '../errors.js';
 import { log as defaultLog } from '../log.js';
+import type { StoreKind } from '../store/store.js';
 import { createLeaseStore } from './leases.js';
 import { createMembers, FLEET_PROTOCOL, type Member, type Role } from './members.js';
 import { place, type Worker } from './placement.js';
@@ -32,6 +33,7 @@ export interface CoordinatorLog {
  * @property [roles=['worker']] only workers hold cameras
  * @property [capacity=Infinity] the most cameras this node holds
  * @property [schema=0] the store schema version it advertises
+ * @property [store='sqlite'] the kind of store it keeps (see Member.store)
  * @property [url] where its API answers for the other nodes
  * @property [ttlMs=5000] lease and heartbeat lifetime: a dead node's cameras move after about this
  * @property [intervalMs=ttlMs/3] how often it renews and rebalances
@@ -47,6 +49,7 @@ export interface CoordinatorOptions {
   roles?: Role[];
   capacity?: number;
   schema?: number;
+  store?: StoreKind;
   url?: string;
   ttlMs?: number;
   intervalMs?: number;
@@ -91,7 +94,7 @@ export function createCoordinator(o: CoordinatorOptions): Coordinator {
     redis: o.redis,
     prefix: o.prefix,
     ttlMs,
-    self: { id: o.nodeId, roles, capacity: advertised, schema: o.schema ?? 0, url: o.url },
+    self: { id: o.nodeId, roles, capacity: advertised, schema: o.schema ?? 0, store: o.store, url: o.url },
   });
   /** camera id → monotonic time its lease runs out here. */
   const held = new Map<string, number>();

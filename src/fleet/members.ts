@@ -6,12 +6,14 @@
  *
  * Nodes of one fleet must speak one protocol (key layout, lease semantics): a node refuses to
  * join when a live member advertises another, rather than run beside it and double-book cameras;
- * likewise for the store schema they were built for.
+ * likewise for the store schema they were built for, and the kind of store they keep (SQLite
+ * per node, or one PostgreSQL).
  * Bump {@link FLEET_PROTOCOL} whenever what nodes write to Redis, or how they read it, changes.
  */
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { vigilError } from '../errors.js';
+import type { StoreKind } from '../store/store.js';
 
 /** The version of what fleet nodes write to Redis and expect of each other. */
 export const FLEET_PROTOCOL = 1;
@@ -28,6 +30,11 @@ export interface Member {
   protocol: number;
   /** The version of the store schema it was built for. */
   schema: number;
+  /**
+   * Where its store keeps rows: `sqlite` (a store per node, the cameras the config file's) or
+   * `postgres` (one store for the fleet). Absent from members of before: `sqlite`.
+   */
+  store?: StoreKind;
   /** Cameras it holds now. */
   load: number;
   startedAtMs: number;
@@ -41,12 +48,13 @@ export interface Member {
 
 /** What a node says about itself; the rest of {@link Member} is filled in. */
 export type MemberInfo = Pick<Member, 'id' | 'roles' | 'capacity' | 'schema'> &
-  Partial<Pick<Member, 'startedAtMs' | 'host' | 'pid' | 'url'>>;
+  Partial<Pick<Member, 'startedAtMs' | 'host' | 'pid' | 'url' | 'store'>>;
 
 export interface Members {
   /**
-   * Refuses with VIGIL_ERR_FLEET when a live member speaks another protocol or was built for
-   * another store schema (both named), and otherwise writes the first heartbeat.
+   * Refuses with VIGIL_ERR_FLEET when a live member speaks another protocol, was built for
+   * another store schema, or keeps its store in another kind (each named), and otherwise
+   * writes the first heartbeat.
    */
   join(load?: number): Promise<void>;
   /** Rewrites the heartbeat with a fresh expiry and the current load. */
@@ -112,6 +120,7 @@ export function createMembers(o: MembersOptions): Members {
     capacity: self.capacity,
     protocol,
     schema: self.schema,
+    store: self.store ?? 'sqlite',
     load,
     startedAtMs,
     lastSeenMs: Date.now(),
@@ -138,6 +147,17 @@ export function createMembers(o: MembersOptions): Members {
           'VIGIL_ERR_FLEET',
           `node ${self.id} is built for store schema ${self.schema} but live member ${stale.id} (${stale.host} pid ${stale.pid}) ` +
             `is built for schema ${stale.schema}; run one vigil version across the fleet`,
+        );
+      }
+      // SQLite nodes each run the config file's cameras from their own store; PostgreSQL nodes
+      // share one and let the API change it: side by side they would disagree on the cameras.
+      const kind = self.store ?? 'sqlite';
+      const apart = others.find((m) => (m.store ?? 'sqlite') !== kind);
+      if (apart) {
+        throw vigilError(
+          'VIGIL_ERR_FLEET',
+          `node ${self.id} keeps its store in ${kind} but live member ${apart.id} (${apart.host} pid ${apart.pid}) ` +
+            `keeps it in ${apart.store ?? 'sqlite'}; run every node with --postgres, or none`,
         );
       }
       await members.beat(load);

@@ -10,6 +10,7 @@ import { log } from '../log.js';
 import { maskUrl } from '../sinks/options.js';
 import type { FleetConfig } from '../server/config-sections.js';
 import type { CameraStatus } from '../server/protocol.js';
+import type { StoreKind } from '../store/store.js';
 import { createCoordinator, type Coordinator } from './coordinator.js';
 import type { Member, Role } from './members.js';
 import { connectRedis } from './redis.js';
@@ -45,7 +46,8 @@ export interface FleetNode {
  * @property config the `fleet` settings
  * @property host / port where this node serves: the default node id and the URL it advertises
  * @property schema the store schema this build reads and writes (nodes of one fleet agree on it)
- * @property cameras the fleet's cameras (every node reads the same list)
+ * @property [store='sqlite'] the kind of store this node keeps (nodes of one fleet agree on it)
+ * @property cameras the fleet's cameras (every node reads the same list), read every placement tick
  * @property run / halt start and stop one of them here, as the placement says
  * @property deliver hand a message another node published to this node's clients
  * @property [jobs] run the upload queue's jobs here (a worker node)
@@ -55,7 +57,8 @@ export interface FleetNodeOptions {
   host: string;
   port: number;
   schema: number;
-  cameras: () => readonly string[];
+  store?: StoreKind;
+  cameras: () => Promise<readonly string[]> | readonly string[];
   run: (cameraId: string) => Promise<void>;
   halt: (cameraId: string) => Promise<void>;
   deliver: (msg: RelayedMessage) => void;
@@ -118,6 +121,7 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
       roles,
       capacity: o.config.capacity,
       schema: o.schema,
+      store: o.store,
       url: advertisedUrl(o.config, o.host, o.port),
       ttlMs: o.config.leaseMs,
       prefix,
@@ -151,11 +155,11 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
     jobs: queue,
     remoteStatus: (cameraId) => live.status(cameraId)?.status,
     async view() {
-      const [members, holders] = await Promise.all([placed.members(), placed.holders()]);
+      const [members, holders, cameraIds] = await Promise.all([placed.members(), placed.holders(), o.cameras()]);
       return {
         node: id,
         nodes: members.map((m) => ({ ...m, cameras: [...holders].filter(([, h]) => h === m.id).map(([c]) => c) })),
-        cameras: o.cameras().map((cameraId) => ({ cameraId, node: holders.get(cameraId) ?? null })),
+        cameras: cameraIds.map((cameraId) => ({ cameraId, node: holders.get(cameraId) ?? null })),
       };
     },
     async locate(cameraId) {

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { vigilError } from '../errors.js';
@@ -15,8 +16,9 @@ import { readManifest, resolveModelDir } from '../model/folder/model-folder.js';
 import { alertLabels } from '../model/folder/manifest.js';
 import { DEFAULT_MODEL, listModelNames, PACKAGE_ROOT } from '../model/folder/paths.js';
 import { createSinks, parseSinksOptions, type CameraInfo, type Sinks, type SinksInput } from '../sinks/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openPgStore, openStore, type Store } from '../store/index.js';
 import { SCHEMA_VERSION } from '../store/db.js';
+import { PG_SCHEMA_VERSION } from '../store/pg/schema.js';
 import { createAdaptJobs } from './adapt-jobs.js';
 import { requireToken } from './auth.js';
 import { createCameraService, type CameraService } from './cameras.js';
@@ -76,14 +78,14 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   const config = resolveConfig(configInput);
   // The sinks' settings: given to startServer (tests, embedding) or from the config file.
   const sinkOptions = parseSinksOptions(sinksInput ?? { mqtt: config.mqtt, webhooks: config.webhooks });
-  const store = openStore(config.dataDir);
+  const store = await openConfiguredStore(config);
   if (config.configFile) log.info(`settings from ${config.configFile}`);
   // Before anything else holds a resource, and before the demo: a store the file gave cameras
   // is not empty, so it gets no demo.
   try {
     await reconcileDeclaredCameras(store, config.cameras);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   // No answer shows where the data lives.
@@ -117,7 +119,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     sources,
     events,
     onRemoved: (id) => sinks?.cameraRemoved(id),
-    fleet: config.fleet ? { status: (id) => fleet?.remoteStatus(id) } : undefined,
+    fleet: config.fleet ? { status: (id) => fleet?.remoteStatus(id), declaredOnly: store.kind === 'sqlite' } : undefined,
   });
   // A fleet's uploads go on its shared queue, which any worker takes them from (docs/fleet.md).
   const fleetJobs = config.fleet ? createFleetJobQueue({ store, models, publish }) : undefined;
@@ -229,7 +231,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     });
   } catch (e) {
     hub.close();
-    store.close();
+    await store.close();
     throw e;
   }
   const port = (http.address() as AddressInfo).port;
@@ -267,15 +269,18 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
 
   log.info(`cameras may read: ${sources.describe()}`);
   if (config.fleet) {
-    // The placement starts the cameras, from the next interval on (see the coordinator).
+    // The placement starts the cameras, from the next interval on (see the coordinator): on
+    // SQLite the config file's (every node declares the same), on PostgreSQL the shared store's.
     const declared = config.cameras.map((c) => c.id);
+    const fleetCameras = async (): Promise<readonly string[]> => (await store.cameras.list()).map((c) => c.id);
     try {
       fleet = await joinFleet({
         config: config.fleet,
         host: config.host,
         port,
-        schema: SCHEMA_VERSION,
-        cameras: () => declared,
+        schema: store.kind === 'postgres' ? PG_SCHEMA_VERSION : SCHEMA_VERSION,
+        store: store.kind,
+        cameras: store.kind === 'postgres' ? fleetCameras : () => declared,
         run: (id) => cameras.run(id),
         halt: (id) => cameras.halt(id),
         deliver: (msg) => hub.publish(msg),
@@ -311,7 +316,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
         http.closeAllConnections();
       });
       await models.close();
-      store.close();
+      await store.close();
     })();
     return closing;
   }
@@ -329,6 +334,17 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     },
     close: closeAll,
   };
+}
+
+/**
+ * SQLite in the data directory, or with `postgres` set the PostgreSQL store, its files in the
+ * data directory (a fleet's shared volume) and its staging under this node's id: the fleet's
+ * (`fleet.nodeId`), else the id a fleet node would take (host:port), else host-pid for port 0.
+ */
+async function openConfiguredStore(config: ServerConfig): Promise<Store> {
+  if (!config.postgres) return openStore(config.dataDir);
+  const nodeId = config.fleet?.nodeId ?? (config.port !== 0 ? `${hostname()}:${config.port}` : `${hostname()}-${process.pid}`);
+  return openPgStore({ url: config.postgres, dataDir: config.dataDir, nodeId });
 }
 
 /**

@@ -75,10 +75,12 @@ export interface CameraServiceOptions {
   onRemoved?: (id: string) => void;
   /**
    * Set when this node is one of a fleet: cameras run where the placement puts them (`run`,
-   * `halt`), and they are the config file's, so the API neither adds, changes nor removes any.
-   * `status` is what the camera's worker last said, when another node runs it.
+   * `halt`). `status` is what the camera's worker last said, when another node runs it.
+   * `declaredOnly`: the cameras are the config file's (each node has a store of its own,
+   * SQLite), so the API neither adds, changes nor removes any; on a shared store (PostgreSQL)
+   * it may, and the placement picks up what is stored.
    */
-  fleet?: { status(id: string): CameraStatus | undefined };
+  fleet?: { status(id: string): CameraStatus | undefined; declaredOnly: boolean };
 }
 
 export function createCameraService(o: CameraServiceOptions): CameraService {
@@ -190,9 +192,10 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     return record;
   }
 
-  /** In a fleet the cameras are the config file's: every node reads the same list. */
+  /** In a fleet on per-node stores the cameras are the config file's: every node reads the same list. */
   function declaredOnly(what: string): void {
-    if (o.fleet) throw vigilError('VIGIL_ERR_CONFLICT', `this node is one of a fleet: ${what} in the config file that every node reads`);
+    if (o.fleet?.declaredOnly)
+      throw vigilError('VIGIL_ERR_CONFLICT', `this node is one of a fleet: ${what} in the config file that every node reads`);
   }
 
   // Synchronous for the preview and ingest paths: the ids held in memory (see `known`).
@@ -216,7 +219,8 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       return serial(id, async () => {
         const record = await o.store.cameras.create({ ...checked, id });
         known.add(record.id);
-        await start(record);
+        // In a fleet the placement starts it where it belongs.
+        if (!o.fleet) await start(record);
         return view(record);
       });
     },
@@ -227,8 +231,10 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
         const current = await must(id);
         declaredOnly('change cameras');
         const record = await o.store.cameras.update(id, check(patch, current));
+        // In a fleet only the node running it restarts it.
+        const here = runners.has(id);
         await stop(id);
-        await start(record);
+        if (!o.fleet || here) await start(record);
         return view(record);
       });
     },

@@ -107,6 +107,16 @@ const configSchema = z
     /** The MQTT sink's broker; none: no MQTT. */
     mqtt: mqttSchema.optional(),
     webhooks: z.array(webhookSchema).max(64).default([]),
+    /**
+     * `postgres://` URL of a PostgreSQL database for the store's rows (a fleet's nodes share
+     * it; files stay under `dataDir`, then a volume they all mount); none: SQLite in `dataDir`.
+     */
+    postgres: z
+      .string()
+      .min(1)
+      .max(2048)
+      .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+      .optional(),
     /** One node of a fleet; none: a single process, as by default. */
     fleet: fleetSchema.optional(),
   })
@@ -148,6 +158,7 @@ export function resolveConfig(input: ServerConfigInput = {}, env: NodeJS.Process
   if (env.VIGIL_SOURCES) fromEnv.sources = list(env.VIGIL_SOURCES);
   if (env.VIGIL_WORKERS) fromEnv.workers = Number(env.VIGIL_WORKERS);
   if (env.VIGIL_MOTION_GATE) fromEnv.motionGate = Number(env.VIGIL_MOTION_GATE);
+  if (env.VIGIL_POSTGRES_URL) fromEnv.postgres = env.VIGIL_POSTGRES_URL;
   const fleet: Record<string, unknown> = {};
   if (env.VIGIL_REDIS_URL) fleet.redis = env.VIGIL_REDIS_URL;
   if (env.VIGIL_NODE_ID) fleet.nodeId = env.VIGIL_NODE_ID;

@@ -37,6 +37,8 @@ export interface ClipSummary {
   /** Size of the video file. The file is always complete: it is renamed into place whole. */
   bytes: number;
   mime: string;
+  /** The node that stored it (a fleet's node id); null for a single server's. */
+  node: string | null;
 }
 
 export interface ClipRecord extends ClipSummary {
@@ -198,10 +200,11 @@ export interface ClipRow {
   started_at_ms: number | null;
   duration_ms: number | null;
   timeline?: string | null;
+  node: string | null;
 }
 
 export const SUMMARY_COLUMNS =
-  'id, camera_id, kind, name, model, status, error_code, error_message, ext, mime, bytes, created_at, started_at_ms, duration_ms';
+  'id, camera_id, kind, name, model, status, error_code, error_message, ext, mime, bytes, created_at, started_at_ms, duration_ms, node';
 
 export function summaryOf(r: ClipRow): ClipSummary {
   return {
@@ -217,6 +220,7 @@ export function summaryOf(r: ClipRow): ClipSummary {
     durationMs: r.duration_ms,
     bytes: r.bytes,
     mime: r.mime,
+    node: r.node ?? null,
   };
 }
 
@@ -244,7 +248,8 @@ export function clipFile(layout: Layout, id: string, ext: string): string {
   return resolveInside(layout.clips, `${id}.${ext}`);
 }
 
-export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId: () => string): ClipRepo {
+/** @param [node=null] the node id each adopted clip is stored with */
+export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId: () => string, node: string | null = null): ClipRepo {
   const dbPath = layout.db;
   const q = guard(dbPath, () => ({
     get: db.prepare<[string], ClipRow>('SELECT * FROM clips WHERE id = ?'),
@@ -252,9 +257,9 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
     camera: db.prepare<[string], { id: string }>('SELECT id FROM cameras WHERE id = ?'),
     insert: db.prepare(
       `INSERT INTO clips (id, camera_id, kind, name, model, status, error_code, error_message, ext, mime, bytes,
-         created_at, started_at_ms, duration_ms, timeline)
+         created_at, started_at_ms, duration_ms, timeline, node)
        VALUES (@id, @cameraId, @kind, @name, @model, @status, @errorCode, @errorMessage, @ext, @mime, @bytes,
-         @createdAt, @startedAtMs, @durationMs, @timeline)`,
+         @createdAt, @startedAtMs, @durationMs, @timeline, @node)`,
     ),
     update: db.prepare(
       `UPDATE clips SET status = @status, error_code = @errorCode, error_message = @errorMessage,
@@ -300,6 +305,7 @@ export function createClipRepo(db: Db, layout: Layout, now: () => number, nextId
             startedAtMs: m.startedAtMs,
             durationMs: m.durationMs,
             timeline: m.timeline === null ? null : JSON.stringify(m.timeline),
+            node,
           });
           renameSync(from, to);
           moved = true;

@@ -115,6 +115,11 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX model_live_by_camera ON model_live (camera_id, model, seq);
   `,
+  // Which node wrote a clip (a fleet on PostgreSQL shares the clips table; see pg/reconcile.ts):
+  // null for a single server's and for clips from before.
+  `
+  ALTER TABLE clips ADD COLUMN node TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

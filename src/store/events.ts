@@ -6,7 +6,7 @@ import { REVIEW_STATES, type RecordedFor, type ReviewState, type VigilEvent } fr
 import { parseWith } from '../validation.js';
 import { guard, storeError, type Db } from './db.js';
 import { fsyncDir, removeFile } from './files.js';
-import { assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, MODEL_NAME_PATTERN, newEventId } from './ids.js';
+import { assertCameraId, assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, MODEL_NAME_PATTERN, newEventId } from './ids.js';
 import { resolveInside, type Layout } from './paths.js';
 import { discardStaged, newStagingPath } from './staging.js';
 
@@ -60,6 +60,14 @@ export interface EventRepo {
   progress(id: string, p: EventProgress): Promise<VigilEvent | undefined>;
   /** Ends the event with its final figures. @throws VIGIL_ERR_NOT_FOUND */
   end(id: string, p: EventProgress): Promise<VigilEvent>;
+  /**
+   * Ends every `active` event of a camera where it had got: the figures last stored for it
+   * (its `endMs`, `endedAtMs`, `peak`, `mean`) stay, as reconcile ends a crashed server's. For
+   * a node that takes over a camera whose previous runner died mid-event. Atomic: of two
+   * callers at once, each event is ended (and returned) by one.
+   * @returns the events this call ended, oldest first
+   */
+  endActive(cameraId: string): Promise<VigilEvent[]>;
   /**
    * Replaces the event's snapshot: written in staging and renamed into
    * `<dataDir>/snapshots/<id>.jpg`, so a reader never sees half a JPEG. False when the event
@@ -229,6 +237,7 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     end: db.prepare(
       `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean, state = 'ended' WHERE id = @id`,
     ),
+    endActive: db.prepare<[string], EventRow>("UPDATE events SET state = 'ended' WHERE camera_id = ? AND state = 'active' RETURNING *"),
     snapshot: db.prepare<[string]>('UPDATE events SET snapshot = 1 WHERE id = ?'),
     link: db.prepare<{ cameraId: string; clipId: string; fromMs: number; toMs: number }, EventRow>(
       `UPDATE events SET clip_id = @clipId
@@ -287,6 +296,12 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       const changed = guard(dbPath, () => q.end.run({ id, ...x })).changes;
       if (changed === 0) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
       return must(id);
+    },
+
+    async endActive(cameraId) {
+      assertCameraId(cameraId);
+      const rows = guard(dbPath, () => q.endActive.all(cameraId));
+      return rows.sort((a, b) => a.seq - b.seq).map(eventOf);
     },
 
     async saveSnapshot(id, jpeg) {

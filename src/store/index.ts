@@ -1,8 +1,9 @@
 /**
- * The live service's store: cameras and clips in SQLite, clip videos on disk, kept in
- * agreement across crashes (see store.ts).
+ * The live service's store: cameras and clips in SQLite (or PostgreSQL for a fleet), clip videos
+ * on disk, kept in agreement across crashes (see store.ts and pg/store.ts).
  */
-export { openStore, type Store, type StoreOptions } from './store.js';
+export { openStore, type Store, type StoreKind, type StoreOptions } from './store.js';
+export { openPgStore, type PgStoreOptions } from './pg/store.js';
 export type { CameraInput, CameraRecord, CameraRepo, RecordPolicy, RecordPolicyInput } from './cameras.js';
 export type { AdoptMeta, ClipKind, ClipQuery, ClipRecord, ClipRepo, ClipStatus, ClipSummary, StatusExtra } from './clips.js';
 export { CLIP_KINDS, CLIP_STATUSES } from './clips.js';

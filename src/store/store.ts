@@ -32,6 +32,8 @@ import { discardStaged, newStagingPath, stageStream, type StageOptions } from '.
  * synchronous.
  */
 export interface Store {
+  /** Where the rows live: `sqlite` (`<dataDir>/vigil.db`, one server) or `postgres` (shared by a fleet, see pg/store.ts). */
+  readonly kind: StoreKind;
   /** Absolute data directory. */
   readonly dataDir: string;
   readonly cameras: CameraRepo;
@@ -64,15 +66,22 @@ export interface Store {
    * @returns the removed clip ids, oldest first
    */
   applyRetention(policy: RetentionPolicy): Promise<string[]>;
-  /** Closes the database (releasing its lock). Later calls fail with VIGIL_ERR_STORE; a second close does nothing. */
-  close(): void;
+  /**
+   * Closes the database (SQLite: releasing its lock; PostgreSQL: ending the pool once its
+   * queries are done). Later calls fail with VIGIL_ERR_STORE; a second close does nothing.
+   */
+  close(): Promise<void>;
 }
+
+export type StoreKind = 'sqlite' | 'postgres';
 
 /**
  * @property [now=Date.now] the clock for createdAt, ids and retention (tests inject one)
+ * @property [nodeId=null] stored with each clip this store adopts (`ClipRecord.node`)
  */
 export interface StoreOptions {
   now?: () => number;
+  nodeId?: string | null;
 }
 
 /**
@@ -110,6 +119,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
   const models = createModelVersionRepo(db, layout, now);
 
   return {
+    kind: 'sqlite',
     dataDir: layout.root,
     cameras: {
       ...cameras,
@@ -120,7 +130,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
         return removed;
       },
     },
-    clips: createClipRepo(db, layout, now, nextClipId),
+    clips: createClipRepo(db, layout, now, nextClipId, options.nodeId ?? null),
     events: createEventRepo(db, layout, now),
     models,
     outbox: createOutboxRepo(db, layout.db),
@@ -129,7 +139,7 @@ export function openStore(dataDir: string, options: StoreOptions = {}): Store {
     stagingPath: (ext) => newStagingPath(layout, ext),
     discard: (stagedPath) => discardStaged(layout, stagedPath),
     applyRetention: async (policy) => guard(layout.db, () => applyRetention(db, layout, now, policy)),
-    close() {
+    async close() {
       if (db.open) db.close();
     },
   };

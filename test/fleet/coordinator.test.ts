@@ -293,4 +293,21 @@ describe('fleet: coordinators over a real Redis', () => {
     expect(await admin.exists('test:member:a')).to.equal(0);
     await other.leave();
   });
+
+  it('refuses to join a fleet whose live member keeps its store in another kind (sqlite, postgres), naming both', async () => {
+    const other = createMembers({
+      redis: admin,
+      prefix: 'test',
+      ttlMs: 5000,
+      self: { id: 'shared', roles: ['worker'], capacity: 4, schema: 0, store: 'postgres' },
+    });
+    await other.join();
+    const e = await addNode('a').catch((err: unknown) => err);
+    expect(isVigilError(e, 'VIGIL_ERR_FLEET')).to.equal(true);
+    expect((e as VigilError).message).to.match(
+      /node a keeps its store in sqlite but live member shared .* keeps it in postgres; run every node with --postgres, or none$/,
+    );
+    expect(await admin.exists('test:member:a')).to.equal(0);
+    await other.leave();
+  });
 });

@@ -285,7 +285,7 @@ describe('server: the config file (vigil serve --config)', function () {
         await reconcileDeclaredCameras(store, resolveFile(two).cameras);
         expect((await store.cameras.get('room'))?.updatedAt, 'unchanged: not written again').to.equal(changed?.updatedAt);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 

@@ -269,7 +269,7 @@ describe('server: recording', function () {
         expect(files).to.deep.equal(rows.map((r) => `${r.id}.mp4`).sort());
         expect(readdirSync(join(dataDir, 'staging'))).to.deep.equal([]);
       } finally {
-        store.close();
+        await store.close();
       }
       // And a server starts on it and serves the clips.
       const t = await startTestServer({ dataDir });

@@ -98,7 +98,7 @@ describe('sinks: outbox delivery', () => {
     const d = await createDelivery({ repo: first.outbox, sender: s.sender, minBackoffMs: 10_000 });
     for (let i = 0; i < 3; i++) await d.enqueue({ i });
     await d.stop();
-    first.close();
+    await first.close();
     const second = stores.open();
     const again = steeredSender();
     const d2 = await createDelivery({ repo: second.outbox, sender: again.sender });

@@ -62,7 +62,7 @@ describe('store reconcile', () => {
     writeFileSync(join(first.dataDir, 'clips', 'stray.tmp'), 'junk');
     // A file lost under a row (deleted by hand, or a rename the disk never persisted).
     rmSync(await first.clips.videoPath(lost));
-    first.close();
+    await first.close();
 
     const { result: second, lines } = logsOf(() => stores.open());
     expect(lines).to.deep.equal([
@@ -88,7 +88,7 @@ describe('store reconcile', () => {
       ['kept', 'pending'],
     ]);
     expect(await second.clips.get(lost)).to.equal(undefined);
-    second.close();
+    await second.close();
     expect(stores.open().reconciled).to.deep.equal({
       staging: 0,
       orphanFiles: [],
@@ -105,7 +105,7 @@ describe('store reconcile', () => {
     const first = stores.open();
     const id = await upload(first, 'x');
     const file = await first.clips.videoPath(id);
-    first.close();
+    await first.close();
     rmSync(file);
     mkdirSync(file);
     const second = logsOf(() => stores.open()).result;
@@ -135,12 +135,12 @@ describe('store reconcile', () => {
       );
       // The refused open must not have touched the first one's state.
       await first.cameras.create({ id: 'still-works', source: 'webcam', model: 'fight' });
-      first.close();
+      await first.close();
       expect((await stores.open().cameras.list()).map((c) => c.id)).to.deep.equal(['still-works']);
     });
 
-    it('a database from a newer vigil is refused', () => {
-      stores.open().close();
+    it('a database from a newer vigil is refused', async () => {
+      await stores.open().close();
       const db = join(stores.dir(), 'vigil.db');
       const raw = new Database(db);
       raw.pragma('user_version = 99');
@@ -154,8 +154,8 @@ describe('store reconcile', () => {
 
     it('calls after close fail with VIGIL_ERR_STORE', async () => {
       const store = stores.open();
-      store.close();
-      store.close();
+      await store.close();
+      await store.close();
       const err = await rejection(store.cameras.list());
       expect(err).to.include({ code: 'VIGIL_ERR_STORE' });
       expect((err as Error).message).to.equal(`storage failed: ${join(store.dataDir, 'vigil.db')}: The database connection is not open`);
@@ -173,7 +173,7 @@ describe('store reconcile', () => {
     });
 
     it('keeps the schema across reopen (migrations run once)', async () => {
-      stores.open().close();
+      await stores.open().close();
       const raw = new Database(join(stores.dir(), 'vigil.db'));
       expect(raw.pragma('user_version', { simple: true })).to.equal(SCHEMA_VERSION);
       expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([
@@ -197,7 +197,7 @@ describe('store reconcile', () => {
     const id = await upload(store, 'x');
     const file = await store.clips.videoPath(id);
     renameSync(file, `${file}.moved`);
-    store.close();
+    await store.close();
     const again = logsOf(() => stores.open()).result;
     expect(again.reconciled.missingFiles).to.deep.equal([id]);
     expect(again.reconciled.orphanFiles).to.deep.equal([`${id}.mp4.moved`]);

@@ -13,8 +13,8 @@ export function tempStores(): { dir(): string; open(options?: StoreOptions): Sto
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
   });
-  afterEach(() => {
-    for (const s of opened.splice(0)) s.close();
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return {

@@ -97,7 +97,7 @@ describe('vigil adapt', function () {
         await store.events.review(e.id, { state: review });
       }
     } finally {
-      store.close();
+      await store.close();
     }
     const few = await vigil(['adapt', '--camera', 'hall', '--data', data, '--min-reviews', '5', '--cache', cache]);
     expect(few.code).to.equal(1);
@@ -120,7 +120,7 @@ describe('vigil adapt', function () {
         expect(r.stdout).to.contain(`fight 1.1.0 kept as version ${version.id}, not live`);
       }
     } finally {
-      after.close();
+      await after.close();
     }
   });
 

@@ -36,7 +36,14 @@ function recordOf(row: ClipRow): ClipRecord {
   return { ...summaryOf(row), timeline: row.timeline ? (JSON.parse(row.timeline) as TimelineJson) : null };
 }
 
-export function createPgClipRepo(pool: pg.Pool, layout: Layout, now: () => number, nextId: () => string): ClipRepo {
+/** @param [node=null] the node id each adopted clip is stored with */
+export function createPgClipRepo(
+  pool: pg.Pool,
+  layout: Layout,
+  now: () => number,
+  nextId: () => string,
+  node: string | null = null,
+): ClipRepo {
   const get = async (id: string): Promise<ClipRecord | undefined> => {
     assertClipId(id);
     const { rows } = await pgGuard(() => pool.query<ClipRow>('SELECT * FROM clips WHERE id = $1', [id]));
@@ -63,8 +70,8 @@ export function createPgClipRepo(pool: pg.Pool, layout: Layout, now: () => numbe
           }
           const { rows } = await client.query<ClipRow>(
             `INSERT INTO clips (id, camera_id, kind, name, model, status, error_code, error_message, ext, mime, bytes,
-               created_at, started_at_ms, duration_ms, timeline)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
+               created_at, started_at_ms, duration_ms, timeline, node)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *`,
             [
               id,
               m.cameraId,
@@ -81,6 +88,7 @@ export function createPgClipRepo(pool: pg.Pool, layout: Layout, now: () => numbe
               m.startedAtMs,
               m.durationMs,
               m.timeline === null ? null : JSON.stringify(m.timeline),
+              node,
             ],
           );
           try {

@@ -28,7 +28,7 @@ import {
   type EventRow,
 } from '../events.js';
 import { fsyncDir, removeFile } from '../files.js';
-import { assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, newEventId } from '../ids.js';
+import { assertCameraId, assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, newEventId } from '../ids.js';
 import type { Layout } from '../paths.js';
 import { discardStaged, newStagingPath } from '../staging.js';
 import { pgGuard, transaction, whereOf } from './query.js';
@@ -80,6 +80,20 @@ export function createPgEventRepo(pool: pg.Pool, layout: Layout, now: () => numb
       const e = await one(`UPDATE events SET ${PROGRESS}, state = 'ended' WHERE id = $1 RETURNING *`, progressParams(id, p, 'event end'));
       if (!e) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
       return e;
+    },
+
+    async endActive(cameraId) {
+      assertCameraId(cameraId);
+      // One statement: a row another caller's UPDATE ended first fails the recheck of
+      // `state = 'active'` once that one commits, so each event is ended (and returned) once.
+      const { rows } = await pgGuard(() =>
+        pool.query<EventRow>(
+          `WITH ended AS (UPDATE events SET state = 'ended' WHERE camera_id = $1 AND state = 'active' RETURNING *)
+           SELECT * FROM ended ORDER BY seq`,
+          [cameraId],
+        ),
+      );
+      return rows.map(eventOf);
     },
 
     async saveSnapshot(id, jpeg) {

@@ -110,6 +110,9 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX model_live_by_camera ON model_live (camera_id, model, seq);
   `,
+  `
+  ALTER TABLE clips ADD COLUMN node TEXT;
+  `,
 ];
 
 /** The schema version this code writes and understands. */

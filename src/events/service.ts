@@ -29,6 +29,13 @@ export interface EventService {
    * clip, not one that covers them by its pre- or post-roll. Never rejects (a failure is logged).
    */
   clipReady(clipId: string, recordedFor?: readonly RecordedFor[]): Promise<void>;
+  /**
+   * A camera is about to start here: the events its last runner left active end where they had
+   * got (their stored figures), an `end` each. That runner died mid-event: a fleet node killed,
+   * or this server on PostgreSQL, whose start leaves other nodes' events alone (on SQLite the
+   * start's reconcile has ended them already). Never rejects (a failure is logged).
+   */
+  takeOver(cameraId: string): Promise<void>;
 }
 
 export interface EventServiceOptions {
@@ -87,6 +94,15 @@ export function createEventService(o: EventServiceOptions): EventService {
           emit({ type: 'update', event });
       } catch (e) {
         log.warn(`events: linking clip ${clipId}: ${(e as Error).message}`);
+      }
+    },
+    async takeOver(cameraId) {
+      try {
+        const ended = await store.events.endActive(cameraId);
+        if (ended.length > 0) log.info(`camera ${cameraId}: ended ${ended.length} event(s) its last runner left open`);
+        for (const event of ended) emit({ type: 'end', event });
+      } catch (e) {
+        log.warn(`camera ${cameraId}: ending the events its last runner left open: ${(e as Error).message}`);
       }
     },
   };

@@ -138,7 +138,13 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     if (final) {
       await writeSnapshot(cur, at.tMs);
       const last = figures(s, at);
-      change('end', await stored(() => o.repo.end(id, last)));
+      try {
+        change('end', await stored(() => o.repo.end(id, last)));
+      } catch (e) {
+        // This node lost the camera while cut off, and its new node ended the event: one end.
+        if (!isVigilError(e, 'VIGIL_ERR_CONFLICT')) throw e;
+        log.info(`camera ${o.cameraId}: event ${id} was ended by the camera's new node`);
+      }
       return;
     }
     const firstSnapshot = !cur.event.snapshot && cur.jpeg !== undefined;

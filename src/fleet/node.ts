@@ -109,7 +109,8 @@ export async function joinFleet(o: FleetNodeOptions): Promise<FleetNode> {
     // SUBSCRIBE takes a connection over: the API role needs its own.
     const subscriber = roles.includes('api') ? await connectRedis(o.config.redis, { name: `${id}/live` }) : undefined;
     if (subscriber) opened.push(subscriber);
-    relay = await createRelay({ redis, subscriber, nodeId: id, prefix, deliver: (msg) => o.deliver(msg) });
+    // A status outlives two refreshes and a half: a dead worker's cameras stop looking live about as their leases expire.
+    relay = await createRelay({ redis, subscriber, nodeId: id, prefix, deliver: (msg) => o.deliver(msg), staleMs: 2.5 * REFRESH_MS });
     // XREADGROUP BLOCK holds its connection: a worker reads the queue on its own.
     const consume = o.jobs && roles.includes('worker');
     const reader = consume ? await connectRedis(o.config.redis, { name: `${id}/jobs` }) : undefined;

@@ -14,15 +14,15 @@ import type { CameraStatus, ServerMessage } from '../server/protocol.js';
 export type CameraMessage = Extract<ServerMessage, { type: 'label' | 'segment' | 'status' }>;
 
 /**
- * The messages that travel: a camera's live ones, and an upload's `clip` messages (any worker
+ * The messages that travel: a camera's live ones, an upload's `clip` messages (any worker
  * may label a clip uploaded to an API node, see job-stream.ts; they are few, at most one per
- * percent of a clip). Adaptation jobs' messages stay with their node, and so do `event`
- * messages for now: an event lives in the store of the node that saw it, so an API node told of
- * it could not serve its page or snapshot (until the store is shared).
+ * percent of a clip), and `event` messages, which the server relays only when the fleet shares
+ * its store (PostgreSQL): on per-node SQLite an API node told of an event could not serve its
+ * page or snapshot. Adaptation jobs' messages stay with their node.
  */
-export type RelayedMessage = CameraMessage | Extract<ServerMessage, { type: 'clip' }>;
+export type RelayedMessage = CameraMessage | Extract<ServerMessage, { type: 'clip' | 'event' }>;
 
-const RELAYED = new Set<string>(['label', 'segment', 'status', 'clip']);
+const RELAYED = new Set<string>(['label', 'segment', 'status', 'clip', 'event']);
 
 /**
  * A segment's `update` (its end moved on by a frame) goes out at most this often per camera and
@@ -48,6 +48,11 @@ export interface RelayOptions {
   prefix?: string;
   deliver: (msg: RelayedMessage, from: string) => void;
   log?: { warn(msg: string): void };
+  /**
+   * How long another node's last status of a camera stands [staleMs=5000]: a node that dies
+   * sends no more, and its cameras should not look live elsewhere until their new worker speaks.
+   */
+  staleMs?: number;
 }
 
 export interface Relay {
@@ -58,7 +63,7 @@ export interface Relay {
    * without waking their clients: a status message goes to clients only when the state changes.
    */
   refresh(status: CameraStatus): void;
-  /** The latest status another node published for a camera, and which node. */
+  /** The latest status another node published for a camera, and which node; none once older than `staleMs`. */
   status(cameraId: string): { node: string; status: CameraStatus } | undefined;
   /** Messages published and those dropped because Redis could not take them. */
   counts(): { published: number; dropped: number; received: number; malformed: number };
@@ -87,7 +92,8 @@ function parse(raw: string): Envelope | undefined {
 export async function createRelay(o: RelayOptions): Promise<Relay> {
   const channel = `${o.prefix ?? 'vigil'}:live`;
   const log = o.log ?? defaultLog;
-  const statuses = new Map<string, { node: string; status: CameraStatus }>();
+  const staleMs = o.staleMs ?? 5000;
+  const statuses = new Map<string, { node: string; status: CameraStatus; at: number }>();
   const counts = { published: 0, dropped: 0, received: 0, malformed: 0 };
   let failing = false;
   /** camera\0model → the latest segment update waiting for its turn, and when the last one went. */
@@ -106,7 +112,7 @@ export async function createRelay(o: RelayOptions): Promise<Relay> {
     counts.received += 1;
     if (e.m.type === 'status') {
       const { type: _, ...status } = e.m;
-      statuses.set(e.m.cameraId, { node: e.n, status });
+      statuses.set(e.m.cameraId, { node: e.n, status, at: performance.now() });
     }
     if (!e.q) o.deliver(e.m, e.n);
   };
@@ -162,7 +168,11 @@ export async function createRelay(o: RelayOptions): Promise<Relay> {
   return {
     publish,
     refresh: (status) => send({ n: o.nodeId, m: { type: 'status', ...status }, q: 1 }),
-    status: (cameraId) => statuses.get(cameraId),
+    status(cameraId) {
+      const last = statuses.get(cameraId);
+      if (!last || performance.now() - last.at > staleMs) return undefined;
+      return { node: last.node, status: last.status };
+    },
     counts: () => ({ ...counts }),
     async close() {
       for (const w of waiting.values()) clearTimeout(w.timer);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { vigilError } from '../errors.js';
+import { asVigilError, vigilError } from '../errors.js';
 import { createEventService, type EventService } from '../events/service.js';
 import { joinFleet, type FleetNode } from '../fleet/node.js';
 import { proxyPicture } from '../fleet/preview-proxy.js';
@@ -100,7 +100,8 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
   let closing: Promise<void> | undefined;
   const publish: Hub['publish'] = (msg) => {
     hub.publish(msg);
-    if (fleet && isRelayedMessage(msg)) fleet.relay(msg);
+    // Events only from a shared store: on per-node SQLite no other node could serve their page or snapshot.
+    if (fleet && isRelayedMessage(msg) && (msg.type !== 'event' || store.kind === 'postgres')) fleet.relay(msg);
     if (msg.type === 'status') {
       sinks?.camerasChanged();
       sinks?.cameraStatus(msg.cameraId, msg.state);
@@ -272,7 +273,23 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     // The placement starts the cameras, from the next interval on (see the coordinator): on
     // SQLite the config file's (every node declares the same), on PostgreSQL the shared store's.
     const declared = config.cameras.map((c) => c.id);
-    const fleetCameras = async (): Promise<readonly string[]> => (await store.cameras.list()).map((c) => c.id);
+    // The store's cameras, with what other nodes added, changed or removed (to this node's
+    // statuses and runners). Only the first list is waited for: later ticks take the last one
+    // while the next is read, so a slow or unreachable PostgreSQL never delays lease renewals.
+    let listed: readonly string[] | undefined;
+    let reading: Promise<void> | undefined;
+    const fleetCameras = async (): Promise<readonly string[]> => {
+      const next = (reading ??= store.cameras
+        .list()
+        .then((stored) => {
+          cameras.sync(stored);
+          listed = stored.map((c) => c.id);
+        })
+        .finally(() => (reading = undefined)));
+      if (listed === undefined) await next;
+      else next.catch((e: unknown) => log.warn(`fleet: cannot read the cameras from the store: ${asVigilError(e).message}`));
+      return listed!;
+    };
     try {
       fleet = await joinFleet({
         config: config.fleet,

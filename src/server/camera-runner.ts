@@ -179,6 +179,9 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
     else if (state.state === 'behind' && lag < behindMs / 2) setState('live', { error: state.error });
   }
 
+  // The events of ended sessions still being stored (the trackers never reject).
+  let storing: Promise<unknown> = Promise.resolve();
+
   async function session(input: SourceInput, kind: 'file' | 'url' | 'stream'): Promise<void> {
     const base = offsetMs;
     const clock = createLagClock();
@@ -191,7 +194,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       // The latest labelled frame's stream time and source wall clock: the events' clock.
       let at = { tMs: 0, wallMs: Date.now() };
       // The tracker's promise: it keeps its own order and never rejects, so a frame does not
-      // wait for it; a session's end does (below), so its events are stored before a stop ends.
+      // wait for it; a stop does (`storing`, below), so its events are stored before it ends.
       const emit = (events: SegmentEvent[]): Promise<void> | undefined => {
         const stored = lane.events?.push(events, at);
         for (const e of events) {
@@ -324,7 +327,11 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       clearInterval(lagTimer);
       fed?.off('close', cut);
       await idle();
-      await Promise.all(tracks.map((t) => t.finish()));
+      // The session's last events are stored before a stop ends (stop awaits them), but the
+      // next session does not wait for them: a store retrying through an outage (see the
+      // tracker) must not hold a reconnect or a restart after a full disk. The trackers live as
+      // long as the runner, so the next session's events still queue behind these.
+      storing = Promise.all([storing, ...tracks.map((t) => t.finish())]);
       // The next session starts a frame interval after the last labelled frame.
       if (lastMs >= 0) offsetMs = lastMs + 1000 / fps;
       await recorder?.sessionEnded();
@@ -438,6 +445,7 @@ export function startCameraRunner(camera: CameraSpec, options: RunnerOptions): C
       publisher?.destroy();
       await source?.close();
       await done;
+      await storing;
       preview.close();
       for (const l of lanes) l.labeler.close();
       setState('stopped');

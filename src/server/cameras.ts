@@ -34,6 +34,13 @@ export interface CameraService {
   statuses(): CameraStatus[];
   /** Reads the stored cameras' ids for `statuses` (server start, after the store has its declared cameras). */
   load(): Promise<void>;
+  /**
+   * A fleet on a shared store: the store's cameras as the placement just read them, with what
+   * other nodes changed. New ids join `statuses`, removed ones leave it (the placement stops
+   * them here), and a camera this node runs whose stored settings are newer than the ones it
+   * started with restarts with them, in its turn. Returns at once.
+   */
+  sync(records: readonly CameraRecord[]): void;
   /** The running camera's JPEG preview. @throws VIGIL_ERR_NOT_FOUND, VIGIL_ERR_CONFLICT (not running) */
   preview(id: string): Preview;
   /** Feeds a webcam camera from a publisher's byte stream. */
@@ -94,6 +101,9 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   // are promises): cameras are added and removed only here, or before `load`/`startAll` by the
   // server (declared cameras, the demo); in a fleet every node declares the same ones.
   const known = new Set<string>();
+  // The stored settings (their updatedAt) each camera of this node last started with, failed
+  // starts included: on a shared store another node may change them (see `sync`).
+  const startedWith = new Map<string, string>();
   let closing = false;
 
   function serial<T>(id: string, op: () => Promise<T>): Promise<T> {
@@ -125,6 +135,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
   async function start(record: CameraRecord): Promise<void> {
     // Server closing: the stored change stands, the next start runs it.
     if (closing) return;
+    startedWith.set(record.id, record.updatedAt);
     const opened: Array<{ manifest: ModelManifest; labeler: StreamLabeler }> = [];
     try {
       // A camera stored under a wider list than the one in force now stays stopped.
@@ -152,6 +163,8 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       o.publish({ type: 'status', ...status });
       return;
     }
+    // Before its first frame: what a dead runner left open ends once, ahead of new events.
+    await o.events?.takeOver(record.id);
     // Every model labels the recordings (their timelines, their `events` labels).
     const recorder =
       record.record.mode === 'off'
@@ -183,6 +196,7 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
     const r = runners.get(id);
     runners.delete(id);
     failed.delete(id);
+    startedWith.delete(id);
     await r?.stop();
   }
 
@@ -253,6 +267,24 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
       const ids = (await o.store.cameras.list()).map((c) => c.id);
       known.clear();
       for (const id of ids) known.add(id);
+    },
+    sync(records) {
+      const ids = new Set(records.map((r) => r.id));
+      for (const id of known) if (!ids.has(id)) known.delete(id);
+      for (const r of records) {
+        known.add(r.id);
+        const ran = startedWith.get(r.id);
+        if (ran === undefined || ran === r.updatedAt) continue;
+        serial(r.id, async () => {
+          // Read in turn: a request here may have restarted it with these settings meanwhile.
+          const now = await o.store.cameras.get(r.id);
+          const was = startedWith.get(r.id);
+          if (!now || was === undefined || was === now.updatedAt) return;
+          log.info(`camera ${r.id}: changed on another node; restarting it with its new settings`);
+          await stop(r.id);
+          await start(now);
+        }).catch((e: unknown) => log.warn(`camera ${r.id}: restarting it with its new settings: ${asVigilError(e).message}`));
+      }
     },
     preview: (id) => running(id).preview,
     ingest: (id, stream) => running(id).ingest(stream),

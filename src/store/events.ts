@@ -58,7 +58,11 @@ export interface EventRepo {
    * @returns the event as stored now (with any review or clip others gave it), undefined when left alone
    */
   progress(id: string, p: EventProgress): Promise<VigilEvent | undefined>;
-  /** Ends the event with its final figures. @throws VIGIL_ERR_NOT_FOUND */
+  /**
+   * Ends an active event with its final figures. An event ended already keeps its end: its
+   * camera's new node ended it (see `endActive`) while the old one, cut off, still ran it.
+   * @throws VIGIL_ERR_NOT_FOUND; VIGIL_ERR_CONFLICT when it has ended already
+   */
   end(id: string, p: EventProgress): Promise<VigilEvent>;
   /**
    * Ends every `active` event of a camera where it had got: the figures last stored for it
@@ -222,6 +226,11 @@ function filtersOf(f: Partial<Record<(typeof FILTERS)[number][0], string | numbe
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
+/** Why `end` changed nothing: no such event, or one ended already. */
+export function notActive(id: string, exists: boolean) {
+  return exists ? vigilError('VIGIL_ERR_CONFLICT', `event ${id} has ended already`) : vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
+}
+
 export function createEventRepo(db: Db, layout: Layout, now: () => number): EventRepo {
   const dbPath = layout.db;
   const q = guard(dbPath, () => ({
@@ -235,7 +244,8 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
        RETURNING *`,
     ),
     end: db.prepare(
-      `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean, state = 'ended' WHERE id = @id`,
+      `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean, state = 'ended'
+       WHERE id = @id AND state = 'active'`,
     ),
     endActive: db.prepare<[string], EventRow>("UPDATE events SET state = 'ended' WHERE camera_id = ? AND state = 'active' RETURNING *"),
     snapshot: db.prepare<[string]>('UPDATE events SET snapshot = 1 WHERE id = ?'),
@@ -294,7 +304,7 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
       assertEventId(id);
       const x = parseWith(progressSchema, p, 'event end');
       const changed = guard(dbPath, () => q.end.run({ id, ...x })).changes;
-      if (changed === 0) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
+      if (changed === 0) throw notActive(id, get(id) !== undefined);
       return must(id);
     },
 

@@ -39,4 +39,26 @@ describe('events: service', () => {
   it('a camera that narrows its alerts to another class gets no fight event', async () => {
     expect(await run(own, 'hall')).to.deep.equal([]);
   });
+
+  it("a camera's new runner ends what a dead one left open, once; the dead one's late end changes nothing", async () => {
+    const store = stores.open();
+    const events = createEventService({ store });
+    const changes: EventChange[] = [];
+    events.subscribe((c) => changes.push(c));
+    const manifest = readManifest(join(SHIPPED_MODELS_DIR, 'fight'));
+    // The runner that will be cut off: its event opens and moves on to 500 ms.
+    const old = events.track({ cameraId: 'yard', manifest, snapshot: () => undefined });
+    const at = (tMs: number) => ({ tMs, wallMs: 1_700_000_000_000 + tMs });
+    for (let i = 0; i <= 4; i++)
+      await old.push(
+        [{ type: i === 0 ? 'start' : 'update', segment: { label: 'fight', startMs: 0, endMs: i * 125, confidence: 0.6, peak: 0.9 } }],
+        at(i * 125),
+      );
+    await events.takeOver('yard');
+    await events.takeOver('yard');
+    await old.push([{ type: 'end', segment: { label: 'fight', startMs: 0, endMs: 900, confidence: 0.6, peak: 0.95 } }], at(900));
+    expect(changes.map((c) => c.type)).to.deep.equal(['start', 'end']);
+    expect(changes[1].event).to.deep.include({ state: 'ended', endMs: 500, peak: 0.9 });
+    expect(await store.events.get(changes[0].event.id)).to.deep.include({ state: 'ended', endMs: 500 });
+  });
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { testEvent } from '../sinks/events.js';
 import type { Redis } from 'ioredis';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -147,6 +148,45 @@ describe('fleet: settings, start-up errors and the live relay', () => {
       expect(b.status('cam1')).to.deep.equal({ node: 'a', status: { ...status, frames: 99 } });
       expect(b.status('mine')).to.equal(undefined);
       expect(a.counts()).to.include({ published: 2, dropped: 0 });
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('a status stands for staleMs only: a node that died stops making its cameras look live', async () => {
+      const [pa, pb, sub] = await Promise.all([client('a'), client('b'), client('b/live')]);
+      const a = await createRelay({ redis: pa, nodeId: 'a', prefix: 'stale', deliver: () => {}, log: quiet });
+      const b = await createRelay({
+        redis: pb,
+        subscriber: sub,
+        nodeId: 'b',
+        prefix: 'stale',
+        deliver: () => {},
+        log: quiet,
+        staleMs: 300,
+      });
+      a.refresh({ ...status, state: 'live' });
+      await sleep(100);
+      expect(b.status('cam1')?.status.state).to.equal('live');
+      await sleep(400);
+      expect(b.status('cam1')).to.equal(undefined);
+      a.refresh({ ...status, state: 'live', frames: 7 });
+      await sleep(100);
+      expect(b.status('cam1')?.status.frames).to.equal(7);
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('relays event messages (the server sends them only when the fleet shares its store)', async () => {
+      const got: RelayedMessage[] = [];
+      const [pa, pb, sub] = await Promise.all([client('a'), client('b'), client('b/live')]);
+      const a = await createRelay({ redis: pa, nodeId: 'a', prefix: 'events', deliver: () => {}, log: quiet });
+      const b = await createRelay({ redis: pb, subscriber: sub, nodeId: 'b', prefix: 'events', deliver: (m) => got.push(m), log: quiet });
+      const event = testEvent(1, { cameraId: 'cam1' });
+      a.publish({ type: 'event', cameraId: 'cam1', change: 'start', event });
+      a.publish({ type: 'event', cameraId: 'cam1', change: 'end', event: { ...event, state: 'ended' } });
+      await sleep(200);
+      expect(got).to.deep.equal([
+        { type: 'event', cameraId: 'cam1', change: 'start', event },
+        { type: 'event', cameraId: 'cam1', change: 'end', event: { ...event, state: 'ended' } },
+      ]);
       await Promise.all([a.close(), b.close()]);
     });
 

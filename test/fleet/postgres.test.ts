@@ -14,6 +14,7 @@ import { CLI } from '../helpers/cli-server.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { connect } from '../helpers/server.js';
 
 const FIXTURES = join(process.cwd(), 'fixtures');
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -102,12 +103,22 @@ describe('store: vigil serve --postgres', function () {
       return view.cameras.find((c) => c.cameraId === 'hall' && c.node !== null)?.node;
     });
     expect(['node-a', 'node-b']).to.include(held);
-    const patch = await fetch(`${b.url}/api/cameras/hall`, {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Hall' }),
-    });
-    expect(patch.status).to.equal(200);
+    // Changed on the node that does not run it: the one that does restarts it with the change.
+    const [holder, other] = held === 'node-a' ? [a, b] : [b, a];
+    const client = await connect(`${holder.url}/ws`);
+    try {
+      client.send({ type: 'subscribe', cameras: ['hall'] });
+      await client.next('label', (m) => m.model === 'fight');
+      const patch = await fetch(`${other.url}/api/cameras/hall`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Hall', models: ['fight', 'fall'] }),
+      });
+      expect(patch.status).to.equal(200);
+      await client.next('label', (m) => m.model === 'fall', 30_000);
+    } finally {
+      client.close();
+    }
     expect((await fetch(`${b.url}/api/cameras/hall`, { method: 'DELETE' })).status).to.equal(204);
     await until('nobody holds hall', async () => {
       const view = (await (await fetch(`${a.url}/api/fleet`)).json()) as FleetView;

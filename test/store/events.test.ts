@@ -191,6 +191,18 @@ for (const backend of storeBackends()) {
       expect(await store.events.get(yard.id)).to.deep.include({ state: 'active' });
       expect(await store.events.endActive('hall')).to.deep.equal([]);
       expect(await store.events.endActive('nobody')).to.deep.equal([]);
+      // The old runner, cut off, ends it late: the first end stands.
+      expectCoded(
+        await rejection(store.events.end(a.id, { endMs: 9000, endedAtMs: 1_700_000_009_000, peak: 1, mean: 1 })),
+        'VIGIL_ERR_CONFLICT',
+        `conflict: event ${a.id} has ended already`,
+      );
+      expect(await store.events.get(a.id)).to.deep.include({ endMs: 4000, peak: 0.9 });
+      expectCoded(
+        await rejection(store.events.end('ev_0000000000000000', { endMs: 1, endedAtMs: 1, peak: 1, mean: 1 })),
+        'VIGIL_ERR_NOT_FOUND',
+        'not found: event ev_0000000000000000',
+      );
       expectCoded(
         await rejection(store.events.endActive('Hall')),
         'VIGIL_ERR_INVALID_ARGUMENT',

@@ -19,6 +19,7 @@ import {
   countSchema,
   eventOf,
   FILTERS,
+  notActive,
   progressSchema,
   querySchema,
   reviewSchema,
@@ -77,8 +78,11 @@ export function createPgEventRepo(pool: pg.Pool, layout: Layout, now: () => numb
 
     async end(id, p) {
       assertEventId(id);
-      const e = await one(`UPDATE events SET ${PROGRESS}, state = 'ended' WHERE id = $1 RETURNING *`, progressParams(id, p, 'event end'));
-      if (!e) throw vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
+      const e = await one(
+        `UPDATE events SET ${PROGRESS}, state = 'ended' WHERE id = $1 AND state = 'active' RETURNING *`,
+        progressParams(id, p, 'event end'),
+      );
+      if (!e) throw notActive(id, (await one('SELECT * FROM events WHERE id = $1', [id])) !== undefined);
       return e;
     },
 

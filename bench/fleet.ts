@@ -13,21 +13,26 @@
  *    with SIGKILL, and the time until every one of its cameras labels again at the API node is
  *    taken; the worker is started again and the fleet settles before the next kill.
  * 4. Redis load: commands per second by command over a steady window (INFO commandstats),
- *    per worker and per camera, and what they come to at 100 workers and 2 000 cameras.
+ *    per worker and per camera, and what they come to at 100 workers and 2 000 cameras; and
+ *    PostgreSQL's (pg_stat_database: transactions, rows written and read) over the same window.
  *
- * Env: BENCH_STEP_S (10 s a capacity step), BENCH_PER_WORKER (4,8,10,12), BENCH_KILLS (10),
- * BENCH_FPS (5), BENCH_LEASE_MS (the lease, 5000: the default).
+ * The nodes share one store, as a fleet is meant to run: a real PostgreSQL (Debian's, started
+ * here on a free port) and one data folder. Env: BENCH_STORE (postgres; `sqlite`: each node its
+ * own store), BENCH_STEP_S (10 s a capacity step), BENCH_PER_WORKER (4,8,10,12), BENCH_KILLS
+ * (10), BENCH_FPS (5), BENCH_LEASE_MS (the lease, 5000: the default).
  */
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { WebSocket } from 'ws';
 import type { FleetView } from '../src/fleet/node.js';
 import { percentile } from '../src/numbers.js';
 import type { ServerMessage } from '../src/server/protocol.js';
 import { textRow } from '../src/text-table.js';
+import { startPostgres } from '../test/helpers/postgres.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 
@@ -36,6 +41,7 @@ const PER_WORKER = (process.env.BENCH_PER_WORKER ?? '4,8,10,12').split(',').map(
 const KILLS = Number(process.env.BENCH_KILLS ?? 10);
 const FPS = Number(process.env.BENCH_FPS ?? 5);
 const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 5000);
+const ON_POSTGRES = (process.env.BENCH_STORE ?? 'postgres') === 'postgres';
 const CLIP = join(process.cwd(), 'fixtures/demo.mp4');
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => percentile(xs, 50);
@@ -44,6 +50,24 @@ const ms = (x: number) => `${Math.round(x)} ms`;
 const redis = await startRedis();
 const admin = new Redis(redis.url);
 const root = mkdtempSync(join(tmpdir(), 'vigil-bench-fleet-'));
+const postgres = ON_POSTGRES ? await startPostgres() : undefined;
+const pgAdmin = postgres ? new pg.Pool({ connectionString: postgres.url, max: 1 }) : undefined;
+
+/** A fresh start for the next part: Redis emptied, and the shared store's schema dropped (the next node makes it again). */
+async function resetStores(): Promise<void> {
+  await admin.flushall();
+  await pgAdmin?.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+}
+
+/** PostgreSQL's counters of the fleet's database so far (none on SQLite). */
+async function pgStats(): Promise<Map<string, number>> {
+  if (!pgAdmin) return new Map();
+  const { rows } = await pgAdmin.query<Record<string, string>>(
+    `SELECT xact_commit AS transactions, tup_inserted AS inserted, tup_updated AS updated, tup_deleted AS deleted,
+            tup_returned AS "rows read" FROM pg_stat_database WHERE datname = current_database()`,
+  );
+  return new Map(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+}
 
 type Node = ServeProcess & { id: string };
 
@@ -55,8 +79,10 @@ function writeConfig(cameras: number): string {
 }
 
 async function startNode(id: string, role: 'worker' | 'api', config: string): Promise<Node> {
-  const args = ['-c', config, '--port', '0', '--data', join(root, id), '-q'];
+  // On PostgreSQL one data folder is the fleet's shared volume; on SQLite each node has its own.
+  const args = ['-c', config, '--port', '0', '--data', join(root, postgres ? 'shared' : id), '-q'];
   args.push('--redis', redis.url, '--role', role, '--node-id', id, '--workers', '1');
+  if (postgres) args.push('--postgres', postgres.url);
   return { id, ...(await startServe(args, `node ${id}`)) };
 }
 
@@ -102,7 +128,10 @@ async function lagP95(api: Node): Promise<number> {
 }
 
 const machine = cpus()[0]?.model.trim() ?? 'unknown CPU';
-console.log(`vigil fleet bench on ${machine}, ${availableParallelism()} cores; Redis ${redis.url}; lease ${LEASE_MS} ms`);
+console.log(
+  `vigil fleet bench on ${machine}, ${availableParallelism()} cores; Redis ${redis.url}; ` +
+    `${postgres ? 'one store on PostgreSQL' : 'a SQLite store per node'}; lease ${LEASE_MS} ms`,
+);
 
 // 1 and 2: capacity steps, and the Redis hop on the way.
 console.log(`\n1. capacity: 2 workers (1 inference thread each) + an API node, ${FPS} fps cameras, ${STEP_S} s a step`);
@@ -112,12 +141,15 @@ const row = (cells: readonly (string | number)[]) => textRow(cells.map(String), 
 console.log(row(HEAD));
 let atGoal = 0;
 const hops: number[] = [];
-let commandWindow: { cameras: number; workers: number; perSec: Map<string, number>; labelsPerSec: number } | undefined;
+let commandWindow:
+  { cameras: number; workers: number; perSec: Map<string, number>; pgPerSec: Map<string, number>; labelsPerSec: number } | undefined;
 for (const per of PER_WORKER) {
   const cameras = per * 2;
   const config = writeConfig(cameras);
-  await admin.flushall();
-  const workers = await Promise.all(['w1', 'w2'].map((id) => startNode(id, 'worker', config)));
+  await resetStores();
+  // One first on a fresh store: it makes the schema and writes the file's cameras.
+  const workers = [await startNode('w1', 'worker', config)];
+  workers.push(await startNode('w2', 'worker', config));
   const api = await startNode('api', 'api', config);
   await settled(api, cameras, 2);
   const direct = new Map<string, number>();
@@ -144,6 +176,7 @@ for (const per of PER_WORKER) {
   );
   await wait(3000); // every camera past its start
   const before = await commandStats();
+  const pgBefore = await pgStats();
   const t0 = Date.now();
   measuring = true;
   const lags: number[] = [];
@@ -154,8 +187,10 @@ for (const per of PER_WORKER) {
   measuring = false;
   const seconds = (Date.now() - t0) / 1000;
   const after = await commandStats();
+  const pgAfter = await pgStats();
   const perSec = new Map([...after].map(([c, n]) => [c, (n - (before.get(c) ?? 0)) / seconds]));
-  commandWindow = { cameras, workers: 2, perSec, labelsPerSec: labels / seconds };
+  const pgPerSec = new Map([...pgAfter].map(([c, n]) => [c, (n - (pgBefore.get(c) ?? 0)) / seconds]));
+  commandWindow = { cameras, workers: 2, perSec, pgPerSec, labelsPerSec: labels / seconds };
   for (const c of clients) c.close();
   await Promise.all([...workers, api].map(stopNode));
   const p95 = percentile(latencies, 95);
@@ -184,10 +219,11 @@ console.log(
 
 // 3: failover.
 console.log(`\n3. failover: 3 workers, 6 cameras, ${KILLS} kills (SIGKILL) of a worker holding cameras`);
-await admin.flushall();
+await resetStores();
 const config = writeConfig(6);
 const workers = new Map<string, Node>();
-for (const n of await Promise.all(['w1', 'w2', 'w3'].map((id) => startNode(id, 'worker', config)))) workers.set(n.id, n);
+workers.set('w1', await startNode('w1', 'worker', config));
+for (const n of await Promise.all(['w2', 'w3'].map((id) => startNode(id, 'worker', config)))) workers.set(n.id, n);
 const api = await startNode('api', 'api', config);
 let placement = await settled(api, 6, 3);
 const lastLabel = new Map<string, number>();
@@ -244,13 +280,29 @@ if (commandWindow) {
       `   what runs out first: one Redis thread serves roughly 100k-200k small operations/s, so the ${(mgetKeysPerSec / 1000).toFixed(0)}k lease reads/s`,
       `     of placement, then the ${(publishAtScale / 1000).toFixed(0)}k PUBLISH/s of labels; reading only the leases a worker needs (or a`,
       `     leases hash read by one leader) and publishing per-camera channels to the API nodes that have subscribers would fix both.`,
-      `   PostgreSQL writes: labels are not stored; events and outbox rows are a few per camera per hour, so ${C} cameras write tens per minute.`,
     ].join('\n'),
   );
+  if (commandWindow.pgPerSec.size > 0) {
+    const pgs = commandWindow.pgPerSec;
+    const writes = (pgs.get('inserted') ?? 0) + (pgs.get('updated') ?? 0) + (pgs.get('deleted') ?? 0);
+    const reads = pgs.get('rows read') ?? 0;
+    console.log(
+      [
+        `PostgreSQL at the same step: ${[...pgs].map(([k, v]) => `${k} ${v.toFixed(1)}/s`).join(', ')}`,
+        `   rows written: ${(writes / cameras).toFixed(2)}/s per camera on this clip (an open event's figures are stored on every`,
+        `     labelled frame, so a crash loses none; labels are not stored) x ${C} = ${((writes / cameras) * C).toFixed(0)}/s;`,
+        `   rows read: ${(reads / n).toFixed(0)}/s per worker (each placement tick reads the camera list)` +
+          ` x ${W} = ${(((reads / n) * W) / 1000).toFixed(0)}k/s`,
+        `     at ${C} cameras that list alone is ${C} rows x ${W} workers every ${intervalS.toFixed(2)} s` +
+          ` = ${((C * W) / intervalS / 1000).toFixed(0)}k rows/s.`,
+      ].join('\n'),
+    );
+  }
 }
 
 await admin.quit();
-await redis.dispose();
+await pgAdmin?.end();
+await Promise.all([redis.dispose(), postgres?.dispose()]);
 rmSync(root, { recursive: true, force: true });
 
 /** Calls so far by command, from INFO commandstats. */

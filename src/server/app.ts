@@ -4,11 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { asVigilError, vigilError } from '../errors.js';
+import { vigilError } from '../errors.js';
 import { createEventService, type EventService } from '../events/service.js';
 import { joinFleet, type FleetNode } from '../fleet/node.js';
 import { proxyPicture } from '../fleet/preview-proxy.js';
 import { isRelayedMessage } from '../fleet/relay.js';
+import { storedCameraIds } from '../fleet/stored-cameras.js';
 import { createFleetJobQueue } from '../fleet/upload-queue.js';
 import { log } from '../log.js';
 import { describeEngine, selectEngine } from '../model/runtime/engine.js';
@@ -273,23 +274,8 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
     // The placement starts the cameras, from the next interval on (see the coordinator): on
     // SQLite the config file's (every node declares the same), on PostgreSQL the shared store's.
     const declared = config.cameras.map((c) => c.id);
-    // The store's cameras, with what other nodes added, changed or removed (to this node's
-    // statuses and runners). Only the first list is waited for: later ticks take the last one
-    // while the next is read, so a slow or unreachable PostgreSQL never delays lease renewals.
-    let listed: readonly string[] | undefined;
-    let reading: Promise<void> | undefined;
-    const fleetCameras = async (): Promise<readonly string[]> => {
-      const next = (reading ??= store.cameras
-        .list()
-        .then((stored) => {
-          cameras.sync(stored);
-          listed = stored.map((c) => c.id);
-        })
-        .finally(() => (reading = undefined)));
-      if (listed === undefined) await next;
-      else next.catch((e: unknown) => log.warn(`fleet: cannot read the cameras from the store: ${asVigilError(e).message}`));
-      return listed!;
-    };
+    // On PostgreSQL, with what other nodes added, changed or removed, to this node's statuses and runners.
+    const stored = storedCameraIds(store, (records) => cameras.sync(records));
     try {
       fleet = await joinFleet({
         config: config.fleet,
@@ -297,7 +283,7 @@ export async function startServer(input: ServerInput = {}): Promise<VigilServer>
         port,
         schema: store.kind === 'postgres' ? PG_SCHEMA_VERSION : SCHEMA_VERSION,
         store: store.kind,
-        cameras: store.kind === 'postgres' ? fleetCameras : () => declared,
+        cameras: store.kind === 'postgres' ? stored : () => declared,
         run: (id) => cameras.run(id),
         halt: (id) => cameras.halt(id),
         deliver: (msg) => hub.publish(msg),

@@ -15,19 +15,9 @@ import { freePort } from '../helpers/mosquitto.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { connect } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const FIXTURES = join(process.cwd(), 'fixtures');
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('store: vigil serve --postgres', function () {
   this.timeout(120_000);

@@ -7,6 +7,8 @@
  */
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VigilEvent } from '../../src/events/types.js';
@@ -16,6 +18,7 @@ import { startCliServer, type CliServer } from '../helpers/cli-server.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { connect, type TestClient } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const FIXTURES = join(process.cwd(), 'fixtures');
 /** The clips with fights come first: their cameras make the events. */
@@ -30,16 +33,6 @@ const CLIPS = [
 const CAMERAS = CLIPS.map((_, i) => `cam${i + 1}`);
 const FPS = 4;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 type EventMessage = Extract<ServerMessage, { type: 'event' }>;
 
@@ -67,6 +60,9 @@ describe('fleet: vigil serve --fleet --postgres, 3 workers and an API node shari
   const workers = new Map<string, CliServer>();
   let api: CliServer;
   let client: TestClient;
+  /** A webhook every node is configured with: what it received, in order. */
+  let hook: Server;
+  const hooked: Array<{ type: string; event: VigilEvent }> = [];
 
   const node = (id: string, role: 'worker' | 'api') =>
     startCliServer([
@@ -97,7 +93,17 @@ describe('fleet: vigil serve --fleet --postgres, 3 workers and an API node shari
     data = join(dir, 'shared');
     config = join(dir, 'vigil.json');
     const cameras = CLIPS.map((clip, i) => ({ id: CAMERAS[i], source: join(FIXTURES, clip), model: 'fight', fps: FPS, loop: true }));
-    await writeFile(config, JSON.stringify({ demo: false, cameras }));
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        hooked.push(JSON.parse(body) as { type: string; event: VigilEvent });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((done) => hook.listen(0, '127.0.0.1', done));
+    const webhooks = [{ url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }];
+    await writeFile(config, JSON.stringify({ demo: false, cameras, webhooks }));
     // One first: it creates the schema and writes the file's cameras; the others find them.
     workers.set('w1', await node('w1', 'worker'));
     for (const id of ['w2', 'w3']) workers.set(id, await node(id, 'worker'));
@@ -110,6 +116,7 @@ describe('fleet: vigil serve --fleet --postgres, 3 workers and an API node shari
     client?.close();
     await Promise.all([api?.stop(), ...[...workers.values()].map((w) => w.stop())]);
     await Promise.all([redis?.dispose(), pg?.dispose()]);
+    await new Promise((done) => hook?.close(done));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -122,6 +129,28 @@ describe('fleet: vigil serve --fleet --postgres, 3 workers and an API node shari
     const res = await fetch(`${api.url}/api/events/${started.event.id}`);
     expect(res.status).to.equal(200);
     expect(((await res.json()) as VigilEvent).cameraId).to.equal(started.cameraId);
+  });
+
+  it('a webhook every node has gets each event’s start and end once, from whichever node sends it', async () => {
+    // Events that have started and ended since the client connected.
+    const done = await until(
+      'two events started and ended',
+      () => {
+        const ended = [...eventLog(client.messages)].filter(([, e]) => e.changes[0] === 'start' && e.changes.includes('end'));
+        return ended.length >= 2 ? ended.map(([id]) => id) : undefined;
+      },
+      60_000,
+    );
+    await sleep(1500); // the sends, and room for a second one were there one
+    for (const id of done) {
+      for (const type of ['new', 'end']) {
+        const got = hooked.filter((h) => h.type === type && h.event.id === id);
+        expect(got, `${type} of ${id}`).to.have.length(1);
+      }
+    }
+    // Four nodes deliver from one outbox, and no body came twice.
+    const bodies = hooked.map((h) => JSON.stringify(h));
+    expect(new Set(bodies).size).to.equal(bodies.length);
   });
 
   it('kill -9 the worker of a camera mid-event: its new worker ends that event once, where it had got', async () => {

@@ -7,6 +7,7 @@ import type { ServerMessage } from '../../src/server/protocol.js';
 import { startCliServer, type CliServer } from '../helpers/cli-server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { connect, type TestClient } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const FIXTURES = join(process.cwd(), 'fixtures');
 /** Six real clips, each a camera played live in a loop. */
@@ -21,16 +22,6 @@ const CLIPS = [
 const CAMERAS = CLIPS.map((_, i) => `cam${i + 1}`);
 const FPS = 2;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function fleetOf(node: CliServer): Promise<FleetView> {
   const res = await fetch(`${node.url}/api/fleet`);

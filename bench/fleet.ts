@@ -59,12 +59,17 @@ async function resetStores(): Promise<void> {
   await pgAdmin?.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
 }
 
-/** PostgreSQL's counters of the fleet's database so far (none on SQLite). */
+/**
+ * PostgreSQL's counters so far (none on SQLite): commits of the fleet's database, and the rows
+ * its tables took and gave (the database's own tuple counters also count the catalog's).
+ */
 async function pgStats(): Promise<Map<string, number>> {
   if (!pgAdmin) return new Map();
   const { rows } = await pgAdmin.query<Record<string, string>>(
-    `SELECT xact_commit AS transactions, tup_inserted AS inserted, tup_updated AS updated, tup_deleted AS deleted,
-            tup_returned AS "rows read" FROM pg_stat_database WHERE datname = current_database()`,
+    `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS transactions,
+            sum(n_tup_ins) AS inserted, sum(n_tup_upd) AS updated, sum(n_tup_del) AS deleted,
+            sum(seq_tup_read) + sum(coalesce(idx_tup_fetch, 0)) AS "rows read"
+     FROM pg_stat_user_tables`,
   );
   return new Map(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
 }
@@ -286,11 +291,13 @@ if (commandWindow) {
     const pgs = commandWindow.pgPerSec;
     const writes = (pgs.get('inserted') ?? 0) + (pgs.get('updated') ?? 0) + (pgs.get('deleted') ?? 0);
     const reads = pgs.get('rows read') ?? 0;
+    const tx = pgs.get('transactions') ?? 0;
     console.log(
       [
         `PostgreSQL at the same step: ${[...pgs].map(([k, v]) => `${k} ${v.toFixed(1)}/s`).join(', ')}`,
-        `   rows written: ${(writes / cameras).toFixed(2)}/s per camera on this clip (an open event's figures are stored on every`,
-        `     labelled frame, so a crash loses none; labels are not stored) x ${C} = ${((writes / cameras) * C).toFixed(0)}/s;`,
+        `   rows written: ${(writes / cameras).toFixed(2)}/s per camera on this clip (events opening and ending, an open one's`,
+        `     figures with each update, a second apart; labels are not stored) x ${C} = ${((writes / cameras) * C).toFixed(0)}/s,`,
+        `     and ${(tx / cameras).toFixed(2)} transactions/s per camera (reads included) x ${C} = ${((tx / cameras) * C).toFixed(0)}/s;`,
         `   rows read: ${(reads / n).toFixed(0)}/s per worker (each placement tick reads the camera list)` +
           ` x ${W} = ${(((reads / n) * W) / 1000).toFixed(0)}k/s`,
         `     at ${C} cameras that list alone is ${C} rows x ${W} workers every ${intervalS.toFixed(2)} s` +

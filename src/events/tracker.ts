@@ -47,8 +47,11 @@ export interface TrackerOptions {
 /**
  * An event is an alert segment that has lasted `rule.minDurationMs` with a peak of at least
  * `rule.minConfidence`: it opens (`start`) on the segment update that passes both, follows the
- * segment (`update`s at most every `everyMs`, figures stored on every frame, so a crash loses
- * none), and ends with it (`end`, with the segment's final figures). Its wall-clock times come
+ * segment (an `update` at most every `everyMs` of stream time, its figures stored with it, so a
+ * crash loses at most that much of the event), and ends with it (`end`, with the segment's final
+ * figures). Storing the figures of every frame instead cost a camera 4-5 row writes a second
+ * while an event was open, which is what a fleet's PostgreSQL would run out of first at 2 000
+ * cameras (`npm run bench:fleet`). Its wall-clock times come
  * from the frame that reported them: a backdated start lies `tMs - startMs` before that frame.
  * A snapshot is taken at each new peak and written at most every `everyMs` (the last one when
  * the event ends). Nothing here throws into the camera: a failure is logged and labelling goes on.
@@ -150,10 +153,12 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
     const firstSnapshot = !cur.event.snapshot && cur.jpeg !== undefined;
     // The snapshot before the figures: the row the figures' write returns then says it has one.
     const snapped = (firstSnapshot || at.tMs - cur.snapMs >= everyMs) && (await writeSnapshot(cur, at.tMs));
+    if (!snapped && at.tMs - cur.sentMs < everyMs) return;
     // The write returns the row, with the review or clip others gave it: no second read.
     const progress = figures(s, at);
     const now = await stored(() => o.repo.progress(id, progress));
-    if (now && (snapped || at.tMs - cur.sentMs >= everyMs)) {
+    // None: it ended meanwhile (its camera's new node ended it).
+    if (now) {
       cur.sentMs = at.tMs;
       cur.event = now;
       change('update', now);

@@ -46,19 +46,19 @@ describe('events: service', () => {
     const changes: EventChange[] = [];
     events.subscribe((c) => changes.push(c));
     const manifest = readManifest(join(SHIPPED_MODELS_DIR, 'fight'));
-    // The runner that will be cut off: its event opens and moves on to 500 ms.
+    // The runner that will be cut off: its event opens, and is stored as far as 1 s (its update) of the 1.25 s it ran.
     const old = events.track({ cameraId: 'yard', manifest, snapshot: () => undefined });
     const at = (tMs: number) => ({ tMs, wallMs: 1_700_000_000_000 + tMs });
-    for (let i = 0; i <= 4; i++)
+    for (let i = 0; i <= 10; i++)
       await old.push(
         [{ type: i === 0 ? 'start' : 'update', segment: { label: 'fight', startMs: 0, endMs: i * 125, confidence: 0.6, peak: 0.9 } }],
         at(i * 125),
       );
     await events.takeOver('yard');
     await events.takeOver('yard');
-    await old.push([{ type: 'end', segment: { label: 'fight', startMs: 0, endMs: 900, confidence: 0.6, peak: 0.95 } }], at(900));
-    expect(changes.map((c) => c.type)).to.deep.equal(['start', 'end']);
-    expect(changes[1].event).to.deep.include({ state: 'ended', endMs: 500, peak: 0.9 });
-    expect(await store.events.get(changes[0].event.id)).to.deep.include({ state: 'ended', endMs: 500 });
+    await old.push([{ type: 'end', segment: { label: 'fight', startMs: 0, endMs: 1900, confidence: 0.6, peak: 0.95 } }], at(1900));
+    expect(changes.map((c) => c.type)).to.deep.equal(['start', 'update', 'end']);
+    expect(changes[2].event).to.deep.include({ state: 'ended', endMs: 1000, peak: 0.9 });
+    expect(await store.events.get(changes[0].event.id)).to.deep.include({ state: 'ended', endMs: 1000 });
   });
 });

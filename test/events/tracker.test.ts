@@ -43,8 +43,8 @@ describe('events: tracker', () => {
     await feed(frames('fight', 1000, [0.5, 0.6, 0.9, 0.7, 0.7, 0.7]));
     expect(changes.map((c) => c.type)).to.deep.equal(['start']);
     expect(changes[0].event).to.deep.include({ startMs: 1000, endMs: 1500, startedAtMs: WALL0 + 1000, endedAtMs: WALL0 + 1500, peak: 0.9 });
-    // Stored on every frame after it, though no update was sent yet.
-    expect((await store.events.get(changes[0].event.id))?.endMs).to.equal(1625);
+    // Its figures are stored with its updates, at most every second of stream time: not yet.
+    expect((await store.events.get(changes[0].event.id))?.endMs).to.equal(1500);
     await tracker.push([{ type: 'end', segment: { label: 'fight', startMs: 1000, endMs: 1700, confidence: 0.4, peak: 0.9 } }], {
       tMs: 1625,
       wallMs: WALL0 + 1625,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isVigilError } from '../errors.js';
 import { log } from '../log.js';
+import { newEventId } from '../store/ids.js';
 import { round } from '../numbers.js';
 import type { EventProgress, EventRepo } from '../store/index.js';
 import type { SegmentEvent } from '../timeline/segments.js';
@@ -129,7 +130,9 @@ export function createEventTracker(o: TrackerOptions): EventTracker {
         startedAtMs: wall(at, s.startMs),
         ...figures(s, at),
       };
-      cur.event = await stored(() => o.repo.open(start));
+      // Its id chosen here: a retry after a failure whose insert did commit is still one event.
+      const id = newEventId();
+      cur.event = await stored(() => o.repo.open(start, id));
       cur.sentMs = at.tMs;
       // Just inserted, and this tracker's chain is the only writer of an active event's
       // figures and snapshot: a review or clip given meanwhile is read back by the next progress.

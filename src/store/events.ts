@@ -50,8 +50,13 @@ export interface ReviewInput {
 }
 
 export interface EventRepo {
-  /** Inserts an `active` event. @throws VIGIL_ERR_INVALID_ARGUMENT naming bad fields */
-  open(start: EventStart): Promise<VigilEvent>;
+  /**
+   * Inserts an `active` event. With `id` (the caller's, from newEventId) an open tried again,
+   * after a store failure whose insert may have committed, is still one event: an id stored
+   * already with this camera and start returns that event.
+   * @throws VIGIL_ERR_INVALID_ARGUMENT naming bad fields; VIGIL_ERR_CONFLICT for an id another event has
+   */
+  open(start: EventStart, id?: string): Promise<VigilEvent>;
   /**
    * Stores how far an active event has got, so a crash ends it here (see reconcile.ts).
    * An event that is no longer active (ended, deleted) is left alone.
@@ -226,6 +231,12 @@ function filtersOf(f: Partial<Record<(typeof FILTERS)[number][0], string | numbe
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
+/** The event an `open` with its id found stored: its own (a retry), or another's (refused). */
+export function sameStart(stored: VigilEvent, start: EventStart): VigilEvent {
+  if (stored.cameraId === start.cameraId && stored.startMs === start.startMs && stored.startedAtMs === start.startedAtMs) return stored;
+  throw vigilError('VIGIL_ERR_CONFLICT', `event ${stored.id} exists already, for another start`);
+}
+
 /** Why `end` changed nothing: no such event, or one ended already. */
 export function notActive(id: string, exists: boolean) {
   return exists ? vigilError('VIGIL_ERR_CONFLICT', `event ${id} has ended already`) : vigilError('VIGIL_ERR_NOT_FOUND', `event ${id}`);
@@ -237,7 +248,8 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     get: db.prepare<[string], EventRow>('SELECT * FROM events WHERE id = ?'),
     insert: db.prepare(
       `INSERT INTO events (id, camera_id, model, label, start_ms, end_ms, started_at_ms, ended_at_ms, peak, mean, state)
-       VALUES (@id, @cameraId, @model, @label, @startMs, @endMs, @startedAtMs, @endedAtMs, @peak, @mean, 'active')`,
+       VALUES (@id, @cameraId, @model, @label, @startMs, @endMs, @startedAtMs, @endedAtMs, @peak, @mean, 'active')
+       ON CONFLICT (id) DO NOTHING`,
     ),
     progress: db.prepare<EventProgress & { id: string }, EventRow>(
       `UPDATE events SET end_ms = @endMs, ended_at_ms = @endedAtMs, peak = @peak, mean = @mean WHERE id = @id AND state = 'active'
@@ -286,11 +298,11 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
   };
 
   return {
-    async open(start) {
+    async open(start, id = newEventId()) {
+      assertEventId(id);
       const s = parseWith(startSchema, start, 'event');
-      const id = newEventId();
       guard(dbPath, () => q.insert.run({ id, ...s }));
-      return must(id);
+      return sameStart(must(id), s);
     },
 
     async progress(id, p) {

@@ -30,9 +30,12 @@ export interface PostgresServer {
   port: number;
   /** Starts it (again, on the same port and data dir: unlike the Redis helper, the data is kept). */
   start(): Promise<void>;
-  /** Fast shutdown (SIGINT: open sessions are ended, not waited for), and waits for it to exit. */
-  stop(): Promise<void>;
-  /** Stops it and removes its folder. */
+  /**
+   * Fast shutdown (SIGINT: open sessions are ended, not waited for), and waits for it to exit;
+   * `smart`: SIGTERM first, which lets sessions finish, then fast after 2 s.
+   */
+  stop(options?: { smart?: boolean }): Promise<void>;
+  /** Stops it (smart, then fast: every pool should be ended by then) and removes its folder. */
   dispose(): Promise<void>;
 }
 
@@ -135,7 +138,7 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
         created = true;
       }
     },
-    async stop() {
+    async stop({ smart = false } = {}) {
       const p = child;
       child = undefined;
       if (!p || p.exitCode !== null || p.signalCode !== null) return;
@@ -145,14 +148,23 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
       // for every open session (a test's pool) to end.
       const pidFile = join(data, 'postmaster.pid');
       const postmaster = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
-      if (Number.isInteger(postmaster) && postmaster > 0) process.kill(postmaster, 'SIGINT');
-      else p.kill('SIGKILL');
+      const signal = (sig: NodeJS.Signals) =>
+        Number.isInteger(postmaster) && postmaster > 0 ? process.kill(postmaster, sig) : p.kill('SIGKILL');
+      // Smart first when asked: the test's pools have been ended, but a connection still
+      // closing would get "terminating connection due to administrator command" from a fast
+      // shutdown, with no listener left to take it (an uncaught error in the test run).
+      let fast: NodeJS.Timeout | undefined;
+      if (smart) {
+        signal('SIGTERM');
+        fast = setTimeout(() => signal('SIGINT'), 2000);
+      } else signal('SIGINT');
       const late = setTimeout(() => p.kill('SIGKILL'), 30_000);
       await exited;
+      clearTimeout(fast);
       clearTimeout(late);
     },
     async dispose() {
-      await server.stop();
+      await server.stop({ smart: true });
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -174,6 +174,26 @@ for (const backend of storeBackends()) {
       expect(await store.events.get(e.id)).to.deep.include({ clipId: null, cameraId: 'hall' });
     });
 
+    it('an open given its id is one event however often it is tried; another start cannot take the id', async () => {
+      const store = await stores.open();
+      const id = 'ev_00000000000000aa';
+      const first = await store.events.open(start(), id);
+      expect(first).to.deep.include({ id, state: 'active', cameraId: 'hall' });
+      // The same open again (its first try committed, but its answer was lost).
+      expect(await store.events.open(start(), id)).to.deep.equal(first);
+      expect((await store.events.list()).events.map((e) => e.id)).to.deep.equal([id]);
+      expectCoded(
+        await rejection(store.events.open(start({ cameraId: 'yard' }), id)),
+        'VIGIL_ERR_CONFLICT',
+        `conflict: event ${id} exists already, for another start`,
+      );
+      expectCoded(
+        await rejection(store.events.open(start(), 'nope')),
+        'VIGIL_ERR_INVALID_ARGUMENT',
+        'invalid argument: event id must look like ev_0f1e2d3c4b5a6978, got "nope"',
+      );
+    });
+
     it("endActive ends a camera's active events at their stored figures, once, and leaves other cameras' alone", async () => {
       const store = await stores.open();
       const a = await store.events.open(start());

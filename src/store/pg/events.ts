@@ -21,6 +21,7 @@ import {
   FILTERS,
   notActive,
   progressSchema,
+  sameStart,
   querySchema,
   reviewSchema,
   snapshotFile,
@@ -61,14 +62,16 @@ export function createPgEventRepo(pool: pg.Pool, layout: Layout, now: () => numb
   };
 
   return {
-    async open(start) {
+    async open(start, id = newEventId()) {
+      assertEventId(id);
       const s = parseWith(startSchema, start, 'event');
       const row = await one(
         `INSERT INTO events (id, camera_id, model, label, start_ms, end_ms, started_at_ms, ended_at_ms, peak, mean, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active') RETURNING *`,
-        [newEventId(), s.cameraId, s.model, s.label, s.startMs, s.endMs, s.startedAtMs, s.endedAtMs, s.peak, s.mean],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active') ON CONFLICT (id) DO NOTHING RETURNING *`,
+        [id, s.cameraId, s.model, s.label, s.startMs, s.endMs, s.startedAtMs, s.endedAtMs, s.peak, s.mean],
       );
-      return row as VigilEvent;
+      // None returned: the id is stored already (this open's earlier try committed, or another event's).
+      return row ?? sameStart((await one('SELECT * FROM events WHERE id = $1', [id]))!, s);
     },
 
     async progress(id, p) {

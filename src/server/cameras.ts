@@ -245,8 +245,8 @@ export function createCameraService(o: CameraServiceOptions): CameraService {
         const current = await must(id);
         declaredOnly('change cameras');
         const record = await o.store.cameras.update(id, check(patch, current));
-        // In a fleet only the node running it restarts it.
-        const here = runners.has(id);
+        // In a fleet only the node running it (or whose start of it failed) restarts it.
+        const here = startedWith.has(id);
         await stop(id);
         if (!o.fleet || here) await start(record);
         return view(record);

@@ -219,6 +219,25 @@ export function snapshotFile(layout: Layout, id: string): string {
   return resolveInside(layout.snapshots, `${id}.jpg`);
 }
 
+/**
+ * Writes an event's snapshot as a whole file: in staging, then renamed into place, so a reader
+ * never sees half a JPEG. Before the row's flag: a crash between them leaves a file reconcile
+ * flags again. @returns its path @throws VIGIL_ERR_STORE naming it
+ */
+export function writeSnapshotFile(layout: Layout, id: string, jpeg: Buffer): string {
+  const to = snapshotFile(layout, id);
+  const staged = newStagingPath(layout, 'jpg');
+  try {
+    writeFileSync(staged, jpeg);
+    renameSync(staged, to);
+    fsyncDir(layout.snapshots);
+  } catch (e) {
+    discardStaged(layout, staged);
+    throw storeError(to, e);
+  }
+  return to;
+}
+
 /** The WHERE clause (or '') and its parameters for the filters present in `f`. */
 function filtersOf(f: Partial<Record<(typeof FILTERS)[number][0], string | number>>): { where: string; params: Record<string, unknown> } {
   const conditions: string[] = [];
@@ -327,18 +346,9 @@ export function createEventRepo(db: Db, layout: Layout, now: () => number): Even
     },
 
     async saveSnapshot(id, jpeg) {
-      const to = snapshotFile(layout, id);
+      assertEventId(id);
       if (!get(id)) return false;
-      const staged = newStagingPath(layout, 'jpg');
-      try {
-        writeFileSync(staged, jpeg);
-        renameSync(staged, to);
-        fsyncDir(layout.snapshots);
-      } catch (e) {
-        discardStaged(layout, staged);
-        throw storeError(to, e);
-      }
-      // Renamed before the flag: a crash between them leaves a file reconcile flags again.
+      const to = writeSnapshotFile(layout, id, jpeg);
       const changed = guard(dbPath, () => q.snapshot.run(id)).changes;
       // Deleted meanwhile: its row went first, so the file is this writer's to remove.
       if (changed === 0) removeFile(to);

@@ -9,12 +9,10 @@
  * event's insert is one statement, so the window is that statement's commit: left as is, as
  * the list is for people browsing, unlike the outbox, whose order is a contract (see outbox.ts).
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { VigilEvent } from '../../events/types.js';
 import { vigilError } from '../../errors.js';
 import { parseWith } from '../../validation.js';
-import { storeError } from '../db.js';
 import {
   countSchema,
   eventOf,
@@ -22,6 +20,7 @@ import {
   notActive,
   progressSchema,
   sameStart,
+  writeSnapshotFile,
   querySchema,
   reviewSchema,
   snapshotFile,
@@ -29,10 +28,9 @@ import {
   type EventRepo,
   type EventRow,
 } from '../events.js';
-import { fsyncDir, removeFile } from '../files.js';
+import { removeFile } from '../files.js';
 import { assertCameraId, assertEventId, CAMERA_ID_PATTERN, CLIP_ID_PATTERN, newEventId } from '../ids.js';
 import type { Layout } from '../paths.js';
-import { discardStaged, newStagingPath } from '../staging.js';
 import { pgGuard, transaction, whereOf } from './query.js';
 
 /** The SQLite module's filters, positional; the cursor is a seq (a number) given as text. */
@@ -104,18 +102,9 @@ export function createPgEventRepo(pool: pg.Pool, layout: Layout, now: () => numb
     },
 
     async saveSnapshot(id, jpeg) {
-      const to = snapshotFile(layout, id);
+      assertEventId(id);
       if (!(await get(id))) return false;
-      const staged = newStagingPath(layout, 'jpg');
-      try {
-        writeFileSync(staged, jpeg);
-        renameSync(staged, to);
-        fsyncDir(layout.snapshots);
-      } catch (e) {
-        discardStaged(layout, staged);
-        throw storeError(to, e);
-      }
-      // Renamed before the flag: a crash between them leaves a file reconcile flags again.
+      const to = writeSnapshotFile(layout, id, jpeg);
       const { rowCount } = await pgGuard(() => pool.query('UPDATE events SET snapshot = 1 WHERE id = $1', [id]));
       // Deleted meanwhile: its row went first, so the file is this writer's to remove.
       if (!rowCount) removeFile(to);
